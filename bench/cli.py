@@ -1,0 +1,25 @@
+"""``spabench``: the service bench for spa control boxes.
+
+Each subcommand lives in its own module exporting ``COMMAND`` (a
+:class:`protocols.cli_support.Subcommand`); this list is the whole registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from protocols.cli_support import run_cli
+
+from . import __version__
+
+COMMAND_MODULES: list[str] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli(
+        "spabench",
+        "Service bench: test, diagnose and document MSpa control boxes.",
+        __version__,
+        COMMAND_MODULES,
+        argv,
+    )

@@ -1,0 +1,324 @@
+"""Transports: a byte link to a unit, whatever carries it.
+
+One small interface (:class:`Link`: ``read`` with a timeout, ``write``, ``close``, and
+:class:`LinkLost` when the other end is gone) over
+
+* any pyserial URL or device path (``/dev/ttyUSB0``, ``loop://``, ``socket://127.0.0.1:7001``,
+  ``spy://...``), opened 9600 8N1 and exclusive where the OS supports it — :func:`open_link`;
+* a pseudo-terminal pair whose slave path other programs open like a serial port —
+  :class:`PtyPair`;
+* a TCP connection accepted by a server — :class:`SocketLink`;
+* an in-process pair for tests, no OS resources — :func:`in_process_pair`.
+
+Links are plain blocking byte pipes in wall-clock time. Pacing at 9600 baud and simulated
+time live one level up, in :mod:`protocols.ports`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import socket
+import threading
+import time
+import tty
+from abc import ABC, abstractmethod
+
+import serial
+
+from .mspa.frames import BAUD_RATE
+
+
+class LinkLost(ConnectionError):
+    """The other end of a link is gone (adapter unplugged, peer closed, pty torn down)."""
+
+
+class Link(ABC):
+    """A bidirectional byte pipe to a unit."""
+
+    url: str = ""
+
+    @abstractmethod
+    def read(self, timeout: float | None = 0.0) -> bytes:
+        """Bytes available within ``timeout`` seconds (``b""`` if none; None waits forever).
+
+        Raises :class:`LinkLost` when the other end is gone.
+        """
+
+    @abstractmethod
+    def write(self, data: bytes) -> None:
+        """Send bytes; raises :class:`LinkLost` when the other end is gone."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the link; idempotent."""
+
+    def fileno(self) -> int | None:
+        """A descriptor ``select`` can watch for reading, or None (then callers poll)."""
+        return None
+
+    def __enter__(self) -> Link:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"
+
+
+_LOST_ERRNOS = {errno.EIO, errno.ENXIO, errno.ENODEV, errno.EPIPE, errno.ECONNRESET, errno.EBADF}
+
+
+class SerialLink(Link):
+    """A pyserial port: a device path or any pyserial URL, 9600 8N1."""
+
+    def __init__(self, url: str, *, baudrate: int = BAUD_RATE, exclusive: bool = True) -> None:
+        self.url = url
+        try:
+            self._serial = serial.serial_for_url(
+                url,
+                baudrate=baudrate,
+                bytesize=serial.EIGHTBITS,
+                parity=serial.PARITY_NONE,
+                stopbits=serial.STOPBITS_ONE,
+                timeout=0,
+                write_timeout=2.0,
+                exclusive=exclusive if os.name == "posix" else None,
+                do_not_open=False,
+            )
+        except (serial.SerialException, ValueError, OSError) as error:
+            raise LinkLost(f"cannot open {url}: {error}") from error
+        self._timeout: float | None = 0.0
+        self._closed = False
+
+    @property
+    def serial(self) -> serial.SerialBase:
+        return self._serial
+
+    def fileno(self) -> int | None:
+        try:
+            return int(self._serial.fileno())
+        except (AttributeError, NotImplementedError, OSError, ValueError, TypeError):
+            return None
+
+    def read(self, timeout: float | None = 0.0) -> bytes:
+        if self._closed:
+            raise LinkLost(f"{self.url} is closed")
+        try:
+            if timeout != self._timeout:
+                self._serial.timeout = timeout
+                self._timeout = timeout
+            data = bytes(self._serial.read(max(1, self._serial.in_waiting)))
+            if data:
+                # The first byte ended the wait; take whatever else already arrived with it.
+                waiting = self._serial.in_waiting
+                if waiting:
+                    data += bytes(self._serial.read(waiting))
+            return data
+        except (serial.SerialException, OSError, TypeError, AttributeError) as error:
+            # TypeError/AttributeError: pyserial's handlers after the port vanished under them.
+            raise LinkLost(f"{self.url}: {error}") from error
+
+    def write(self, data: bytes) -> None:
+        if self._closed:
+            raise LinkLost(f"{self.url} is closed")
+        try:
+            self._serial.write(data)
+        except (serial.SerialException, OSError) as error:
+            raise LinkLost(f"{self.url}: {error}") from error
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(serial.SerialException, OSError):
+                self._serial.close()
+
+
+def open_link(url: str, *, exclusive: bool = True) -> Link:
+    """Open any pyserial URL or device path at 9600 8N1; ``LinkLost`` says why it failed."""
+    return SerialLink(url, exclusive=exclusive)
+
+
+class FdLink(Link):
+    """A link over a raw file descriptor (the master side of a pty)."""
+
+    def __init__(self, fd: int, url: str) -> None:
+        self._fd = fd
+        self.url = url
+        self._closed = False
+        os.set_blocking(fd, False)
+
+    def fileno(self) -> int | None:
+        return None if self._closed else self._fd
+
+    def read(self, timeout: float | None = 0.0) -> bytes:
+        if self._closed:
+            raise LinkLost(f"{self.url} is closed")
+        ready, _, _ = select.select([self._fd], [], [], timeout)
+        if not ready:
+            return b""
+        try:
+            data = os.read(self._fd, 4096)
+        except BlockingIOError:
+            return b""
+        except OSError as error:
+            raise LinkLost(f"{self.url}: {error}") from error
+        if not data:
+            raise LinkLost(f"{self.url}: end of file")
+        return data
+
+    def write(self, data: bytes) -> None:
+        if self._closed:
+            raise LinkLost(f"{self.url} is closed")
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self._fd, view)
+            except BlockingIOError:
+                select.select([], [self._fd], [], 1.0)
+                continue
+            except OSError as error:
+                if error.errno in _LOST_ERRNOS:
+                    raise LinkLost(f"{self.url}: {error}") from error
+                raise
+            view = view[written:]
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            os.close(self._fd)
+
+
+class PtyPair:
+    """A pseudo-terminal: ``link`` is our end, ``path`` is what another program opens.
+
+    We keep the slave side open ourselves, so a client that closes the port and opens it
+    again does not tear the pty down (several clients in sequence work), and our reads
+    never see the EIO a Linux master gets when the last slave closes.
+    """
+
+    def __init__(self) -> None:
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        self._slave_fd = slave
+        self.path = os.ttyname(slave)
+        self.link = FdLink(master, self.path)
+
+    def close(self) -> None:
+        self.link.close()
+        if self._slave_fd >= 0:
+            os.close(self._slave_fd)
+            self._slave_fd = -1
+
+    def __enter__(self) -> PtyPair:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SocketLink(Link):
+    """A link over a connected TCP socket (what ``spasim serve --tcp`` hands each client)."""
+
+    def __init__(self, sock: socket.socket, url: str) -> None:
+        self._socket = sock
+        self.url = url
+        self._closed = False
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def fileno(self) -> int | None:
+        return None if self._closed else self._socket.fileno()
+
+    def read(self, timeout: float | None = 0.0) -> bytes:
+        if self._closed:
+            raise LinkLost(f"{self.url} is closed")
+        ready, _, _ = select.select([self._socket], [], [], timeout)
+        if not ready:
+            return b""
+        try:
+            data = self._socket.recv(4096)
+        except BlockingIOError:
+            return b""
+        except OSError as error:
+            raise LinkLost(f"{self.url}: {error}") from error
+        if not data:
+            raise LinkLost(f"{self.url}: peer closed the connection")
+        return data
+
+    def write(self, data: bytes) -> None:
+        if self._closed:
+            raise LinkLost(f"{self.url} is closed")
+        try:
+            self._socket.setblocking(True)
+            self._socket.sendall(data)
+        except OSError as error:
+            raise LinkLost(f"{self.url}: {error}") from error
+        finally:
+            if not self._closed:
+                self._socket.setblocking(False)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._socket.close()
+
+
+class _Mailbox:
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.closed = False
+        self.condition = threading.Condition()
+
+
+class InProcessLink(Link):
+    """One end of an in-process pair: thread-safe, no OS resources."""
+
+    def __init__(self, inbox: _Mailbox, outbox: _Mailbox, url: str) -> None:
+        self._inbox = inbox
+        self._outbox = outbox
+        self.url = url
+
+    def read(self, timeout: float | None = 0.0) -> bytes:
+        inbox = self._inbox
+        with inbox.condition:
+            if not inbox.data and not inbox.closed and timeout != 0:
+                deadline = None if timeout is None else time.monotonic() + timeout
+                while not inbox.data and not inbox.closed:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        break
+                    inbox.condition.wait(remaining)
+            if inbox.data:
+                data = bytes(inbox.data)
+                inbox.data.clear()
+                return data
+            if inbox.closed:
+                raise LinkLost(f"{self.url}: peer closed")
+            return b""
+
+    def write(self, data: bytes) -> None:
+        outbox = self._outbox
+        with outbox.condition:
+            if outbox.closed:
+                raise LinkLost(f"{self.url}: peer closed")
+            outbox.data += data
+            outbox.condition.notify_all()
+
+    def close(self) -> None:
+        for box in (self._inbox, self._outbox):
+            with box.condition:
+                box.closed = True
+                box.condition.notify_all()
+
+
+def in_process_pair(name: str = "inproc") -> tuple[InProcessLink, InProcessLink]:
+    """Two connected links: what one writes, the other reads. Closing either loses both."""
+    a_to_b, b_to_a = _Mailbox(), _Mailbox()
+    return (
+        InProcessLink(b_to_a, a_to_b, f"{name}://a"),
+        InProcessLink(a_to_b, b_to_a, f"{name}://b"),
+    )
