@@ -12,7 +12,7 @@ from protocols.cli_support import run_cli
 
 from . import __version__
 
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["bench.cmd_sniff", "bench.cmd_replay"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,289 @@
+"""The meter instrument: a mains energy meter in the unit's supply (SPEC §6).
+
+The wire protocol never says whether a load really runs (SPEC §3), so the bench measures
+what the unit draws. Steps see one small interface, :class:`Meter` (``read()`` →
+:class:`~protocols.sdm120.MeterReading`), with two implementations:
+
+* :class:`ModbusMeter` — a real SDM120-family meter (or ``spasim serve --meter-*``): Modbus
+  RTU over any serial device or pyserial URL, or Modbus TCP (``tcp://HOST:PORT``) through a
+  gateway, all through pymodbus' synchronous clients;
+* :class:`VirtualMeter` — for in-process virtual runs: reads the virtual unit's true draw
+  and spoils it the way a real meter does, with a fixed calibration error inside the
+  meter's tolerance and a little noise, so plans are exercised against imperfect numbers
+  (SPEC §5: a healthy box must pass with a ±2 % meter).
+
+A meter that does not answer raises :class:`InstrumentError` with a one-line reason, which
+the runner records as the step's error; a step never waits on a dead meter for more than
+``timeout × (retries + 1)`` seconds.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from pymodbus.client import ModbusBaseSyncClient, ModbusSerialClient, ModbusTcpClient
+from pymodbus.constants import ExcCodes
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+
+from protocols.sdm120 import (
+    BYTESIZE,
+    DEFAULT_UNIT,
+    FACTORY_BAUDRATE,
+    PARITY,
+    READING_BLOCK,
+    REGISTERS_PER_VALUE,
+    STOPBITS,
+    InputRegister,
+    MeterReading,
+    decode_float32,
+    reading_from_block,
+)
+
+METER_TOLERANCE = 0.02
+"""Relative accuracy the bench assumes of its meter (SPEC §5)."""
+DEFAULT_TIMEOUT = 1.0
+"""Seconds to wait for one answer. An SDM120 at 2400 bit/s answers the 14-register request
+in about 0.25 s (41 bytes on the wire plus its own latency)."""
+DEFAULT_RETRIES = 1
+"""One retry rides over a single garbled frame on a real RS-485 line."""
+MODBUS_TCP_PORT = 502
+
+_CALIBRATION_SHARE = 0.9
+_NOISE_SHARE = 0.05
+"""How a virtual meter spends its tolerance: a fixed calibration error up to 90 % of it, noise
+up to 5 %, leaving a margin so the sum never reaches the bound even after rounding."""
+
+
+class InstrumentError(Exception):
+    """An instrument could not deliver a measurement; the message is one line saying why."""
+
+
+class Meter(Protocol):
+    """A mains energy meter in the unit's supply, as a step sees it."""
+
+    name: str
+
+    def read(self) -> MeterReading:
+        """Voltage, current and active power now; :class:`InstrumentError` if no answer."""
+        ...
+
+    def close(self) -> None:
+        """Release the line or connection; idempotent."""
+        ...
+
+
+class _Refused(InstrumentError):
+    """The meter answered with a Modbus exception instead of values."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _exception_name(code: int) -> str:
+    try:
+        return ExcCodes(code).name.lower().replace("_", " ")
+    except ValueError:
+        return "unknown exception"
+
+
+class ModbusMeter:
+    """An SDM120-family meter reached through a pymodbus synchronous client.
+
+    Voltage, current and power come in one request (registers 0x0000–0x000D, see
+    :data:`protocols.sdm120.READING_BLOCK`). A meter that refuses to read across the gaps
+    of that block (illegal data address) is read one quantity per request from then on.
+    """
+
+    def __init__(
+        self, client: ModbusBaseSyncClient, *, name: str, unit: int = DEFAULT_UNIT
+    ) -> None:
+        self._client = client
+        self.name = name
+        self.unit = unit
+        self._split_reads = False
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        unit: int = DEFAULT_UNIT,
+        baudrate: int = FACTORY_BAUDRATE,
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+    ) -> ModbusMeter:
+        """Connect to the meter at ``url``.
+
+        * ``tcp://HOST[:PORT]`` — Modbus TCP (port 502 by default), e.g. an RS-485 gateway
+          or ``spasim serve --meter-tcp``;
+        * ``rtu://PORT`` (``rtu:///dev/ttyUSB1``) or a bare device path or pyserial URL
+          (``/dev/ttyUSB1``, a pty path, ``socket://host:port`` for RTU framing over a raw
+          TCP serial server, ``rfc2217://…``) — Modbus RTU, ``baudrate`` 8N1 (an SDM120
+          leaves the factory at 2400).
+
+        Raises :class:`ValueError` for a malformed URL or unit id and
+        :class:`InstrumentError` when the port cannot be opened or the host not reached.
+        """
+        if not 1 <= unit <= 247:
+            raise ValueError(f"Modbus unit id must be 1..247, got {unit}")
+        client: ModbusBaseSyncClient
+        if url.startswith("tcp://"):
+            parts = urlsplit(url)
+            try:
+                port = parts.port or MODBUS_TCP_PORT
+            except ValueError as error:
+                raise ValueError(f"bad meter URL {url!r}: {error}") from None
+            if not parts.hostname or parts.path not in ("", "/"):
+                raise ValueError(f"bad meter URL {url!r}: expected tcp://HOST:PORT")
+            client = ModbusTcpClient(parts.hostname, port=port, timeout=timeout, retries=retries)
+            where = f"{parts.hostname}:{port} (Modbus TCP)"
+        else:
+            port_name = url.removeprefix("rtu://")
+            if not port_name:
+                raise ValueError(f"bad meter URL {url!r}: no serial port")
+            client = ModbusSerialClient(
+                port_name,
+                baudrate=baudrate,
+                bytesize=BYTESIZE,
+                parity=PARITY,
+                stopbits=STOPBITS,
+                timeout=timeout,
+                retries=retries,
+            )
+            where = f"{port_name} (Modbus RTU {baudrate} 8N1)"
+        if not client.connect():
+            client.close()  # type: ignore[no-untyped-call]  # pymodbus leaves it unannotated
+            raise InstrumentError(f"meter: cannot open {where}")
+        return cls(client, name=url, unit=unit)
+
+    def read(self) -> MeterReading:
+        if not self._split_reads:
+            address, count = READING_BLOCK
+            try:
+                return reading_from_block(self._read_registers(address, count), start=address)
+            except _Refused as refusal:
+                if refusal.code != ExcCodes.ILLEGAL_ADDRESS:
+                    raise
+                self._split_reads = True
+        return MeterReading(
+            voltage_v=self.read_value(InputRegister.VOLTAGE),
+            current_a=self.read_value(InputRegister.CURRENT),
+            power_w=self.read_value(InputRegister.ACTIVE_POWER),
+        )
+
+    def read_value(self, register: InputRegister) -> float:
+        """One quantity of the map (e.g. frequency, import energy) in one request."""
+        return decode_float32(self._read_registers(register, REGISTERS_PER_VALUE))
+
+    def _read_registers(self, address: int, count: int) -> list[int]:
+        if self._closed:
+            raise InstrumentError(f"meter {self.name} is closed")
+        try:
+            response = self._client.read_input_registers(address, count=count, device_id=self.unit)
+        except ConnectionException:
+            raise InstrumentError(f"meter {self.name}: connection lost") from None
+        except ModbusIOException:
+            raise InstrumentError(f"meter {self.name}: no answer from unit {self.unit}") from None
+        except (ModbusException, OSError) as error:
+            raise InstrumentError(f"meter {self.name}: {error}") from None
+        if response.isError():
+            code = response.exception_code
+            raise _Refused(
+                f"meter {self.name}: unit {self.unit} refused registers "
+                f"0x{address:04X}+{count} ({_exception_name(code)})",
+                code,
+            )
+        registers = list(response.registers)
+        if len(registers) != count:
+            raise InstrumentError(
+                f"meter {self.name}: asked for {count} registers, got {len(registers)}"
+            )
+        return registers
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._client.close()  # type: ignore[no-untyped-call]  # unannotated in pymodbus
+
+    def __enter__(self) -> ModbusMeter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<ModbusMeter {self.name} unit={self.unit}>"
+
+
+class VirtualMeter:
+    """A meter for in-process virtual runs: the true draw, spoiled like a real meter's.
+
+    Each channel (voltage, current, power) gets a calibration error drawn once from
+    ``seed`` — up to 90 % of ``tolerance`` either way, the same on every read, as a real
+    meter's is — plus fresh noise up to 5 % of ``tolerance`` on every read. The reading is
+    therefore always within ``±tolerance`` of the truth (relative), never exactly on it,
+    and the same seed gives the same meter.
+    """
+
+    def __init__(
+        self,
+        reading: Callable[[], MeterReading],
+        *,
+        tolerance: float = METER_TOLERANCE,
+        seed: int = 0,
+        name: str = "virtual",
+    ) -> None:
+        if not 0.0 <= tolerance < 1.0:
+            raise ValueError(f"tolerance is a fraction in [0, 1), got {tolerance}")
+        self._reading = reading
+        self._random = random.Random(seed)
+        calibration = tolerance * _CALIBRATION_SHARE
+        self.calibration = tuple(self._random.uniform(-calibration, calibration) for _ in range(3))
+        """Relative calibration error of the voltage, current and power channels."""
+        self._noise = tolerance * _NOISE_SHARE
+        self.tolerance = tolerance
+        self.name = name
+        self._closed = False
+
+    def _spoil(self, value: float, calibration: float) -> float:
+        error = calibration + self._random.uniform(-self._noise, self._noise)
+        return value + value * error  # exactly the truth when the tolerance is 0
+
+    def read(self) -> MeterReading:
+        if self._closed:
+            raise InstrumentError(f"meter {self.name} is closed")
+        true = self._reading()
+        voltage, current, power = self.calibration
+        return MeterReading(
+            voltage_v=self._spoil(true.voltage_v, voltage),
+            current_a=self._spoil(true.current_a, current),
+            power_w=self._spoil(true.power_w, power),
+        )
+
+    def close(self) -> None:
+        self._closed = True
+
+    def __repr__(self) -> str:
+        return f"<VirtualMeter {self.name} tolerance={self.tolerance:.1%}>"
+
+
+def open_meter(
+    url: str | None,
+    *,
+    unit: int = DEFAULT_UNIT,
+    baudrate: int = FACTORY_BAUDRATE,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+) -> Meter | None:
+    """The meter at ``url`` (see :meth:`ModbusMeter.open`), or None when none is attached.
+
+    None is a normal answer: a step that needs the meter then asks the operator instead.
+    """
+    if not url:
+        return None
+    return ModbusMeter.open(url, unit=unit, baudrate=baudrate, timeout=timeout, retries=retries)
