@@ -145,10 +145,12 @@ def open_link(url: str, *, exclusive: bool = True) -> Link:
 class FdLink(Link):
     """A link over a raw file descriptor (the master side of a pty)."""
 
-    def __init__(self, fd: int, url: str) -> None:
+    def __init__(self, fd: int, url: str, *, write_timeout: float = 2.0) -> None:
         self._fd = fd
         self.url = url
         self._closed = False
+        self.write_timeout = write_timeout
+        """Seconds a write may wait for room (like pyserial's ``write_timeout``)."""
         os.set_blocking(fd, False)
 
     def fileno(self) -> int | None:
@@ -174,11 +176,18 @@ class FdLink(Link):
         if self._closed:
             raise LinkLost(f"{self.url} is closed")
         view = memoryview(data)
+        deadline = time.monotonic() + self.write_timeout
         while view:
             try:
                 written = os.write(self._fd, view)
             except BlockingIOError:
-                select.select([], [self._fd], [], 1.0)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LinkLost(
+                        f"{self.url}: write timed out after {self.write_timeout:g} s "
+                        "(nobody is reading the other end)"
+                    ) from None
+                select.select([], [self._fd], [], remaining)
                 continue
             except OSError as error:
                 if error.errno in _LOST_ERRNOS:

@@ -136,3 +136,11 @@ def test_link_port_on_lost_callback_instead_of_raising() -> None:
         assert lost and port.lost is lost[0]
     finally:
         driver.close()
+
+
+def test_pty_write_with_nobody_reading_times_out_instead_of_hanging() -> None:
+    with PtyPair() as pty:
+        pty.link.write_timeout = 0.2  # type: ignore[attr-defined]
+        with pytest.raises(LinkLost, match="write timed out"):
+            for _ in range(100_000):
+                pty.link.write(b"\xa5\x06\x2f\xda" * 256)
