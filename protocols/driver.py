@@ -87,6 +87,11 @@ class SimulatedDriver(Driver):
         scheduler = self.scheduler
         deadline = math.inf if timeout is None else scheduler.now() + timeout
         self._drain_inbox()
+        if predicate is _never and deadline != math.inf and not self._inbox:
+            # sleep(): nothing to test between events, so no per-event predicate call.
+            scheduler.run_until(deadline)
+            self._drain_inbox()
+            return False
         while not predicate():
             upcoming = scheduler.next_time()
             if upcoming is None or upcoming > deadline:

@@ -14,6 +14,11 @@ from . import __version__
 
 COMMAND_MODULES = [
     "spasim.selfcheck",
+    "spasim.cmd_serve",
+    "spasim.cmd_profiles",
+    "spasim.cmd_faults",
+    "spasim.cmd_diagram",
+    "spasim.cmd_simulate",
 ]
 
 

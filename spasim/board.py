@@ -1,0 +1,696 @@
+"""The virtual control box: firmware, hardware and water behind one remote-cable port.
+
+What it does (SPEC §3–§5): boots after mains on and sends the captured power-on frames,
+answers the remote's handshake and keep-alive at once, reports the water temperature and the
+flow switches every report period, obeys the remote's state frames within its own hard
+limits, switches every load off when the remote goes silent, and misbehaves exactly as the
+fault catalogue says when a fault is injected.
+
+How it is put together, and why:
+
+* **Regions** (:mod:`spasim.regions`): power/PRCD, filter pump, heater, blower, ozone, UVC
+  and the link watchdog are separate flat ``transitions`` machines, one shared machine per
+  region type, so a board is a handful of plain objects. Every input — a frame, a timer, a
+  world action, a fault — ends in :meth:`VirtualBox._settle`, which moves each follower
+  region to its target state, recomputes the hardware, and repeats until nothing moves. One
+  path for every input is what lets the invariants hold whatever order inputs arrive in.
+* **Command memory** (:mod:`spasim.commands`) judges each frame (range, edges, auto-off);
+  **loads** (:mod:`spasim.loads`) turn region states and faults into watts; the
+  **over-temperature watch** (:mod:`spasim.overtemp`) cuts the heater at the exact instant
+  the closed-form water (:mod:`spasim.physics`) crosses 42 °C.
+* **Time** is the shared :class:`~protocols.clock.Scheduler`: boot frames, periodic reports,
+  stage 2, auto-offs, the watchdog and the thermal crossings are events — no threads, no
+  wall clock — so the same box runs in a test that jumps through a day and behind a
+  real-time server.
+* **Driven vs energised**: :meth:`VirtualBox.driven` is what the firmware switches on,
+  :meth:`VirtualBox.energised` what physically draws power; they differ only under faults.
+  The SPEC §4 invariants hold on ``driven()`` always and on ``energised()`` unless a
+  *hardware-bypass* fault is active (``heater-relay-welded``: the element is live whatever
+  the firmware does; see :attr:`spasim.faults.FaultSpec.hardware_bypass`).
+* **Hot path**: nothing is rebuilt between state changes. A report computes one ``exp`` and
+  sends a precomputed frame; a repeated state frame is recognised by the command memory
+  and never reaches a machine; the watchdog is one event per watchdog period, not one per
+  frame.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from protocols.clock import Event, Periodic, Scheduler
+from protocols.mspa import (
+    FRAME_SECONDS,
+    Command,
+    DecoderCounters,
+    FlowSwitches,
+    FrameDecoder,
+    encode,
+)
+from protocols.ports import Port
+from protocols.sdm120 import MeterReading
+
+from .commands import CHANGED, IGNORED, REPLY, RemoteCommands
+from .faults import Fault, parse_fault
+from .loads import Loads, compute_loads, flow_switch_closed
+from .overtemp import OverTemperatureWatch
+from .physics import SensorNoise, Uniforms, Water
+from .profiles import Profile, resolve_profile
+from .regions import (
+    BOOTING,
+    DEAD,
+    FAILSAFE,
+    IDLE,
+    INFLATING,
+    LISTENING,
+    OFF,
+    ON,
+    PUMP_RUNNING,
+    RUNNING,
+    STAGE1,
+    STAGE2,
+    TRIPPED,
+    UNPOWERED,
+    BlowerRegion,
+    HeaterRegion,
+    PowerRegion,
+    PumpRegion,
+    Region,
+    SanitiserRegion,
+    WatchdogRegion,
+)
+
+LOADS = Loads._fields
+"""Names of the loads :meth:`VirtualBox.load_powers` reports, in a fixed order."""
+SWITCHED_LOADS = LOADS[:-1]
+"""The loads the firmware switches (all but ``standby``)."""
+KNOB_POSITIONS = ("off", "inflate")
+LINK_NOISE_RATE = 0.05
+"""Share of the box's transmitted frames ``link-noisy`` corrupts."""
+SENSOR_OPEN_PARAMETER = 0x00
+"""An open NTC reads as 0.0 °C."""
+SENSOR_SHORT_PARAMETER = 0xFF
+"""A shorted NTC reads as the maximum, 127.5 °C."""
+_NO_SENSOR_FAULT = -1
+
+_TEMPERATURE_FRAMES = tuple(encode(Command.WATER_TEMP, p) for p in range(256))
+_FLOW_CLOSED = encode(Command.FLOW, 0x03)
+_FLOW_OPEN = encode(Command.FLOW, 0x00)
+_BOOT_09 = encode(Command.BOOT_09, 0x00)
+_BOOT_07 = encode(Command.BOOT_07, 0x0C)
+_SUPPLIED = frozenset((DEAD, BOOTING, RUNNING))
+"""Power states in which mains reaches the box through a closed PRCD."""
+_BOARD_FAULTS = frozenset(("transformer-dead", "power-board-dead"))
+
+
+class VirtualBox:
+    """An MSpa control box on a remote-cable :class:`~protocols.ports.Port` (or none yet).
+
+    ``profile`` is a packaged profile name, a ``.toml`` path or a :class:`Profile`.
+    ``water_c`` defaults to ``ambient_c``; ``tank_litres`` replaces the tub (the 20 L bench
+    tank). ``faults`` are catalogue ids (``"prcd-faulty:stuck-open"``) present from the
+    start. ``noise=False`` reports the true temperature (quantised) without sensor noise.
+    Call :meth:`close` (or use ``with``) to stop its events when done.
+    """
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        port: Port | None,
+        profile: Profile | str | os.PathLike[str] = "premium-4",
+        *,
+        seed: int = 0,
+        faults: Iterable[str] = (),
+        water_c: float | None = None,
+        ambient_c: float = 20.0,
+        tank_litres: float | None = None,
+        mains_on: bool = True,
+        noise: bool = True,
+    ) -> None:
+        self.scheduler = scheduler
+        self.profile = p = resolve_profile(profile)
+        self.seed = seed
+        self.litres = p.water_litres if tank_litres is None else float(tank_litres)
+        self._water = Water(
+            self.litres,
+            ambient_c if water_c is None else water_c,
+            ambient_c,
+            p.thermal_ua_w_per_k,
+            lid_factor=p.thermal_lid_off_factor,
+            blower_factor=p.thermal_blower_factor,
+            now=scheduler.now(),
+        )
+        self._noise = (
+            SensorNoise(seed, p.sensor_noise_sigma_c, p.sensor_noise_clip_c, stream=0)
+            if noise
+            else None
+        )
+        self._link_dice = Uniforms(seed, stream=1)
+        self._decoder = FrameDecoder()
+        self.ignored_frames = 0
+        """Valid-checksum frames the firmware ignored (unknown code, out-of-range parameter)."""
+        self.boots = 0
+        """How many times the firmware has started."""
+
+        self._faults: dict[str, Fault] = {}
+        self._fault_ids: frozenset[str] = frozenset()
+        self._noisy = False
+        self._sensor_parameter = _NO_SENSOR_FAULT
+        self._mains = False
+        self._knob = "off"
+        self._port: Port | None = None
+        self._boot_started = 0.0
+        self._boot_events: list[Event] = []
+        self._reports: list[Periodic] = []
+        self._last_heard = 0.0
+        self._watchdog_event: Event | None = None
+        self._settling = False
+        self._dirty = False
+        self._loads = Loads()
+        self._flow_closed = False
+        self._flow_frame = _FLOW_OPEN
+
+        self.commands = RemoteCommands(scheduler, p, self._settle)
+        """What the remote has asked for, as the firmware remembers it."""
+        self._overtemp = OverTemperatureWatch(
+            scheduler,
+            self._water,
+            p.heater_overtemp_cut_c,
+            p.heater_overtemp_recover_c,
+            self._settle,
+        )
+        self._power = PowerRegion(self)
+        self._pump = PumpRegion()
+        self._heater = HeaterRegion(scheduler, p.heater_stage1_s, self._settle)
+        self._blower = BlowerRegion()
+        self._ozone = SanitiserRegion(p.ozone_fitted)
+        self._uvc = SanitiserRegion(p.uvc_fitted)
+        self._watchdog = WatchdogRegion(self.commands.forget)
+        self._regions: dict[str, Region] = {
+            "power": self._power,
+            "filter": self._pump,
+            "heater": self._heater,
+            "blower": self._blower,
+            "ozone": self._ozone,
+            "uvc": self._uvc,
+            "watchdog": self._watchdog,
+        }
+
+        if port is not None:
+            self.attach(port)
+        for fault in faults:
+            self.inject(fault)
+        self.set_mains(mains_on)
+
+    # ------------------------------------------------------------------ port
+
+    def attach(self, port: Port) -> None:
+        """Connect the remote cable (replacing any other); the firmware keeps running."""
+        self.detach()
+        self._port = port
+        port.on_receive = self._on_bytes
+
+    def detach(self) -> None:
+        """Unplug the cable: what the box sends goes nowhere, nothing arrives."""
+        port = self._port
+        if port is not None and port.on_receive == self._on_bytes:
+            port.on_receive = None
+        self._port = None
+
+    @property
+    def port(self) -> Port | None:
+        return self._port
+
+    def close(self) -> None:
+        """Unplug and pull the mains for good: this box schedules nothing more."""
+        self.detach()
+        self.set_mains(False)
+
+    def __enter__(self) -> VirtualBox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ world actions
+
+    def set_mains(self, on: bool) -> None:
+        """Plug in / pull the plug. A tripped PRCD stays tripped either way."""
+        self._mains = bool(on)
+        state = self._power.state
+        if on and state == UNPOWERED:
+            self._power.trigger("mains_on")
+        elif not on and state in _SUPPLIED:
+            self._power.trigger("mains_off")
+        self._settle()
+
+    def press_prcd_test(self) -> None:
+        """The PRCD's TEST button: trips it while powered, unless the PRCD is faulty."""
+        if self._power.state in _SUPPLIED and self.prcd_trips:
+            self._power.trigger("trip")
+            self._settle()
+
+    def press_prcd_reset(self) -> None:
+        """The PRCD's RESET button: power returns (the box reboots) unless it is stuck open."""
+        if self._power.state != TRIPPED:
+            return
+        if self._power.trigger("reset"):
+            self._drop_fault("prcd-tripped")
+        self._settle()
+
+    def set_knob(self, position: str) -> None:
+        """The rotation knob: ``"off"`` (air to the bubbles) or ``"inflate"`` (to the bladder)."""
+        if position not in KNOB_POSITIONS:
+            raise ValueError(f"knob position must be 'off' or 'inflate', got {position!r}")
+        self._knob = position
+        self._settle()
+
+    def set_lid(self, on: bool) -> None:
+        self._water.update(self.scheduler.now(), lid_on=bool(on))
+        self._settle()
+
+    def set_ambient(self, celsius: float) -> None:
+        self._water.update(self.scheduler.now(), ambient_c=float(celsius))
+        self._settle()
+
+    def set_water(self, celsius: float) -> None:
+        """Pour in water at ``celsius`` (or refill the tank): the temperature jumps there."""
+        self._water.update(self.scheduler.now(), temp_c=float(celsius))
+        self._settle()
+
+    def inject(self, fault_id: str) -> None:
+        """Break a part now (SPEC §5 id, ``id:mode`` for a mode); ``ValueError`` if unknown
+        or not a box fault."""
+        fault = parse_fault(fault_id, role="box")
+        self._faults[fault.id] = fault
+        self._faults_changed()
+        power = self._power
+        if fault.id == "prcd-tripped" or (fault.id == "prcd-faulty" and fault.mode == "stuck-open"):
+            if power.state != TRIPPED:
+                power.trigger("trip")
+        elif fault.id in _BOARD_FAULTS and power.state in (BOOTING, RUNNING):
+            power.trigger("fail")
+        self._settle()
+
+    def clear(self, fault_id: str) -> None:
+        """Repair a part. Clearing ``prcd-tripped`` is the operator's RESET; a repaired
+        transformer or power board boots; a tripped PRCD otherwise stays tripped until RESET.
+        Clearing a fault that is not active does nothing."""
+        fault = parse_fault(fault_id, role="box")
+        if fault.id not in self._faults:
+            return
+        self._drop_fault(fault.id)
+        power = self._power
+        if fault.id == "prcd-tripped" and power.state == TRIPPED:
+            power.trigger("reset")
+        elif fault.id in _BOARD_FAULTS and power.state == DEAD and not self.board_faulty:
+            power.trigger("revive")
+        self._settle()
+
+    def _drop_fault(self, fault_id: str) -> None:
+        if self._faults.pop(fault_id, None) is not None:
+            self._faults_changed()
+
+    def _faults_changed(self) -> None:
+        ids = self._fault_ids = frozenset(self._faults)
+        self._noisy = "link-noisy" in ids
+        if "temp-sensor-open" in ids:
+            self._sensor_parameter = SENSOR_OPEN_PARAMETER
+        elif "temp-sensor-short" in ids:
+            self._sensor_parameter = SENSOR_SHORT_PARAMETER
+        else:
+            self._sensor_parameter = _NO_SENSOR_FAULT
+
+    @property
+    def active_faults(self) -> tuple[str, ...]:
+        """Injected faults, spelled as :meth:`inject` takes them."""
+        return tuple(str(fault) for fault in self._faults.values())
+
+    @property
+    def hardware_bypass(self) -> bool:
+        """A fault energises loads the firmware does not drive (energised-state invariants
+        do not apply while it is active)."""
+        return any(fault.spec.hardware_bypass for fault in self._faults.values())
+
+    # ----------------------------------------------------------- power guards
+
+    @property
+    def mains(self) -> bool:
+        return self._mains
+
+    @property
+    def board_faulty(self) -> bool:
+        """A dead transformer or power board: supply present, firmware never runs."""
+        return not self._fault_ids.isdisjoint(_BOARD_FAULTS)
+
+    @property
+    def prcd_closes(self) -> bool:
+        """RESET can close the PRCD (not a stuck-open one)."""
+        fault = self._faults.get("prcd-faulty")
+        return fault is None or fault.mode != "stuck-open"
+
+    @property
+    def prcd_trips(self) -> bool:
+        """The PRCD opens on TEST or an earth fault (a faulty one does not)."""
+        return "prcd-faulty" not in self._faults
+
+    # ------------------------------------------------------------ truth
+
+    @property
+    def powered(self) -> bool:
+        """Mains reaches the box through a closed PRCD (the firmware may still be dead)."""
+        return self._power.state in _SUPPLIED
+
+    @property
+    def prcd_tripped(self) -> bool:
+        return self._power.state == TRIPPED
+
+    @property
+    def prcd_light(self) -> bool:
+        """The PRCD's indicator: lit while it passes mains to the box."""
+        return self._power.state in _SUPPLIED
+
+    @property
+    def running(self) -> bool:
+        """The firmware runs (booted, talking on the cable)."""
+        return self._power.state == RUNNING
+
+    @property
+    def water_c(self) -> float:
+        """True water temperature now."""
+        return self._water.at(self.scheduler.now())
+
+    @property
+    def ambient_c(self) -> float:
+        return self._water.ambient_c
+
+    @property
+    def lid_on(self) -> bool:
+        return self._water.lid_on
+
+    @property
+    def knob(self) -> str:
+        return self._knob
+
+    @property
+    def reported_c(self) -> float:
+        """What the temperature report says now, before sensor noise."""
+        if self._sensor_parameter != _NO_SENSOR_FAULT:
+            return self._sensor_parameter / 2
+        return min(max(round(self.water_c * 2), 0), 255) / 2
+
+    @property
+    def flow(self) -> FlowSwitches:
+        """The flow switches as the box reports them."""
+        return FlowSwitches(self._flow_closed, self._flow_closed)
+
+    @property
+    def bubbles_visible(self) -> bool:
+        """What the operator sees in the tub: blower energised and air going to the water."""
+        return self._loads.blower > 0 and self._blower.state != INFLATING
+
+    @property
+    def blower_level(self) -> int:
+        """The level the firmware runs the blower at (0 when off)."""
+        return self.commands.bubbles.value if self._blower.state != OFF else 0
+
+    @property
+    def overtemp_latched(self) -> bool:
+        return self._overtemp.latched
+
+    @property
+    def setpoint(self) -> int:
+        """The remote's last valid set-point (the remote runs the thermostat; SPEC §3)."""
+        return self.commands.setpoint
+
+    def load_powers(self) -> dict[str, float]:
+        """Watts each load draws now: heater, filter, blower, ozone, uvc, standby."""
+        return self._loads._asdict()
+
+    def meter(self) -> MeterReading:
+        """A mains meter upstream of the PRCD: it sees the voltage whenever mains is on."""
+        voltage = self.profile.mains_voltage_v if self._mains else 0.0
+        power = self._loads.total
+        return MeterReading(voltage, power / voltage if voltage else 0.0, power)
+
+    def energised(self) -> dict[str, bool]:
+        """Which switched loads physically draw power now."""
+        loads = self._loads
+        return {name: getattr(loads, name) > 0 for name in SWITCHED_LOADS}
+
+    def driven(self) -> dict[str, bool]:
+        """Which switched loads the firmware drives now."""
+        return {
+            "heater": self._heater.state in (STAGE1, STAGE2),
+            "filter": self._pump.state == PUMP_RUNNING,
+            "blower": self._blower.state != OFF,
+            "ozone": self._ozone.state == ON,
+            "uvc": self._uvc.state == ON,
+        }
+
+    def region_states(self) -> dict[str, str]:
+        """Region → current state name."""
+        return {name: region.state for name, region in self._regions.items()}
+
+    @property
+    def counters(self) -> DecoderCounters:
+        """The box receiver's counters (good frames, bad sums, discarded bytes, timeouts)."""
+        return self._decoder.counters
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a frame could change in the box: two equal snapshots mean a frame
+        changed nothing (the test oracle of SPEC §4 invariant 5)."""
+        c = self.commands
+        return {
+            "regions": self.region_states(),
+            "heater": (c.heater, self._overtemp.latched, self._heater.stage_deadline),
+            "filter": c.filter,
+            "bubbles": (c.bubbles.last_received, c.bubbles.value, c.bubbles.deadline),
+            "ozone": (c.ozone.last_received, c.ozone.value, c.ozone.deadline),
+            "uvc": (c.uvc.last_received, c.uvc.value, c.uvc.deadline),
+            "setpoint": c.setpoint,
+            "last_heard": self._last_heard,
+            "loads": self._loads,
+            "water": (self._water.t_ref, self._water.temp_ref, self._water.equilibrium_c),
+        }
+
+    # ------------------------------------------------------------ boot & firmware
+
+    def _begin_boot(self) -> None:
+        """Entering ``booting``: the captured power-on frames at their captured times
+        (sent one frame-time early so they *arrive* when the capture saw them)."""
+        p = self.profile
+        now = self.scheduler.now()
+        self._boot_started = now
+        call_at = self.scheduler.call_at
+        self._boot_events = [
+            call_at(now + p.boot_frame_09_s - FRAME_SECONDS, self._transmit, _BOOT_09),
+            call_at(now + p.boot_frame_07_s - FRAME_SECONDS, self._boot_done),
+        ]
+
+    def _abort_boot(self) -> None:
+        """Leaving ``booting`` (power lost, board failed, or booted): no stray boot frames."""
+        for event in self._boot_events:
+            event.cancel()
+        self._boot_events = []
+
+    def _boot_done(self) -> None:
+        self._transmit(_BOOT_07)
+        self._power.trigger("booted")
+        self._settle()
+
+    def _start_firmware(self) -> None:
+        """Entering ``running``: fresh memory, reports scheduled, watchdog armed."""
+        p = self.profile
+        scheduler = self.scheduler
+        self.boots += 1
+        self._decoder.reset()
+        self.commands.reset()
+        self._overtemp.start()
+        start = self._boot_started - FRAME_SECONDS
+        period = p.link_report_period_s
+        self._reports = [
+            scheduler.call_every(
+                period, self._report_temperature, first=start + p.boot_first_temperature_s
+            ),
+            scheduler.call_every(period, self._report_flow, first=start + p.boot_first_flow_s),
+        ]
+        self._last_heard = scheduler.now()
+        self._watchdog.trigger("arm")
+        self._schedule_watchdog()
+
+    def _stop_firmware(self) -> None:
+        """Leaving ``running``: reports stop, and the firmware's memory is lost."""
+        for report in self._reports:
+            report.cancel()
+        self._reports = []
+        if self._watchdog_event is not None:
+            self._watchdog_event.cancel()
+            self._watchdog_event = None
+        if self._watchdog.state != IDLE:
+            self._watchdog.trigger("disarm")
+        self.commands.forget()
+        self._overtemp.stop()
+        self._decoder.reset()
+
+    # ------------------------------------------------------------ transmit
+
+    def _transmit(self, data: bytes) -> None:
+        port = self._port
+        if port is None:
+            return
+        if self._noisy:
+            dice = self._link_dice
+            if dice() < LINK_NOISE_RATE:
+                # Flip bits of the checksum byte: the receiver counts a bad sum.
+                data = data[:3] + bytes((data[3] ^ (1 + int(dice() * 255)),))
+        port.send(data)
+
+    def _report_temperature(self) -> None:
+        """Every report period: the water temperature, quantised to 0.5 °C, with noise."""
+        parameter = self._sensor_parameter
+        if parameter == _NO_SENSOR_FAULT:
+            celsius = self._water.at(self.scheduler.now())
+            noise = self._noise
+            if noise is not None:
+                celsius += noise()
+            parameter = round(celsius * 2)
+            if parameter < 0:
+                parameter = 0
+            elif parameter > 255:
+                parameter = 255
+        if self._noisy:
+            self._transmit(_TEMPERATURE_FRAMES[parameter])
+        elif self._port is not None:
+            self._port.send(_TEMPERATURE_FRAMES[parameter])
+
+    def _report_flow(self) -> None:
+        if self._noisy:
+            self._transmit(self._flow_frame)
+        elif self._port is not None:
+            self._port.send(self._flow_frame)
+
+    # ------------------------------------------------------------ receive
+
+    def _on_bytes(self, data: bytes) -> None:
+        if self._power.state != RUNNING:
+            return  # the firmware is not running: nobody reads the UART
+        commands = self.commands
+        power = self._power
+        for command, parameter in self._decoder.feed(data, self.scheduler.now()):
+            if power.state != RUNNING:
+                break  # a frame earlier in this chunk cost the power (blower + leaking valve)
+            outcome = commands.handle(command, parameter)
+            if outcome == IGNORED:
+                self.ignored_frames += 1
+                continue
+            self._heard()
+            if outcome & REPLY:
+                self._transmit(commands.reply)
+            if outcome & CHANGED:
+                self._settle()
+
+    def _heard(self) -> None:
+        """A valid frame: feed the watchdog (and leave fail-safe)."""
+        self._last_heard = self.scheduler.now()
+        if self._watchdog.state == FAILSAFE:
+            self._watchdog.trigger("hear")
+            self._schedule_watchdog()
+
+    def _schedule_watchdog(self) -> None:
+        if self._watchdog_event is not None:
+            self._watchdog_event.cancel()
+        self._watchdog_event = self.scheduler.call_at(
+            self._last_heard + self.profile.link_watchdog_s, self._watchdog_due
+        )
+
+    def _watchdog_due(self) -> None:
+        """Runs at the earliest possible expiry; frames heard meanwhile push it later."""
+        self._watchdog_event = None
+        if self._watchdog.state != LISTENING:
+            return
+        deadline = self._last_heard + self.profile.link_watchdog_s
+        if self.scheduler.now() >= deadline:
+            self._watchdog.trigger("expire")  # entering failsafe forgets every command
+            self._settle()
+        else:
+            self._watchdog_event = self.scheduler.call_at(deadline, self._watchdog_due)
+
+    # ------------------------------------------------------------ settle & hardware
+
+    def _settle(self) -> None:
+        """Bring every follower region to its target, then the hardware, until stable."""
+        if self._settling:
+            self._dirty = True
+            return
+        self._settling = True
+        try:
+            for _ in range(16):
+                self._dirty = False
+                moved = self._settle_regions()
+                self._update_hardware()
+                if not (moved or self._dirty):
+                    return
+            raise RuntimeError("board regions did not settle")  # a modelling bug
+        finally:
+            self._settling = False
+
+    def _settle_regions(self) -> bool:
+        running = self._power.state == RUNNING
+        commands = self.commands
+        ids = self._fault_ids
+        pump = self._pump
+        moved = pump.move_to(pump.target(running, commands.filter))
+        pump_driven = pump.state == PUMP_RUNNING
+        heater = self._heater
+        heater_target = heater.target(
+            running,
+            commands.heater,
+            pump_driven and flow_switch_closed(ids, pump_driven),
+            self._sensor_parameter == _NO_SENSOR_FAULT,
+            self._overtemp.latched,
+        )
+        moved = heater.move_to(heater_target) or moved
+        knob_inflate = self._knob == "inflate" or "knob-reed-switch-stuck" in ids
+        blower = self._blower
+        moved = (
+            blower.move_to(blower.target(running, commands.bubbles.value, knob_inflate)) or moved
+        )
+        ozone, uvc = self._ozone, self._uvc
+        moved = ozone.move_to(ozone.target(running, commands.ozone.value > 0, pump_driven)) or moved
+        moved = uvc.move_to(uvc.target(running, commands.uvc.value > 0, pump_driven)) or moved
+        return moved
+
+    def _update_hardware(self) -> None:
+        """Loads, flow switch, water inputs and the safety consequences of the region states."""
+        p = self.profile
+        ids = self._fault_ids
+        pump_driven = self._pump.state == PUMP_RUNNING
+        was_blowing = self._loads.blower > 0
+        loads = self._loads = compute_loads(
+            p,
+            ids,
+            supplied=self._power.state in _SUPPLIED,
+            heater_state=self._heater.state,
+            pump_driven=pump_driven,
+            blower_level=self.blower_level,
+            ozone_on=self._ozone.state == ON,
+            uvc_on=self._uvc.state == ON,
+        )
+        self._flow_closed = flow_switch_closed(ids, pump_driven)
+        self._flow_frame = _FLOW_CLOSED if self._flow_closed else _FLOW_OPEN
+
+        water = self._water
+        bubbling = loads.blower > 0 and self._blower.state != INFLATING
+        loss_w = p.blower_loss_w if bubbling else 0.0
+        if water.heater_w != loads.heater or water.bubbling != bubbling or water.loss_w != loss_w:
+            water.update(
+                self.scheduler.now(), heater_w=loads.heater, bubbling=bubbling, loss_w=loss_w
+            )
+
+        if loads.blower > 0 and not was_blowing and "check-valve-leak" in ids and self.prcd_trips:
+            self._power.trigger("trip")  # water reached the blower: earth fault
+            self._dirty = True
+        if self._overtemp.rearm():
+            self._dirty = True

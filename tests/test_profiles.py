@@ -1,0 +1,146 @@
+"""Board profiles: packaged TOML data, user files, validation, the ``profiles`` command."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from spasim.cli import main
+from spasim.cmd_profiles import format_profile
+from spasim.profiles import (
+    UVC_VARIANT_A,
+    UVC_VARIANT_B,
+    Profile,
+    available_profiles,
+    load_profile,
+    resolve_profile,
+)
+
+PACKAGED = ["aurora-urban", "concept-4", "elite-6", "premium-4", "premium-6"]
+
+
+def test_packaged_profiles() -> None:
+    assert available_profiles() == PACKAGED
+    for name in PACKAGED:
+        profile = load_profile(name)
+        assert profile.name == name and profile.model.startswith("MSpa")
+
+
+def test_spec_figures() -> None:
+    p = load_profile("premium-4")
+    assert p.water_litres == 700 and load_profile("premium-6").water_litres == 930
+    assert (p.heater_stage1_w, p.heater_stage2_w, p.heater_stage1_s) == (1500, 2000, 10)
+    assert p.filter_pump_w == 60 and p.blower_level_w[2] == 900 and p.blower_w(0) == 0
+    assert (p.ozone_w, p.uvc_w, p.standby_w) == (10, 15, 2)
+    assert (p.setpoint_min_c, p.setpoint_max_c, p.setpoint_default_c) == (20, 40, 40)
+    assert (p.heater_overtemp_cut_c, p.heater_overtemp_recover_c) == (42, 40)
+    assert p.bubble_auto_off_s == 600 and p.ozone_auto_off_s == p.uvc_auto_off_s == 7200
+    assert p.link_watchdog_s == 30 and p.link_report_period_s == 1.0
+    assert (p.boot_frame_09_s, p.boot_frame_07_s, p.boot_first_temperature_s) == (5.46, 5.66, 6.06)
+    assert p.boot_first_flow_s == pytest.approx(6.87)
+    assert (p.thermal_ua_w_per_k, p.thermal_lid_off_factor, p.thermal_blower_factor) == (12, 1.5, 2)
+    assert p.mains_voltage_v == 230 and p.sensor_noise_clip_c == 0.3
+
+
+def test_variants_and_options_are_represented() -> None:
+    profiles = [load_profile(name) for name in PACKAGED]
+    assert {p.uvc_command for p in profiles} == {UVC_VARIANT_A, UVC_VARIANT_B}
+    assert {p.blower_auto_off_min for p in profiles} == {10, 20}
+    assert any(not p.uvc_fitted for p in profiles)
+    assert load_profile("elite-6").uvc_variant == "B"
+
+
+def test_unknown_profile_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown profile 'deluxe'.*premium-4") as error:
+        load_profile("deluxe")
+    for name in PACKAGED:
+        assert name in str(error.value)
+
+
+def test_user_file_inherits_from_a_packaged_profile(tmp_path: Path) -> None:
+    path = tmp_path / "tank.toml"
+    path.write_text(
+        'base = "elite-6"\nname = "my-box"\nwater_litres = 20\n[blower]\nauto_off_min = 15\n',
+        encoding="utf-8",
+    )
+    profile = load_profile(path)
+    assert profile.name == "my-box" and profile.water_litres == 20
+    assert profile.blower_auto_off_min == 15 and profile.uvc_command == UVC_VARIANT_B
+    assert load_profile(str(path)) == profile
+    assert resolve_profile(profile) is profile
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('base = "premium-4"\n[heater]\nstage1_w = -5\n', "heater_stage1_w must be positive"),
+        ('base = "premium-4"\n[uvc]\ncommand = 0x16\n', "0x15 .variant A. or 0x10"),
+        ('base = "premium-4"\n[setpoint]\ndefault_c = 45\n', "min_c <= default_c <= max_c"),
+        ('base = "premium-4"\n[heater]\novertemp_recover_c = 43\n', "recover_c must be below"),
+        ('base = "premium-4"\n[blower]\nlevel_w = [1, 2]\n', "blower_level_w must be"),
+        ('base = "premium-4"\n[heater]\nwatts = 3\n', "unknown profile keys heater_watts"),
+        ('base = "premium-4"\nname = 5\n', "name must be str"),
+        ('base = "premium-4"\n[ozone]\nfitted = 1\n', "ozone_fitted must be bool"),
+        ('name = "bare"\n', "lacks"),
+        ('base = "premium-4"\nname = "x\n', "not valid TOML"),
+        ('base = "nowhere"\n', "unknown profile 'nowhere'"),
+    ],
+)
+def test_bad_profile_files_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        load_profile(path)
+
+
+def test_base_loop_is_detected(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text(f'base = "{b}"\n', encoding="utf-8")
+    b.write_text(f'base = "{a}"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="loop"):
+        load_profile(a)
+
+
+def test_missing_file_is_a_value_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot read profile file"):
+        load_profile(tmp_path / "absent.toml")
+
+
+def test_profile_is_frozen() -> None:
+    profile = load_profile("premium-4")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        profile.water_litres = 1  # type: ignore[misc]
+    with pytest.raises(ValueError, match="water_litres must be positive"):
+        dataclasses.replace(profile, water_litres=0)
+
+
+def test_profiles_command_lists_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profiles"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["name", "model", "litres"]
+    assert [line.split()[0] for line in lines[2:]] == PACKAGED
+    elite = next(line for line in lines if line.startswith("elite-6"))
+    assert "930 L" in elite and "0x10 (B)" in elite and "1500/2000 W" in elite
+    concept = next(line for line in lines if line.startswith("concept-4"))
+    assert "not fitted" in concept
+    aurora = next(line for line in lines if line.startswith("aurora-urban"))
+    assert "bubbles 20 min" in aurora
+
+
+def test_profiles_command_shows_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profiles", "--show", "elite-6"]) == 0
+    out = capsys.readouterr().out
+    assert "uvc_command" in out and "0x10 (variant B)" in out
+    assert (
+        format_profile(load_profile("premium-4")).count("\n")
+        == len(dataclasses.fields(Profile)) - 1
+    )
+
+
+def test_profiles_command_rejects_an_unknown_name(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["profiles", "--show", "deluxe"])
+    assert exit_info.value.code == 2
+    assert "known profiles are" in capsys.readouterr().err
