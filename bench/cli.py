@@ -13,6 +13,9 @@ from protocols.cli_support import run_cli
 from . import __version__
 
 COMMAND_MODULES: list[str] = ["bench.cmd_sniff", "bench.cmd_replay"]
+COMMAND_MODULES += ["bench.cmd_unit", "bench.cmd_order", "bench.cmd_history", "bench.cmd_report"]
+COMMAND_MODULES += ["bench.cmd_run", "bench.cmd_plans", "bench.cmd_coverage"]
+COMMAND_MODULES += ["bench.cmd_console"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,12 +9,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from protocols.capture import CaptureWriter, open_capture
-from protocols.cli_support import EXIT_ERROR, EXIT_OK, Subcommand, UsageError, positive_float
+from protocols.cli_support import EXIT_ERROR, EXIT_OK, Subcommand, positive_float
 from protocols.driver import RealTimeDriver
-from protocols.links import LinkLost, open_link
+from protocols.links import LinkLost
 
-from .sniff import Sniffer
+from .sniff import Sniffer, open_taps
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +36,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="stop after S seconds (default: run until Ctrl-C or SIGTERM)",
     )
+    parser.add_argument("--console", action="store_true", help="show the frames in a live console")
 
 
 @contextmanager
@@ -59,26 +59,19 @@ def _print(line: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.box == args.remote:
-        raise UsageError("--box and --remote must be two different adapters")
+    if args.console:
+        from .console.sniffing import run_sniff_console
+
+        return run_sniff_console(args)
     with ExitStack() as stack:
-        links = []
-        for url in (args.box, args.remote):
-            try:
-                links.append(stack.enter_context(open_link(url)))
-            except LinkLost as error:
-                print(f"error: {error}", file=sys.stderr)
-                return EXIT_ERROR
-        capture: CaptureWriter | None = None
-        if args.capture:
-            header = {"source": "spabench sniff", "box-tap": args.box, "remote-tap": args.remote}
-            try:
-                capture = stack.enter_context(open_capture(args.capture, **header))
-            except OSError as error:
-                raise UsageError(f"cannot write {args.capture}: {error.strerror}") from None
+        try:
+            box, remote, capture = open_taps(stack, args.box, args.remote, args.capture)
+        except LinkLost as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_ERROR
         driver = RealTimeDriver()
         stack.callback(driver.close)
-        sniffer = Sniffer(driver, links[0], links[1], capture=capture, out=_print)
+        sniffer = Sniffer(driver, box, remote, capture=capture, out=_print)
         print(
             f"sniffing box→remote on {args.box}, remote→box on {args.remote}"
             + (f", capture {args.capture}" if args.capture else "")

@@ -16,12 +16,14 @@ prints the same lines.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 
-from protocols.capture import CaptureWriter, FrameSplitter, Segment, round_time
+from protocols.capture import CaptureWriter, FrameSplitter, Segment, open_capture, round_time
+from protocols.cli_support import UsageError
 from protocols.driver import RealTimeDriver
-from protocols.links import Link, LinkLost
+from protocols.links import Link, LinkLost, open_link
 from protocols.mspa import DecoderCounters, Direction, Frame, describe
 
 Output = Callable[[str], None]
@@ -80,6 +82,9 @@ class Sniffer:
         self.capture = capture
         self.out = out
         self.taps = (_Tap(Direction.BOX_TO_REMOTE, box), _Tap(Direction.REMOTE_TO_BOX, remote))
+        self.on_frame: Callable[[float, Direction, Frame], None] | None = None
+        """Called for every decoded frame (seconds since the start, direction, frame): how a
+        live view (the console) follows the sniff without touching stdout."""
         self.lost: LinkLost | None = None
         self.lost_url: str | None = None
         self._stopped = False
@@ -128,3 +133,29 @@ class Sniffer:
                 self.capture.write(segment.t, tap.direction, segment.data, note=segment.note)
             if segment.frame is not None:
                 self.out(frame_line(segment.t, tap.direction, segment.frame))
+                if self.on_frame is not None:
+                    self.on_frame(segment.t, tap.direction, segment.frame)
+
+    def counters(self) -> dict[Direction, DecoderCounters]:
+        """Frames, bad sums and discarded bytes so far, per direction."""
+        return {tap.direction: tap.splitter.counters for tap in self.taps}
+
+
+def open_taps(
+    stack: ExitStack, box_url: str, remote_url: str, capture_path: str | None
+) -> tuple[Link, Link, CaptureWriter | None]:
+    """Open the two adapters (green wire, black wire) and the capture file, all closed by
+    ``stack``. ``LinkLost`` when an adapter cannot be opened (exit 3 for the caller);
+    ``UsageError`` for the same adapter twice or a capture that cannot be written."""
+    if box_url == remote_url:
+        raise UsageError("--box and --remote must be two different adapters")
+    box = stack.enter_context(open_link(box_url))
+    remote = stack.enter_context(open_link(remote_url))
+    capture: CaptureWriter | None = None
+    if capture_path:
+        header = {"source": "spabench sniff", "box-tap": box_url, "remote-tap": remote_url}
+        try:
+            capture = stack.enter_context(open_capture(capture_path, **header))
+        except OSError as error:
+            raise UsageError(f"cannot write {capture_path}: {error.strerror}") from None
+    return box, remote, capture

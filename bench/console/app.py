@@ -1,0 +1,254 @@
+"""The diagnostic console: a Textual app over a :class:`~bench.console.session.Session`.
+
+The app starts the session's driver thread and from then on only reacts: the session posts
+:class:`SessionUpdated` (Textual's ``post_message`` is thread-safe) and the app takes the
+latest snapshot and the new frames and hands them to the screens; a prompt in the snapshot
+becomes a modal dialog whose answer goes back through the driver. Records-store reads and
+writes run in a thread too, so no path of the UI waits on I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+
+from textual.app import App
+from textual.message import Message
+
+from ..plans import PlanError, available_plans, load_plan
+from .runs import run_plan
+from .screens.main import MainScreen
+from .screens.orders import OrdersScreen
+from .screens.pickers import Picker
+from .screens.prompt import PromptModal
+from .screens.run import RunScreen
+from .screens.troubleshoot import TroubleshootScreen
+from .session import Session
+from .state import PromptView, Snapshot
+from .trees import load_tree, load_trees
+from .waiting import Updates
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+T = TypeVar("T")
+JOIN_TIMEOUT = 10.0
+"""Wall seconds the app waits for the driver thread to switch loads off and close."""
+
+
+class SessionUpdated(Message):
+    """The session has a new snapshot (posted from the driver thread)."""
+
+
+@runtime_checkable
+class ShowsSnapshot(Protocol):
+    def show(self, snapshot: Snapshot) -> None: ...
+
+
+def local_now() -> datetime:
+    return datetime.now().astimezone()
+
+
+class ConsoleApp(App[int]):
+    """``spabench console``: live unit, frame log, plans, troubleshooting, orders."""
+
+    TITLE = "spabench console"
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        speed: float | None = None,
+        db_path: str | None = None,
+        now: Callable[[], datetime] = local_now,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.speed = speed
+        self.db_path = db_path
+        self.now = now
+        self.snapshot: Snapshot = session.snapshot
+        self.updates = Updates()
+        """Snapshots applied so far; ``await app.updates.until(...)`` waits for one."""
+        self._main = MainScreen(speed)
+        self._prompt_seq = 0
+        self._prompt_screen: PromptModal | None = None
+        self._thread: threading.Thread | None = None
+        self._plan_choices: list[tuple[str, str]] | None = None
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        await self.push_screen(self._main)  # mounted before the first snapshot can arrive
+        self.session.notify = self._notify
+        self._thread = threading.Thread(
+            target=self.session.run, name="spabench-console-driver", daemon=True
+        )
+        self._thread.start()
+
+    def _notify(self) -> None:
+        self.post_message(SessionUpdated())
+
+    async def on_unmount(self) -> None:
+        self.session.stop()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, JOIN_TIMEOUT)
+
+    async def action_quit(self) -> None:
+        self.session.stop()
+        self.exit(3 if self.snapshot.error else 0)
+
+    # -- snapshots --------------------------------------------------------------------------
+
+    def on_session_updated(self, _message: SessionUpdated) -> None:
+        snapshot, frames = self.session.take()
+        before = self.snapshot
+        self.snapshot = snapshot
+        if frames:
+            self._main.add_frames(frames)
+        for screen in self.screen_stack:
+            if isinstance(screen, ShowsSnapshot) and screen.is_mounted:
+                screen.show(snapshot)  # a screen still being built shows it in its on_mount
+        if before.busy != snapshot.busy:
+            self.screen.refresh_bindings()
+        if snapshot.notice and snapshot.notice != before.notice:
+            self.notify(snapshot.notice, severity="warning")
+        self._follow_prompt(snapshot.prompt)
+        self.updates.bump()
+
+    async def settled(self, timeout: float = 10.0) -> None:
+        """Wait until the screen shows the session's latest snapshot."""
+        await self.updates.until(lambda: self.snapshot is self.session.snapshot, timeout)
+
+    def _follow_prompt(self, prompt: PromptView | None) -> None:
+        if prompt is None:
+            if self._prompt_screen is not None:
+                screen, self._prompt_screen = self._prompt_screen, None
+                if screen is self.screen:  # nobody waits for it any more (the job stopped)
+                    screen.dismiss(None)
+            return
+        if prompt.seq == self._prompt_seq:
+            return
+        self._prompt_seq = prompt.seq
+        screen = PromptModal(prompt)
+        self._prompt_screen = screen
+
+        def answered(value: object, seq: int = prompt.seq) -> None:
+            if self._prompt_screen is screen:
+                self._prompt_screen = None
+                self.session.answer(seq, value)
+
+        self.push_screen(screen, answered)
+
+    # -- plans ------------------------------------------------------------------------------
+
+    def plan_choices(self) -> list[tuple[str, str]]:
+        """Shipped plans that test a box (the console plays the remote)."""
+        if self._plan_choices is None:
+            choices = []
+            for name in available_plans():
+                try:
+                    plan = load_plan(name)
+                except PlanError:
+                    continue
+                if plan.role == "remote":
+                    choices.append((name, f"{name} — {plan.title}"))
+            self._plan_choices = choices
+        return self._plan_choices
+
+    def open_plan(self) -> None:
+        run = self.snapshot.run
+        if run is not None and not run.finished:
+            self.push_screen(RunScreen(self.speed))
+            return
+        if self.snapshot.busy:
+            self.notify(f"busy: {self.snapshot.busy}", severity="warning")
+            return
+        if self.snapshot.link.state == "lost":
+            self.notify(
+                f"the link is lost ({self.snapshot.link.detail}): check the adapter and "
+                "start the console again",
+                severity="error",
+            )
+            return
+        self.push_screen(Picker("Run a test plan", self.plan_choices()), self.start_plan)
+
+    def start_plan(self, name: str | None) -> None:
+        if not name:
+            return
+        try:
+            plan = load_plan(name)
+        except PlanError as error:
+            self.notify(str(error), severity="error")
+            return
+        session = self.session
+        session.submit(f"plan {name}", lambda: run_plan(session, plan))
+        if not isinstance(self.screen, RunScreen):
+            self.push_screen(RunScreen(self.speed))
+
+    # -- troubleshooting --------------------------------------------------------------------
+
+    def open_guide(self) -> None:
+        if self.snapshot.busy:
+            self.notify(f"busy: {self.snapshot.busy}", severity="warning")
+            return
+        choices = [(tree.name, tree.title) for tree in load_trees()]
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self.push_screen(TroubleshootScreen(load_tree(name), self.speed))
+
+        self.push_screen(Picker("Guided troubleshooting: what is wrong?", choices), chosen)
+
+    def save_walk(self, screen: TroubleshootScreen) -> None:
+        self.run_worker(self._save_walk(screen), group="store")
+
+    async def _save_walk(self, screen: TroubleshootScreen) -> None:
+        try:
+            orders = await self.with_store(lambda store: store.orders(open_only=True))
+        except Exception as error:
+            self.notify(f"records database: {error}", severity="error")
+            return
+        choices = [
+            (str(o.id), f"{o.id}  {o.unit_serial}  {o.status} — {o.symptom}") for o in orders
+        ]
+        text = screen.walk.report()
+
+        def chosen(order_id: str | None) -> None:
+            if order_id:
+                self.run_worker(self._add_note(screen, int(order_id), text), group="store")
+
+        self.push_screen(
+            Picker("Save the walk on which order?", choices, empty="no open orders"), chosen
+        )
+
+    async def _add_note(self, screen: TroubleshootScreen, order_id: int, text: str) -> None:
+        from ..store import default_actor
+
+        actor = default_actor()
+        try:
+            await self.with_store(lambda store: store.add_note(text, order_id=order_id, by=actor))
+        except Exception as error:
+            self.notify(f"not saved: {error}", severity="error")
+            return
+        screen.saved(order_id)
+        self.notify(f"saved on order {order_id}")
+
+    # -- records ----------------------------------------------------------------------------
+
+    def open_orders(self) -> None:
+        self.push_screen(OrdersScreen(self.speed))
+
+    async def with_store(self, action: Callable[[Store], T]) -> T:
+        """Run ``action`` on the records store in a thread (its own connection)."""
+        from ..store import Store
+
+        def call() -> T:
+            with Store(self.db_path) as store:
+                return action(store)
+
+        return await asyncio.to_thread(call)

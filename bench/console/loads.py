@@ -1,0 +1,177 @@
+"""Each load as the console shows it: what the bench commanded, what the meter saw it draw,
+and how long until the box's own auto-off stops it.
+
+One meter sits on the whole supply, so it cannot say which load draws what. A technician
+learns it by switching: read the supply, switch the load on, read again a few seconds later.
+:class:`LoadWatch` does exactly that for every switch the console makes (two keys pressed at
+once share one window, and say so). The auto-off countdown follows the key-press marker the
+bench sends (16 00): the box re-arms a load's timer on every burst that leaves it on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from protocols.clock import Event, Scheduler
+from protocols.mspa import RemoteState
+
+from ..instruments.link import RemoteLink
+from .state import LoadView
+
+SETTLE = 3.0
+"""Seconds after a switch-on before the meter is read again (the heater's stage 1 is 10 s)."""
+MERGE = 0.5
+"""Switches closer together than this share one measurement window."""
+LOADS = ("filter", "heater", "blower", "ozone", "uvc")
+LABELS = {
+    "filter": "Filter",
+    "heater": "Heater",
+    "blower": "Bubbles",
+    "ozone": "Ozone",
+    "uvc": "UVC",
+}
+
+
+@dataclass(frozen=True)
+class AutoOff:
+    """The box's auto-off times in seconds (SPEC §2 defaults; a profile may differ)."""
+
+    bubbles: float = 600.0
+    ozone: float = 7200.0
+    uvc: float = 7200.0
+
+    def limit(self, load: str) -> float:
+        return {"blower": self.bubbles, "ozone": self.ozone}.get(load, self.uvc)
+
+
+def is_on(state: RemoteState, load: str) -> bool:
+    return bool(state.bubbles) if load == "blower" else bool(getattr(state, load))
+
+
+def countdown(seconds: float) -> str:
+    """``9:41`` or ``1:59:57``, rounded up (a timer never shows 0:00 while still on)."""
+    minutes, rest = divmod(int(max(0.0, seconds) + 0.999), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{rest:02d}" if hours else f"{minutes}:{rest:02d}"
+
+
+@dataclass
+class _Window:
+    loads: list[str]
+    before: float
+    event: Event
+    opened: float
+
+
+class LoadWatch:
+    """Per-load draw (measured at switch-on) and auto-off timers; driver thread only.
+
+    ``read_power`` reads the meter (None without one), ``guard`` wraps scheduled calls the
+    way the session guards its own, ``changed`` asks for a new snapshot.
+    """
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        link: RemoteLink,
+        read_power: Callable[[], float | None],
+        *,
+        auto_off: AutoOff,
+        fitted: Callable[[str], bool | None] | None,
+        guard: Callable[..., None],
+        changed: Callable[[], None],
+    ) -> None:
+        self.scheduler = scheduler
+        self.link = link
+        self.read_power = read_power
+        self.auto_off = auto_off
+        self.fitted = fitted
+        self.guard = guard
+        self.changed = changed
+        self.deltas: dict[str, float] = {}
+        self.shared: set[str] = set()
+        """Loads whose draw was measured together with another's (pressed at once)."""
+        self.armed: dict[str, float] = {}
+        self._window: _Window | None = None
+
+    def switch(self, changes: dict[str, Any]) -> None:
+        """Change loads as a key press and start measuring what that switched on.
+
+        A switch made while the previous one is still settling closes that one's window at
+        once, so two quick presses (filter, then heater) are told apart.
+        """
+        link = self.link
+        old = link.state
+        now = self.scheduler.now()
+        window = self._window
+        merged: list[str] = []
+        before: float | None = None
+        if window is not None and now - window.opened < MERGE:
+            # Pressed together: the box cannot have reacted to the first yet; share one window.
+            merged, before = window.loads, window.before
+            window.event.cancel()
+            self._window = None
+        elif window is not None:
+            before = self.close()
+        link.set_loads(**changes)
+        new = link.state
+        switched_on = [load for load in merged if is_on(new, load)]
+        switched_on += [load for load in LOADS if is_on(new, load) and not is_on(old, load)]
+        for load in LOADS:
+            if not is_on(new, load):
+                self.deltas.pop(load, None)
+        if switched_on:
+            if before is None:
+                before = self.read_power()
+            if before is not None:
+                event = self.scheduler.call_later(SETTLE, self.guard, self.close)
+                self._window = _Window(switched_on, before, event, now)
+
+    def close(self) -> float | None:
+        """Read the supply now and credit the change to the loads last switched on."""
+        window, self._window = self._window, None
+        if window is None:
+            return None
+        window.event.cancel()
+        after = self.read_power()
+        if after is None:
+            return None
+        on = [load for load in window.loads if is_on(self.link.state, load)]
+        for load in on:
+            self.deltas[load] = after - window.before
+        self.shared = (self.shared - set(window.loads)) | (set(on) if len(on) > 1 else set())
+        self.changed()
+        return after
+
+    def key_pressed(self, t: float) -> None:
+        """The bench sent 16 00: the box restarts the auto-off of every load left on."""
+        state = self.link.state
+        for load in ("blower", "ozone", "uvc"):
+            if is_on(state, load):
+                self.armed[load] = t
+            else:
+                self.armed.pop(load, None)
+
+    def views(self, now: float) -> tuple[LoadView, ...]:
+        state = self.link.state
+        views = []
+        for load in LOADS:
+            on = is_on(state, load)
+            if load == "blower":
+                commanded = f"level {state.bubbles}" if state.bubbles else "off"
+            else:
+                commanded = "on" if on else "off"
+            timer = ""
+            armed = self.armed.get(load)
+            if on and armed is not None:
+                left = armed + self.auto_off.limit(load) - now
+                timer = f"off {countdown(left)}" if left > 0 else "timed out"
+            note = "Δ shared" if load in self.shared and load in self.deltas else ""
+            if load in ("ozone", "uvc") and self.fitted is not None and self.fitted(load) is False:
+                note = "not fitted"
+            views.append(
+                LoadView(load, LABELS[load], commanded, on, self.deltas.get(load), timer, note)
+            )
+        return tuple(views)

@@ -1,0 +1,1 @@
+"""The console's screens: main, plan run, prompts, troubleshooting, orders, pickers."""

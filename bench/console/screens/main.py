@@ -1,0 +1,155 @@
+"""The main screen: link bar, live unit panel and charts, frame log, and every key.
+
+Keys only *ask* for things: a load key queues a command for the driver thread, a plan key
+submits a job. Nothing here waits, so the screen stays live whatever the unit does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+
+from protocols.mspa import Command
+
+from ..state import FrameEntry, Snapshot
+from ..widgets.chart import Charts
+from ..widgets.framelog import FrameLog
+from ..widgets.keys import KeyBar
+from ..widgets.status import LinkBar
+from ..widgets.unit import UnitPanel
+from .pickers import CommandFilter, Picker
+
+if TYPE_CHECKING:
+    from ..app import ConsoleApp
+
+_LOAD_ACTIONS = frozenset(("switch", "bubbles", "setpoint"))
+_WORLD_ACTIONS = frozenset(("prcd", "knob", "fault"))
+
+
+class MainScreen(Screen[None]):
+    """The live view of the unit on the bench."""
+
+    DEFAULT_CSS = """
+    MainScreen #live {
+        height: auto;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f", "switch('filter')", "filter"),
+        Binding("h", "switch('heater')", "heater"),
+        Binding("b", "bubbles", "bubbles"),
+        Binding("o", "switch('ozone')", "ozone"),
+        Binding("u", "switch('uvc')", "UVC"),
+        Binding("plus", "setpoint(1)", "set-point", key_display="+/-"),
+        Binding("minus", "setpoint(-1)", "set-point -1", show=False),
+        Binding("t", "plan", "plan"),
+        Binding("g", "guide", "guide"),
+        Binding("r", "orders", "orders"),
+        Binding("p", "prcd", "PRCD"),
+        Binding("k", "knob", "knob"),
+        Binding("x", "fault", "fault"),
+        Binding("slash", "log_filter", "log filter", key_display="/"),
+        Binding("s", "log_pause", "pause log"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, speed: float | None = None) -> None:
+        super().__init__()
+        self.speed = speed
+
+    @property
+    def console(self) -> ConsoleApp:
+        return cast("ConsoleApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield LinkBar(self.speed)
+        with Horizontal(id="live"):
+            yield UnitPanel()
+            yield Charts()
+        yield FrameLog("Frames", id="frames")
+        yield KeyBar()
+
+    # -- updates from the session -----------------------------------------------------------
+
+    def show(self, snapshot: Snapshot) -> None:
+        self.query_one(LinkBar).show(snapshot)
+        self.query_one(UnitPanel).show(snapshot)
+        self.query_one(Charts).show(snapshot)
+
+    def add_frames(self, entries: list[FrameEntry]) -> None:
+        self.query_one(FrameLog).add(entries)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        console = self.console
+        if action in _WORLD_ACTIONS:
+            return console.session.virtual
+        if action in _LOAD_ACTIONS or action == "guide":
+            return None if console.snapshot.busy else True
+        return True
+
+    # -- bench commands ---------------------------------------------------------------------
+
+    def action_switch(self, load: str) -> None:
+        self.console.session.toggle(load)
+
+    def action_bubbles(self) -> None:
+        self.console.session.cycle_bubbles()
+
+    def action_setpoint(self, delta: int) -> None:
+        self.console.session.change_setpoint(delta)
+
+    def action_plan(self) -> None:
+        self.console.open_plan()
+
+    def action_guide(self) -> None:
+        self.console.open_guide()
+
+    def action_orders(self) -> None:
+        self.console.open_orders()
+
+    # -- the virtual unit (what a person at the bench does) ----------------------------------
+
+    def action_prcd(self) -> None:
+        self.console.session.world_action("prcd")
+
+    def action_knob(self) -> None:
+        self.console.session.world_action("knob")
+
+    def action_fault(self) -> None:
+        from ..targets import fault_choices
+
+        world = self.console.snapshot.world
+        active = set() if world is None else {fault.split(":")[0] for fault in world.faults}
+        choices = [
+            (fault_id, f"{fault_id} — {'ACTIVE, choose to clear' if base in active else text}")
+            for fault_id, base, text in fault_choices()
+        ]
+
+        def chosen(fault_id: str | None) -> None:
+            if fault_id:
+                self.console.session.world_action("fault", fault_id)
+
+        self.app.push_screen(Picker("Inject or clear a fault (virtual unit)", choices), chosen)
+
+    # -- the frame log ----------------------------------------------------------------------
+
+    def action_log_filter(self) -> None:
+        log = self.query_one(FrameLog)
+        codes = {int(command) for command in Command} | {entry.command for entry in log.entries}
+
+        def chosen(selected: frozenset[int] | None) -> None:
+            if selected is None:
+                return
+            log.set_filter(None if selected >= codes else selected)
+
+        self.app.push_screen(CommandFilter(codes, log.filter), chosen)
+
+    def action_log_pause(self) -> None:
+        self.query_one(FrameLog).toggle_pause()
+
+    async def action_quit(self) -> None:
+        await self.console.action_quit()

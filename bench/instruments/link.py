@@ -1,0 +1,313 @@
+"""The link instrument: the serial line to the unit under test, with the bench in a role.
+
+Against a returned control box the bench *plays the remote* (:class:`RemoteLink`): it reuses
+:class:`protocols.mspa.remote.RemoteDuty` — handshake, 7.5 s state cycle, keep-alive, key-press
+bursts — so the box sees exactly what a panel would send, and everything the bench learns is
+what a remote can hear (SPEC §3: water °C, flow switches, handshake answers, silence).
+
+Against a returned control panel the bench *plays the box* (:class:`BoxRoleLink`): it says
+the box's power-on frames, answers the handshake and reports water and flow every second, and
+records what the panel sends.
+
+Both work over any :class:`~protocols.ports.Port`: ``SimCable`` ends in-process, or
+``LinkPort(driver, open_link(url))`` for a USB-UART adapter, a pty or a TCP socket.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from protocols.clock import Periodic, Scheduler
+from protocols.driver import Driver
+from protocols.mspa import (
+    BOX_BOOT_FRAMES,
+    HANDSHAKE_REPLIES,
+    Command,
+    DecoderCounters,
+    FlowSwitches,
+    Frame,
+    FrameDecoder,
+    RemoteState,
+    encode_temperature,
+)
+from protocols.mspa.remote import RemoteDuty
+from protocols.ports import Port
+
+FrameListener = Callable[[float, str, Frame], None]
+"""``(simulated time, sender "box"|"remote", frame)``: every frame on the wire, both ways."""
+
+
+class _GatedPort:
+    """The port as the remote duty sees it, with a gate the bench can close.
+
+    Closing the gate is how the bench "goes silent" for the fail-safe test while the duty keeps
+    its timers and the bench keeps listening.
+    """
+
+    def __init__(self, inner: Port) -> None:
+        self.inner = inner
+        self.muted = False
+        self.on_receive: Callable[[bytes], None] | None = None
+        inner.on_receive = self._received
+
+    @property
+    def lost(self) -> BaseException | None:
+        return self.inner.lost
+
+    def send(self, data: bytes) -> None:
+        if not self.muted:
+            self.inner.send(data)
+
+    def _received(self, data: bytes) -> None:
+        if self.on_receive is not None:
+            self.on_receive(data)
+
+
+class RemoteLink:
+    """The bench as the remote of a control box: commands and what the box says back.
+
+    ``uvc_command`` follows the box variant (``Command.UVC`` or ``Command.INIT_10``). The duty's
+    own auto-off mirrors are switched off: the bench tests the *box's* auto-off, so it must not
+    switch the load off itself.
+    """
+
+    role = "remote"
+
+    def __init__(
+        self,
+        driver: Driver,
+        port: Port,
+        *,
+        description: str = "",
+        uvc_command: Command = Command.UVC,
+    ) -> None:
+        self.driver = driver
+        self.port = port
+        self.description = description or port.name
+        self.listeners: list[FrameListener] = []
+        self._gate = _GatedPort(port)
+        self.duty = RemoteDuty(
+            driver.scheduler,
+            self._gate,
+            uvc_command=uvc_command,
+            thermostat=False,
+            bubble_auto_off_minutes=None,
+            ozone_auto_off_minutes=None,
+            uvc_auto_off_minutes=None,
+            on_frame=self._frame,
+        )
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin the remote's duties (it handshakes as soon as the box is heard)."""
+        self.duty.start()
+
+    def close(self) -> None:
+        self.duty.stop()
+        self.port.close()
+
+    def power_cycle(self) -> None:
+        """The unit lost power (PRCD TEST): a real panel, fed by the box, would have died with
+        it and would handshake afresh when the box is back — so the bench forgets the
+        handshake too rather than rely on hearing the box's 07 0C."""
+        self.duty.detach()
+        self.duty.attach(self._gate)
+
+    def _frame(self, time: float, sender: str, frame: Frame) -> None:
+        if sender == "remote" and self._gate.muted:
+            return  # nothing left the bench
+        for listener in self.listeners:
+            listener(time, sender, frame)
+
+    # -- commands ---------------------------------------------------------------------------
+
+    @property
+    def state(self) -> RemoteState:
+        """What the bench (as the remote) currently asks of the box."""
+        return self.duty.state
+
+    def set_loads(self, **changes: bool | int) -> None:
+        """Change loads as a key press would: the whole state burst goes out at once."""
+        self.duty.press(**changes)
+
+    def send_frame(self, frame: Frame) -> None:
+        """Put one raw frame on the line (a probe outside the remote's own duties)."""
+        if self._gate.muted:
+            return
+        self._frame(self.now(), "remote", frame)
+        self._gate.send(bytes(frame))
+
+    def all_off(self) -> None:
+        self.duty.press(heater=False, filter=False, bubbles=0, ozone=False, uvc=False)
+
+    @property
+    def silent(self) -> bool:
+        return self._gate.muted
+
+    def go_silent(self) -> None:
+        """Stop sending anything (the box's fail-safe should switch every load off)."""
+        self._gate.muted = True
+
+    def resume(self) -> None:
+        self._gate.muted = False
+
+    # -- observations -----------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.driver.now()
+
+    @property
+    def handshake_done(self) -> bool:
+        """The box answered the handshake and the port is still alive (a handshake done on a
+        link that has since been lost proves nothing about the unit now)."""
+        return self.duty.handshake_done and self.port.lost is None
+
+    @property
+    def lost(self) -> BaseException | None:
+        """Why the link is gone, or None while it is up."""
+        return self.port.lost
+
+    @property
+    def handshakes_completed(self) -> int:
+        return self.duty.handshakes_completed
+
+    @property
+    def water_c(self) -> float | None:
+        return self.duty.water_c
+
+    @property
+    def water_at(self) -> float | None:
+        return self.duty.water_at
+
+    @property
+    def flow(self) -> FlowSwitches | None:
+        return self.duty.flow
+
+    @property
+    def flow_at(self) -> float | None:
+        return self.duty.flow_at
+
+    @property
+    def last_frame_at(self) -> float | None:
+        """When the box was last heard (None: never)."""
+        return self.duty.last_rx_at
+
+    @property
+    def received(self) -> Counter[int]:
+        """Frames heard from the box, by command code."""
+        return self.duty.received
+
+    @property
+    def counters(self) -> DecoderCounters:
+        return self.duty.counters
+
+    def frames_heard(self) -> int:
+        return sum(self.duty.received.values())
+
+    def alive(self, within: float = 2.5) -> bool:
+        """Has the box spoken within the last ``within`` seconds? (It reports every second.)"""
+        last = self.last_frame_at
+        return last is not None and self.now() - last <= within
+
+
+class BoxRoleLink:
+    """The bench as the control box for a panel under test.
+
+    Says the box's power-on frames, answers every handshake/keep-alive frame at once with the
+    captured reply, and reports ``water_c`` and ``flow`` every second like a box. Records what
+    the panel sends so panel steps can check its handshake, state cycle and key bursts.
+    """
+
+    role = "box"
+    REPORT_PERIOD = 1.0
+    FLOW_DELAY = 0.8
+    """Capture: 0x08 follows 0x06 by about 0.8 s."""
+
+    def __init__(
+        self,
+        driver: Driver,
+        port: Port,
+        *,
+        description: str = "",
+        water_c: float = 30.0,
+        flow: FlowSwitches = FlowSwitches(False, False),  # noqa: B008 - immutable NamedTuple
+    ) -> None:
+        self.driver = driver
+        self.scheduler: Scheduler = driver.scheduler
+        self.port = port
+        self.description = description or port.name
+        self.water_c = water_c
+        self.flow_switches = flow
+        self.listeners: list[FrameListener] = []
+        self.decoder = FrameDecoder()
+        self.received: Counter[int] = Counter()
+        self.log: list[tuple[float, Frame]] = []
+        """Every frame heard from the panel, with its time."""
+        self.last_frame_at: float | None = None
+        self._reports: list[Periodic] = []
+        port.on_receive = self._bytes
+
+    @property
+    def lost(self) -> BaseException | None:
+        """Why the link is gone, or None while it is up."""
+        return self.port.lost
+
+    def start(self) -> None:
+        """Power on as a box would: boot frames, then reports every second."""
+        self._send(BOX_BOOT_FRAMES)
+        now = self.scheduler.now()
+        self._reports = [
+            self.scheduler.call_every(
+                self.REPORT_PERIOD, self._report_water, first=now + self.REPORT_PERIOD
+            ),
+            self.scheduler.call_every(
+                self.REPORT_PERIOD,
+                self._report_flow,
+                first=now + self.REPORT_PERIOD + self.FLOW_DELAY,
+            ),
+        ]
+
+    def close(self) -> None:
+        for report in self._reports:
+            report.cancel()
+        self._reports = []
+        self.port.close()
+
+    def now(self) -> float:
+        return self.driver.now()
+
+    @property
+    def counters(self) -> DecoderCounters:
+        return self.decoder.counters
+
+    def frames_since(self, since: float) -> list[Frame]:
+        return [frame for at, frame in self.log if at >= since]
+
+    def _report_water(self) -> None:
+        self._send((Frame(Command.WATER_TEMP, encode_temperature(self.water_c)),))
+
+    def _report_flow(self) -> None:
+        self._send((Frame(Command.FLOW, self.flow_switches.to_parameter()),))
+
+    def _bytes(self, data: bytes) -> None:
+        now = self.scheduler.now()
+        for frame in self.decoder.feed(data, now):
+            self.last_frame_at = now
+            self.received[frame.command] += 1
+            self.log.append((now, frame))
+            for listener in self.listeners:
+                listener(now, "remote", frame)
+            reply = HANDSHAKE_REPLIES.get(frame.command)
+            if reply is not None and frame.parameter == 0:
+                self._send((reply,))
+
+    def _send(self, frames: tuple[Frame, ...]) -> None:
+        if self.port.lost is not None:
+            return
+        now = self.scheduler.now()
+        for frame in frames:
+            for listener in self.listeners:
+                listener(now, "box", frame)
+            self.port.send(bytes(frame))

@@ -1,0 +1,245 @@
+"""The operator instrument: questions and actions only a person at the bench can answer or do.
+
+A step asks through one small interface (:class:`Operator`) so a plan runs unchanged with a
+technician at a terminal, with answers prepared in a file (CI, the end-to-end smoke), or in a
+virtual world where the "person" looks at the virtual box. Every prompt has a stable id
+(:data:`PROMPTS`): answers files are keyed by it and the virtual operator recognises it.
+
+The virtual operator is the one place bench code may look at a virtual unit's state, because
+it stands for a person looking at the real one.
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+PROMPTS: dict[str, str] = {
+    "prcd-light": "Is the PRCD's indicator light on?",
+    "prcd-test": "Press TEST on the PRCD (the unit should stop).",
+    "prcd-reset": "Press RESET on the PRCD.",
+    "standby-draw": "Does the unit draw standby power (check with a clamp meter)?",
+    "knob-inflate": "Turn the rotation knob to the inflation (ON) position.",
+    "knob-off": "Turn the rotation knob to OFF.",
+    "bubbles-visible": "Do you see bubbles in the test tank?",
+    "draw-heater": "Is the heater drawing power?",
+    "draw-filter": "Is the filter pump drawing power?",
+    "draw-blower": "Is the air blower drawing power?",
+    "draw-ozone": "Is the ozone generator drawing power?",
+    "draw-uvc": "Is the UVC lamp drawing power?",
+    "draw-any": "Is any load drawing power (beyond standby)?",
+    "fitted-uvc": "Is a UVC lamp fitted to this unit?",
+    "fitted-ozone": "Is an ozone generator fitted to this unit?",
+    "fitted-jet": "Is a jet pump fitted to this unit?",
+    "panel-connect": "Connect the control panel under test to the bench cable.",
+    "panel-key": "Press the bubble key on the control panel.",
+}
+"""Every prompt id the shipped step types use, with the default wording."""
+
+
+class OperatorError(Exception):
+    """No answer could be had (nobody at the terminal, missing answer): the step errors."""
+
+
+class Operator(Protocol):
+    """The person at the bench."""
+
+    name: str
+
+    def confirm(self, prompt_id: str, question: str) -> bool:
+        """A yes/no question about what the operator sees."""
+        ...
+
+    def number(self, prompt_id: str, question: str, unit: str) -> float:
+        """A value the operator reads off something (a clamp meter, a thermometer)."""
+        ...
+
+    def act(self, prompt_id: str, instruction: str) -> None:
+        """Something the operator must do; returns when it is done."""
+        ...
+
+
+class TerminalOperator:
+    """A technician at this terminal, asked with rich prompts.
+
+    ``pause``/``resume`` are called around each prompt so a live display can step aside.
+    Without an interactive stdin nobody can answer, so the step errors instead of hanging.
+    """
+
+    def __init__(
+        self,
+        name: str = "technician",
+        *,
+        interactive: bool | None = None,
+        pause: Callable[[], None] | None = None,
+        resume: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.interactive = sys.stdin.isatty() if interactive is None else interactive
+        self.pause = pause
+        self.resume = resume
+
+    def _ask(self, question: str, ask: Callable[[], Any]) -> Any:
+        if not self.interactive:
+            raise OperatorError(f"operator needed: {question}")
+        if self.pause is not None:
+            self.pause()
+        try:
+            return ask()
+        except EOFError:
+            raise OperatorError(f"operator needed: {question}") from None
+        finally:
+            if self.resume is not None:
+                self.resume()
+
+    def confirm(self, prompt_id: str, question: str) -> bool:
+        from rich.prompt import Confirm
+
+        return bool(self._ask(question, lambda: Confirm.ask(question)))
+
+    def number(self, prompt_id: str, question: str, unit: str) -> float:
+        from rich.prompt import FloatPrompt
+
+        return float(self._ask(question, lambda: FloatPrompt.ask(f"{question} [{unit}]")))
+
+    def act(self, prompt_id: str, instruction: str) -> None:
+        from rich.prompt import Prompt
+
+        self._ask(
+            instruction, lambda: Prompt.ask(f"{instruction} Press Enter when done", default="")
+        )
+
+
+class AnswersOperator:
+    """Answers prepared in advance: a mapping prompt id → answer (from a TOML file).
+
+    ``confirm`` needs a boolean, ``number`` a number, ``act`` any value (``true`` is usual: the
+    person doing the run has done it). A missing or mistyped answer errors the step and names
+    the prompt id, so the file can be fixed.
+    """
+
+    def __init__(
+        self, answers: Mapping[str, Any], *, source: str = "answers", name: str = "answers-file"
+    ) -> None:
+        self.answers = dict(answers)
+        self.source = source
+        self.name = name
+        self.asked: list[str] = []
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, name: str = "answers-file") -> AnswersOperator:
+        """Load a TOML answers file; ``ValueError`` says what is wrong with it."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ValueError(f"cannot read answers file {path}: {error.strerror}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"answers file {path}: {error}") from None
+        for key, value in data.items():
+            if not isinstance(value, bool | int | float | str):
+                raise ValueError(
+                    f"answers file {path}: answer {key!r} must be true/false, a number or text"
+                )
+        return cls(data, source=str(path), name=name)
+
+    def _answer(self, prompt_id: str) -> Any:
+        self.asked.append(prompt_id)
+        if prompt_id not in self.answers:
+            raise OperatorError(f"no answer for prompt {prompt_id!r} in {self.source}")
+        return self.answers[prompt_id]
+
+    def confirm(self, prompt_id: str, question: str) -> bool:
+        value = self._answer(prompt_id)
+        if not isinstance(value, bool):
+            raise OperatorError(
+                f"answer {prompt_id!r} in {self.source} must be true or false, got {value!r}"
+            )
+        return value
+
+    def number(self, prompt_id: str, question: str, unit: str) -> float:
+        value = self._answer(prompt_id)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise OperatorError(
+                f"answer {prompt_id!r} in {self.source} must be a number ({unit}), got {value!r}"
+            )
+        return float(value)
+
+    def act(self, prompt_id: str, instruction: str) -> None:
+        self._answer(prompt_id)
+
+
+DRAW_THRESHOLD_W = 3.0
+"""A load "draws power" for the virtual operator above this (a clamp meter's resolution)."""
+
+
+class VirtualOperator:
+    """The person at a virtual bench: looks at the virtual unit (``world``) and acts on it.
+
+    ``world`` is a :class:`spasim.board.VirtualBox` (box plans) or a
+    :class:`spasim.remote.VirtualRemote` (panel plan); ``fitted`` answers "is part X fitted?"
+    the way a person reads the model plate. Prompts it does not understand raise
+    :class:`OperatorError`, so a plan that asks the virtual operator something new fails loudly
+    instead of guessing.
+    """
+
+    def __init__(
+        self,
+        world: Any,
+        *,
+        fitted: Callable[[str], bool | None] | None = None,
+        name: str = "virtual",
+    ) -> None:
+        self.world = world
+        self.fitted = fitted
+        self.name = name
+        self.asked: list[str] = []
+
+    def _unknown(self, prompt_id: str, text: str) -> OperatorError:
+        return OperatorError(f"the virtual operator cannot handle prompt {prompt_id!r}: {text}")
+
+    def confirm(self, prompt_id: str, question: str) -> bool:
+        self.asked.append(prompt_id)
+        world = self.world
+        if prompt_id == "prcd-light":
+            return bool(world.prcd_light)
+        if prompt_id == "bubbles-visible":
+            return bool(world.bubbles_visible)
+        if prompt_id == "standby-draw":
+            return float(world.meter().power_w) > 0.5
+        if prompt_id.startswith("draw-"):
+            load = prompt_id.removeprefix("draw-")
+            powers: Mapping[str, float] = world.load_powers()
+            if load == "any":
+                return any(w > DRAW_THRESHOLD_W for k, w in powers.items() if k != "standby")
+            return float(powers.get(load, 0.0)) > DRAW_THRESHOLD_W
+        if prompt_id.startswith("fitted-") and self.fitted is not None:
+            answer = self.fitted(prompt_id.removeprefix("fitted-"))
+            if answer is not None:
+                return answer
+        raise self._unknown(prompt_id, question)
+
+    def number(self, prompt_id: str, question: str, unit: str) -> float:
+        self.asked.append(prompt_id)
+        raise self._unknown(prompt_id, question)  # no shipped step asks for a number yet
+
+    def act(self, prompt_id: str, instruction: str) -> None:
+        self.asked.append(prompt_id)
+        world = self.world
+        if prompt_id == "prcd-test":
+            world.press_prcd_test()
+        elif prompt_id == "prcd-reset":
+            world.press_prcd_reset()
+        elif prompt_id == "knob-inflate":
+            world.set_knob("inflate")
+        elif prompt_id == "knob-off":
+            world.set_knob("off")
+        elif prompt_id == "panel-connect":
+            return
+        elif prompt_id == "panel-key":
+            world.press_bubbles()
+        else:
+            raise self._unknown(prompt_id, instruction)

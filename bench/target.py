@@ -1,0 +1,228 @@
+"""Targets: the unit under test with the instruments wired to it (labgrid's resource → driver
+→ strategy idea, small).
+
+A :class:`Target` is everything a run needs — the driver that owns the clock, the link in
+its role, the meter (or None), the operator, and how to tell whether an optional part is
+fitted. Builders put one together:
+
+* :func:`virtual_box_target` — a :class:`spasim.board.VirtualBox` on a ``SimCable`` in the
+  bench test tank (20 L, SPEC §2), a virtual meter over its supply and the virtual operator,
+  all on one simulated clock: a full plan takes seconds;
+* :func:`virtual_panel_target` — a :class:`spasim.remote.VirtualRemote` for the ``panel``
+  plan, the bench in the box role;
+* :func:`real_target` — a serial port (USB-UART adapter, pty, ``socket://``) under a
+  real-time driver, an optional Modbus meter, a human or answers-file operator.
+
+Only the builders of virtual targets touch ``spasim``; nothing in a step does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocols.clock import Scheduler
+from protocols.driver import Driver, RealTimeDriver, SimulatedDriver
+from protocols.links import LinkLost, open_link
+from protocols.mspa import Command
+from protocols.ports import LinkPort, SimCable
+
+from .instruments.link import BoxRoleLink, RemoteLink
+from .instruments.meter import InstrumentError, Meter, VirtualMeter, open_meter
+from .instruments.operator import Operator, VirtualOperator
+from .record import UnitInfo
+
+BENCH_TANK_LITRES = 20.0
+"""SPEC §2: the bench test tank."""
+
+
+@dataclass
+class Target:
+    """A unit under test and the bench's instruments on it."""
+
+    driver: Driver
+    operator: Operator
+    link: RemoteLink | None = None
+    box: BoxRoleLink | None = None
+    meter: Meter | None = None
+    fitted: Callable[[str], bool | None] | None = None
+    link_description: str = ""
+    meter_description: str | None = None
+    unit: UnitInfo = field(default_factory=UnitInfo)
+    world: Any = None
+    """The virtual unit (VirtualBox / VirtualRemote) — for the virtual operator and tests."""
+    cable: SimCable | None = None
+    starters: list[Callable[[], None]] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Power the bench's side of the link (and, for a virtual panel, the panel)."""
+        if self.link is not None:
+            self.link.start()
+        if self.box is not None:
+            self.box.start()
+        for starter in self.starters:
+            starter()
+
+    def close(self) -> None:
+        for closer in reversed(self.closers):
+            with contextlib.suppress(OSError, LinkLost, InstrumentError):
+                closer()
+        self.closers.clear()
+
+
+def profile_fitted(profile: Any) -> Callable[[str], bool | None]:
+    """ "Is part X fitted?" answered from a board profile (the model plate)."""
+
+    def fitted(part: str) -> bool | None:
+        if part == "ozone":
+            return bool(profile.ozone_fitted)
+        if part == "uvc":
+            return bool(profile.uvc_fitted)
+        if part == "jet":
+            return False  # no packaged profile models the Elite's jet pump
+        return None
+
+    return fitted
+
+
+def _profile(name: str) -> Any:
+    from spasim.profiles import load_profile
+
+    return load_profile(name)
+
+
+def virtual_box_target(
+    profile: str = "premium-4",
+    *,
+    faults: Iterable[str] = (),
+    seed: int = 0,
+    ambient_c: float = 20.0,
+    meter: bool = True,
+    operator: Operator | None = None,
+    serial: str = "",
+) -> Target:
+    """A virtual box in the bench tank, on a simulated clock, with virtual instruments."""
+    from spasim.board import VirtualBox
+
+    loaded = _profile(profile)
+    scheduler = Scheduler()
+    driver = SimulatedDriver(scheduler)
+    cable = SimCable(scheduler)
+    link = RemoteLink(
+        driver,
+        cable.remote,
+        description=f"virtual:{loaded.name}",
+        uvc_command=Command(loaded.uvc_command),
+    )
+    box = VirtualBox(
+        scheduler,
+        cable.box,
+        loaded,
+        seed=seed,
+        faults=tuple(faults),
+        ambient_c=ambient_c,
+        tank_litres=BENCH_TANK_LITRES,
+    )
+    fitted = profile_fitted(loaded)
+    virtual_meter: Meter | None = None
+    if meter:
+        virtual_meter = VirtualMeter(box.meter, seed=seed, name="virtual-meter")
+    return Target(
+        driver=driver,
+        operator=operator if operator is not None else VirtualOperator(box, fitted=fitted),
+        link=link,
+        meter=virtual_meter,
+        fitted=fitted,
+        link_description=link.description,
+        meter_description=None if virtual_meter is None else virtual_meter.name,
+        unit=UnitInfo(serial=serial, profile=loaded.name, model=loaded.model),
+        world=box,
+        cable=cable,
+        closers=[box.close],
+    )
+
+
+def virtual_panel_target(
+    *,
+    faults: Iterable[str] = (),
+    uvc_command: Command = Command.UVC,
+    operator: Operator | None = None,
+    serial: str = "",
+) -> Target:
+    """A virtual control panel on a simulated cable; the bench plays the box."""
+    from spasim.remote import VirtualRemote
+
+    scheduler = Scheduler()
+    driver = SimulatedDriver(scheduler)
+    cable = SimCable(scheduler)
+    box = BoxRoleLink(driver, cable.box, description="virtual:panel")
+    remote = VirtualRemote(scheduler, cable.remote, faults=tuple(faults), uvc_command=uvc_command)
+    return Target(
+        driver=driver,
+        operator=operator if operator is not None else VirtualOperator(remote),
+        box=box,
+        link_description=box.description,
+        unit=UnitInfo(serial=serial, profile="panel", model="control panel"),
+        world=remote,
+        cable=cable,
+        starters=[remote.start],
+        closers=[remote.stop],
+    )
+
+
+def real_target(
+    port_url: str,
+    *,
+    role: str = "remote",
+    operator: Operator,
+    meter_url: str | None = None,
+    profile: str | None = None,
+    speed: float = 1.0,
+    serial: str = "",
+) -> Target:
+    """A unit on a serial port (or pty, or ``socket://``) with an optional Modbus meter.
+
+    ``speed`` is 1 for real hardware; a simulated unit served faster than real time needs
+    the same speed here. Raises :class:`InstrumentError` when the port or meter cannot be
+    opened.
+    """
+    loaded = _profile(profile) if profile else None
+    driver = RealTimeDriver(speed=speed)
+    try:
+        os_link = open_link(port_url)
+    except LinkLost as error:
+        driver.close()
+        raise InstrumentError(f"link: {error}") from None
+    port = LinkPort(driver, os_link)
+    closers: list[Callable[[], None]] = [port.close, driver.close]
+    try:
+        meter = open_meter(meter_url)
+    except (InstrumentError, ValueError):
+        port.close()
+        driver.close()
+        raise
+    if meter is not None:
+        closers.insert(0, meter.close)
+    target = Target(
+        driver=driver,
+        operator=operator,
+        meter=meter,
+        fitted=None if loaded is None else profile_fitted(loaded),
+        link_description=port_url,
+        meter_description=meter_url,
+        unit=UnitInfo(
+            serial=serial,
+            profile="" if loaded is None else loaded.name,
+            model="" if loaded is None else loaded.model,
+        ),
+        closers=closers,
+    )
+    if role == "box":
+        target.box = BoxRoleLink(driver, port, description=port_url)
+    else:
+        uvc = Command.UVC if loaded is None else Command(loaded.uvc_command)
+        target.link = RemoteLink(driver, port, description=port_url, uvc_command=uvc)
+    return target

@@ -1,0 +1,336 @@
+"""Records store benchmark: years of a busy service centre in one file, then the queries a
+technician runs every day.
+
+What it builds, chosen to look like real use (``--runs N``, default 100,000 — the size the
+records issue asks about — about 4 minutes on a 2-core machine, nearly all of it building
+the file; ``--runs 20000`` for a quick look):
+
+* one unit per 4 runs, one order per 2 runs: a diagnosis run (dead filter pump) and a
+  verification run per order; closed orders walk received → diagnosed → repaired → verified
+  → handed back; the newest ``--open`` orders (default 300) are still open, a third of them
+  never contacted and some past their promised date;
+* every run goes through the runner's API — ``begin_run``, ``add_step`` for each of its 5
+  steps, ``finish_run`` — with 5 steps × 2 measurements = 10 measurements, a 20-point trace
+  and a 40-frame capture (≈ 6 KB of canonical JSON per run; a real 30-minute capture is
+  larger, which costs disk, not query time: listings never read ``record_json``).
+  The first ``--sample`` runs commit every call as the runner does (that rate is the one
+  that matters for a live bench); the rest are grouped by ``Store.batch()`` so the file
+  fills in reasonable time.
+
+Then it times ``spabench history SERIAL`` and ``spabench order list --overdue``: the store
+query alone and the whole command in-process (parsing, opening the file, rich rendering —
+not the interpreter's start-up). Target: each query under 100 ms.
+
+Run: ``python benchmarks/records.py [--runs N] [--sample N] [--open N] [--keep PATH]``.
+"""
+
+# ruff: noqa: E402  (the bench imports must follow the sys.path fix below)
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+# A script's own folder comes first on sys.path, and benchmarks/bench.py would shadow the
+# bench package: drop the folder (this script imports nothing from it).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+
+from bench.cli import main as spabench
+from bench.orders import overdue_orders
+from bench.record import (
+    FrameEntry,
+    Limits,
+    Measurement,
+    StepResult,
+    SuspectedPart,
+    TestRecord,
+    TraceSample,
+    UnitInfo,
+)
+from bench.store import Store
+
+STEPS = (
+    (
+        "power-on",
+        "Power-on and handshake",
+        ("standby_w", "W", 0.5, 5.0),
+        ("first_report_s", "s", None, 10.0),
+    ),
+    ("filter-pump", "Filter pump", ("pump_w", "W", 40.0, 80.0), ("flow", "", None, None)),
+    ("heater", "Heater", ("heater_w", "W", 1400.0, 2100.0), ("rise_c", "°C", 0.5, None)),
+    ("blower", "Bubbles", ("blower_w", "W", 700.0, 1000.0), ("bubbles_seen", "", None, None)),
+    ("ozone", "Ozone", ("ozone_w", "W", 5.0, 15.0), ("auto_off_s", "s", 7000.0, 7400.0)),
+)
+NOMINAL = {
+    "standby_w": 2.0,
+    "first_report_s": 6.1,
+    "pump_w": 60.0,
+    "heater_w": 2000.0,
+    "rise_c": 3.0,
+    "blower_w": 900.0,
+    "ozone_w": 10.0,
+    "auto_off_s": 7200.0,
+}
+
+
+def frame(cmd: int, param: int) -> str:
+    return bytes([0xA5, cmd, param, (0xA5 + cmd + param) % 256]).hex()
+
+
+def make_record(rng: random.Random, fail: bool) -> TestRecord:
+    """One run of the 5-step plan; ``fail``: the filter pump is dead (diagnosis run)."""
+    steps = []
+    for index, (name, title, *specs) in enumerate(STEPS):
+        measurements = []
+        for key, unit, low, high in specs:
+            limits = Limits(low=low, high=high) if key in NOMINAL else Limits(expected=True)
+            item = Measurement(key, unit, key.replace("_", " "), limits)
+            if key in NOMINAL:
+                value: float | bool = NOMINAL[key] * rng.uniform(0.97, 1.03)
+                if fail and name == "filter-pump" and key == "pump_w":
+                    value = 0.3
+            else:
+                value = not (fail and name == "filter-pump")
+            item.set(value, at=index * 60.0)
+            measurements.append(item)
+        outcome = "fail" if any(m.outcome == "fail" for m in measurements) else "pass"
+        steps.append(
+            StepResult(
+                name,
+                title,
+                "load",
+                outcome,
+                "",
+                index * 60.0,
+                index * 60.0 + 55,
+                measurements,
+                ["filter-pump-dead"] if outcome == "fail" else [],
+            )
+        )
+    return TestRecord(
+        record_id="template",
+        plan="full" if fail else "verify-B9300929",
+        unit=UnitInfo(profile="premium-4", model="MSpa Premium 4"),
+        operator=rng.choice(("Ada", "Bo", "Cy")),
+        station="bench-1",
+        link="/dev/ttyUSB0",
+        software="spabench 0.1.0",
+        verdict="fail" if fail else "pass",
+        summary="replace: B9300929 filter pump" if fail else "unit OK",
+        suspected_parts=[SuspectedPart("B9300929", "filter pump", "filter-pump-dead")]
+        if fail
+        else [],
+        steps=steps,
+        frames=[
+            FrameEntry(i * 0.75, "box" if i % 2 else "remote", frame(0x06, 40 + i % 5))
+            for i in range(40)
+        ],
+        trace=[TraceSample(i * 15.0, 20.0 + i * 0.2, 2062.0) for i in range(20)],
+    )
+
+
+# Pre-built records (measurements vary between them) so the figures measure the store,
+# not this script building dataclasses.
+_TEMPLATE_RNG = random.Random(0)
+TEMPLATES = {fail: [make_record(_TEMPLATE_RNG, fail) for _ in range(64)] for fail in (True, False)}
+
+
+class Rates:
+    """Wall time spent inside the store's run API, and what it stored."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.runs = 0
+
+    def line(self, label: str) -> str:
+        per_s = self.runs / self.seconds if self.seconds else 0.0
+        transactions = (len(STEPS) + 2) * per_s
+        return (
+            f"  {label}: {self.runs:,} runs in {self.seconds:.1f} s = {per_s:,.0f} runs/s "
+            f"({transactions:,.0f} begin/step/finish calls/s, {per_s * 10:,.0f} measurements/s)"
+        )
+
+
+def store_runs(
+    store: Store,
+    rng: random.Random,
+    first: int,
+    serial: str,
+    order_id: int,
+    opened: datetime,
+    count: int,
+    rates: Rates,
+) -> None:
+    """A diagnosis run (fails: dead pump) then, if ``count`` is 2, the verification run."""
+    for index, fail in enumerate((True, False)[:count]):
+        at = opened + timedelta(hours=2 + 3 * index)
+        record = replace(
+            rng.choice(TEMPLATES[fail]),
+            record_id=f"bench-{first + index:07d}",
+            unit=UnitInfo(serial=serial, profile="premium-4", model="MSpa Premium 4"),
+            started_at=at.isoformat(),
+            finished_at=(at + timedelta(minutes=5)).isoformat(),
+        )
+        # as the runner has it at the start: nothing measured or captured yet
+        begin = replace(
+            record,
+            steps=[],
+            frames=[],
+            trace=[],
+            suspected_parts=[],
+            verdict="running",
+            finished_at=None,
+            summary="",
+        )
+        t = time.perf_counter()
+        run_id = store.begin_run(begin, unit_serial=serial, order_id=order_id)
+        for step in record.steps:
+            store.add_step(run_id, step)
+        store.finish_run(run_id, record)
+        rates.seconds += time.perf_counter() - t
+        rates.runs += 1
+
+
+def populate(store: Store, runs: int, open_orders: int, sample: int, seed: int = 1) -> list[str]:
+    """Fill ``store``; returns the unit serials. The first ``sample`` runs commit every call,
+    as the runner does; the rest go through the same calls grouped by :meth:`Store.batch`."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    units, orders = max(1, runs // 4), max(1, runs // 2)
+    start = now - timedelta(days=3 * 365)
+    serials = [f"MS-{index:06d}" for index in range(units)]
+    t0 = time.perf_counter()
+    with store.batch():
+        for serial in serials:
+            purchased = start.date() - timedelta(days=rng.randrange(700))
+            store.add_unit(serial, "premium-4", purchased, now=start)
+    print(f"units: {units:,} in {time.perf_counter() - t0:.1f} s (batched)")
+    live, batched = Rates(), Rates()
+    run_number, order_index, t_all = 0, 0, time.perf_counter()
+    while order_index < orders:
+        in_sample = run_number < sample
+        chunk = range(order_index, min(orders, order_index + (50 if in_sample else 1000)))
+        with contextlib.nullcontext() if in_sample else store.batch():
+            for index in chunk:
+                serial = serials[index % units]
+                is_open = index >= orders - open_orders
+                opened = start + timedelta(minutes=index * (3 * 365 * 24 * 60) // orders)
+                promised = None
+                if is_open:
+                    opened = now - timedelta(days=rng.uniform(0, 8))
+                    promised = (opened + timedelta(days=rng.choice((2, 5, 10)))).date()
+                order_id = store.open_order(
+                    serial, "won't heat", agreement="repair", promised=promised, now=opened
+                )
+                if not is_open or rng.random() > 0.33:
+                    store.add_contact(order_id, now=opened + timedelta(hours=rng.uniform(1, 60)))
+                count = min(2, runs - run_number)
+                store_runs(
+                    store,
+                    rng,
+                    run_number,
+                    serial,
+                    order_id,
+                    opened,
+                    count,
+                    live if in_sample else batched,
+                )
+                run_number += count
+                if not is_open:
+                    flow = ("diagnosed", "repaired", "verified", "handed-back")
+                    for step, status in enumerate(flow, start=1):
+                        store.set_status(order_id, status, now=opened + timedelta(hours=6 + step))
+        order_index = chunk.stop
+        if order_index % 10_000 == 0:
+            print(f"  … {run_number:,} runs after {time.perf_counter() - t_all:.0f} s", flush=True)
+    print(
+        f"orders: {orders:,} ({open_orders} open); runs: {run_number:,} in "
+        f"{time.perf_counter() - t_all:.0f} s with orders, contacts and status changes"
+    )
+    print("run inserts through begin_run / add_step ×5 / finish_run (10 measurements each):")
+    print(live.line("committed per call (the runner)"))
+    print(batched.line("grouped by Store.batch() (bulk load)"))
+    return serials
+
+
+def timed(actions: list[Callable[[], object]]) -> tuple[float, float]:
+    """(median, worst) wall time in ms, one call per action after a warm-up call."""
+    actions[0]()
+    samples = []
+    for action in actions:
+        t = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - t) * 1000)
+    return statistics.median(samples), max(samples)
+
+
+def command(*args: str) -> Callable[[], object]:
+    """``spabench ARGS`` in-process, output discarded; an exit status other than 0 aborts."""
+
+    def run() -> object:
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = spabench(list(args))
+        if code != 0:
+            raise SystemExit(f"spabench {' '.join(args)} exited {code}")
+        return code
+
+    return run
+
+
+def size_mb(path: Path) -> float:
+    files = [path, Path(f"{path}-wal")]
+    return sum(item.stat().st_size for item in files if item.exists()) / 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=100_000, help="bench runs to store")
+    parser.add_argument("--open", type=int, default=300, help="orders still open")
+    parser.add_argument(
+        "--sample", type=int, default=2000, help="runs committed per call, as the runner does"
+    )
+    parser.add_argument("--keep", type=Path, help="write the database here and keep it")
+    args = parser.parse_args()
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        path = args.keep or Path(scratch) / "records.sqlite3"
+        print(f"database: {path}")
+        with Store(path) as store:
+            serials = populate(store, args.runs, min(args.open, args.runs // 2), args.sample)
+            print(f"file size: {size_mb(path):,.0f} MB")
+            picks = random.Random(2).sample(serials, min(20, len(serials)))
+            now = datetime.now().astimezone()
+            overdue = len(overdue_orders(store, now))
+            runs_each = statistics.mean(len(store.runs_for_unit(serial)) for serial in picks)
+            history_q = timed([lambda s=serial: store.runs_for_unit(s) for serial in picks])
+            overdue_q = timed([lambda: overdue_orders(store, now)] * 20)
+        db = ("--db", str(path))
+        history_c = timed([command("history", serial, *db) for serial in picks])
+        overdue_c = timed([command("order", "list", "--overdue", *db)] * 20)
+        print("\nmedian / worst of 20, ms (target: each query < 100 ms)")
+        print(f"  history SERIAL ({runs_each:.0f} runs each, 20 units):")
+        print(f"    query {history_q[0]:7.2f} / {history_q[1]:7.2f}")
+        print(f"    whole command {history_c[0]:7.1f} / {history_c[1]:7.1f}")
+        print(f"  order list --overdue ({overdue} overdue of {args.open} open orders):")
+        print(f"    query {overdue_q[0]:7.2f} / {overdue_q[1]:7.2f}")
+        print(f"    whole command {overdue_c[0]:7.1f} / {overdue_c[1]:7.1f}")
+        print("  (whole command: parse, open the file, query, render the rich table; in-process)")
+        worst = max(history_q[1], overdue_q[1])
+        verdict = "OK" if worst < 100 else "SLOW"
+        print(
+            f"\n{verdict}: worst query {worst:.2f} ms; total {time.perf_counter() - t_start:.0f} s"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
