@@ -122,6 +122,35 @@ def test_link_lost_mid_run_keeps_what_was_measured() -> None:
     assert record.frames
 
 
+def _lost_quietly(target_seed: int, at: float) -> tuple[TestRecord, list[LinkLost]]:
+    """Run ``full`` on a port that reports its loss to a callback instead of raising (what
+    the console sets up so a lost adapter never crashes it)."""
+    target = virtual_box_target(seed=target_seed)
+    assert target.cable is not None
+    port = target.cable.remote
+    reported: list[LinkLost] = []
+    port.on_lost = reported.append
+    target.driver.scheduler.call_at(at, port._lose, LinkLost("adapter unplugged"))
+    return Runner(load_plan("full"), target).run(), reported
+
+
+def test_a_quietly_lost_port_still_ends_the_run_as_link_lost() -> None:
+    record, reported = _lost_quietly(6, 40.0)
+    assert reported, "the port told its callback"
+    outcomes = [s.outcome for s in record.steps]
+    lost = outcomes.index("error")
+    assert all(o == "skipped" for o in outcomes[lost + 1 :])
+    assert record.verdict == "error" and record.error == "link lost"
+
+
+def test_link_up_does_not_pass_on_a_port_lost_before_the_plan() -> None:
+    """A handshake done before the loss proves nothing about the unit now."""
+    record, _ = _lost_quietly(7, 0.0)
+    assert record.steps[0].outcome != "pass"
+    assert record.verdict == "error"
+    assert not any(s.outcome == "pass" for s in record.steps)
+
+
 def test_required_part_missing_skips_the_step() -> None:
     record = Runner(load_plan("verify-uvc"), virtual_box_target("concept-4")).run()
     assert [s.outcome for s in record.steps] == ["pass", "skipped"]
