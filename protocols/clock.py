@@ -163,17 +163,3 @@ class Scheduler:
         if seconds < 0:
             raise ValueError(f"cannot go back in time ({seconds} s)")
         self.run_until(self._now + seconds)
-
-    def run_while(self, condition: Callable[[], bool], deadline: float) -> bool:
-        """Run events until ``condition()`` is false or ``deadline`` passes.
-
-        Returns True when the condition became false, False when time reached the deadline.
-        """
-        while condition():
-            upcoming = self.next_time()
-            if upcoming is None or upcoming > deadline:
-                if deadline > self._now:
-                    self._now = deadline
-                return not condition()
-            self.step()
-        return True

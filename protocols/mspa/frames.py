@@ -49,11 +49,6 @@ class Direction(Enum):
             return cls.REMOTE_TO_BOX
         raise ValueError(f"unknown sender {sender!r}: expected 'box' or 'remote'")
 
-    def reverse(self) -> Direction:
-        if self is Direction.BOX_TO_REMOTE:
-            return Direction.REMOTE_TO_BOX
-        return Direction.BOX_TO_REMOTE
-
 
 class Command(IntEnum):
     """Every command code seen on the wire (SPEC §3); unknown codes still decode as plain ints."""

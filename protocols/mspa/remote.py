@@ -35,7 +35,13 @@ from typing import Protocol
 from ..clock import Event, Periodic, Scheduler
 from .decoder import DecoderCounters, FrameDecoder
 from .frames import Command, Frame
-from .sequences import BOX_BOOT_FRAMES, STATE_CYCLE, RemoteState, key_press_burst
+from .sequences import (
+    BOX_BOOT_FRAMES,
+    STATE_CYCLE,
+    STATE_CYCLE_SECONDS,
+    RemoteState,
+    key_press_burst,
+)
 from .values import (
     FlowSwitches,
     decode_temperature,
@@ -126,7 +132,7 @@ class RemoteDuty:
         uvc_command: Command = Command.UVC,
         thermostat: bool = True,
         hysteresis: float = 1.0,
-        cycle_seconds: float = 7.5,
+        cycle_seconds: float = STATE_CYCLE_SECONDS,
         keepalive_seconds: float = 60.0,
         state: RemoteState = RemoteState(),  # noqa: B008 - an immutable NamedTuple
         bubble_auto_off_minutes: float | None = 10.0,
