@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import argparse
 
+from protocols.cli_support import UsageError
+from protocols.meter_model import METER_SPECS, SDM120
+
+from .instruments.specs import Instruments, declared_instruments
+
+DEFAULT_METER_SPEC = SDM120.name
+
 
 def add_unit_options(parser: argparse.ArgumentParser, *, virtual_help: str) -> None:
     """``--port URL | --virtual`` (one required), ``--profile``, ``--fault``, ``--meter``."""
@@ -28,4 +35,28 @@ def add_unit_options(parser: argparse.ArgumentParser, *, virtual_help: str) -> N
         "--meter",
         metavar="URL",
         help="Modbus meter in the unit's supply (tcp://HOST:PORT, rtu://DEV)",
+    )
+    parser.add_argument(
+        "--meter-spec",
+        metavar="SPEC",
+        choices=sorted(METER_SPECS),
+        help="data sheet of the meter (virtual: the meter simulated; real: the one at --meter): "
+        + ", ".join(sorted(METER_SPECS))
+        + " (default: sdm120)",
+    )
+    parser.add_argument(
+        "--no-multimeter",
+        action="store_true",
+        help="the technician has no multimeter (checks that need one are reported as such)",
+    )
+
+
+def instruments_from_args(args: argparse.Namespace, *, meter: bool) -> Instruments:
+    """The bench's declared instruments: a meter of ``--meter-spec`` when ``meter`` (one is
+    attached or simulated), and a multimeter unless ``--no-multimeter``."""
+    if args.meter_spec and not meter:
+        raise UsageError("--meter-spec describes a meter: give --meter URL (or drop --no-meter)")
+    return declared_instruments(
+        meter=(args.meter_spec or DEFAULT_METER_SPEC) if meter else None,
+        multimeter=not args.no_multimeter,
     )

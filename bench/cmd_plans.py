@@ -13,12 +13,14 @@ from rich.table import Table
 
 from protocols.cli_support import EXIT_OK, Subcommand, UsageError
 
+from .instruments.specs import DEFAULT_INSTRUMENTS, INSTRUMENT_SETS, Instruments
 from .plans import Plan, PlanError, available_plans, load_plan
 from .progress import make_console
 
 
-def plan_table(plan: Plan, *, meter: bool = True) -> Table:
-    """One row per step: type, what it checks, each measurement with its limits."""
+def plan_table(plan: Plan, instruments: Instruments = DEFAULT_INSTRUMENTS) -> Table:
+    """One row per step: type, what it checks, each measurement with its limits on a bench
+    with ``instruments`` (what it cannot judge there is said instead)."""
     table = Table(title=f"{plan.name} — {plan.title}", title_justify="left", show_lines=True)
     table.add_column("#", justify="right")
     table.add_column("step")
@@ -27,9 +29,12 @@ def plan_table(plan: Plan, *, meter: bool = True) -> Table:
     table.add_column("measurements (limits)")
     for index, spec in enumerate(plan.steps, start=1):
         measurements = "\n".join(
-            f"{d.name}: {d.limits.text(d.unit)}" for d in spec.declared(meter=meter)
+            f"{d.name}: {d.limits.text(d.unit)}" for d in spec.declared(instruments)
         )
         notes = []
+        lacking = spec.unmeasurable(instruments)
+        if lacking:
+            notes.append(f"skipped on this bench: needs {lacking}")
         part = spec.needs()
         if part:
             notes.append(f"needs {part}")
@@ -45,8 +50,15 @@ def plan_table(plan: Plan, *, meter: bool = True) -> Table:
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plan", nargs="?", metavar="NAME|PATH", help="show this plan's steps")
     parser.add_argument(
-        "--no-meter", action="store_true", help="show the limits as they apply without a meter"
+        "--instruments",
+        metavar="SET",
+        default=DEFAULT_INSTRUMENTS.name,
+        choices=sorted(INSTRUMENT_SETS),
+        help="show the plan as it runs on this bench: "
+        + ", ".join(INSTRUMENT_SETS)
+        + f" (default: {DEFAULT_INSTRUMENTS.name})",
     )
+    parser.add_argument("--no-meter", action="store_true", help="the same bench without its meter")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -56,9 +68,22 @@ def _run(args: argparse.Namespace) -> int:
             plan = load_plan(args.plan)
         except PlanError as error:
             raise UsageError(str(error)) from None
+        instruments = INSTRUMENT_SETS[args.instruments]
+        if args.no_meter:
+            instruments = instruments.with_meter(None)
+        try:
+            plan.check_instruments(instruments)
+        except PlanError as error:
+            raise UsageError(str(error)) from None
         if plan.description:
             console.print(plan.description)
-        console.print(plan_table(plan, meter=not args.no_meter))
+        console.print(f"bench: {instruments.describe()}")
+        console.print(plan_table(plan, instruments))
+        blind = plan.blind_to(instruments)
+        if blind:
+            console.print("faults this bench cannot find with this plan:")
+            for fault, need in blind.items():
+                console.print(f"  {fault}: needs {need}")
         return EXIT_OK
     table = Table(title="Test plans", title_justify="left")
     table.add_column("plan")

@@ -24,7 +24,7 @@ from rich.console import Console
 
 from protocols.cli_support import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Subcommand, UsageError
 
-from .cli_options import add_unit_options
+from .cli_options import add_unit_options, instruments_from_args
 from .instruments.meter import InstrumentError
 from .instruments.operator import AnswersOperator, Operator, TerminalOperator
 from .plans import Plan, PlanError, load_plan
@@ -126,7 +126,7 @@ def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None
                 faults=_faults(args.fault, "box"),
                 seed=args.seed,
                 ambient_c=args.ambient,
-                meter=not args.no_meter,
+                instruments=instruments_from_args(args, meter=not args.no_meter),
                 operator=operator,
                 serial=args.unit,
             )
@@ -145,6 +145,7 @@ def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None
             profile=args.profile,
             speed=args.speed,
             serial=args.unit,
+            instruments=instruments_from_args(args, meter=bool(args.meter)),
         )
     except (ValueError, FileNotFoundError) as error:
         raise UsageError(str(error)) from None
@@ -245,6 +246,11 @@ def _run(args: argparse.Namespace) -> int:
     except InstrumentError as error:
         sys.stderr.write(f"spabench run: error: {error}\n")
         return EXIT_ERROR
+    try:
+        plan.check_instruments(target.instruments)
+    except PlanError as error:
+        target.close()
+        raise UsageError(str(error)) from None
     store = None
     try:
         try:

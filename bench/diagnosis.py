@@ -15,6 +15,12 @@ normally is not dead). So:
    explains are removed, and so on until every failure is explained. Ties go to the fault
    named by the earliest failed step — the first thing that went wrong is usually the cause.
 
+Two rules sit above the weighing. A noisy line spoils whatever travels on it — a command
+that never reached the box looks like a dead load — so when a step found the line itself
+noisy, the cable is the one finding and the unit is to be retested after its repair. And an
+ERROR verdict (a link lost, an instrument or the operator missing) names no part at all: an
+incomplete run is no evidence against any part.
+
 Parts come from the part catalogue (:mod:`protocols.mspa.parts`), whose fault → part map is the SPEC
 §5 table with part numbers the records store and warranty rules understand.
 """
@@ -75,11 +81,26 @@ def explain(failed: list[StepResult], cleared: set[str]) -> list[tuple[str, list
     return chosen
 
 
+LINE_FAULT = "link-noisy"
+
+
+def _line_is_noisy(failed: list[StepResult]) -> bool:
+    """A step whose failure points at the line alone (link quality, a garbled handshake)."""
+    return any(step.suspects == [LINE_FAULT] for step in failed)
+
+
 def diagnose(record: TestRecord, plan: Plan | None = None) -> Finding:
     """Suspected faults and parts for a finished record, and the technician's first line."""
     failed = [step for step in record.steps if step.outcome == "fail"]
-    chosen = explain(failed, _cleared(record, plan))
     finding = Finding()
+    if record.verdict == "error":
+        finding.summary = _summary(record, finding, failed)
+        return finding
+    if _line_is_noisy(failed):
+        noisy = [step for step in failed if LINE_FAULT in step.suspects]
+        chosen = [(LINE_FAULT, noisy)]
+    else:
+        chosen = explain(failed, _cleared(record, plan))
     for fault, steps in chosen:
         finding.faults.append(fault)
         reason = "; ".join(f"{step.title}: {step.message}" for step in steps)
@@ -103,10 +124,22 @@ def _summary(record: TestRecord, finding: Finding, failed: list[StepResult]) -> 
             pieces.append(NO_PART_ADVICE.get(fault, f"{fault}: no part to replace"))
     if record.verdict == "error":
         prefix = f"error: {record.error}" if record.error else "error"
-        return "; ".join([prefix, *pieces]) if pieces else f"{prefix} — no verdict"
+        return f"{prefix} — no verdict, no part named"
+    if LINE_FAULT in finding.faults:
+        pieces.append("retest the unit after the cable is repaired")
+    needs = sorted({step.needs for step in record.steps if step.needs})
+    untested = [step.name for step in record.steps if step.needs and step.outcome == "skipped"]
+    pieces.extend(
+        f"{step.name}: no part named — needs {step.needs}" for step in failed if step.needs
+    )
     if pieces:
         return "; ".join(pieces)
     if failed:
         names = ", ".join(step.name for step in failed)
         return f"failed ({names}) — no part identified"
+    if untested:
+        return (
+            f"passed what this bench can test; not tested: {', '.join(untested)} "
+            f"(needs {' or '.join(needs)})"
+        )
     return "unit OK"

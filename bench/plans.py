@@ -34,6 +34,7 @@ from typing import Any
 
 from protocols.mspa.parts import FAULT_PARTS
 
+from .instruments.specs import DEFAULT_INSTRUMENTS, Instruments
 from .steps import OPTIONAL_PARTS, STEP_TYPES, Declared, StepType
 from .steps.base import REQUIRED
 
@@ -67,8 +68,12 @@ class StepSpec:
         """The optional part this step needs (the plan's ``requires`` or the type's)."""
         return self.requires or self.type.requires(self.params)
 
-    def declared(self, *, meter: bool = True) -> list[Declared]:
-        return self.type.declare(self.params, meter=meter)
+    def declared(self, instruments: Instruments = DEFAULT_INSTRUMENTS) -> list[Declared]:
+        return self.type.declare(self.params, instruments)
+
+    def unmeasurable(self, instruments: Instruments) -> str | None:
+        """What this step needs that the bench lacks (it is then skipped), or None."""
+        return self.type.unmeasurable(self.params, instruments)
 
     def describe(self) -> str:
         return self.type.describe(self.params)
@@ -88,6 +93,35 @@ class Plan:
             if spec.name == name:
                 return spec
         raise KeyError(f"plan {self.name!r} has no step {name!r}")
+
+    def check_instruments(self, instruments: Instruments) -> None:
+        """Refuse limits tighter than the bench's meter resolves (:class:`PlanError` names the
+        step and the measurement): a limit the instrument cannot judge would fail good units
+        or pass bad ones by chance."""
+        spec = instruments.meter
+        if spec is None:
+            return
+        for index, step in enumerate(self.steps, start=1):
+            for declared in step.declared(instruments):
+                if declared.unit != "W" or declared.limits.expected is not None:
+                    continue
+                problem = spec.limit_problem(
+                    declared.limits.low, declared.limits.high, change=declared.change
+                )
+                if problem is not None:
+                    raise PlanError(
+                        f"plan {self.source or self.name}: step {index} ({step.name}): "
+                        f"{declared.name} {problem}"
+                    )
+
+    def blind_to(self, instruments: Instruments) -> dict[str, str]:
+        """Faults this plan declares it cannot find on a bench with ``instruments``, each with
+        the instrument that would find it."""
+        blind: dict[str, str] = {}
+        for step in self.steps:
+            for fault, need in step.type.blind_to(step.params, instruments).items():
+                blind.setdefault(fault, need)
+        return blind
 
 
 def _plans_dir() -> Any:

@@ -111,6 +111,9 @@ class StepResult:
     measurements: list[Measurement] = field(default_factory=list)
     suspects: list[str] = field(default_factory=list)
     """Fault ids this step's failure points to (see the fault catalogue)."""
+    needs: str = ""
+    """The instrument the bench lacked to judge this step ("a meter"), if that is why it was
+    skipped or could not name a part."""
 
     def measurement(self, name: str) -> Measurement:
         for item in self.measurements:
@@ -165,6 +168,9 @@ class TestRecord:
     station: str = ""
     link: str = ""
     meter: str | None = None
+    instruments: str = ""
+    """The bench's declared instruments (meter spec, multimeter), e.g. "sdm120: meter
+    sdm120, multimeter, person"."""
     software: str = ""
     started_at: str = ""
     """Wall-clock start, ISO 8601 UTC."""

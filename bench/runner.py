@@ -13,7 +13,10 @@ Rules a technician relies on:
 * a step whose optional part is not fitted (UVC on a Concept) is ``skipped``, not failed;
 * :class:`~protocols.links.LinkLost` ends the run at once: that step ``error``, the rest
   ``skipped``, verdict ``error``, error "link lost", everything measured so far kept;
-* an instrument or operator that cannot deliver errors only its step;
+* an instrument or operator that cannot deliver errors only its step — unless the step is a
+  gate (``stop_on_fail``, like the link): a gate that errors stops the plan as a failed one;
+* a step the bench's instruments cannot judge (no meter for an ozone draw) is ``skipped``
+  with what it needs, never guessed;
 * at the end every load is switched off again (a bench never leaves a heater running).
 """
 
@@ -138,6 +141,7 @@ class Runner:
             station=self.station,
             link=target.link_description,
             meter=target.meter_description,
+            instruments=target.instruments.describe(),
             software=f"spabench {__version__}",
             started_at=utc_now(),
         )
@@ -149,6 +153,7 @@ class Runner:
             box=target.box,
             meter=target.meter,
             operator=target.operator,
+            instruments=target.instruments,
             fitted=target.fitted,
             on_progress=self._progress,
             on_sample=self._sample,
@@ -191,13 +196,13 @@ class Runner:
     def _run_steps(self, ctx: StepContext, halted: str | None, lost: bool) -> bool:
         """Every step in order (skipping once halted); returns whether the link was lost."""
         record = self.record
-        meter = self.target.meter is not None
+        instruments = self.target.instruments
         for spec in self.plan.steps:
             result = StepResult(
                 name=spec.name,
                 title=spec.title,
                 kind=spec.kind,
-                measurements=[d.new() for d in spec.declared(meter=meter)],
+                measurements=[d.new() for d in spec.declared(instruments)],
             )
             record.steps.append(result)
             if halted is not None:
@@ -220,6 +225,13 @@ class Runner:
         """Run one step into ``result``; returns why the rest of the plan cannot run, if so."""
         result.started = round(ctx.run_time(), 3)
         run = StepRun(result, spec.params, ctx)
+        lacking = spec.unmeasurable(ctx.instruments)
+        if lacking is not None:
+            result.outcome = "skipped"
+            result.needs = lacking
+            result.message = f"needs {lacking}: this bench cannot judge it"
+            result.finished = result.started
+            return None
         try:
             part = spec.needs()
             if part is not None:
@@ -243,7 +255,9 @@ class Runner:
             result.outcome = "error"
             result.message = str(error)
             result.finished = round(ctx.run_time(), 3)
-            return None
+            # A gate that could not be judged is as closed as one that failed: after a link
+            # step that errored nothing else can be trusted to run.
+            return spec.stop_on_fail
         result.finished = round(ctx.run_time(), 3)
         failed = [m for m in result.measurements if m.outcome == "fail"]
         if run.failed is None and not failed:

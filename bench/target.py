@@ -30,8 +30,16 @@ from protocols.mspa import Command
 from protocols.ports import LinkPort, SimCable
 
 from .instruments.link import BoxRoleLink, RemoteLink
-from .instruments.meter import InstrumentError, Meter, VirtualMeter, open_meter
+from .instruments.meter import (
+    DEFAULT_STALL_S,
+    InstrumentError,
+    Meter,
+    UnreachableMeter,
+    VirtualMeter,
+    open_meter,
+)
 from .instruments.operator import Operator, VirtualOperator
+from .instruments.specs import DEFAULT_INSTRUMENTS, Instruments
 from .record import UnitInfo
 
 BENCH_TANK_LITRES = 20.0
@@ -47,6 +55,8 @@ class Target:
     link: RemoteLink | None = None
     box: BoxRoleLink | None = None
     meter: Meter | None = None
+    instruments: Instruments = DEFAULT_INSTRUMENTS
+    """What the bench declares it measures with (meter spec, multimeter)."""
     fitted: Callable[[str], bool | None] | None = None
     link_description: str = ""
     meter_description: str | None = None
@@ -100,11 +110,13 @@ def virtual_box_target(
     faults: Iterable[str] = (),
     seed: int = 0,
     ambient_c: float = 20.0,
-    meter: bool = True,
+    instruments: Instruments = DEFAULT_INSTRUMENTS,
     operator: Operator | None = None,
     serial: str = "",
 ) -> Target:
-    """A virtual box in the bench tank, on a simulated clock, with virtual instruments."""
+    """A virtual box in the bench tank, on a simulated clock, with virtual instruments made
+    to ``instruments``' specs: a meter that spoils the truth as its data sheet allows, a
+    person who perceives what a person can (and reads the multimeter, if the bench has one)."""
     from spasim.board import VirtualBox
 
     loaded = _profile(profile)
@@ -128,13 +140,17 @@ def virtual_box_target(
     )
     fitted = profile_fitted(loaded)
     virtual_meter: Meter | None = None
-    if meter:
-        virtual_meter = VirtualMeter(box.meter, seed=seed, name="virtual-meter")
+    if instruments.meter is not None:
+        virtual_meter = VirtualMeter(
+            box.meter, spec=instruments.meter, seed=seed, name=f"virtual-{instruments.meter.name}"
+        )
+    person = VirtualOperator(box, fitted=fitted, multimeter=instruments.multimeter, seed=seed)
     return Target(
         driver=driver,
-        operator=operator if operator is not None else VirtualOperator(box, fitted=fitted),
+        operator=operator if operator is not None else person,
         link=link,
         meter=virtual_meter,
+        instruments=instruments,
         fitted=fitted,
         link_description=link.description,
         meter_description=None if virtual_meter is None else virtual_meter.name,
@@ -163,6 +179,7 @@ def virtual_panel_target(
     return Target(
         driver=driver,
         operator=operator if operator is not None else VirtualOperator(remote),
+        instruments=DEFAULT_INSTRUMENTS.with_meter(None),
         box=box,
         link_description=box.description,
         unit=UnitInfo(serial=serial, profile="panel", model="control panel"),
@@ -182,13 +199,18 @@ def real_target(
     profile: str | None = None,
     speed: float = 1.0,
     serial: str = "",
+    instruments: Instruments | None = None,
 ) -> Target:
     """A unit on a serial port (or pty, or ``socket://``) with an optional Modbus meter.
 
     ``speed`` is 1 for real hardware; a simulated unit served faster than real time needs
-    the same speed here. Raises :class:`InstrumentError` when the port or meter cannot be
-    opened.
+    the same speed here. ``instruments`` is what the bench declares (default: an SDM120 if a
+    meter URL is given, and a multimeter). Raises :class:`InstrumentError` when the port
+    cannot be opened; a meter that cannot be opened becomes one whose every reading is an
+    instrument error, so the run still happens and is filed.
     """
+    if instruments is None:
+        instruments = DEFAULT_INSTRUMENTS if meter_url else DEFAULT_INSTRUMENTS.with_meter(None)
     loaded = _profile(profile) if profile else None
     driver = RealTimeDriver(speed=speed)
     try:
@@ -198,9 +220,12 @@ def real_target(
         raise InstrumentError(f"link: {error}") from None
     port = LinkPort(driver, os_link)
     closers: list[Callable[[], None]] = [port.close, driver.close]
+    meter: Meter | None
     try:
-        meter = open_meter(meter_url)
-    except (InstrumentError, ValueError):
+        meter = open_meter(meter_url, stall_s=DEFAULT_STALL_S / speed)
+    except InstrumentError as error:
+        meter = UnreachableMeter(meter_url or "", str(error))
+    except ValueError:
         port.close()
         driver.close()
         raise
@@ -210,6 +235,7 @@ def real_target(
         driver=driver,
         operator=operator,
         meter=meter,
+        instruments=instruments,
         fitted=None if loaded is None else profile_fitted(loaded),
         link_description=port_url,
         meter_description=meter_url,

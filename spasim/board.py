@@ -40,6 +40,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from protocols.clock import Event, Periodic, Scheduler
+from protocols.line_noise import LineNoise
 from protocols.mspa import (
     FRAME_SECONDS,
     Command,
@@ -55,7 +56,7 @@ from .commands import CHANGED, IGNORED, REPLY, RemoteCommands
 from .faults import Fault, parse_fault
 from .loads import Loads, compute_loads, flow_switch_closed
 from .overtemp import OverTemperatureWatch
-from .physics import SensorNoise, Uniforms, Water
+from .physics import SensorNoise, Water
 from .profiles import Profile, resolve_profile
 from .regions import (
     BOOTING,
@@ -86,8 +87,13 @@ LOADS = Loads._fields
 SWITCHED_LOADS = LOADS[:-1]
 """The loads the firmware switches (all but ``standby``)."""
 KNOB_POSITIONS = ("off", "inflate")
-LINK_NOISE_RATE = 0.05
-"""Share of the box's transmitted frames ``link-noisy`` corrupts."""
+TRANSFORMER_SECONDARY_VAC = 12.0
+"""[model] The transformer's secondary (the filter pump is a 12 V pump, SPEC §2)."""
+PANEL_SUPPLY_VDC = 5.0
+"""The red wire of the remote cable (SPEC §3)."""
+LINK_NOISE = {"flip": 0.008, "drop": 0.002, "duplicate": 0.002}
+"""[model] Per-byte probabilities of ``link-noisy`` in each direction: ≈ 5 % of frames
+damaged (a bit flipped anywhere, a byte lost or doubled), well above SPEC §5's 1 %."""
 SENSOR_OPEN_PARAMETER = 0x00
 """An open NTC reads as 0.0 °C."""
 SENSOR_SHORT_PARAMETER = 0xFF
@@ -146,7 +152,9 @@ class VirtualBox:
             if noise
             else None
         )
-        self._link_dice = Uniforms(seed, stream=1)
+        # ``link-noisy``: a bad cable or connector spoils bytes both ways (any byte, any bit).
+        self._line_out = LineNoise(**LINK_NOISE, seed=seed * 4 + 1)
+        self._line_in = LineNoise(**LINK_NOISE, seed=seed * 4 + 2)
         self._decoder = FrameDecoder()
         self.ignored_frames = 0
         """Valid-checksum frames the firmware ignored (unknown code, out-of-range parameter)."""
@@ -434,6 +442,20 @@ class VirtualBox:
         power = self._loads.total
         return MeterReading(voltage, power / voltage if voltage else 0.0, power)
 
+    def test_point_v(self, name: str) -> float:
+        """Volts a technician's multimeter finds at a test point (true value, no meter error).
+
+        ``transformer-secondary`` (AC): the transformer's low-voltage output at the power
+        board, present whenever mains reaches a healthy transformer; ``remote-5v`` (DC): the
+        panel supply between red and white at the remote connector, made by the power board.
+        """
+        supplied = self.powered and "transformer-dead" not in self._fault_ids
+        if name == "transformer-secondary":
+            return TRANSFORMER_SECONDARY_VAC if supplied else 0.0
+        if name == "remote-5v":
+            return PANEL_SUPPLY_VDC if supplied and not self.board_faulty else 0.0
+        raise ValueError(f"unknown test point {name!r} (transformer-secondary, remote-5v)")
+
     def energised(self) -> dict[str, bool]:
         """Which switched loads physically draw power now."""
         loads = self._loads
@@ -541,10 +563,7 @@ class VirtualBox:
         if port is None:
             return
         if self._noisy:
-            dice = self._link_dice
-            if dice() < LINK_NOISE_RATE:
-                # Flip bits of the checksum byte: the receiver counts a bad sum.
-                data = data[:3] + bytes((data[3] ^ (1 + int(dice() * 255)),))
+            data = self._line_out(data)
         port.send(data)
 
     def _report_temperature(self) -> None:
@@ -576,6 +595,8 @@ class VirtualBox:
     def _on_bytes(self, data: bytes) -> None:
         if self._power.state != RUNNING:
             return  # the firmware is not running: nobody reads the UART
+        if self._noisy:
+            data = self._line_in(data)
         commands = self.commands
         power = self._power
         for command, parameter in self._decoder.feed(data, self.scheduler.now()):

@@ -99,19 +99,35 @@ def test_missing_port_is_an_error_exit_3(capsys: pytest.CaptureFixture[str]) -> 
     assert "cannot open /dev/no-such-adapter" in capsys.readouterr().err
 
 
-def test_missing_meter_is_an_error_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_meter_is_an_error_exit_3_with_the_record_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing listening at the meter's address is an instrument error like any other: the
+    run is recorded (verdict error, the reason on the step), exit 3, no part named."""
+    plan = tmp_path / "idle.toml"
+    plan.write_text('name = "idle"\n[[step]]\nname = "standby"\ntype = "idle-power"\n')
+    out = tmp_path / "run.json"
     with PtyPair() as pty:
         code = run(
             "--port",
             pty.path,
             "--meter",
             "tcp://127.0.0.1:1",
+            "--speed",
+            "50",
+            "--plan",
+            str(plan),
             "--no-store",
             "--answers",
             "/dev/null",
+            "--json",
+            str(out),
         )
     assert code == 3
-    assert "meter" in capsys.readouterr().err
+    record = json.loads(out.read_text())
+    assert record["verdict"] == "error" and record["suspected_parts"] == []
+    assert "meter" in record["steps"][0]["message"]
+    assert "cannot open" in capsys.readouterr().out
 
 
 def test_answers_file_replaces_the_virtual_operator(tmp_path: Path) -> None:
@@ -270,10 +286,7 @@ class ServedBox:
 @pytest.fixture
 def answers(tmp_path: Path) -> Path:
     path = tmp_path / "answers.toml"
-    path.write_text(
-        "bubbles-visible = true\n"
-        '"draw-any" = false\n"draw-filter" = true\n"draw-heater" = true\n"draw-blower" = true\n'
-    )
+    path.write_text('bubbles-visible = true\n"pump-running" = true\n"blower-running" = true\n')
     return path
 
 

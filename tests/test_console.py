@@ -36,6 +36,7 @@ from bench.console.trees import TreeError, Walk, load_tree, load_trees, parse_tr
 from bench.console.widgets.framelog import FrameLog
 from bench.instruments.link import RemoteLink
 from bench.instruments.operator import OperatorError
+from bench.instruments.specs import INSTRUMENT_SETS
 from bench.store import Store
 from bench.target import Target, virtual_box_target
 from protocols.driver import RealTimeDriver
@@ -115,8 +116,9 @@ async def test_filter_key_drives_the_box_and_flow_appears(
         text = await shown(pilot)
         assert "flow ●in ●out" in text
         assert "Filter   on" in text
-        # The meter saw the pump start (+60 W in the premium-4 profile, ±2 % meter).
-        assert "+60 W" in text or "+59 W" in text or "+61 W" in text
+        # The SDM120 saw the pump start: 60 W (premium-4) plus the 2 W standby that was
+        # below its 4.6 W floor a moment ago; class 1 ±1.5 % + 0.3 W → 61–63 W.
+        assert any(f"+{watts} W" in text for watts in (61, 62, 63)), text
         assert "filter on" in text  # the key burst is in the frame log
 
 
@@ -328,7 +330,7 @@ async def test_number_prompts_take_a_value_and_escape_cancels(tmp_path: Path) ->
         await pilot.press("4", ".", "5", "enter")
         await advance(app, pilot, driver, 1)
         assert reading.result(timeout=5) == 4.5
-        refused = session.submit("ask", lambda: session.operator.confirm("draw-any", "Any?"))
+        refused = session.submit("ask", lambda: session.operator.confirm("pump-running", "Pump?"))
         await advance(app, pilot, driver, 1)
         assert "a person at the bench would answer no" in await shown(pilot)
         await pilot.press("escape")
@@ -485,14 +487,16 @@ async def test_troubleshooting_walks_no_display_to_the_power_board_and_saves_it(
     order = add_order(tmp_path / "records.sqlite3", "SN-TEST", days_ago=1)
     async with app.run_test(size=BIG) as pilot:
         await advance(app, pilot, driver, 5)
-        screen = await walk(app, pilot, driver, "no-display", ["y"])  # the PRCD light is on
+        # The PRCD light is on; the SDM120 cannot see a 2 W standby draw, so the technician
+        # measures the transformer's secondary (the hint says what the multimeter shows).
+        screen = await walk(app, pilot, driver, "no-display", ["y", "y"])
         assert screen.walk.current.parts == ("B9301291",)
         trail = [(step.node.id, step.answer, step.by) for step in screen.walk.trail]
         assert trail == [
             ("mains", True, "bench"),
             ("prcd-light", True, "technician"),
             ("frames", False, "bench"),
-            ("standby", True, "bench"),
+            ("standby", True, "technician"),
         ]
         text = await shown(pilot)
         assert "Part: B9301291 power board" in text
@@ -621,7 +625,6 @@ def test_a_walk_reports_its_trail_and_part() -> None:
         ("check-valve-leak", "blower-trips", True),
         (None, "blower-trips", False),
         ("temp-sensor-short", "temperature-plausible", False),
-        ("transformer-dead", "standby-draw", False),
         ("transformer-dead", "frames-arriving", False),
     ],
 )
@@ -632,13 +635,36 @@ def test_checks_tell_faults_apart_from_link_and_meter(
     assert target.link is not None
     target.start()
     target.driver.sleep(10.0)
-    result = CHECKS[check].run(Bench(target.link, target.meter, target.driver))
+    result = CHECKS[check].run(Bench(target.link, target.meter, target.driver, target.instruments))
+    assert result.answer is answer, result.detail
+    target.close()
+
+
+@pytest.mark.parametrize(
+    ("bench", "fault", "answer"),
+    [
+        ("ideal", "transformer-dead", False),
+        ("ideal", "power-board-dead", True),
+        ("sdm120", "transformer-dead", None),  # reads 0 below 4.6 W: ask the technician
+        ("sdm120", "power-board-dead", None),
+    ],
+)
+def test_the_standby_check_answers_only_what_its_meter_can_see(
+    bench: str, fault: str, answer: bool | None
+) -> None:
+    target = virtual_box_target(faults=(fault,), instruments=INSTRUMENT_SETS[bench])
+    assert target.link is not None
+    target.start()
+    target.driver.sleep(10.0)
+    result = CHECKS["standby-draw"].run(
+        Bench(target.link, target.meter, target.driver, target.instruments)
+    )
     assert result.answer is answer, result.detail
     target.close()
 
 
 def test_a_check_without_a_meter_asks_the_technician() -> None:
-    target = virtual_box_target(meter=False)
+    target = virtual_box_target(instruments=INSTRUMENT_SETS["person"])
     assert target.link is not None
     target.start()
     target.driver.sleep(10.0)

@@ -31,10 +31,7 @@ PYTHON = sys.executable
 SERVE = [PYTHON, "-m", "spasim", "serve"]
 BENCH = [PYTHON, "-m", "bench"]
 
-ANSWERS = (
-    "bubbles-visible = true\n"
-    '"draw-any" = false\n"draw-filter" = true\n"draw-heater" = true\n"draw-blower" = true\n'
-)
+ANSWERS = 'bubbles-visible = true\n"pump-running" = true\n"blower-running" = true\n'
 
 
 class Served:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.instruments.specs import INSTRUMENT_SETS
 from bench.plans import PlanError, available_plans, load_plan, parse_plan
 from bench.steps import STEP_TYPES
 from protocols.mspa.parts import FAULT_PARTS
@@ -48,8 +49,8 @@ def test_every_shipped_plan_loads_and_declares_limits(name: str) -> None:
     assert plan.name == name
     assert plan.title and plan.description
     for spec in plan.steps:
-        for meter in (True, False):
-            declared = spec.declared(meter=meter)
+        for instruments in INSTRUMENT_SETS.values():
+            declared = spec.declared(instruments)
             assert len({d.name for d in declared}) == len(declared)
         assert spec.describe()
 

@@ -239,7 +239,12 @@ def test_diagnosis_summary_lines() -> None:
     record = TestRecord("r", "full", verdict="pass")
     assert diagnose(record).summary == "unit OK"
     record = TestRecord("r", "full", verdict="error", error="link lost")
-    assert diagnose(record).summary == "error: link lost — no verdict"
+    assert diagnose(record).summary == "error: link lost — no verdict, no part named"
+    # An ERROR verdict names no part even when a step failed before the error.
+    record = TestRecord(
+        "r", "full", verdict="error", error="x", steps=[_step("pump", ["filter-pump-dead"])]
+    )
+    assert diagnose(record).parts == []
 
 
 def test_plan_suspects_refine_the_step_type() -> None:

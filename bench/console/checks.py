@@ -21,6 +21,8 @@ from protocols.driver import Driver
 
 from ..instruments.link import RemoteLink
 from ..instruments.meter import InstrumentError, Meter
+from ..instruments.specs import DEFAULT_INSTRUMENTS, Instruments
+from ..steps.link_steps import TYPICAL_STANDBY_W
 
 ALIVE_WITHIN = 2.5
 SETTLE = 3.0
@@ -37,10 +39,17 @@ class CheckResult:
 class Bench:
     """What a check may use: the link, the meter (or None) and the driver to wait on."""
 
-    def __init__(self, link: RemoteLink, meter: Meter | None, driver: Driver) -> None:
+    def __init__(
+        self,
+        link: RemoteLink,
+        meter: Meter | None,
+        driver: Driver,
+        instruments: Instruments = DEFAULT_INSTRUMENTS,
+    ) -> None:
         self.link = link
         self.meter = meter
         self.driver = driver
+        self.instruments = instruments
 
     def now(self) -> float:
         return self.driver.now()
@@ -134,10 +143,18 @@ def mains_voltage(bench: Bench) -> CheckResult:
 
 
 def standby_draw(bench: Bench) -> CheckResult:
+    spec = bench.instruments.meter
+    if bench.meter is not None and spec is not None and not spec.sees(TYPICAL_STANDBY_W):
+        # An SDM120 reads 0 below 4.6 W: "0 W" would blame a good transformer.
+        return CheckResult(
+            None,
+            f"the {spec.name} meter cannot see a standby draw (it reads 0 below "
+            f"{spec.floor_w():.1f} W): check with a multimeter",
+        )
     watts = bench.power()
     if watts is None:
         return NO_METER
-    if watts > 0.5:
+    if watts > max(0.5, spec.zero_band_w() if spec is not None else 0.0):
         return CheckResult(True, f"the unit draws {watts:.1f} W")
     return CheckResult(False, f"the unit draws {watts:.1f} W: nothing powers up")
 
@@ -238,7 +255,7 @@ CHECKS: dict[str, CheckSpec] = {
         CheckSpec("frames-stop", "Did the unit stop (no more frames)?", frames_stop),
         CheckSpec("handshake", "Does the box answer the handshake?", handshake),
         CheckSpec("mains-voltage", "Is there mains at the supply?", mains_voltage),
-        CheckSpec("standby-draw", "Does the unit draw standby power?", standby_draw),
+        CheckSpec("standby-draw", "Does the power board get its supply?", standby_draw),
         CheckSpec(
             "temperature-plausible", "Is the reported temperature plausible?", temperature_plausible
         ),

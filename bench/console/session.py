@@ -194,7 +194,7 @@ class Session:
     def run_check(self, check_id: str) -> Future[CheckResult]:
         """Run one troubleshooting check (:data:`~bench.console.checks.CHECKS`) as a job."""
         spec = CHECKS[check_id]
-        bench = Bench(self.link, self.target.meter, self.driver)
+        bench = Bench(self.link, self.target.meter, self.driver, self.target.instruments)
         return self.submit(f"check {check_id}", lambda: spec.run(bench))
 
     def prepare(self, loads: dict[str, bool | int], prompt_id: str | None) -> Future[str]:

@@ -19,7 +19,8 @@ the runner records as the step's error; a step never waits on a dead meter for m
 
 from __future__ import annotations
 
-import random
+import math
+import time
 from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from pymodbus.client import ModbusBaseSyncClient, ModbusSerialClient, ModbusTcpC
 from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
+from protocols.meter_model import SDM120, MeterErrors, MeterSpec
 from protocols.sdm120 import (
     BYTESIZE,
     DEFAULT_UNIT,
@@ -42,19 +44,16 @@ from protocols.sdm120 import (
     reading_from_block,
 )
 
-METER_TOLERANCE = 0.02
-"""Relative accuracy the bench assumes of its meter (SPEC §5)."""
 DEFAULT_TIMEOUT = 1.0
 """Seconds to wait for one answer. An SDM120 at 2400 bit/s answers the 14-register request
 in about 0.25 s (41 bytes on the wire plus its own latency)."""
 DEFAULT_RETRIES = 1
 """One retry rides over a single garbled frame on a real RS-485 line."""
 MODBUS_TCP_PORT = 502
-
-_CALIBRATION_SHARE = 0.9
-_NOISE_SHARE = 0.05
-"""How a virtual meter spends its tolerance: a fixed calibration error up to 90 % of it, noise
-up to 5 %, leaving a margin so the sum never reaches the bound even after rounding."""
+DEFAULT_STALL_S = 1.0
+"""Wall seconds one reading may take at real speed (an SDM120 answers in about 0.25 s); a
+slower answer is an instrument error, never a value. A unit served faster than real time
+divides it by the speed."""
 
 
 class InstrumentError(Exception):
@@ -99,11 +98,17 @@ class ModbusMeter:
     """
 
     def __init__(
-        self, client: ModbusBaseSyncClient, *, name: str, unit: int = DEFAULT_UNIT
+        self,
+        client: ModbusBaseSyncClient,
+        *,
+        name: str,
+        unit: int = DEFAULT_UNIT,
+        stall_s: float = DEFAULT_STALL_S,
     ) -> None:
         self._client = client
         self.name = name
         self.unit = unit
+        self.stall_s = stall_s
         self._split_reads = False
         self._closed = False
 
@@ -116,6 +121,7 @@ class ModbusMeter:
         baudrate: int = FACTORY_BAUDRATE,
         timeout: float = DEFAULT_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
+        stall_s: float = DEFAULT_STALL_S,
     ) -> ModbusMeter:
         """Connect to the meter at ``url``.
 
@@ -159,9 +165,25 @@ class ModbusMeter:
         if not client.connect():
             client.close()  # type: ignore[no-untyped-call]  # pymodbus leaves it unannotated
             raise InstrumentError(f"meter: cannot open {where}")
-        return cls(client, name=url, unit=unit)
+        return cls(client, name=url, unit=unit, stall_s=stall_s)
 
     def read(self) -> MeterReading:
+        began = time.monotonic()
+        reading = self._read()
+        took = time.monotonic() - began
+        if took > self.stall_s:
+            # A reading this late describes a moment long gone for the unit's clock.
+            raise InstrumentError(
+                f"meter {self.name}: stalled ({took:.2f} s for one reading, "
+                f"limit {self.stall_s:.2f} s)"
+            )
+        values = (reading.voltage_v, reading.current_a, reading.power_w)
+        for label, value in zip(("voltage", "current", "power"), values, strict=True):
+            if not math.isfinite(value):
+                raise InstrumentError(f"meter {self.name}: {label} reads {value} (not a number)")
+        return reading
+
+    def _read(self) -> MeterReading:
         if not self._split_reads:
             address, count = READING_BLOCK
             try:
@@ -221,55 +243,57 @@ class ModbusMeter:
 
 
 class VirtualMeter:
-    """A meter for in-process virtual runs: the true draw, spoiled like a real meter's.
+    """A meter for in-process virtual runs: the true draw, spoiled as its spec allows.
 
-    Each channel (voltage, current, power) gets a calibration error drawn once from
-    ``seed`` — up to 90 % of ``tolerance`` either way, the same on every read, as a real
-    meter's is — plus fresh noise up to 5 % of ``tolerance`` on every read. The reading is
-    therefore always within ``±tolerance`` of the truth (relative), never exactly on it,
-    and the same seed gives the same meter.
+    ``spec`` is a data sheet (:mod:`protocols.meter_model`): an ``sdm120`` reads 0 below its
+    20 mA starting current and errs within class 1 (a calibration drawn once from ``seed``,
+    as a real meter's is, plus fresh noise); ``worst-in-spec`` has every error at its bound;
+    ``ideal`` is the truth. The same seed gives the same meter.
     """
 
     def __init__(
         self,
         reading: Callable[[], MeterReading],
         *,
-        tolerance: float = METER_TOLERANCE,
+        spec: MeterSpec = SDM120,
         seed: int = 0,
         name: str = "virtual",
     ) -> None:
-        if not 0.0 <= tolerance < 1.0:
-            raise ValueError(f"tolerance is a fraction in [0, 1), got {tolerance}")
         self._reading = reading
-        self._random = random.Random(seed)
-        calibration = tolerance * _CALIBRATION_SHARE
-        self.calibration = tuple(self._random.uniform(-calibration, calibration) for _ in range(3))
-        """Relative calibration error of the voltage, current and power channels."""
-        self._noise = tolerance * _NOISE_SHARE
-        self.tolerance = tolerance
+        self.spec = spec
+        self._errors = MeterErrors(spec, seed)
         self.name = name
         self._closed = False
-
-    def _spoil(self, value: float, calibration: float) -> float:
-        error = calibration + self._random.uniform(-self._noise, self._noise)
-        return value + value * error  # exactly the truth when the tolerance is 0
 
     def read(self) -> MeterReading:
         if self._closed:
             raise InstrumentError(f"meter {self.name} is closed")
-        true = self._reading()
-        voltage, current, power = self.calibration
-        return MeterReading(
-            voltage_v=self._spoil(true.voltage_v, voltage),
-            current_a=self._spoil(true.current_a, current),
-            power_w=self._spoil(true.power_w, power),
-        )
+        return self._errors.spoil(self._reading())
 
     def close(self) -> None:
         self._closed = True
 
     def __repr__(self) -> str:
-        return f"<VirtualMeter {self.name} tolerance={self.tolerance:.1%}>"
+        return f"<VirtualMeter {self.name} spec={self.spec.name}>"
+
+
+class UnreachableMeter:
+    """A meter the bench could not open: every read is an instrument error.
+
+    Opening the declared meter can fail before the run (nothing listening, no such port); the
+    run still happens and is filed, each step that needs the meter errors with the reason,
+    as with any other instrument error.
+    """
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    def read(self) -> MeterReading:
+        raise InstrumentError(self.reason)
+
+    def close(self) -> None:
+        return None
 
 
 def open_meter(
@@ -279,6 +303,7 @@ def open_meter(
     baudrate: int = FACTORY_BAUDRATE,
     timeout: float = DEFAULT_TIMEOUT,
     retries: int = DEFAULT_RETRIES,
+    stall_s: float = DEFAULT_STALL_S,
 ) -> Meter | None:
     """The meter at ``url`` (see :meth:`ModbusMeter.open`), or None when none is attached.
 
@@ -286,4 +311,6 @@ def open_meter(
     """
     if not url:
         return None
-    return ModbusMeter.open(url, unit=unit, baudrate=baudrate, timeout=timeout, retries=retries)
+    return ModbusMeter.open(
+        url, unit=unit, baudrate=baudrate, timeout=timeout, retries=retries, stall_s=stall_s
+    )

@@ -11,17 +11,33 @@ it stands for a person looking at the real one.
 
 from __future__ import annotations
 
+import random
 import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from .specs import MultimeterSpec
+
 PROMPTS: dict[str, str] = {
     "prcd-light": "Is the PRCD's indicator light on?",
     "prcd-test": "Press TEST on the PRCD (the unit should stop).",
     "prcd-reset": "Press RESET on the PRCD.",
     "standby-draw": "Does the unit draw standby power (check with a clamp meter)?",
+    "pump-running": "Is the filter pump running (you hear it, water moves at the outlet)?",
+    "blower-running": "Is the air blower running (you hear it)?",
+    "mm-transformer-vac": (
+        "Multimeter on AC volts: measure across the transformer's secondary "
+        "(the power board's low-voltage input)."
+    ),
+    "transformer-secondary-present": (
+        "Multimeter on AC volts across the transformer's secondary: about 12 V there?"
+    ),
+    "mm-remote-5v": (
+        "Multimeter on DC volts: measure between red (+5 V) and white (GND) "
+        "at the remote connector."
+    ),
     "knob-inflate": "Turn the rotation knob to the inflation (ON) position.",
     "knob-off": "Turn the rotation knob to OFF.",
     "bubbles-visible": "Do you see bubbles in the test tank?",
@@ -172,18 +188,28 @@ class AnswersOperator:
         self._answer(prompt_id)
 
 
-DRAW_THRESHOLD_W = 3.0
-"""A load "draws power" for the virtual operator above this (a clamp meter's resolution)."""
+TRANSFORMER_PRESENT_V = 6.0
+"""AC volts above which a technician calls the ≈ 12 V secondary present."""
+MULTIMETER_POINTS: dict[str, tuple[str, str]] = {
+    "mm-transformer-vac": ("transformer-secondary", "ac"),
+    "mm-remote-5v": ("remote-5v", "dc"),
+}
+"""Multimeter prompts → (test point of the unit, AC or DC)."""
 
 
 class VirtualOperator:
-    """The person at a virtual bench: looks at the virtual unit (``world``) and acts on it.
+    """The person at a virtual bench: perceives the virtual unit (``world``) as a person would
+    and acts on it.
+
+    A person sees bubbles, hears the pump and the blower, reads the PRCD's light and the
+    model plate (``fitted``), and — if the bench has one — reads a multimeter held on a test
+    point, with that multimeter's errors. A person never perceives watts: "is the heater
+    drawing power?" is a question for a meter, so the virtual operator refuses it like any
+    prompt it does not understand (:class:`OperatorError`), and a plan that asks it fails
+    loudly instead of getting an answer no technician could give.
 
     ``world`` is a :class:`spasim.board.VirtualBox` (box plans) or a
-    :class:`spasim.remote.VirtualRemote` (panel plan); ``fitted`` answers "is part X fitted?"
-    the way a person reads the model plate. Prompts it does not understand raise
-    :class:`OperatorError`, so a plan that asks the virtual operator something new fails loudly
-    instead of guessing.
+    :class:`spasim.remote.VirtualRemote` (panel plan).
     """
 
     def __init__(
@@ -191,10 +217,14 @@ class VirtualOperator:
         world: Any,
         *,
         fitted: Callable[[str], bool | None] | None = None,
+        multimeter: MultimeterSpec | None = None,
+        seed: int = 0,
         name: str = "virtual",
     ) -> None:
         self.world = world
         self.fitted = fitted
+        self.multimeter = multimeter
+        self._dice = random.Random(seed)
         self.name = name
         self.asked: list[str] = []
 
@@ -208,14 +238,12 @@ class VirtualOperator:
             return bool(world.prcd_light)
         if prompt_id == "bubbles-visible":
             return bool(world.bubbles_visible)
-        if prompt_id == "standby-draw":
-            return float(world.meter().power_w) > 0.5
-        if prompt_id.startswith("draw-"):
-            load = prompt_id.removeprefix("draw-")
-            powers: Mapping[str, float] = world.load_powers()
-            if load == "any":
-                return any(w > DRAW_THRESHOLD_W for k, w in powers.items() if k != "standby")
-            return float(powers.get(load, 0.0)) > DRAW_THRESHOLD_W
+        if prompt_id in ("pump-running", "blower-running"):
+            load = "filter" if prompt_id == "pump-running" else "blower"
+            return float(world.load_powers().get(load, 0.0)) > 0.0
+        if prompt_id == "transformer-secondary-present" and self.multimeter is not None:
+            volts = self.number("mm-transformer-vac", question, "V")
+            return volts > TRANSFORMER_PRESENT_V
         if prompt_id.startswith("fitted-") and self.fitted is not None:
             answer = self.fitted(prompt_id.removeprefix("fitted-"))
             if answer is not None:
@@ -224,7 +252,11 @@ class VirtualOperator:
 
     def number(self, prompt_id: str, question: str, unit: str) -> float:
         self.asked.append(prompt_id)
-        raise self._unknown(prompt_id, question)  # no shipped step asks for a number yet
+        point = MULTIMETER_POINTS.get(prompt_id)
+        if point is None or self.multimeter is None:
+            raise self._unknown(prompt_id, question)
+        name, kind = point
+        return self.multimeter.read(float(self.world.test_point_v(name)), kind, self._dice)
 
     def act(self, prompt_id: str, instruction: str) -> None:
         self.asked.append(prompt_id)

@@ -23,6 +23,7 @@ from protocols.links import LinkLost
 from ..instruments.link import BoxRoleLink, RemoteLink
 from ..instruments.meter import Meter
 from ..instruments.operator import PROMPTS, Operator
+from ..instruments.specs import DEFAULT_INSTRUMENTS, Instruments
 from ..record import Limits, Measurement, StepResult
 
 REQUIRED: Any = object()
@@ -99,6 +100,8 @@ class Declared:
     unit: str = ""
     description: str = ""
     limits: Limits = field(default_factory=Limits)
+    change: bool = False
+    """A difference of two meter readings (a load against its baseline), not one reading."""
 
     def new(self) -> Measurement:
         return Measurement(
@@ -125,6 +128,7 @@ class StepContext:
         box: BoxRoleLink | None = None,
         meter: Meter | None = None,
         operator: Operator,
+        instruments: Instruments | None = None,
         fitted: Callable[[str], bool | None] | None = None,
         on_progress: Callable[[str, float, float], None] | None = None,
         on_sample: Callable[[], None] | None = None,
@@ -135,6 +139,9 @@ class StepContext:
         self.box_or_none = box
         self.meter = meter
         self.operator = operator
+        self.instruments = instruments or (
+            DEFAULT_INSTRUMENTS if meter is not None else DEFAULT_INSTRUMENTS.with_meter(None)
+        )
         self._fitted = fitted
         self.on_progress = on_progress
         self.on_sample = on_sample
@@ -220,6 +227,14 @@ class StepContext:
 
     # -- power ------------------------------------------------------------------------------
 
+    def number(self, prompt_id: str, unit: str, question: str | None = None) -> float:
+        return self.operator.number(prompt_id, question or self.question(prompt_id), unit)
+
+    def nothing_drawn_w(self) -> float:
+        """The most the declared meter may show when the unit draws nothing it can see."""
+        spec = self.instruments.meter
+        return max(0.5, spec.zero_band_w() if spec is not None else 0.0)
+
     def power_w(self, reads: int = 3, spacing: float = 0.3) -> float:
         """Mean of ``reads`` meter readings ``spacing`` s apart (meter noise averages out)."""
         meter = self.meter
@@ -284,10 +299,20 @@ class StepType:
     def validate(self, params: Params) -> None:
         """Cross-parameter checks; ``ValueError`` says what is wrong."""
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
-        """The measurements this step takes, with their limits (``meter``: one is attached;
-        without it some measurements become operator answers)."""
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
+        """The measurements this step takes on a bench with ``instruments``, with their
+        limits (without a meter some become what a person or a multimeter observes)."""
         return []
+
+    def unmeasurable(self, params: Params, instruments: Instruments) -> str | None:
+        """What the step needs that the bench lacks (``"a meter"``), or None: such a step is
+        skipped with that reason instead of guessing."""
+        return None
+
+    def blind_to(self, params: Params, instruments: Instruments) -> dict[str, str]:
+        """Faults this step would find but cannot on this bench, each with what it needs.
+        The plan's union of these is what the bench declares it cannot see."""
+        return {}
 
     def requires(self, params: Params) -> str | None:
         """An optional part (:data:`OPTIONAL_PARTS`) the step needs; without it it is skipped."""

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import statistics
 
-from protocols.mspa import TEMPERATURE_MAX, Command, Frame
+from protocols.mspa import FRAME_LENGTH, TEMPERATURE_MAX, Command, Frame
 
+from ..instruments.operator import TRANSFORMER_PRESENT_V
+from ..instruments.specs import Instruments
 from .base import Declared, Param, Params, StepFailure, StepRun, StepType, limits
 
-STANDBY_PRESENT_W = 0.5
-"""Above this the unit draws standby power (its transformer and board are alive)."""
+TYPICAL_STANDBY_W = 2.0
+"""What a healthy box draws with everything off (SPEC §2): a meter that cannot see this
+cannot tell a dead transformer from a dead power board."""
+REPORT_PERIOD_S = 1.0132
+"""The box's report period as captured (SPEC §3): one 0x06 and one 0x08 per period."""
+NEEDS_SUPPLY_CHECK = "a multimeter (or a meter that reads the standby draw)"
 
 
 class LinkUp(StepType):
@@ -27,7 +33,7 @@ class LinkUp(StepType):
     )
     suspects = ("prcd-tripped", "prcd-faulty", "transformer-dead", "power-board-dead")
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         return [
             Declared(
                 "handshake",
@@ -39,6 +45,11 @@ class LinkUp(StepType):
     def clears(self, params: Params) -> list[str]:
         return ["prcd-tripped", "transformer-dead", "power-board-dead"]
 
+    def blind_to(self, params: Params, instruments: Instruments) -> dict[str, str]:
+        if instruments.meter_sees(TYPICAL_STANDBY_W) or instruments.multimeter is not None:
+            return {}
+        return {fault: NEEDS_SUPPLY_CHECK for fault in ("transformer-dead", "power-board-dead")}
+
     def run(self, run: StepRun) -> None:
         ctx = run.ctx
         link = ctx.link
@@ -47,34 +58,39 @@ class LinkUp(StepType):
         if done:
             return
         heard = link.frames_heard()
-        if heard:
-            run.add(Declared("box_frames", description="frames heard from the box"))
+        counters = link.counters
+        spoiled = counters.bad_checksums + counters.discarded_bytes
+        if heard or spoiled:
+            run.add(Declared("box_frames", description="good frames heard from the box"))
             run.measure("box_frames", heard)
-            run.suspect("power-board-dead", "link-noisy")
+            run.add(Declared("spoiled", description="bad sums and discarded bytes heard"))
+            run.measure("spoiled", spoiled)
+            # A box that talks but garbles is a line problem; clean frames without a
+            # handshake answer are the firmware's.
+            run.suspect("link-noisy" if spoiled else "power-board-dead")
             raise run.fail("the box talks but does not complete the handshake")
         self._triage(run)
 
     def _triage(self, run: StepRun) -> None:
         ctx = run.ctx
         link = ctx.link
-        if ctx.meter is not None:
-            run.add(Declared("standby_w", "W", "draw of the silent unit"))
-            standby = ctx.power_w()
-            run.measure("standby_w", round(standby, 2))
-            drawing = standby > STANDBY_PRESENT_W
-        else:
-            run.add(Declared("standby_draw", description="operator: the unit draws standby"))
-            drawing = ctx.confirm("standby-draw")
-            run.measure("standby_draw", drawing)
         run.add(Declared("prcd_light", description="operator: the PRCD's light is on"))
         light = ctx.confirm("prcd-light")
         run.measure("prcd_light", light)
         if light:
-            if drawing:
+            supplied = self._board_supplied(run)
+            if supplied is None:
+                run.result.needs = NEEDS_SUPPLY_CHECK
+                run.suspect()  # no part: either could be dead, and a guess costs a good part
+                raise run.fail(
+                    "no frames with the PRCD on: transformer or power board — "
+                    f"telling them apart needs {NEEDS_SUPPLY_CHECK}"
+                )
+            if supplied:
                 run.suspect("power-board-dead")
-                raise run.fail("no frames although the unit draws standby power")
+                raise run.fail("no frames although the power board is supplied")
             run.suspect("transformer-dead")
-            raise run.fail("no frames and no standby draw with the PRCD on")
+            raise run.fail("no frames and no supply from the transformer with the PRCD on")
         ctx.act("prcd-reset")
         restored = ctx.wait_for(
             lambda: link.handshake_done, run.params["reset_timeout"], "after PRCD reset"
@@ -87,6 +103,30 @@ class LinkUp(StepType):
         run.suspect("prcd-faulty")
         raise run.fail("the PRCD is off and does not reset")
 
+    @staticmethod
+    def _board_supplied(run: StepRun) -> bool | None:
+        """Does the transformer supply the power board? The meter if it can see a standby
+        draw, else the multimeter on the transformer's secondary, else nobody can tell."""
+        ctx = run.ctx
+        instruments = ctx.instruments
+        if ctx.meter is not None and instruments.meter_sees(TYPICAL_STANDBY_W):
+            run.add(Declared("standby_w", "W", "draw of the silent unit"))
+            standby = ctx.power_w()
+            run.measure("standby_w", round(standby, 2))
+            return standby > ctx.nothing_drawn_w()
+        if instruments.multimeter is not None:
+            run.add(
+                Declared(
+                    "transformer_vac",
+                    "V",
+                    "multimeter: AC volts at the transformer's secondary",
+                )
+            )
+            volts = ctx.number("mm-transformer-vac", "V AC")
+            run.measure("transformer_vac", volts)
+            return volts > TRANSFORMER_PRESENT_V
+        return None
+
 
 class ReportsPresent(StepType):
     kind = "reports-present"
@@ -98,7 +138,7 @@ class ReportsPresent(StepType):
     )
     suspects = ("power-board-dead", "link-noisy")
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         band = limits(params["low"], params["high"])
         return [
             Declared("water_reports_per_s", "1/s", "0x06 reports per second", band),
@@ -125,7 +165,7 @@ class TemperaturePlausible(StepType):
     )
     suspects = ("temp-sensor-open", "temp-sensor-short")
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         return [
             Declared("water_c", "°C", "median water report", limits(params["low"], params["high"]))
         ]
@@ -180,7 +220,7 @@ class SendExpect(StepType):
     )
     suspects = ("power-board-dead", "link-noisy")
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         return [
             Declared(
                 "answered", description="the expected answer came", limits=limits(expected=True)
@@ -224,21 +264,35 @@ class SendExpect(StepType):
 
 class LinkQuality(StepType):
     kind = "link-quality"
-    summary = "frames from the box arrive with good checksums (bad sums ≤ 1 %)"
+    summary = "the line is clean: few bad sums, few discarded bytes, few lost reports"
     params = (
         Param("window", "float", 30.0, "seconds to listen (at least)", minimum=5),
         Param("high", "float", 1.0, "largest share of bad checksums, %", minimum=0),
+        Param("discarded", "float", 1.0, "largest share of discarded bytes, %", minimum=0),
+        Param("lost", "float", 5.0, "largest share of reports lost in the window, %", minimum=0),
         Param("min_frames", "int", 100, "fewest frames to judge on", minimum=1),
     )
     suspects = ("link-noisy",)
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         return [
             Declared(
                 "bad_sum_percent",
                 "%",
                 "frames with a bad checksum since the run began",
                 limits(high=params["high"]),
+            ),
+            Declared(
+                "discarded_percent",
+                "%",
+                "bytes thrown away while hunting for a frame, since the run began",
+                limits(high=params["discarded"]),
+            ),
+            Declared(
+                "lost_report_percent",
+                "%",
+                "0x06/0x08 reports missing in the window (one each per report period)",
+                limits(high=params["lost"]),
             ),
             Declared(
                 "frames",
@@ -254,14 +308,26 @@ class LinkQuality(StepType):
     def run(self, run: StepRun) -> None:
         # Judged over everything heard since the run began, not only the window: at a 1 %
         # limit a few dozen frames cannot tell a clean line from a noisy one, a whole run can.
-        counters = run.ctx.link.counters
-        run.ctx.wait(run.params["window"], "listening")
+        link = run.ctx.link
+        counters = link.counters
+        window = run.params["window"]
+        reports0 = link.received[Command.WATER_TEMP] + link.received[Command.FLOW]
+        run.ctx.wait(window, "listening")
+        reports = link.received[Command.WATER_TEMP] + link.received[Command.FLOW] - reports0
+        expected = 2.0 * int(window / REPORT_PERIOD_S)
         minimum = run.params["min_frames"]
         run.ctx.wait_for(lambda: counters.frames >= minimum, 2.0 * minimum, "listening")
         good, bad = counters.frames, counters.bad_checksums
         run.measure("frames", good)
         total = good + bad
         run.measure("bad_sum_percent", round(100.0 * bad / total, 2) if total else 100.0)
+        received = good * FRAME_LENGTH + counters.discarded_bytes
+        run.measure(
+            "discarded_percent",
+            round(100.0 * counters.discarded_bytes / received, 2) if received else 100.0,
+        )
+        lost = max(0.0, expected - reports)
+        run.measure("lost_report_percent", round(100.0 * lost / expected, 2) if expected else 0.0)
 
 
 STEP_TYPES: tuple[StepType, ...] = (

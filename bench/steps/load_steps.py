@@ -8,12 +8,15 @@ loads already running, and halves the meter's calibration error's effect on smal
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from protocols.mspa import TEMPERATURE_MAX
 
 from ..instruments.link import RemoteLink
+from ..instruments.specs import Instruments
 from .base import LOADS, Declared, Param, Params, StepContext, StepRun, StepType, limits
+from .link_steps import read_temperatures
 
 RUNNING_WITHIN_S = 2.5
 """The box reports every second; silent longer than this means it stopped."""
@@ -72,11 +75,15 @@ def switch(ctx: StepContext, load: str, on: bool, level: int = 1) -> None:
         ctx.link.set_loads(**{load: on})
 
 
-def drawing(ctx: StepContext, load: str, baseline_w: float | None, threshold: float) -> bool:
-    """Is ``load`` drawing power now? The meter (change against ``baseline_w``) or the operator."""
-    if ctx.meter is not None and baseline_w is not None:
-        return ctx.power_w() - baseline_w > threshold
-    return ctx.confirm(f"draw-{load}")
+PERCEIVED: dict[str, str] = {"filter": "pump-running", "blower": "blower-running"}
+"""Loads a person perceives running without an instrument (heard, seen), by prompt id. The
+heater, ozone generator and UVC lamp make no sign a person can be asked about."""
+NEEDS_METER = "a meter"
+
+
+def running_loads_heard(ctx: StepContext) -> bool:
+    """The person hears the pump or the blower (the loads a person can perceive)."""
+    return any(ctx.confirm(prompt) for prompt in PERCEIVED.values())
 
 
 def check_running(run: StepRun, load: str) -> bool:
@@ -121,7 +128,7 @@ class SetLoads(StepType):
             if params[k] is not None
         }
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         return [RUNNING]
 
     def describe(self, params: Params) -> str:
@@ -141,26 +148,58 @@ class SetLoads(StepType):
 
 class IdlePower(StepType):
     kind = "idle-power"
-    summary = "with every load off the unit draws only standby power"
+    summary = "with every load off nothing runs: the meter sees only standby (or, without one, \
+nothing is heard and the water does not warm)"
     params = (
-        Param("low", "float", 0.5, "W, least standby draw", minimum=0),
+        Param("low", "float", None, "W, least standby draw (only for a meter that reads it)"),
         Param("high", "float", 15.0, "W, most standby draw", minimum=0),
         Param("settle", "float", 3.0, "seconds after switching everything off", minimum=0),
+        Param(
+            "watch",
+            "float",
+            180.0,
+            "s to watch the water for a live heater without a meter (0: do not)",
+            minimum=0,
+            maximum=3600,
+        ),
+        Param("warming", "float", 1.5, "°C the water may rise unheated without a meter", minimum=1),
     )
     suspects = ("heater-relay-welded", "power-board-dead")
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
-        if meter:
+    def validate(self, params: Params) -> None:
+        if params["watch"] and params["watch"] < 60:
+            raise ValueError("watch must be 0 (no water watch) or at least 60 s")
+
+    def blind_to(self, params: Params, instruments: Instruments) -> dict[str, str]:
+        if instruments.has_meter or params["watch"]:
+            return {}
+        return {"heater-relay-welded": NEEDS_METER + " (or a water watch: watch > 0)"}
+
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
+        if instruments.has_meter:
             return [
                 Declared(
                     "idle_w", "W", "draw with all loads off", limits(params["low"], params["high"])
                 )
             ]
-        return [
+        declared = [
             Declared(
-                "loads_idle", description="operator: nothing draws", limits=limits(expected=True)
+                "loads_idle",
+                description="operator: no pump or blower heard",
+                limits=limits(expected=True),
             )
         ]
+        if params["watch"]:
+            declared.append(
+                Declared(
+                    "unheated_rise_c",
+                    "°C",
+                    f"water rise over {params['watch']:g} s with every load off "
+                    "(a live heater warms it)",
+                    limits(high=params["warming"]),
+                )
+            )
+        return declared
 
     def clears(self, params: Params) -> list[str]:
         return ["heater-relay-welded"]
@@ -173,8 +212,16 @@ class IdlePower(StepType):
             idle = ctx.power_w()
             if not run.measure("idle_w", round(idle, 2)) and idle >= HEATER_DRAWING_W:
                 run.suspect("heater-relay-welded")
-        else:
-            run.measure("loads_idle", not ctx.confirm("draw-any"))
+            return
+        if not run.measure("loads_idle", not running_loads_heard(ctx)):
+            run.suspect("power-board-dead")
+        if not run.params["watch"]:
+            return
+        start = statistics.mean(read_temperatures(run, 3))
+        ctx.wait(run.params["watch"], "watching the water")
+        rise = statistics.mean(read_temperatures(run, 3)) - start
+        if not run.measure("unheated_rise_c", round(rise, 2)):
+            run.suspect("heater-relay-welded")
 
 
 class LoadPower(StepType):
@@ -236,20 +283,42 @@ class LoadPower(StepType):
             return True
         return None
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def unmeasurable(self, params: Params, instruments: Instruments) -> str | None:
+        if instruments.has_meter or params["load"] in PERCEIVED:
+            return None
+        return NEEDS_METER
+
+    def blind_to(self, params: Params, instruments: Instruments) -> dict[str, str]:
+        # A heater is judged from the wire by heater-rise, a welded relay by idle-power; an
+        # ozone generator or UVC lamp that draws nothing shows no other sign at all.
+        if self.unmeasurable(params, instruments) and params["expect"] == "on":
+            return (
+                {fault: NEEDS_METER for fault in LOW_SUSPECTS[params["load"]]}
+                if params["load"] in ("ozone", "uvc")
+                else {}
+            )
+        return {}
+
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         declared = [RUNNING]
         on = params["expect"] == "on"
-        if meter:
+        if instruments.has_meter:
             low, high = self._limits(params)
             declared.append(
                 Declared(
-                    "draw_w", "W", "change in draw", limits(low, high, marginal=params["marginal"])
+                    "draw_w",
+                    "W",
+                    "change in draw",
+                    limits(low, high, marginal=params["marginal"]),
+                    change=True,
                 )
             )
         else:
             declared.append(
                 Declared(
-                    "drawing", description="operator: the load draws", limits=limits(expected=on)
+                    "running",
+                    description=f"operator: the {params['load']} is heard running",
+                    limits=limits(expected=on),
                 )
             )
         if params["load"] == "heater":
@@ -287,7 +356,7 @@ class LoadPower(StepType):
             if baseline is not None:
                 ok = run.measure("draw_w", round(ctx.power_w() - baseline, 1) + 0.0)
             else:
-                ok = run.measure("drawing", ctx.confirm(f"draw-{load}"))
+                ok = run.measure("running", ctx.confirm(PERCEIVED[load]))
             if not ok:
                 self._narrow(run, load, on, baseline)
         finally:
@@ -328,12 +397,14 @@ class Flow(StepType):
     def clears(self, params: Params) -> list[str]:
         return list(NO_FLOW_SUSPECTS) if params["filter"] else ["flow-switch-stuck-closed"]
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         declared = [
             Declared("flow", description="flow reported", limits=limits(expected=params["filter"]))
         ]
-        if params["filter"] and meter:
-            declared.append(Declared("pump_draw_w", "W", "change in draw when the pump started"))
+        if params["filter"] and instruments.has_meter:
+            declared.append(
+                Declared("pump_draw_w", "W", "change in draw when the pump started", change=True)
+            )
         return declared
 
     def describe(self, params: Params) -> str:
@@ -370,7 +441,7 @@ class Flow(StepType):
             return
         if pump:
             if pump_drawing is None:
-                pump_drawing = ctx.confirm("draw-filter")
+                pump_drawing = ctx.confirm(PERCEIVED["filter"])
             run.suspect("flow-switch-stuck-open" if pump_drawing else "filter-pump-dead")
             raise run.fail(
                 "no flow reported with the pump " + ("running" if pump_drawing else "commanded on")

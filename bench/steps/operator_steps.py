@@ -6,8 +6,9 @@ same step runs with a technician, an answers file or the virtual operator.
 
 from __future__ import annotations
 
+from ..instruments.specs import Instruments
 from .base import Declared, Param, Params, StepRun, StepType, limits
-from .load_steps import RUNNING, check_running
+from .load_steps import PERCEIVED, RUNNING, check_running
 from .timed_steps import BLOWER_DRAWING_W
 
 
@@ -20,7 +21,7 @@ class PrcdTest(StepType):
     )
     suspects = ("prcd-faulty",)
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         return [
             Declared(
                 "unit_stopped", description="TEST stopped the unit", limits=limits(expected=True)
@@ -44,7 +45,7 @@ class PrcdTest(StepType):
             lambda: not link.alive(quiet), run.params["stop_within"] + quiet, "TEST"
         )
         if stopped and ctx.meter is not None:
-            stopped = ctx.power_w(reads=1) < 0.5
+            stopped = ctx.power_w(reads=1) <= ctx.nothing_drawn_w()
         if not run.measure("unit_stopped", stopped):
             raise run.fail("PRCD TEST did not stop the unit")
         link.power_cycle()
@@ -81,7 +82,7 @@ class Bubbles(StepType):
             return ["knob-reed-switch-stuck", "blower-dead", "check-valve-leak"]
         return []
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         return [
             RUNNING,
             Declared(
@@ -89,7 +90,7 @@ class Bubbles(StepType):
                 description="operator: bubbles seen",
                 limits=limits(expected=params["visible"]),
             ),
-            Declared("blower_drawing", description="the blower draws power"),
+            Declared("blower_running", description="the blower runs (meter, or heard)"),
         ]
 
     def describe(self, params: Params) -> str:
@@ -112,8 +113,8 @@ class Bubbles(StepType):
             if baseline is not None:
                 drawing = ctx.power_w() - baseline > BLOWER_DRAWING_W
             else:
-                drawing = ctx.confirm("draw-blower")
-            run.measure("blower_drawing", drawing)
+                drawing = ctx.confirm(PERCEIVED["blower"])
+            run.measure("blower_running", drawing)
             if run.measure("bubbles_visible", ctx.confirm("bubbles-visible")):
                 return
             if run.params["visible"]:
@@ -139,7 +140,7 @@ class OperatorConfirm(StepType):
         Param("expected", "bool", True, "the answer a good unit gives"),
     )
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         return [
             Declared(
                 "answer",

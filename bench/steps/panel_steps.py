@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from protocols.mspa import REMOTE_HANDSHAKE, STATE_CYCLE, Command
 
+from ..instruments.specs import Instruments
 from .base import Declared, Param, Params, StepRun, StepType, limits
 
 PANEL_SUSPECTS = ("panel-dead",)
@@ -21,7 +22,7 @@ class PanelHandshake(StepType):
     params = (Param("timeout", "float", 12.0, "seconds to wait", minimum=1),)
     suspects = PANEL_SUSPECTS
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         return [
             Declared(
                 "handshake_frames",
@@ -52,7 +53,7 @@ class PanelCycle(StepType):
     params = (Param("window", "float", 9.0, "seconds to listen", minimum=2),)
     suspects = PANEL_SUSPECTS
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         return [
             Declared("state_commands", "", "state commands heard", limits(low=len(STATE_CYCLE)))
         ]
@@ -74,7 +75,7 @@ class PanelKey(StepType):
     params = (Param("timeout", "float", 5.0, "seconds to wait for the burst", minimum=0.5),)
     suspects = PANEL_SUSPECTS
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         return [
             Declared("key_press", description="16 00 heard", limits=limits(expected=True)),
             Declared("burst_states", "", "state frames in the burst", limits(low=len(STATE_CYCLE))),

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import statistics
 
+from ..instruments.specs import Instruments
 from .base import Declared, Param, Params, StepRun, StepType, limits
 from .link_steps import read_temperatures
 from .load_steps import (
     HEATER_DRAWING_W,
     NO_FLOW_SUSPECTS,
+    PERCEIVED,
     RUNNING,
     RUNNING_WITHIN_S,
     check_running,
     heater_suspects,
+    running_loads_heard,
 )
 
 BLOWER_DRAWING_W = 150.0
@@ -32,7 +35,7 @@ class HeaterRise(StepType):
     )
     suspects = ("heater-open", "temp-sensor-open", "temp-sensor-short")
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         return [
             Declared("start_c", "°C", "water before heating"),
             Declared("rise_c", "°C", "rise while heating", limits(low=params["rise"])),
@@ -67,10 +70,8 @@ class HeaterRise(StepType):
                 return
             # Why no rise: the heater is not drawing (sensor lock-out, no flow, open element,
             # welded relay already heating), or it draws and the sensor does not follow.
-            if baseline is not None:
-                heating = ctx.power_w() - baseline > HEATER_DRAWING_W
-            else:
-                heating = ctx.confirm("draw-heater")
+            # Without a meter nobody can tell whether the element draws: judge by the wire.
+            heating = baseline is not None and ctx.power_w() - baseline > HEATER_DRAWING_W
             if heating:
                 run.suspect("temp-sensor-open", "temp-sensor-short")
             else:
@@ -96,11 +97,11 @@ class AutoOff(StepType):
         if params["low"] >= params["high"]:
             raise ValueError("low must be below high")
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         started = Declared(
             "blower_started", description="the blower ran", limits=limits(expected=True)
         )
-        if meter:
+        if instruments.has_meter:
             return [
                 RUNNING,
                 started,
@@ -116,12 +117,12 @@ class AutoOff(StepType):
             started,
             Declared(
                 "running_before",
-                description="operator: still running before the earliest stop",
+                description="operator: blower still heard before the earliest stop",
                 limits=limits(expected=True),
             ),
             Declared(
                 "stopped_after",
-                description="operator: stopped after the latest stop",
+                description="operator: blower silent after the latest stop",
                 limits=limits(expected=True),
             ),
         ]
@@ -140,15 +141,15 @@ class AutoOff(StepType):
             if baseline is not None:
                 started = ctx.power_w() - baseline > BLOWER_DRAWING_W
             else:
-                started = ctx.confirm("draw-blower")
+                started = ctx.confirm(PERCEIVED["blower"])
             if not run.measure("blower_started", started):
                 run.suspect("blower-dead")
                 raise run.fail("the blower did not start")
             if baseline is None:
                 ctx.wait(max(0.0, low - 30.0 - (ctx.now() - began)), "waiting for auto-off")
-                run.measure("running_before", ctx.confirm("draw-blower"))
+                run.measure("running_before", ctx.confirm(PERCEIVED["blower"]))
                 ctx.wait(max(0.0, high + 30.0 - (ctx.now() - began)), "waiting for auto-off")
-                run.measure("stopped_after", not ctx.confirm("draw-blower"))
+                run.measure("stopped_after", not ctx.confirm(PERCEIVED["blower"]))
                 return
             timeout = high + 60.0
             stopped_at: float | None = None
@@ -181,7 +182,7 @@ class FailSafe(StepType):
     def default_suspects(self, params: Params) -> list[str]:
         return ["power-board-dead", "heater-relay-welded"]
 
-    def declare(self, params: Params, *, meter: bool = True) -> list[Declared]:
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         declared = [
             Declared(
                 "flow_before",
@@ -193,7 +194,7 @@ class FailSafe(StepType):
                 limits=limits(expected=True),
             ),
         ]
-        if meter:
+        if instruments.has_meter:
             declared.append(
                 Declared(
                     "after_silence_w", "W", "draw after the silence", limits(high=params["high"])
@@ -203,7 +204,7 @@ class FailSafe(StepType):
             declared.append(
                 Declared(
                     "loads_off",
-                    description="operator: nothing draws after the silence",
+                    description="operator: no pump or blower heard after the silence",
                     limits=limits(expected=True),
                 )
             )
@@ -231,7 +232,8 @@ class FailSafe(StepType):
                         "heater-relay-welded" if after >= HEATER_DRAWING_W else "power-board-dead"
                     )
             else:
-                run.measure("loads_off", not ctx.confirm("draw-any"))
+                if not run.measure("loads_off", not running_loads_heard(ctx)):
+                    run.suspect("power-board-dead")
             link.all_off()  # the remote's state, so the cycle does not restart the pump
         finally:
             link.resume()
