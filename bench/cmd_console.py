@@ -20,7 +20,7 @@ import sys
 
 from protocols.cli_support import EXIT_ERROR, Subcommand, UsageError
 
-from .cli_options import add_unit_options
+from .cli_options import add_unit_options, instruments_from_args
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +65,12 @@ def _run(args: argparse.Namespace) -> int:
                 parse_fault(fault, role="box")
             profile = args.profile or "premium-4"
             target = virtual_target(
-                profile, faults=args.fault, seed=args.seed, serial=args.unit, speed=args.speed
+                profile,
+                faults=args.fault,
+                seed=args.seed,
+                serial=args.unit,
+                speed=args.speed,
+                instruments=instruments_from_args(args, meter=True),
             )
         else:
             profile = args.profile
@@ -75,6 +80,7 @@ def _run(args: argparse.Namespace) -> int:
                 profile=args.profile,
                 speed=args.speed,
                 serial=args.unit,
+                instruments=instruments_from_args(args, meter=bool(args.meter)),
             )
         auto_off = auto_off_for(profile)
     except (ValueError, FileNotFoundError) as error:

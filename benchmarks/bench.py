@@ -1,11 +1,11 @@
 """Bench benchmark: wall time of the ``full`` plan on a virtual box and of the coverage matrix.
 
-    python benchmarks/bench.py [--repeat 5] [--runs 10]
+    python benchmarks/bench.py [--repeat 5] [--matrix-runs 5000] [--workers N]
 
-Targets (issue 4): ``full`` on a virtual box — auto-off wait and heater rise included —
-under 3 s; the whole coverage matrix (every catalogue fault plus ``--runs`` healthy boxes)
-under 60 s. Prints the best and median of ``--repeat`` full runs per profile, the simulated
-time and events they cover, and the matrix time.
+Targets: ``full`` on a virtual box — auto-off wait and heater rise included — under 3 s
+(issue 4); a 5,000-run coverage matrix over every bench × profile (issue 9) under 60 s on
+2 cores. Prints the best and median of ``--repeat`` full runs per profile and bench, the
+simulated time and events they cover, the matrix's runs per second and its wall time.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import time
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]
 
-from bench.coverage import run_coverage
+from bench.coverage import plan_cases, run_cases
+from bench.instruments.specs import INSTRUMENT_SETS
 from bench.plans import load_plan
 from bench.runner import Runner
 from bench.target import virtual_box_target
@@ -31,12 +32,12 @@ FULL_TARGET_S = 3.0
 MATRIX_TARGET_S = 60.0
 
 
-def time_full(profile: str, repeat: int) -> tuple[list[float], float, int, str]:
+def time_full(profile: str, bench: str, repeat: int) -> tuple[list[float], float, int, str]:
     plan = load_plan("full")
     times: list[float] = []
     simulated, events, verdict = 0.0, 0, ""
     for seed in range(repeat):
-        target = virtual_box_target(profile, seed=seed)
+        target = virtual_box_target(profile, seed=seed, instruments=INSTRUMENT_SETS[bench])
         began = time.perf_counter()
         record = Runner(plan, target, station="benchmark").run()
         times.append(time.perf_counter() - began)
@@ -50,22 +51,33 @@ def time_full(profile: str, repeat: int) -> tuple[list[float], float, int, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="full runs per profile")
-    parser.add_argument("--runs", type=int, default=10, help="healthy boxes in the matrix")
+    parser.add_argument(
+        "--matrix-runs", type=int, default=5000, help="runs in the coverage matrix (about)"
+    )
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
     args = parser.parse_args()
     worst = 0.0
-    for profile in available_profiles():
-        times, simulated, events, verdict = time_full(profile, args.repeat)
-        worst = max(worst, max(times))
-        print(
-            f"full on {profile:13} best {min(times):.3f} s  median {statistics.median(times):.3f} s"
-            f"  ({simulated:.0f} simulated s, {events} events, {verdict})"
-        )
-    began = time.perf_counter()
-    result = run_coverage(args.runs, seed=0)
-    matrix = time.perf_counter() - began
-    cases = len(result.faults) + len(result.healthy)
+    for bench in ("sdm120", "person"):
+        for profile in available_profiles():
+            times, simulated, events, verdict = time_full(profile, bench, args.repeat)
+            worst = max(worst, max(times))
+            print(
+                f"full on {profile:13} bench {bench:7} best {min(times):.3f} s  "
+                f"median {statistics.median(times):.3f} s  "
+                f"({simulated:.0f} simulated s, {events} events, {verdict})"
+            )
+    # Size the matrix: every cell's faults once, then healthy boxes up to the asked count.
+    faults_only = len(plan_cases(healthy=0))
+    cells = len(INSTRUMENT_SETS) * len(available_profiles())
+    healthy = max(0, (args.matrix_runs - faults_only) // cells)
+    seeds = 1
+    cases = plan_cases(healthy=healthy, seeds=seeds, seed=0)
+    result = run_cases(cases, workers=args.workers)
+    matrix = result.seconds
     print(
-        f"coverage matrix: {cases} runs in {matrix:.2f} s "
+        f"coverage matrix: {result.runs} runs ({len(result.faults)} faults, "
+        f"{len(result.healthy)} healthy) in {matrix:.2f} s on {result.workers} worker(s) = "
+        f"{result.runs / matrix:.0f} runs/s "
         f"({'OK' if result.ok else 'FAILED'}, {len(result.false_fails)} false fails)"
     )
     print(

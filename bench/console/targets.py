@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from protocols.clock import Scheduler
 from protocols.driver import Driver, RealTimeDriver
 
+from ..instruments.specs import DEFAULT_INSTRUMENTS, Instruments
 from ..target import Target, real_target, virtual_box_target
 from .loads import AutoOff
 from .operator import ConsoleOperator
@@ -37,11 +38,14 @@ def virtual_target(
     serial: str = "",
     speed: float = 1.0,
     make_driver: Callable[[Scheduler], Driver] | None = None,
+    instruments: Instruments = DEFAULT_INSTRUMENTS,
 ) -> Target:
     """A virtual box for the console, driven in real time at ``speed``, or by
     ``make_driver(scheduler)`` (a :class:`~bench.console.stepped.SteppedDriver` to step time
     yourself)."""
-    target = virtual_box_target(profile, faults=faults, seed=seed, serial=serial)
+    target = virtual_box_target(
+        profile, faults=faults, seed=seed, serial=serial, instruments=instruments
+    )
     scheduler = target.driver.scheduler
     if make_driver is None:
         return redrive(target, RealTimeDriver(scheduler, speed=speed))
@@ -56,6 +60,7 @@ def port_target(
     speed: float = 1.0,
     serial: str = "",
     operator_name: str = "technician",
+    instruments: Instruments | None = None,
 ) -> Target:
     """A unit on a serial port / pty / ``socket://``; ``InstrumentError`` if it cannot open."""
     return real_target(
@@ -65,6 +70,7 @@ def port_target(
         profile=profile,
         speed=speed,
         serial=serial,
+        instruments=instruments,
     )
 
 

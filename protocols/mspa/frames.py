@@ -9,6 +9,7 @@ Python has.
 
 from __future__ import annotations
 
+import functools
 from enum import Enum, IntEnum
 from typing import NamedTuple
 
@@ -142,11 +143,17 @@ class Frame(NamedTuple):
 
     def hex(self) -> str:
         """``"A5 06 2F DA"``: the wire bytes as a technician reads them."""
-        return bytes(self).hex(" ").upper()
+        return _hex(self.command, self.parameter)
 
     def __repr__(self) -> str:
         name = self.command.name if isinstance(self.command, Command) else f"0x{self.command:02X}"
         return f"Frame({name}, 0x{self.parameter:02X})"
+
+
+@functools.lru_cache(maxsize=1024)
+def _hex(command: int, parameter: int) -> str:
+    """Every run records every frame as hex; a box says the same few frames all day."""
+    return bytes((SYNC, command, parameter, checksum(command, parameter))).hex(" ").upper()
 
 
 def encode(command: int, parameter: int) -> bytes:
