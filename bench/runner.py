@@ -33,7 +33,7 @@ from protocols.mspa import Frame
 
 from . import __version__
 from .diagnosis import diagnose
-from .instruments.meter import InstrumentError
+from .instruments.meter import InstrumentError, MeterStalled
 from .instruments.operator import OperatorError
 from .plans import Plan, StepSpec
 from .record import FrameEntry, StepResult, TestRecord, TraceSample, UnitInfo
@@ -101,6 +101,8 @@ class Runner:
         self.hooks = list(hooks)
         self.unit = unit or target.unit
         self.station = socket.gethostname() if station is None else station
+        self._stalled: str | None = None
+        """Set when a meter reading stalled during the current step (see MeterStalled)."""
 
     # -- recording ----------------------------------------------------------------------
 
@@ -118,6 +120,9 @@ class Runner:
         if target.meter is not None:
             try:
                 power = round(float(target.meter.read().power_w), 2)
+            except MeterStalled as error:
+                self._stalled = str(error)  # the step it happened in cannot be trusted
+                power = None
             except InstrumentError:
                 power = None
         self.record.trace.append(
@@ -224,6 +229,7 @@ class Runner:
     def _run_step(self, spec: StepSpec, result: StepResult, ctx: StepContext) -> str | None:
         """Run one step into ``result``; returns why the rest of the plan cannot run, if so."""
         result.started = round(ctx.run_time(), 3)
+        self._stalled = None
         run = StepRun(result, spec.params, ctx)
         lacking = spec.unmeasurable(ctx.instruments)
         if lacking is not None:
@@ -244,20 +250,18 @@ class Runner:
                     result.finished = result.started
                     return None
             spec.type.run(run)
+            if self._stalled is not None:
+                raise MeterStalled(self._stalled)
         except StepFailure:
-            pass
+            if self._stalled is not None:
+                return self._error(result, ctx, spec, MeterStalled(self._stalled))
         except LinkLost as error:
             result.outcome = "error"
             result.message = f"{LINK_LOST}: {error}"
             result.finished = round(ctx.run_time(), 3)
             return LINK_LOST
         except (OperatorError, InstrumentError, StepError) as error:
-            result.outcome = "error"
-            result.message = str(error)
-            result.finished = round(ctx.run_time(), 3)
-            # A gate that could not be judged is as closed as one that failed: after a link
-            # step that errored nothing else can be trusted to run.
-            return spec.stop_on_fail
+            return self._error(result, ctx, spec, error)
         result.finished = round(ctx.run_time(), 3)
         failed = [m for m in result.measurements if m.outcome == "fail"]
         if run.failed is None and not failed:
@@ -271,6 +275,17 @@ class Runner:
         )
         result.suspects = resolve_suspects(spec, run)
         return spec.stop_on_fail or run.halt
+
+    @staticmethod
+    def _error(
+        result: StepResult, ctx: StepContext, spec: StepSpec, error: Exception
+    ) -> str | None:
+        result.outcome = "error"
+        result.message = str(error)
+        result.finished = round(ctx.run_time(), 3)
+        # A gate that could not be judged is as closed as one that failed: after a link
+        # step that errored nothing else can be trusted to run.
+        return spec.stop_on_fail
 
     @staticmethod
     def _leave_safe(target: Target) -> None:

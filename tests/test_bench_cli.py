@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ from protocols.clock import Scheduler
 from protocols.driver import RealTimeDriver
 from protocols.links import PtyPair
 from protocols.ports import LinkPort
+from protocols.sdm120 import MeterReading
 from spasim.board import VirtualBox
 from spasim.meter_server import MeterServer
 
@@ -249,7 +251,9 @@ class ServedBox:
     """A virtual box served on a pty under a real-time driver in a thread (what ``spasim
     serve`` does), optionally unplugged — its pty closed — at a simulated time."""
 
-    def __init__(self, *, unplug_at: float | None = None, meter: bool = False) -> None:
+    def __init__(
+        self, *, unplug_at: float | None = None, meter: bool = False, meter_delay: float = 0.0
+    ) -> None:
         self.pty = PtyPair()
         self.scheduler = Scheduler()
         self.driver = RealTimeDriver(self.scheduler, speed=SPEED)
@@ -260,7 +264,13 @@ class ServedBox:
         self.meter: MeterServer | None = None
         if meter:
             box = self.box
-            self.meter = MeterServer(box.meter)
+
+            def reading() -> MeterReading:
+                if meter_delay:
+                    time.sleep(meter_delay)  # a meter that stalls (wall time is the point)
+                return box.meter()
+
+            self.meter = MeterServer(reading)
             self.meter.start()
         if unplug_at is not None:
             self.scheduler.call_at(unplug_at, self._unplug)
@@ -312,6 +322,28 @@ def test_smoke_over_a_pty_with_a_modbus_meter(
     assert data["link"] == served.pty.path
     assert data["meter"] == served.meter.url
     assert any(sample["power_w"] for sample in data["trace"])
+
+
+def test_a_stalling_meter_is_an_instrument_error_not_a_dead_power_board(
+    answers: Path, tmp_path: Path
+) -> None:
+    """Issue 10: at --speed 20 a meter taking 0.25 s per reading froze the bench for 5 s of
+    the unit's time; reports seemed missing and the power board was named. A stall is an
+    instrument error: exit 3, the record kept, no part named."""
+    box = ServedBox(meter=True, meter_delay=0.25)
+    try:
+        assert box.meter is not None
+        out = tmp_path / "run.json"
+        code = run(
+            "--port", box.pty.path, "--meter", box.meter.url, "--plan", "smoke",
+            "--answers", str(answers), "--speed", str(SPEED), "--json", str(out), "--no-store",
+        )  # fmt: skip
+    finally:
+        box.close()
+    data = json.loads(out.read_text())
+    assert code == 3
+    assert data["verdict"] == "error" and data["suspected_parts"] == []
+    assert any("stalled" in step["message"] for step in data["steps"])
 
 
 def test_unplugging_the_pty_mid_run_exits_3_with_steps_so_far(

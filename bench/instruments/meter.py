@@ -74,6 +74,11 @@ class Meter(Protocol):
         ...
 
 
+class MeterStalled(InstrumentError):
+    """The meter answered, but so late that the bench's clock stood still meanwhile: what the
+    unit said in that time arrived late too, so nothing measured around it can be trusted."""
+
+
 class _Refused(InstrumentError):
     """The meter answered with a Modbus exception instead of values."""
 
@@ -173,7 +178,7 @@ class ModbusMeter:
         took = time.monotonic() - began
         if took > self.stall_s:
             # A reading this late describes a moment long gone for the unit's clock.
-            raise InstrumentError(
+            raise MeterStalled(
                 f"meter {self.name}: stalled ({took:.2f} s for one reading, "
                 f"limit {self.stall_s:.2f} s)"
             )
