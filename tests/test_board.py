@@ -327,34 +327,40 @@ def test_bubbles_stop_exactly_at_the_profile_minutes(profile: str, minutes: int)
     assert not rig.box.driven()["blower"]
 
 
-def test_bubbles_restart_on_a_changed_level_or_a_key_press() -> None:
+def test_bubbles_restart_only_on_a_changed_level() -> None:
+    """SPEC §4 inv. 3: the bubble command that switched the blower on or changed its level
+    arms the auto-off; repeats of the same level (state cycle, any key press) do not."""
     rig = Rig()
     rig.boot()
     remote = rig.start_state_cycle(RemoteState(bubbles=1))  # keeps the link alive
     rig.send(Frame(Command.BUBBLES, 1))
     rig.advance(601)
-    assert not rig.box.driven()["blower"]
+    assert rig.box.load_powers()["blower"] == 0
     rig.send(Frame(Command.BUBBLES, 1))  # a repeat: stays off
+    rig.press(bubbles=1)  # a key press repeating the level: stays off
     rig.advance(1)
-    assert not rig.box.driven()["blower"]
+    assert rig.box.load_powers()["blower"] == 0
     remote[0] = RemoteState(bubbles=3)
-    rig.send(Frame(Command.BUBBLES, 3))  # a change: on again, timer re-armed
+    rig.send(Frame(Command.BUBBLES, 3))  # a change: on again, timer armed
+    on_at = rig.scheduler.now() + FRAME_SECONDS
     rig.advance(1)
-    assert rig.box.blower_level == 3
-    rig.advance(600)
-    assert not rig.box.driven()["blower"]
-    rig.press(bubbles=3)  # a key press with bubbles wanted: on again
-    assert rig.box.blower_level == 3
-    pressed = rig.scheduler.now()
+    assert rig.box.load_powers()["blower"] == rig.profile.blower_w(3)
     rig.advance(300)
-    rig.press(bubbles=3)  # pressing again re-arms the full time
-    rig.scheduler.run_until(pressed + 600 + 1)
-    assert rig.box.driven()["blower"]
-    remote[0] = RemoteState(bubbles=0)
-    rig.press(bubbles=0)
-    assert not rig.box.driven()["blower"]
-    rig.press(bubbles=0)  # a key press with bubbles off does not start them
-    assert not rig.box.driven()["blower"]
+    remote[0] = RemoteState(bubbles=3, filter=True)
+    rig.press(bubbles=3, filter=True)  # another key: the blower's timer is not re-armed
+    assert rig.box.load_powers()["filter"] > 0
+    rig.scheduler.run_until(on_at + 600 - 0.01)
+    assert rig.box.load_powers()["blower"] == rig.profile.blower_w(3)
+    rig.scheduler.run_until(on_at + 600 + 0.01)
+    assert rig.box.load_powers()["blower"] == 0
+    remote[0] = RemoteState(bubbles=0, filter=True)
+    rig.press(bubbles=0, filter=True)
+    rig.press(bubbles=2, filter=True)  # off then a level again: a change
+    assert rig.box.load_powers()["blower"] == rig.profile.blower_w(2)
+    rig.press(bubbles=0, filter=True)
+    assert rig.box.load_powers()["blower"] == 0
+    rig.press(bubbles=0, filter=True)  # a key press with bubbles off does not start them
+    assert rig.box.load_powers()["blower"] == 0
 
 
 def test_silence_makes_the_next_repeat_count_as_a_command() -> None:
