@@ -97,8 +97,6 @@ SENSOR_OPEN_PARAMETER = 0x00
 """An open NTC reads as 0.0 °C."""
 SENSOR_SHORT_PARAMETER = 0xFF
 """A shorted NTC reads as the maximum, 127.5 °C."""
-_SENSOR_RAILS = frozenset((SENSOR_OPEN_PARAMETER, SENSOR_SHORT_PARAMETER))
-"""Readings the firmware takes for a failed sensor (no water is at 0.0 or 127.5 °C)."""
 _NO_SENSOR_FAULT = -1
 
 _TEMPERATURE_FRAMES = tuple(encode(Command.WATER_TEMP, p) for p in range(256))
@@ -537,11 +535,18 @@ class VirtualBox:
         start = self._boot_started - FRAME_SECONDS
         period = p.link_report_period_s
         first_report = start + p.boot_first_temperature_s
-        # Polls are scheduled before reports, so one due at the same instant runs first and
-        # the 06 report carries the reading just taken.
-        self._poll = scheduler.call_every(p.sensor_poll_s, self._poll_sensor, first=first_report)
+        if p.sensor_poll_s == period:
+            # The usual case: each 06 report is a poll, one event instead of two.
+            temperature = scheduler.call_every(period, self._poll_and_report, first=first_report)
+        else:
+            # Scheduled first, a poll due with a report runs before it: the 06 carries the
+            # reading just taken, otherwise the latest one.
+            self._poll = scheduler.call_every(
+                p.sensor_poll_s, self._poll_sensor, first=first_report
+            )
+            temperature = scheduler.call_every(period, self._report_temperature, first=first_report)
         self._reports = [
-            scheduler.call_every(period, self._report_temperature, first=first_report),
+            temperature,
             scheduler.call_every(period, self._report_flow, first=start + p.boot_first_flow_s),
         ]
         self._last_heard = scheduler.now()
@@ -595,11 +600,16 @@ class VirtualBox:
             elif parameter > 255:
                 parameter = 255
         self._reading = parameter
-        sensor_ok = parameter not in _SENSOR_RAILS
-        flipped = self._overtemp.observe(parameter / 2)
-        if flipped or sensor_ok != self._sensor_ok:
+        # A reading at a rail (SENSOR_OPEN/SHORT_PARAMETER) is a failed sensor: no water is
+        # at 0.0 or 127.5 °C.
+        sensor_ok = SENSOR_OPEN_PARAMETER < parameter < SENSOR_SHORT_PARAMETER
+        if self._overtemp.observe(parameter * 0.5) or sensor_ok != self._sensor_ok:
             self._sensor_ok = sensor_ok
             self._settle()
+
+    def _poll_and_report(self) -> None:
+        self._poll_sensor()
+        self._report_temperature()
 
     def _report_temperature(self) -> None:
         """Every report period: the firmware's latest sensor reading."""
