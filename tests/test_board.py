@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import itertools
 import weakref
@@ -25,13 +26,13 @@ from protocols.mspa import (
 from protocols.ports import SimCable
 from protocols.sdm120 import MeterReading
 from spasim.board import VirtualBox
-from spasim.profiles import load_profile
+from spasim.profiles import Profile, load_profile
 
 
 class Rig:
     """A box on a SimCable; the test plays the remote and records what the box sends."""
 
-    def __init__(self, profile: str = "premium-4", **options: Any) -> None:
+    def __init__(self, profile: str | Profile = "premium-4", **options: Any) -> None:
         options.setdefault("noise", False)
         self.scheduler = Scheduler()
         self.cable = SimCable(self.scheduler)
@@ -646,3 +647,23 @@ def test_diagram_images_need_graphviz(tmp_path: Any, capsys: pytest.CaptureFixtu
     else:
         assert code == 3 and "needs the graphviz" in capsys.readouterr().err
         assert not out.exists()
+
+
+def test_a_faster_sensor_poll_keeps_the_report_period() -> None:
+    """``[sensor] poll_s`` below the report period: reports stay once a second and carry
+    the latest reading; the heater still stops on a reading, between two reports."""
+    profile = dataclasses.replace(load_profile("premium-4"), sensor_poll_s=0.25)
+    rig = Rig(profile, water_c=30.0, tank_litres=20)
+    rig.boot()
+    rig.press(filter=True, heater=True)
+    rig.start_state_cycle(RemoteState(filter=True, heater=True))
+    start = rig.scheduler.now()
+    rig.advance(10)
+    assert len(rig.frames_since(start, Command.WATER_TEMP)) == 10
+    rig.box.set_water(41.2)  # reads 41.0: heating goes on
+    assert rig.box.load_powers()["heater"] > 0
+    for _ in range(200):
+        rig.advance(0.25)
+        if rig.box.load_powers()["heater"] == 0:
+            break
+    assert rig.box.load_powers()["heater"] == 0 and 41.25 <= rig.box.water_c < 41.5
