@@ -164,11 +164,12 @@ def test_summary_names_the_figures(trace: Trace) -> None:
 
 
 def test_over_temperature_cut_with_a_welded_heater_relay() -> None:
-    """A welded contact heats whatever the thermostat says; the box's latch still flips at
-    42 °C (the firmware cannot open a welded relay, but it must know)."""
+    """A welded contact heats whatever the thermostat says; the box's latch still flips on
+    its own reading (41.8 °C is over the 42 − 0.6 °C threshold from the first poll at boot;
+    the firmware cannot open a welded relay, but it must know)."""
     trace = simulate(Scenario(hours=0.5, water_c=41.8, faults=(TimedFault("heater-relay-welded"),)))
     cuts = [e for e in trace.events if e.kind == "overtemp"]
-    assert cuts and "cut at 42.0 °C" in cuts[0].text
+    assert cuts and cuts[0].time_s < 7.0 and "cut at 41.8 °C" in cuts[0].text
     assert trace.summary().setpoint_reached_s is not None  # 41.8 °C is above 40 °C at once
     assert all(row.heat_request is False for row in trace.rows if row.time_s > 10)
     assert all(row.power("heater") > 0 for row in trace.rows if row.time_s > 0)
