@@ -16,12 +16,17 @@ How it is put together, and why:
   path for every input is what lets the invariants hold whatever order inputs arrive in.
 * **Command memory** (:mod:`spasim.commands`) judges each frame (range, edges, auto-off);
   **loads** (:mod:`spasim.loads`) turn region states and faults into watts; the
-  **over-temperature watch** (:mod:`spasim.overtemp`) cuts the heater at the exact instant
-  the closed-form water (:mod:`spasim.physics`) crosses 42 °C.
+  **over-temperature watch** (:mod:`spasim.overtemp`) latches on the firmware's own
+  readings.
+* **Firmware senses, the world is true**: the firmware decides only on what it can sense —
+  its temperature sensor, polled every ``[sensor] poll_s`` (the noisy, 0.5 °C-quantised
+  reading it also reports in ``06``; a reading stuck at a rail, 0.0 or 127.5 °C, is a failed
+  sensor and locks the heater out), the flow switch and the knob's reed switch. The water
+  (:mod:`spasim.physics`, closed form) is the truth an observer may measure
+  (:attr:`VirtualBox.water_c`); the over-temperature margin keeps it below 42 °C.
 * **Time** is the shared :class:`~protocols.clock.Scheduler`: boot frames, periodic reports,
-  stage 2, auto-offs, the watchdog and the thermal crossings are events — no threads, no
-  wall clock — so the same box runs in a test that jumps through a day and behind a
-  real-time server.
+  sensor polls, stage 2, auto-offs and the watchdog are events — no threads, no wall clock —
+  so the same box runs in a test that jumps through a day and behind a real-time server.
 * **Driven vs energised**: :meth:`VirtualBox.driven` is what the firmware switches on,
   :meth:`VirtualBox.energised` what physically draws power; they differ only under faults.
   The SPEC §4 invariants hold on ``driven()`` always and on ``energised()`` unless a
@@ -138,6 +143,11 @@ class VirtualBox:
         self.profile = p = resolve_profile(profile)
         self.seed = seed
         self.litres = p.water_litres if tank_litres is None else float(tank_litres)
+        if self.litres < p.thermal_min_litres:
+            raise ValueError(
+                f"{self.litres:g} L is below the {p.thermal_min_litres:g} L the {p.name} "
+                "firmware's over-temperature margin is sized for ([thermal] min_litres)"
+            )
         self._water = Water(
             self.litres,
             ambient_c if water_c is None else water_c,
@@ -178,15 +188,16 @@ class VirtualBox:
         self._loads = Loads()
         self._flow_closed = False
         self._flow_frame = _FLOW_OPEN
+        self._reading = 0
+        """The firmware's latest sensor reading, as the 06 parameter (°C × 2)."""
+        self._sensor_ok = False
+        """The firmware's judgement of its latest reading: not stuck at a rail."""
+        self._poll: Periodic | None = None
 
         self.commands = RemoteCommands(scheduler, p, self._settle)
         """What the remote has asked for, as the firmware remembers it."""
         self._overtemp = OverTemperatureWatch(
-            scheduler,
-            self._water,
-            p.heater_overtemp_cut_c,
-            p.heater_overtemp_recover_c,
-            self._settle,
+            p.heater_overtemp_cut_c, p.heater_overtemp_recover_c, p.heater_overtemp_margin_c
         )
         self._power = PowerRegion(self)
         self._pump = PumpRegion()
@@ -283,8 +294,14 @@ class VirtualBox:
         self._settle()
 
     def set_water(self, celsius: float) -> None:
-        """Pour in water at ``celsius`` (or refill the tank): the temperature jumps there."""
+        """Pour in water at ``celsius`` (or refill the tank): the temperature jumps there.
+
+        A real refill takes minutes, during which the firmware polls its sensor many times;
+        the jump stands for all of it, so the firmware takes one reading of the new water at
+        once (otherwise a pour no firmware could outrun would break SPEC §4 invariant 1)."""
         self._water.update(self.scheduler.now(), temp_c=float(celsius))
+        if self._power.state == RUNNING:
+            self._poll_sensor()
         self._settle()
 
     def inject(self, fault_id: str) -> None:
@@ -425,6 +442,7 @@ class VirtualBox:
 
     @property
     def overtemp_latched(self) -> bool:
+        """The firmware's over-temperature latch (set by its own sensor readings)."""
         return self._overtemp.latched
 
     @property
@@ -486,7 +504,12 @@ class VirtualBox:
         c = self.commands
         return {
             "regions": self.region_states(),
-            "heater": (c.heater, self._overtemp.latched, self._heater.stage_deadline),
+            "heater": (
+                c.heater,
+                self._overtemp.latched,
+                self._sensor_ok,
+                self._heater.stage_deadline,
+            ),
             "filter": c.filter,
             "bubbles": (c.bubbles.last_received, c.bubbles.value, c.bubbles.deadline),
             "ozone": (c.ozone.last_received, c.ozone.value, c.ozone.deadline),
@@ -529,13 +552,23 @@ class VirtualBox:
         self.boots += 1
         self._decoder.reset()
         self.commands.reset()
-        self._overtemp.start()
+        self._overtemp.reset()
+        self._poll_sensor()  # the firmware reads its sensor before it obeys anything
         start = self._boot_started - FRAME_SECONDS
         period = p.link_report_period_s
+        first_report = start + p.boot_first_temperature_s
+        if p.sensor_poll_s == period:
+            # The usual case: each 06 report is a poll, one event instead of two.
+            temperature = scheduler.call_every(period, self._poll_and_report, first=first_report)
+        else:
+            # Scheduled first, a poll due with a report runs before it: the 06 carries the
+            # reading just taken, otherwise the latest one.
+            self._poll = scheduler.call_every(
+                p.sensor_poll_s, self._poll_sensor, first=first_report
+            )
+            temperature = scheduler.call_every(period, self._report_temperature, first=first_report)
         self._reports = [
-            scheduler.call_every(
-                period, self._report_temperature, first=start + p.boot_first_temperature_s
-            ),
+            temperature,
             scheduler.call_every(period, self._report_flow, first=start + p.boot_first_flow_s),
         ]
         self._last_heard = scheduler.now()
@@ -547,13 +580,17 @@ class VirtualBox:
         for report in self._reports:
             report.cancel()
         self._reports = []
+        if self._poll is not None:
+            self._poll.cancel()
+            self._poll = None
         if self._watchdog_event is not None:
             self._watchdog_event.cancel()
             self._watchdog_event = None
         if self._watchdog.state != IDLE:
             self._watchdog.trigger("disarm")
         self.commands.forget()
-        self._overtemp.stop()
+        self._overtemp.reset()
+        self._sensor_ok = False
         self._decoder.reset()
 
     # ------------------------------------------------------------ transmit
@@ -566,8 +603,10 @@ class VirtualBox:
             data = self._line_out(data)
         port.send(data)
 
-    def _report_temperature(self) -> None:
-        """Every report period: the water temperature, quantised to 0.5 °C, with noise."""
+    def _poll_sensor(self) -> None:
+        """The firmware reads its sensor: the water with noise, quantised to 0.5 °C (or what
+        a failed sensor gives), and decides on that reading alone — a reading at a rail is a
+        failed sensor, one at the over-temperature threshold cuts the heater."""
         parameter = self._sensor_parameter
         if parameter == _NO_SENSOR_FAULT:
             celsius = self._water.at(self.scheduler.now())
@@ -579,6 +618,21 @@ class VirtualBox:
                 parameter = 0
             elif parameter > 255:
                 parameter = 255
+        self._reading = parameter
+        # A reading at a rail (SENSOR_OPEN/SHORT_PARAMETER) is a failed sensor: no water is
+        # at 0.0 or 127.5 °C.
+        sensor_ok = SENSOR_OPEN_PARAMETER < parameter < SENSOR_SHORT_PARAMETER
+        if self._overtemp.observe(parameter * 0.5) or sensor_ok != self._sensor_ok:
+            self._sensor_ok = sensor_ok
+            self._settle()
+
+    def _poll_and_report(self) -> None:
+        self._poll_sensor()
+        self._report_temperature()
+
+    def _report_temperature(self) -> None:
+        """Every report period: the firmware's latest sensor reading."""
+        parameter = self._reading
         if self._noisy:
             self._transmit(_TEMPERATURE_FRAMES[parameter])
         elif self._port is not None:
@@ -669,7 +723,7 @@ class VirtualBox:
             running,
             commands.heater,
             pump_driven and flow_switch_closed(ids, pump_driven),
-            self._sensor_parameter == _NO_SENSOR_FAULT,
+            self._sensor_ok,
             self._overtemp.latched,
         )
         moved = heater.move_to(heater_target) or moved
@@ -712,6 +766,4 @@ class VirtualBox:
 
         if loads.blower > 0 and not was_blowing and "check-valve-leak" in ids and self.prcd_trips:
             self._power.trigger("trip")  # water reached the blower: earth fault
-            self._dirty = True
-        if self._overtemp.rearm():
             self._dirty = True

@@ -8,6 +8,11 @@ The box never acknowledges a state frame, and the remote repeats its whole state
 * heater and filter follow the last valid value (a repeat changes nothing by itself);
 * bubbles, ozone and UVC are obeyed on *edges* (:class:`AutoOffCommand`) because they
   switch themselves off: a repeat of the value that already timed out must not restart them.
+  SPEC §4 invariant 3: the auto-off runs from the command that switched the load on or
+  changed its level; a repeat of the same level — the state cycle or the burst of any key
+  press, which ends in 16 00 — neither restarts the load nor re-arms its timer. To start a
+  load that timed out the remote sends a different value (the panel's own auto-off mirror
+  shows it off, so the next press asks for a level again).
 
 :meth:`RemoteCommands.handle` returns flags so the board can feed the watchdog, answer a
 handshake and re-evaluate its regions without this module knowing about any of them.
@@ -36,8 +41,8 @@ REPLY = 4
 class AutoOffCommand:
     """A remote command obeyed on its edges, with an auto-off timer (bubbles, ozone, UVC).
 
-    Only a *change* (a value different from the last one received) or a key press (16 00,
-    which ends every key-press burst) switches the load on and (re)arms the timer.
+    Only a *change* (a value different from the last one received) switches the load on and
+    (re)arms the timer; a repeat, inside a key-press burst or not, changes nothing.
     :meth:`forget` clears the memory (power loss, watchdog fail-safe) so the next frame
     counts as a change again.
     """
@@ -67,13 +72,6 @@ class AutoOffCommand:
             return False
         self.last_received = value
         self._set(value)
-        return True
-
-    def key_press(self) -> bool:
-        """A key-press marker arrived: (re)start the load if the remote wants it on."""
-        if not self.last_received:
-            return False
-        self._set(self.last_received)
         return True
 
     def forget(self) -> None:
@@ -123,7 +121,7 @@ class RemoteCommands:
             Command.BUBBLES: self._bubbles,
             Command.SETPOINT: self._setpoint,
             Command.OZONE: self._ozone,
-            Command.KEY_PRESS: self._key_press,
+            Command.KEY_PRESS: self._zero_only,  # a marker: it re-arms nothing (inv. 3)
             Command.CYCLE_0D: self._zero_only,
             Command.BOOT_0F: self._zero_only,
         }
@@ -198,14 +196,6 @@ class RemoteCommands:
             return IGNORED
         self.setpoint = parameter
         return VALID
-
-    def _key_press(self, parameter: int) -> int:
-        if parameter != 0:
-            return IGNORED
-        changed = self.bubbles.key_press()
-        changed = self.ozone.key_press() or changed
-        changed = self.uvc.key_press() or changed
-        return VALID | CHANGED if changed else VALID
 
     def _zero_only(self, parameter: int) -> int:
         return VALID if parameter == 0 else IGNORED

@@ -1,87 +1,64 @@
-"""The heater's over-temperature cut: latched at the exact instant the water crosses it.
+"""The heater's over-temperature cut, decided on the box's own sensor as a firmware must.
 
-A firmware polling its sensor once a second would let the water overshoot 42 °C between
-polls; SPEC §4 wants "heater energised ⇒ water < 42 °C" at *every* instant. Because the
-water follows a closed form between events, the crossing time is known in advance
-(:meth:`spasim.physics.Water.time_to_reach`), so the cut is an event at that instant and the
-recovery below 40 °C another. Both thresholds sit :data:`CROSSING_MARGIN_C` below the
-nominal value so floating-point rounding can never leave the heater on at 42.000 °C.
+A real firmware has no oracle for the water: it has an NTC read through an ADC, the same
+noisy reading, quantised to 0.5 °C, that it reports in ``06``. It polls that reading on its
+own schedule (``[sensor] poll_s``) and cuts the heater when the *reading* reaches
+``overtemp_cut_c − overtemp_margin_c``; it lets the heater run again once the reading is
+below ``overtemp_recover_c``. SPEC §4 invariant 1 ("heater energised ⇒ water < 42 °C") is
+about the *true* water, so the margin has to cover everything between the two:
+
+* sensor noise, at most ``[sensor] noise_clip_c`` (±0.3 °C, SPEC §5);
+* quantisation: a reading of ``r`` means the noisy value was below ``r + 0.25`` (banker's
+  rounding puts an exact half on the lower step);
+* what the water can gain before the next poll: the worst heating rate (stage-2 heater,
+  no loss — ambient never exceeds 42 °C, so losses only slow the rise — in the smallest
+  water the profile allows, ``[thermal] min_litres``) times ``poll_s``.
+
+With the defaults that is 0.3 + 0.25 + 2000 W / (20 L · 4186 J/kg·K) · 1 s ≈ 0.57 °C, so
+the margin is 0.6 °C: the heater stops on the first reading of 41.5 °C, when the true water
+is at most 41.55 °C and cannot pass 41.58 °C before the cut. :func:`minimum_margin_c`
+computes the bound and profile validation refuses a margin below it.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from .physics import capacity_j_per_k
 
-from protocols.clock import Event, Scheduler
+QUANTUM_C = 0.5
+"""The report's resolution: the ``06`` parameter is °C × 2."""
 
-from .physics import Water
 
-CROSSING_MARGIN_C = 1e-6
+def minimum_margin_c(
+    noise_clip_c: float, heater_max_w: float, min_litres: float, poll_s: float
+) -> float:
+    """The smallest cut margin that keeps the true water below the cut (see module doc)."""
+    worst_rate = heater_max_w / capacity_j_per_k(min_litres)
+    return noise_clip_c + QUANTUM_C / 2 + worst_rate * poll_s
 
 
 class OverTemperatureWatch:
-    """``latched`` from the cut until the recovery; ``on_change`` runs when an event flips it."""
+    """The firmware's latch: set by a reading at or above the cut threshold, cleared by one
+    below the recovery. It only ever sees readings (:meth:`observe`), never the water."""
 
-    def __init__(
-        self,
-        scheduler: Scheduler,
-        water: Water,
-        cut_c: float,
-        recover_c: float,
-        on_change: Callable[[], None],
-    ) -> None:
-        self._scheduler = scheduler
-        self._water = water
-        self.cut_c = cut_c - CROSSING_MARGIN_C
-        self.recover_c = recover_c - CROSSING_MARGIN_C
-        self._on_change = on_change
-        self._event: Event | None = None
-        self.active = False
+    __slots__ = ("latched", "recover_c", "threshold_c")
+
+    def __init__(self, cut_c: float, recover_c: float, margin_c: float) -> None:
+        self.threshold_c = cut_c - margin_c
+        """A reading at or above this cuts the heater."""
+        self.recover_c = recover_c
+        """A reading below this lets it run again."""
         self.latched = False
 
-    @property
-    def next_crossing(self) -> float | None:
-        return None if self._event is None else self._event.time
-
-    def start(self) -> None:
-        """The firmware starts watching (power-on): latched if the water is already too hot."""
-        self.active = True
-        self.latched = self._water.at(self._scheduler.now()) >= self.cut_c
-
-    def stop(self) -> None:
-        self.active = False
-        self.latched = False
-        self._cancel()
-
-    def rearm(self) -> bool:
-        """After the water's inputs changed: re-check the thresholds (a jump in temperature
-        crosses them without an event) and schedule the next crossing. True when the latch
-        flipped."""
-        self._cancel()
-        if not self.active:
-            return False
-        now = self._scheduler.now()
-        temperature = self._water.at(now)
-        flipped = False
-        if not self.latched and temperature >= self.cut_c:
-            self.latched = flipped = True
-        elif self.latched and temperature <= self.recover_c:
+    def observe(self, sensed_c: float) -> bool:
+        """One poll of the sensor; True when the latch flipped."""
+        if not self.latched and sensed_c >= self.threshold_c:
+            self.latched = True
+            return True
+        if self.latched and sensed_c < self.recover_c:
             self.latched = False
-            flipped = True
-        target = self.recover_c if self.latched else self.cut_c
-        delay = self._water.time_to_reach(now, target)
-        if delay != math.inf:
-            self._event = self._scheduler.call_at(now + delay, self._crossing)
-        return flipped
+            return True
+        return False
 
-    def _cancel(self) -> None:
-        if self._event is not None:
-            self._event.cancel()
-            self._event = None
-
-    def _crossing(self) -> None:
-        # The event *is* the crossing: flip without re-reading the (rounded) temperature.
-        self._event = None
-        self.latched = not self.latched
-        self._on_change()
+    def reset(self) -> None:
+        """Power loss: the firmware's memory of the latch is gone."""
+        self.latched = False

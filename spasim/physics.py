@@ -3,9 +3,10 @@
 ``C·dT/dt = P_heater − UA·(T − T_amb) − P_loss`` with constant inputs between events has the
 solution ``T(t) = T_eq + (T0 − T_eq)·exp(−t·UA/C)`` where ``T_eq = T_amb + (P_heater −
 P_loss)/UA``. Nothing here steps through time: a board asks for the temperature *at* an
-instant (the scalar :class:`Water`, one ``exp`` per report) and asks *when* the water will
-cross a threshold (:func:`time_to_reach`) so the 42 °C cut and the 40 °C recovery are events
-at the exact crossing instead of something a polling loop might overshoot.
+instant (the scalar :class:`Water`, one ``exp`` per sensor poll) and what-if sweeps ask
+*when* the water will reach a temperature (:func:`time_to_reach`). This is the world's
+truth: the firmware never reads it directly, only through its noisy sensor (:class:`SensorNoise`,
+see :mod:`spasim.overtemp` for why its margin keeps the true water below 42 °C).
 
 :func:`settle` is the one formula; the scalar path passes ``math.exp`` (no array overhead per
 report) and :class:`WaterBank` passes ``np.exp`` to advance many boards in one call.

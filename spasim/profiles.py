@@ -18,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .overtemp import minimum_margin_c
+
 UVC_VARIANT_A = 0x15
 """UVC enable code on a variant A box."""
 UVC_VARIANT_B = 0x10
@@ -51,6 +53,7 @@ class Profile:
     heater_stage1_s: float
     heater_overtemp_cut_c: float
     heater_overtemp_recover_c: float
+    heater_overtemp_margin_c: float
     filter_pump_w: float
     blower_level_w: tuple[float, float, float]
     blower_auto_off_min: float
@@ -68,6 +71,7 @@ class Profile:
     thermal_ua_w_per_k: float
     thermal_lid_off_factor: float
     thermal_blower_factor: float
+    thermal_min_litres: float
     link_watchdog_s: float
     link_report_period_s: float
     link_flow_offset_s: float
@@ -76,6 +80,7 @@ class Profile:
     boot_first_temperature_s: float
     sensor_noise_sigma_c: float
     sensor_noise_clip_c: float
+    sensor_poll_s: float
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -125,6 +130,8 @@ def _problems(p: Profile) -> list[str]:
         "thermal_blower_factor",
         "link_watchdog_s",
         "link_report_period_s",
+        "thermal_min_litres",
+        "sensor_poll_s",
     )
     for field in positive:
         if not getattr(p, field) > 0:
@@ -148,6 +155,20 @@ def _problems(p: Profile) -> list[str]:
         problems.append("link flow_offset_s must be within one report period")
     if p.sensor_noise_sigma_c < 0 or p.sensor_noise_clip_c < 0:
         problems.append("sensor noise figures must not be negative")
+    if p.thermal_min_litres > p.water_litres:
+        problems.append("thermal min_litres must not exceed water_litres")
+    if p.thermal_min_litres > 0 and p.sensor_poll_s > 0:
+        needed = minimum_margin_c(
+            p.sensor_noise_clip_c,
+            max(p.heater_stage1_w, p.heater_stage2_w),
+            p.thermal_min_litres,
+            p.sensor_poll_s,
+        )
+        if not p.heater_overtemp_margin_c >= needed:
+            problems.append(
+                f"heater overtemp_margin_c must be at least {needed:.3f} °C (sensor noise clip"
+                " + half a 0.5 °C step + the fastest rise in min_litres over one sensor poll)"
+            )
     return problems
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import itertools
 import weakref
@@ -25,13 +26,13 @@ from protocols.mspa import (
 from protocols.ports import SimCable
 from protocols.sdm120 import MeterReading
 from spasim.board import VirtualBox
-from spasim.profiles import load_profile
+from spasim.profiles import Profile, load_profile
 
 
 class Rig:
     """A box on a SimCable; the test plays the remote and records what the box sends."""
 
-    def __init__(self, profile: str = "premium-4", **options: Any) -> None:
+    def __init__(self, profile: str | Profile = "premium-4", **options: Any) -> None:
         options.setdefault("noise", False)
         self.scheduler = Scheduler()
         self.cable = SimCable(self.scheduler)
@@ -223,43 +224,60 @@ def test_heater_is_locked_out_without_flow() -> None:
     assert not rig.box.energised()["heater"]
 
 
-def test_over_temperature_cut_at_42_and_recovery_below_40() -> None:
-    rig = Rig(water_c=41.0, tank_litres=20, ambient_c=20.0)
+@pytest.mark.parametrize("seed", range(4))
+def test_over_temperature_cut_on_the_sensor_reading_with_a_margin(seed: int) -> None:
+    """The firmware cuts on its own (noisy, 0.5 °C) reading — the one it reports in 06 —
+    at 42 − 0.6 °C, so the true water stays below 42 °C; it restarts on the first reading
+    below 40 °C. Judged from the wire, the heater's power and the true water."""
+    rig = Rig(water_c=40.6, tank_litres=20, ambient_c=20.0, noise=True, seed=seed)
+    reports: list[tuple[float, bool]] = []  # (reading °C, heater drawing power on arrival)
+    decoder = FrameDecoder()
+
+    def on_receive(data: bytes) -> None:
+        heating = rig.box.load_powers()["heater"] > 0
+        for frame in decoder.feed(data, rig.scheduler.now()):
+            if frame.command == Command.WATER_TEMP:
+                reports.append((frame.parameter / 2, heating))
+
+    rig.cable.remote.on_receive = on_receive
     rig.boot()
     rig.press(filter=True, heater=True)
     rig.start_state_cycle(RemoteState(filter=True, heater=True))
-    box = rig.box
-    # Heat in small steps: the heater must never be on at or above 42 °C.
-    cut_at = None
-    for _ in range(20000):
+    for _ in range(40000):  # 2000 s in 50 ms steps
         rig.advance(0.05)
-        if box.driven()["heater"]:
-            assert box.water_c < 42.0
-        elif cut_at is None:
-            cut_at = rig.scheduler.now()
-            break
-    assert cut_at is not None
-    assert box.region_states()["heater"] == "locked_overtemp"
-    assert box.water_c == pytest.approx(42.0, abs=0.01)
-    # Cooling: the heater stays off until the water is below 40 °C, then starts at stage 1.
-    while box.region_states()["heater"] == "locked_overtemp":
-        assert box.water_c >= 40.0 - 1e-6
-        rig.scheduler.step()  # event by event: stop at the instant the heater restarts
-    assert box.region_states()["heater"] == "stage1"
-    assert 39.999 < box.water_c < 40.0
-    assert rig.scheduler.now() - cut_at > 300  # 20 L cools 2 °C in minutes, not seconds
+        if rig.box.load_powers()["heater"] > 0:
+            assert rig.box.water_c < 42.0
+    readings = [celsius for celsius, _ in reports]
+    heating = [on for _, on in reports]
+    assert max(readings) >= 41.5
+    # Every reading at or above 41.4 °C has the heater off by the time the report lands...
+    assert all(not on for c, on in zip(readings, heating, strict=True) if c >= 41.4)
+    # ...and the heater stayed on through every lower reading until the first cut.
+    cut = heating.index(False, heating.index(True))
+    assert readings[cut] >= 41.4 and all(c < 41.4 for c in readings[:cut])
+    # Locked out until the first reading below 40 °C, which restarts it at once.
+    restart = heating.index(True, cut)
+    assert readings[restart] < 40.0
+    assert all(c >= 40.0 for c in readings[cut:restart])
 
 
 def test_heater_cut_when_water_is_poured_in_above_42() -> None:
     rig = Rig(water_c=35.0)
     rig.boot()
     rig.press(filter=True, heater=True)
+    assert rig.box.load_powers()["heater"] > 0
     rig.box.set_water(43.0)
-    assert rig.box.region_states()["heater"] == "locked_overtemp"
+    assert rig.box.load_powers()["heater"] == 0
     rig.box.set_water(41.0)  # hysteresis: still too warm to restart
-    assert rig.box.region_states()["heater"] == "locked_overtemp"
+    rig.advance(5)
+    assert rig.box.load_powers()["heater"] == 0
     rig.box.set_water(39.0)
-    assert rig.box.region_states()["heater"] == "stage1"
+    assert rig.box.load_powers()["heater"] == rig.profile.heater_stage1_w
+
+
+def test_a_tank_smaller_than_the_margin_allows_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"5 L is below the 20 L .*min_litres"):
+        VirtualBox(Scheduler(), None, "premium-4", tank_litres=5)
 
 
 def test_ozone_and_uvc_need_the_filter_pump() -> None:
@@ -327,34 +345,40 @@ def test_bubbles_stop_exactly_at_the_profile_minutes(profile: str, minutes: int)
     assert not rig.box.driven()["blower"]
 
 
-def test_bubbles_restart_on_a_changed_level_or_a_key_press() -> None:
+def test_bubbles_restart_only_on_a_changed_level() -> None:
+    """SPEC §4 inv. 3: the bubble command that switched the blower on or changed its level
+    arms the auto-off; repeats of the same level (state cycle, any key press) do not."""
     rig = Rig()
     rig.boot()
     remote = rig.start_state_cycle(RemoteState(bubbles=1))  # keeps the link alive
     rig.send(Frame(Command.BUBBLES, 1))
     rig.advance(601)
-    assert not rig.box.driven()["blower"]
+    assert rig.box.load_powers()["blower"] == 0
     rig.send(Frame(Command.BUBBLES, 1))  # a repeat: stays off
+    rig.press(bubbles=1)  # a key press repeating the level: stays off
     rig.advance(1)
-    assert not rig.box.driven()["blower"]
+    assert rig.box.load_powers()["blower"] == 0
     remote[0] = RemoteState(bubbles=3)
-    rig.send(Frame(Command.BUBBLES, 3))  # a change: on again, timer re-armed
+    rig.send(Frame(Command.BUBBLES, 3))  # a change: on again, timer armed
+    on_at = rig.scheduler.now() + FRAME_SECONDS
     rig.advance(1)
-    assert rig.box.blower_level == 3
-    rig.advance(600)
-    assert not rig.box.driven()["blower"]
-    rig.press(bubbles=3)  # a key press with bubbles wanted: on again
-    assert rig.box.blower_level == 3
-    pressed = rig.scheduler.now()
+    assert rig.box.load_powers()["blower"] == rig.profile.blower_w(3)
     rig.advance(300)
-    rig.press(bubbles=3)  # pressing again re-arms the full time
-    rig.scheduler.run_until(pressed + 600 + 1)
-    assert rig.box.driven()["blower"]
-    remote[0] = RemoteState(bubbles=0)
-    rig.press(bubbles=0)
-    assert not rig.box.driven()["blower"]
-    rig.press(bubbles=0)  # a key press with bubbles off does not start them
-    assert not rig.box.driven()["blower"]
+    remote[0] = RemoteState(bubbles=3, filter=True)
+    rig.press(bubbles=3, filter=True)  # another key: the blower's timer is not re-armed
+    assert rig.box.load_powers()["filter"] > 0
+    rig.scheduler.run_until(on_at + 600 - 0.01)
+    assert rig.box.load_powers()["blower"] == rig.profile.blower_w(3)
+    rig.scheduler.run_until(on_at + 600 + 0.01)
+    assert rig.box.load_powers()["blower"] == 0
+    remote[0] = RemoteState(bubbles=0, filter=True)
+    rig.press(bubbles=0, filter=True)
+    rig.press(bubbles=2, filter=True)  # off then a level again: a change
+    assert rig.box.load_powers()["blower"] == rig.profile.blower_w(2)
+    rig.press(bubbles=0, filter=True)
+    assert rig.box.load_powers()["blower"] == 0
+    rig.press(bubbles=0, filter=True)  # a key press with bubbles off does not start them
+    assert rig.box.load_powers()["blower"] == 0
 
 
 def test_silence_makes_the_next_repeat_count_as_a_command() -> None:
@@ -623,3 +647,23 @@ def test_diagram_images_need_graphviz(tmp_path: Any, capsys: pytest.CaptureFixtu
     else:
         assert code == 3 and "needs the graphviz" in capsys.readouterr().err
         assert not out.exists()
+
+
+def test_a_faster_sensor_poll_keeps_the_report_period() -> None:
+    """``[sensor] poll_s`` below the report period: reports stay once a second and carry
+    the latest reading; the heater still stops on a reading, between two reports."""
+    profile = dataclasses.replace(load_profile("premium-4"), sensor_poll_s=0.25)
+    rig = Rig(profile, water_c=30.0, tank_litres=20)
+    rig.boot()
+    rig.press(filter=True, heater=True)
+    rig.start_state_cycle(RemoteState(filter=True, heater=True))
+    start = rig.scheduler.now()
+    rig.advance(10)
+    assert len(rig.frames_since(start, Command.WATER_TEMP)) == 10
+    rig.box.set_water(41.2)  # reads 41.0: heating goes on
+    assert rig.box.load_powers()["heater"] > 0
+    for _ in range(200):
+        rig.advance(0.25)
+        if rig.box.load_powers()["heater"] == 0:
+            break
+    assert rig.box.load_powers()["heater"] == 0 and 41.25 <= rig.box.water_c < 41.5

@@ -358,3 +358,30 @@ def test_frames_after_a_trip_in_the_same_chunk_are_not_obeyed() -> None:
     assert bench.box.prcd_tripped
     assert bench.frames_since(start) == []
     assert bench.box.commands.filter is False
+
+
+@pytest.mark.parametrize(
+    ("fault", "reading"), [("temp-sensor-open", 0x00), ("temp-sensor-short", 0xFF)]
+)
+def test_a_sensor_failing_while_heating_is_recognised_by_its_reading(
+    fault: str, reading: int
+) -> None:
+    """The firmware knows its sensor only through readings: the heater stops at the first
+    poll that reads a rail (0.0 or 127.5 °C), the one the next 06 report carries, and stays
+    off while it reads there."""
+    bench = Bench(())
+    bench.advance(8)
+    bench.press(filter=True, heater=True)
+    assert bench.box.load_powers()["heater"] > 0
+    bench.box.inject(fault)
+    injected = bench.scheduler.now()
+    bench.advance(1.0)
+    assert bench.frames_since(injected, Command.WATER_TEMP) == [Frame(Command.WATER_TEMP, reading)]
+    assert bench.box.load_powers()["heater"] == 0
+    bench.press(filter=True, heater=False)
+    bench.press(filter=True, heater=True)
+    bench.advance(60)
+    assert bench.box.load_powers()["heater"] == 0
+    bench.box.clear(fault)
+    bench.advance(1.0)
+    assert bench.box.load_powers()["heater"] > 0

@@ -1,20 +1,28 @@
-"""SPEC §4's invariants under any input: a hypothesis state machine plays remote, operator,
-weather and fate (faults) against a virtual box and checks the invariants after every step.
+"""SPEC §4's invariants under any input, judged from outside the box: a hypothesis state
+machine plays remote, operator, weather and fate (faults) against a virtual box and checks,
+after every step and every chunk the box receives, only what an observer can see — the
+frames on the wire in both directions (decoded with :class:`~protocols.mspa.FrameDecoder`),
+a meter per load (:meth:`VirtualBox.load_powers`), the true water temperature
+(:attr:`VirtualBox.water_c`) and the PRCD's lamp. No region states, no ``driven()``.
 
-1. heater driven ⇒ filter pump driven, flow switch closed, water < 42 °C (and the same for
-   *energised*, unless a hardware-bypass fault makes the element live regardless);
-2. ozone or UVC driven/energised ⇒ filter pump driven;
-3. the blower never runs longer than the profile's auto-off after the bubble command that
-   turned it on — the test keeps its own model of which commands could turn it on;
-4. PRCD tripped ⇒ nothing energised, and the box sends nothing (checked at every send);
-5. a malformed or out-of-range frame changes nothing (the box's snapshot just before and
-   just after it handles a chunk of bytes with no valid frame in it).
-
-Checks run after every rule and at every chunk the box receives (every 1.5 s while the
-remote is alive), so long time jumps are checked along the way, not only where they land.
+1. heater drawing power ⇒ filter pump drawing power, the flow switch reported closed (judged
+   at every ``08`` the box sends) and true water < 42 °C — except under ``heater-relay-welded``
+   (the element is live whatever the firmware does) and, for the pump, a dead pump behind a
+   stuck-closed flow switch (the firmware's only flow sensor lies);
+2. ozone or UVC drawing power ⇒ filter pump drawing power (unless the pump is dead: then the
+   meter cannot show that the firmware drives it);
+3. the blower draws power at most the profile's auto-off after the bubble command that
+   switched it on or changed its level; a repeat of the same level (the state cycle, any
+   other key press) does not re-arm it — :class:`AutoOffModel`, written from SPEC §4;
+4. PRCD lamp off ⇒ no load draws power, and the box sends nothing (checked at every send);
+5. a chunk with no valid frame in it changes nothing: no load's power changes and the box
+   answers nothing; and, because an ignored frame must not feed the watchdog either, every
+   switched load is off once no valid frame has reached the box for the watchdog time.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 from hypothesis import settings
@@ -66,16 +74,83 @@ def frame_is_valid(frame: Frame, variant_b: bool) -> bool:
     return False
 
 
-class GuardedEnd(CableEnd):
-    """The box's cable end, checking invariant 4 at the moment the box sends anything."""
+POWER_CUTTING_FAULTS = frozenset(
+    ("prcd-tripped", "prcd-faulty", "transformer-dead", "power-board-dead")
+)
+"""SPEC §5 rows whose signature is "no frames": injecting one may stop the firmware."""
+BOOT_FRAMES = (Frame(Command.BOOT_09, 0x00), Frame(Command.BOOT_07, 0x0C))
+EPSILON_S = 1e-6
 
-    box: VirtualBox | None = None
+
+class AutoOffModel:
+    """SPEC §4 invariant 3, from the text alone: the blower may run for ``auto_off_s`` after
+    the bubble command that switched it on or changed its level; a repeat of the level the
+    box last received does not re-arm it; the box forgets what it received when its firmware
+    stops (power) or fails safe (no valid frame for the watchdog time).
+
+    The observer cannot see the box's memory, so where it is unsure it errs towards allowing
+    the blower more time, never less: ``memory`` is None when the box may have forgotten,
+    and while the firmware is not known to run (``confirmed`` False: since a power cut,
+    until the box sends something only a running firmware sends) any bubble level may have
+    been a command.
+    """
+
+    def __init__(self, auto_off_s: float, watchdog_s: float) -> None:
+        self.auto_off_s = auto_off_s
+        self.watchdog_s = watchdog_s
+        self.memory: int | None = None
+        self.armed_at: float | None = None
+        self.confirmed = False
+        self.confirmed_at = 0.0
+        self.last_valid = -float("inf")
+
+    def power_cut(self) -> None:
+        self.memory = None
+        self.confirmed = False
+
+    def box_spoke(self, frame: Frame, now: float) -> None:
+        """A frame from the box: anything but 09 00 means its firmware runs."""
+        if not self.confirmed and frame != BOOT_FRAMES[0]:
+            self.confirmed = True
+            self.confirmed_at = now
+
+    def frames_reached_box(self, frames: list[Frame], now: float) -> None:
+        """Valid frames (per SPEC §3) in one chunk reaching the box at ``now``."""
+        if not frames:
+            return
+        if self.confirmed and now - self.last_valid >= self.watchdog_s - EPSILON_S:
+            self.memory = None  # the box may have failed safe and forgotten
+        for command, level in frames:
+            if command != Command.BUBBLES:
+                continue
+            if not self.confirmed:
+                if level:
+                    self.armed_at = now
+                self.memory = None
+            elif level != self.memory:
+                if level:
+                    self.armed_at = now
+                self.memory = level
+        self.last_valid = now
+
+    def blower_may_run(self, now: float) -> bool:
+        return self.armed_at is not None and now - self.armed_at <= self.auto_off_s + EPSILON_S
+
+    def silent_for_watchdog(self, now: float) -> bool:
+        """The firmware runs and has heard no valid frame for longer than the watchdog."""
+        heard = max(self.last_valid, self.confirmed_at)
+        return self.confirmed and now - heard > self.watchdog_s + EPSILON_S
+
+
+class TappedEnd(CableEnd):
+    """The box's cable end with a probe on its transmit line: every frame the box sends is
+    decoded as it is sent, and judged at that instant."""
+
+    on_send: Callable[[bytes], None] | None = None
 
     def send(self, data: bytes) -> None:
-        box = self.box
-        if box is not None:
-            assert not box.prcd_tripped, "a tripped box sent a frame"
-            assert box.powered, "an unpowered box sent a frame"
+        if self.on_send is not None:
+            self.on_send(data)
         super().send(data)
 
 
@@ -124,31 +199,31 @@ _water = st.floats(5.0, 45.0) | st.floats(41.0, 42.5)
 
 class BoxUnderAnyInput(RuleBasedStateMachine):
     """The test is the remote (a background state cycle plus whatever rules send), the
-    operator, the weather and fate; it watches every chunk of bytes the box receives."""
+    operator, the weather and fate; it watches the wire both ways and the meter."""
 
     def __init__(self) -> None:
         super().__init__()
         self.scheduler = Scheduler()
         cable = SimCable(self.scheduler)
-        guarded = GuardedEnd(cable, "box")
-        guarded.peer = cable.remote
-        cable.remote.peer = guarded
-        cable.box = guarded
+        tapped = TappedEnd(cable, "box")
+        tapped.peer = cable.remote
+        cable.remote.peer = tapped
+        cable.box = tapped
+        tapped.on_send = self._box_sends
         self.cable = cable
-        self.guarded = guarded
         self.box: VirtualBox
         self.variant_b = False
-        self.auto_off_s = 600.0
         # The remote: it repeats its state every 1.5 s per frame while alive.
         self.remote_state = RemoteState()
         self._cycle_frames = [bytes(f) for f in state_frames(self.remote_state)]
         self.remote_alive = True
         self._tick = 0
         self.scheduler.call_every(1.5, self._remote_cycle)
-        # Model for invariant 3: the box's bubble memory, from what reached the box.
-        self.mirror = FrameDecoder()
-        self.bubble_memory: int | None = None
-        self.bubbles_on_at: float | None = None
+        # What the observer decodes: the remote's frames as they reach the box, and the box's.
+        self.to_box = FrameDecoder()
+        self.from_box = FrameDecoder()
+        self.box_sends = 0
+        self.model = AutoOffModel(600.0, 30.0)
 
     @initialize(
         profile=st.sampled_from(available_profiles()),
@@ -171,7 +246,7 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
     ) -> None:
         loaded = load_profile(profile)
         self.variant_b = loaded.uvc_command == UVC_VARIANT_B
-        self.auto_off_s = loaded.bubble_auto_off_s
+        self.model = AutoOffModel(loaded.bubble_auto_off_s, loaded.link_watchdog_s)
         self.box = VirtualBox(
             self.scheduler,
             self.cable.box,
@@ -183,7 +258,6 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
             tank_litres=tank,
             noise=noise,
         )
-        self.guarded.box = self.box
         self._cycle_frames = [bytes(f) for f in state_frames(self.remote_state, self._uvc())]
         handler = self.cable.box.on_receive
         assert handler is not None
@@ -195,39 +269,46 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
         if hasattr(self, "box"):
             self.box.close()
 
-    # ------------------------------------------------------------ the model
+    # ------------------------------------------------------------ observation
 
-    def _observe(self) -> None:
-        """The box forgets the remote's commands when it stops running or fails safe."""
-        states = self.box.region_states()
-        if states["power"] != "running":
-            self.bubble_memory = None
-            self.mirror.reset()  # the box's receiver restarts with the firmware
-        elif states["watchdog"] == "failsafe":
-            self.bubble_memory = None
+    def _faults(self) -> set[str]:
+        """The faults this test injected (and has not cleared), by catalogue id."""
+        return {fault.partition(":")[0] for fault in self.box.active_faults}
+
+    def _power_cut(self) -> None:
+        self.model.power_cut()
+        self.to_box.reset()
+
+    def _box_sends(self, data: bytes) -> None:
+        """The probe on the box's transmit line: invariant 4 and the flow half of 1."""
+        box = self.box
+        powers = box.load_powers()
+        assert box.prcd_light and powers["standby"] > 0, f"{data.hex(' ')} sent unpowered"
+        self.box_sends += 1
+        now = self.scheduler.now()
+        for frame in self.from_box.feed(data, now):
+            self.model.box_spoke(frame, now)
+            if frame in BOOT_FRAMES:
+                self.to_box.reset()  # the firmware's receiver starts empty
+            if (
+                frame.command == Command.FLOW
+                and powers["heater"] > 0
+                and "heater-relay-welded" not in self._faults()
+            ):
+                assert frame.parameter & 0x01, f"heater on while the box reports {frame}"
 
     def _tap(self, data: bytes) -> None:
-        """Every chunk that reaches the box: invariant 5 for chunks without a valid frame,
-        the invariant-3 model for the others."""
+        """Every chunk that reaches the box: invariant 5, and the auto-off model."""
         box = self.box
         now = self.scheduler.now()
-        self._observe()
-        if not box.running:
-            self._box_receive(data)
-            return
-        frames = self.mirror.feed(data, now)
+        frames = self.to_box.feed(data, now)
         valid = [frame for frame in frames if frame_is_valid(frame, self.variant_b)]
-        before = None if valid else box.snapshot()
+        self.model.frames_reached_box(valid, now)
+        powers_before, sends_before = box.load_powers(), self.box_sends
         self._box_receive(data)
-        if before is not None:
-            assert box.snapshot() == before, f"{data.hex(' ')} changed the box"
-        for command, parameter in valid:
-            if command == Command.BUBBLES and parameter != self.bubble_memory:
-                self.bubble_memory = parameter
-                if parameter:
-                    self.bubbles_on_at = now
-            elif command == Command.KEY_PRESS and self.bubble_memory:
-                self.bubbles_on_at = now
+        if not valid:
+            assert box.load_powers() == powers_before, f"{data.hex(' ')} changed a load"
+            assert self.box_sends == sends_before, f"{data.hex(' ')} was answered"
         self.spec_invariants()
 
     def _remote_cycle(self) -> None:
@@ -290,6 +371,8 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
 
     @rule(action=st.sampled_from(["mains off", "mains on", "PRCD test", "PRCD reset"]))
     def power(self, action: str) -> None:
+        if action in ("mains off", "PRCD test"):
+            self._power_cut()
         if action.startswith("mains"):
             self.box.set_mains(action == "mains on")
         elif action == "PRCD test":
@@ -323,6 +406,8 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
 
     @rule(fault=st.sampled_from(BOX_FAULTS))
     def inject(self, fault: str) -> None:
+        if fault.partition(":")[0] in POWER_CUTTING_FAULTS:
+            self._power_cut()
         self.box.inject(fault)
 
     @rule(fault=st.sampled_from(BOX_FAULTS))
@@ -338,32 +423,36 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
     @invariant()
     def spec_invariants(self) -> None:
         box = self.box
-        self._observe()
-        driven = box.driven()
-        energised = box.energised()
-        flow = box.flow.inlet
-        water = box.water_c
-        # 1
-        if driven["heater"]:
-            assert driven["filter"] and flow and water < 42.0, (driven, flow, water)
-        if energised["heater"] and not box.hardware_bypass:
-            assert driven["filter"] and flow and water < 42.0, (energised, flow, water)
+        now = self.scheduler.now()
+        powers = box.load_powers()
+        if powers["standby"] == 0:
+            self._power_cut()  # the box draws nothing at all: no firmware runs
+        faults = self._faults()
+        welded = "heater-relay-welded" in faults
+        pump_unseen = "filter-pump-dead" in faults
+        # 1 (the flow switch is judged at every 08 the box sends)
+        if powers["heater"] > 0 and not welded:
+            water = box.water_c
+            assert water < 42.0, f"heater on at {water:.3f} °C"
+            if not (pump_unseen and "flow-switch-stuck-closed" in faults):
+                assert powers["filter"] > 0, f"heater on without the pump: {powers}"
         # 2
-        for load in ("ozone", "uvc"):
-            if driven[load] or energised[load]:
-                assert driven["filter"], (load, driven)
+        if (powers["ozone"] > 0 or powers["uvc"] > 0) and not pump_unseen:
+            assert powers["filter"] > 0, f"sanitiser on without the pump: {powers}"
         # 3
-        if driven["blower"]:
-            assert self.bubbles_on_at is not None, "blower runs without a bubble command"
-            ran = self.scheduler.now() - self.bubbles_on_at
-            assert ran <= self.auto_off_s + 1e-6, f"blower still on {ran:.3f} s after its command"
-        # 4 (sends are checked in GuardedEnd.send)
-        if box.prcd_tripped:
-            assert not any(energised.values()) and box.meter().power_w == 0
-        # What a meter would show is the sum of the loads, and nothing without supply.
-        assert box.meter().power_w == sum(box.load_powers().values())
-        if not box.powered:
-            assert box.meter().power_w == 0
+        if powers["blower"] > 0:
+            armed = self.model.armed_at
+            assert armed is not None, "blower runs without a bubble command"
+            assert self.model.blower_may_run(now), f"blower on {now - armed:.3f} s after it"
+        # 4 (sends are checked by the probe on the box's transmit line)
+        if not box.prcd_light:
+            assert not any(powers.values()), f"PRCD open but {powers}"
+        # 5: ignored frames must not have fed the watchdog either
+        if self.model.silent_for_watchdog(now):
+            switched = {load: w for load, w in powers.items() if load != "standby"}
+            if welded:
+                switched.pop("heater")
+            assert not any(switched.values()), f"remote silent, yet {switched}"
 
 
 # The safety properties deserve more examples than the other property tests: at least 800

@@ -9,6 +9,7 @@ import pytest
 
 from spasim.cli import main
 from spasim.cmd_profiles import format_profile
+from spasim.overtemp import minimum_margin_c
 from spasim.profiles import (
     UVC_VARIANT_A,
     UVC_VARIANT_B,
@@ -42,6 +43,23 @@ def test_spec_figures() -> None:
     assert p.boot_first_flow_s == pytest.approx(6.87)
     assert (p.thermal_ua_w_per_k, p.thermal_lid_off_factor, p.thermal_blower_factor) == (12, 1.5, 2)
     assert p.mains_voltage_v == 230 and p.sensor_noise_clip_c == 0.3
+    assert (p.heater_overtemp_margin_c, p.sensor_poll_s, p.thermal_min_litres) == (0.6, 1.0, 20)
+
+
+def test_overtemp_margin_covers_noise_quantisation_and_one_poll_of_heating() -> None:
+    """0.3 °C noise + 0.25 °C quantisation + 2000 W into 20 L for 1 s ≈ 0.574 °C."""
+    p = load_profile("premium-4")
+    needed = minimum_margin_c(0.3, 2000.0, 20.0, 1.0)
+    assert needed == pytest.approx(0.3 + 0.25 + 2000 / (20 * 4186))
+    assert needed <= p.heater_overtemp_margin_c < needed + 0.05
+    for name in PACKAGED:
+        other = load_profile(name)
+        assert other.heater_overtemp_margin_c >= minimum_margin_c(
+            other.sensor_noise_clip_c,
+            other.heater_stage2_w,
+            other.thermal_min_litres,
+            other.sensor_poll_s,
+        )
 
 
 def test_variants_and_options_are_represented() -> None:
@@ -79,6 +97,10 @@ def test_user_file_inherits_from_a_packaged_profile(tmp_path: Path) -> None:
         ('base = "premium-4"\n[uvc]\ncommand = 0x16\n', "0x15 .variant A. or 0x10"),
         ('base = "premium-4"\n[setpoint]\ndefault_c = 45\n', "min_c <= default_c <= max_c"),
         ('base = "premium-4"\n[heater]\novertemp_recover_c = 43\n', "recover_c must be below"),
+        ('base = "premium-4"\n[heater]\novertemp_margin_c = 0.5\n', "at least 0.574 °C"),
+        ('base = "premium-4"\n[sensor]\npoll_s = 5\n', "overtemp_margin_c must be at least"),
+        ('base = "premium-4"\n[thermal]\nmin_litres = 5\n', "overtemp_margin_c must be"),
+        ('base = "premium-4"\n[sensor]\npoll_s = 0\n', "sensor_poll_s must be positive"),
         ('base = "premium-4"\n[blower]\nlevel_w = [1, 2]\n', "blower_level_w must be"),
         ('base = "premium-4"\n[heater]\nwatts = 3\n', "unknown profile keys heater_watts"),
         ('base = "premium-4"\nname = 5\n', "name must be str"),
