@@ -532,6 +532,8 @@ class _Recorder:
         self._request = self.remote.duty.heater_output
         self._reached = False
         self._on_since: dict[str, float] = {}
+        self._level_at: dict[str, float] = {}
+        """When a load already on last changed level (its auto-off restarts then)."""
         self._pressed_at: dict[str, float] = {}
         for fault in at_start:
             self._note("fault", f"fault present: {fault}")
@@ -667,12 +669,15 @@ class _Recorder:
                 and regions["power"] == RUNNING
                 and regions["watchdog"] != FAILSAFE
             ):
-                # The box re-arms the timer on every key press: count from the last one.
-                armed = since if pressed is None else max(since, pressed)
+                # The timer runs from the command that switched the load on or changed its
+                # level (SPEC §4 inv. 3), not from other key presses.
+                armed = max(since, self._level_at.pop(region, since))
                 ran = "" if armed == since else f" (ran {(now - since) / 60:.1f} min)"
                 return ("auto-off", f"{text}: auto-off after {(now - armed) / 60:.1f} min{ran}")
         elif before in (OFF, NEEDS_FILTER):
             self._on_since[region] = now
+        else:
+            self._level_at[region] = now  # a new level of a load already on
         return ("state", text)
 
     def _append_row(self, now: float, event: str) -> None:

@@ -342,16 +342,29 @@ def test_bubble_auto_off_mirror_stops_asking_for_bubbles(minutes: float) -> None
     assert later and set(later) == {0}
 
 
-def test_any_key_press_restarts_the_auto_off_like_the_box() -> None:
-    # The box re-arms a wanted load's auto-off on every 16 00 (the end of every burst).
+def test_another_key_press_does_not_restart_the_auto_off_like_the_box() -> None:
+    # SPEC §4 inv. 3: the timer runs from the bubble command that switched the blower on or
+    # changed its level; a burst repeating the same level (another key) does not re-arm it.
     scheduler, _box, duty = handshaken(bubble_auto_off_minutes=10.0)
     duty.press(bubbles=1)
     pressed = scheduler.now()
     scheduler.run_until(pressed + 300)
     duty.press(filter=True)
-    scheduler.run_until(pressed + 600 + 1)
+    scheduler.run_until(pressed + 599)
     assert duty.state.bubbles == 1
-    scheduler.run_until(pressed + 900 + 1)
+    scheduler.run_until(pressed + 600 + 1)
+    assert duty.state.bubbles == 0
+
+
+def test_a_new_bubble_level_restarts_the_auto_off() -> None:
+    scheduler, _box, duty = handshaken(bubble_auto_off_minutes=10.0)
+    duty.press(bubbles=1)
+    scheduler.run_until(scheduler.now() + 300)
+    duty.press(bubbles=2)
+    changed = scheduler.now()
+    scheduler.run_until(changed + 599)
+    assert duty.state.bubbles == 2
+    scheduler.run_until(changed + 601)
     assert duty.state.bubbles == 0
 
 

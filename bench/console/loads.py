@@ -94,6 +94,8 @@ class LoadWatch:
         self.shared: set[str] = set()
         """Loads whose draw was measured together with another's (pressed at once)."""
         self.armed: dict[str, float] = {}
+        self._levels: dict[str, int] = {}
+        """Each timed load's level at the last key press (0: off)."""
         self._window: _Window | None = None
 
     def switch(self, changes: dict[str, Any]) -> None:
@@ -146,13 +148,17 @@ class LoadWatch:
         return after
 
     def key_pressed(self, t: float) -> None:
-        """The bench sent 16 00: the box restarts the auto-off of every load left on."""
+        """The bench sent 16 00: the box starts a load's auto-off when this press switched
+        it on or changed its level; a press that repeats the level leaves the timer running
+        (SPEC §4 invariant 3)."""
         state = self.link.state
         for load in ("blower", "ozone", "uvc"):
-            if is_on(state, load):
-                self.armed[load] = t
-            else:
+            level = state.bubbles if load == "blower" else int(is_on(state, load))
+            if not level:
                 self.armed.pop(load, None)
+            elif level != self._levels.get(load):
+                self.armed[load] = t
+            self._levels[load] = level
 
     def views(self, now: float) -> tuple[LoadView, ...]:
         state = self.link.state

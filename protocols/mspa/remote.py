@@ -279,7 +279,7 @@ class RemoteDuty:
         old = self._state
         new = self._normalise(old, changes)
         self._state = new
-        self._follow_auto_off(new)
+        self._follow_auto_off(old, new)
         self._update_demand()
         if self.handshake_done:
             burst = key_press_burst(
@@ -436,19 +436,20 @@ class RemoteDuty:
 
     # -- auto-off mirror ----------------------------------------------------------------
 
-    def _follow_auto_off(self, new: RemoteState) -> None:
-        """A key press (re)starts the timer of every load it leaves on, as the box does: each
-        burst ends with 16 00, which re-arms the box's auto-off of a load wanted on. Being
-        the same as the box matters one way: a mirror that ran out first would send 0 and
-        switch off a load the box still runs (a later one is harmless, the box ignores a
-        repeated level)."""
+    def _follow_auto_off(self, old: RemoteState, new: RemoteState) -> None:
+        """The timer of a load starts when a key press switches it on or changes its level,
+        as the box's does (SPEC §4 invariant 3): a burst that repeats the same level — any
+        other key press — leaves it running. Being the same as the box matters one way: a
+        mirror that ran out first would send 0 and switch off a load the box still runs (a
+        later one is harmless, the box ignores a repeated level)."""
         for field, minutes in (
             ("bubbles", self.bubble_auto_off_minutes),
             ("ozone", self.ozone_auto_off_minutes),
             ("uvc", self.uvc_auto_off_minutes),
         ):
-            is_on = bool(getattr(new, field))
-            if is_on and minutes is not None:
+            value = getattr(new, field)
+            is_on = bool(value)
+            if is_on and minutes is not None and value != getattr(old, field):
                 self._cancel_auto_off(field)
                 self._auto_off[field] = self.scheduler.call_later(
                     minutes * 60.0, self._auto_off_expired, field
