@@ -69,8 +69,12 @@ class Instruments:
         return self.meter is not None and self.meter.sees(watts)
 
     def with_meter(self, spec: MeterSpec | None) -> Instruments:
-        name = self.name if spec == self.meter else (spec.name if spec else "no-meter")
-        return Instruments(name, spec, self.multimeter)
+        """The same bench with another meter (None: without one)."""
+        if spec == self.meter:
+            return self
+        if spec is not None:
+            return Instruments(spec.name, spec, self.multimeter)
+        return Instruments("multimeter" if self.multimeter else "person", None, self.multimeter)
 
 
 INSTRUMENT_SETS: dict[str, Instruments] = {

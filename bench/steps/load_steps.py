@@ -78,6 +78,8 @@ def switch(ctx: StepContext, load: str, on: bool, level: int = 1) -> None:
 PERCEIVED: dict[str, str] = {"filter": "pump-running", "blower": "blower-running"}
 """Loads a person perceives running without an instrument (heard, seen), by prompt id. The
 heater, ozone generator and UVC lamp make no sign a person can be asked about."""
+SIGNLESS = ("ozone", "uvc")
+"""Loads whose failure nothing but a meter shows (the heater shows in the water)."""
 NEEDS_METER = "a meter"
 
 
@@ -291,13 +293,12 @@ class LoadPower(StepType):
     def blind_to(self, params: Params, instruments: Instruments) -> dict[str, str]:
         # A heater is judged from the wire by heater-rise, a welded relay by idle-power; an
         # ozone generator or UVC lamp that draws nothing shows no other sign at all.
-        if self.unmeasurable(params, instruments) and params["expect"] == "on":
-            return (
-                {fault: NEEDS_METER for fault in LOW_SUSPECTS[params["load"]]}
-                if params["load"] in ("ozone", "uvc")
-                else {}
-            )
-        return {}
+        load = params["load"]
+        if load not in SIGNLESS or params["expect"] != "on":
+            return {}
+        if self.unmeasurable(params, instruments) is None:
+            return {}
+        return dict.fromkeys(LOW_SUSPECTS[load], NEEDS_METER)
 
     def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         declared = [RUNNING]
