@@ -12,10 +12,11 @@ it stands for a person looking at the real one.
 from __future__ import annotations
 
 import sys
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
+
+from protocols.files import load_toml
 
 PROMPTS: dict[str, str] = {
     "prcd-light": "Is the PRCD's indicator light on?",
@@ -133,12 +134,7 @@ class AnswersOperator:
     def from_file(cls, path: str | Path, *, name: str = "answers-file") -> AnswersOperator:
         """Load a TOML answers file; ``ValueError`` says what is wrong with it."""
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise ValueError(f"cannot read answers file {path}: {error.strerror}") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ValueError(f"answers file {path}: {error}") from None
+        data = load_toml(path, "answers file")  # InputFileError is a one-line ValueError
         for key, value in data.items():
             if not isinstance(value, bool | int | float | str):
                 raise ValueError(
