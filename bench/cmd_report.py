@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from protocols.cli_support import EXIT_OK, Subcommand, UsageError
+from protocols.files import check_output_path
 
 from . import customer_report, exports
 from .orders import status_label
@@ -85,6 +86,9 @@ def _report(store: Store, args: argparse.Namespace) -> int:
         raise UsageError("give either ORDER_ID or --run RUN")
     if not (args.html or args.json or args.csv):
         raise UsageError("say what to write: --html FILE, --json FILE and/or --csv FILE")
+    for path in (args.html, args.json, args.csv):
+        if path:
+            check_output_path(path)  # before any work: a bad path is a one-line usage error
     if args.run is not None:
         data = customer_report.run_report(store, _run_id(store, args.run))
     else:

@@ -17,12 +17,12 @@ import argparse
 import getpass
 import math
 import sys
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from protocols.cli_support import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Subcommand, UsageError
+from protocols.files import OutputPathError, OutputWriteError, check_output_path, write_atomic
 
 from .cli_options import add_unit_options
 from .instruments.meter import InstrumentError
@@ -233,6 +233,11 @@ def _open_store(args: argparse.Namespace, console: Console) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     _check_args(args)
+    if args.json:
+        try:
+            check_output_path(args.json)  # before the run, not after twenty minutes of it
+        except OutputPathError as error:
+            raise UsageError(str(error)) from None
     console = make_console()
     try:
         plan = load_plan(args.plan)
@@ -263,9 +268,9 @@ def _run(args: argparse.Namespace) -> int:
             store.close()
     if args.json:
         try:
-            Path(args.json).write_text(record.to_json() + "\n", encoding="utf-8")
-        except OSError as error:
-            sys.stderr.write(f"spabench run: error: cannot write {args.json}: {error.strerror}\n")
+            write_atomic(args.json, record.to_json() + "\n")
+        except (OutputPathError, OutputWriteError) as error:
+            sys.stderr.write(f"spabench run: error: {error}\n")
             return EXIT_ERROR
     return EXIT_BY_VERDICT.get(record.verdict, EXIT_ERROR)
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from protocols.files import write_atomic
+
 from .record import TestRecord
 
 CANONICAL_JSON_RULE = (
@@ -171,14 +173,9 @@ def dumps(data: Any) -> str:
 
 
 def write_text(path: Path | str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (``-``: standard output)."""
-    if str(path) == "-":
-        print(text, end="")
-        return
-    target = Path(path)
-    temporary = target.with_name(f".{target.name}.partial")
-    temporary.write_text(text, encoding="utf-8", newline="")
-    temporary.replace(target)
+    """Write ``text`` to ``path`` atomically (``-``: standard output); see
+    :func:`protocols.files.write_atomic` for what is refused and what happens on failure."""
+    write_atomic(path, text)
 
 
 def order_json(bundle: dict[str, Any], runs: Sequence[RecordRef]) -> str:

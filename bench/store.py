@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from platformdirs import user_data_dir
 
 from protocols.cli_support import EXIT_ERROR, UsageError
+from protocols.files import OutputWriteError
 from protocols.mspa.parts import UnknownPart, lookup
 
 from .exports import canonical_json, canonical_text, sha256_text
@@ -958,7 +959,7 @@ def run_with_store(args: argparse.Namespace, action: Callable[[Store], int]) -> 
     try:
         with Store(path) as store:
             return action(store)
-    except StoreOpenError as error:
+    except (StoreOpenError, OutputWriteError) as error:
         sys.stderr.write(f"{prog}: error: {error}\n")
         return EXIT_ERROR
     except sqlite3.DatabaseError as error:

@@ -41,7 +41,14 @@ class InputFileError(ValueError):
 
 
 class OutputPathError(ValueError):
-    """An output destination cannot be written; the message is one line naming it."""
+    """An output destination cannot be written; the message is one line naming it.
+
+    Raised by :func:`check_output_path` before any work: the user's argument is wrong.
+    """
+
+
+class OutputWriteError(Exception):
+    """Writing an output failed after the checks passed (disk full, I/O error); one line."""
 
 
 # ----------------------------------------------------------------------------- reading
@@ -179,8 +186,8 @@ def write_atomic(path: str | os.PathLike[str], content: str | bytes) -> None:
     """Write ``content`` to ``path`` whole or not at all (``-``: standard output).
 
     A temporary file next to the target is written, fsynced and renamed over it; on any
-    failure it is removed and the target is as it was. :class:`OutputPathError` (one line)
-    for anything the file system refuses.
+    failure it is removed and the target is as it was. :class:`OutputPathError` if the
+    destination is unusable, :class:`OutputWriteError` if the writing itself fails.
     """
     if os.fspath(path) == STDOUT:
         if isinstance(content, bytes):
@@ -195,7 +202,7 @@ def write_atomic(path: str | os.PathLike[str], content: str | bytes) -> None:
     try:
         fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     except OSError as error:
-        raise OutputPathError(f"cannot write {target}: {error.strerror or error}") from None
+        raise OutputWriteError(f"cannot write {target}: {error.strerror or error}") from None
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
@@ -208,7 +215,7 @@ def write_atomic(path: str | os.PathLike[str], content: str | bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         if isinstance(error, OSError):
-            raise OutputPathError(f"cannot write {target}: {error.strerror or error}") from None
+            raise OutputWriteError(f"cannot write {target}: {error.strerror or error}") from None
         raise
     _fsync_directory(target.parent)
 
