@@ -60,7 +60,7 @@ def _history(store: Store, args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    return run_with_store(args, lambda store: _history(store, args))
+    return run_with_store(args, lambda store: _history(store, args), read_only=True)
 
 
 COMMAND = Subcommand(

@@ -255,6 +255,8 @@ def _close(store: Store, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_READERS = ("show", "list")
+"""Actions that only read: they open the records read-only (a read-only file system works)."""
 _ACTIONS = {
     "open": _open,
     "show": _show,
@@ -269,7 +271,8 @@ _ACTIONS = {
 
 def _run(args: argparse.Namespace) -> int:
     action = _ACTIONS[args.order_action]
-    return run_with_store(args, lambda store: action(store, args))
+    read_only = args.order_action in _READERS
+    return run_with_store(args, lambda store: action(store, args), read_only=read_only)
 
 
 COMMAND = Subcommand(

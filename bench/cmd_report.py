@@ -122,7 +122,7 @@ def _report(store: Store, args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    return run_with_store(args, lambda store: _report(store, args))
+    return run_with_store(args, lambda store: _report(store, args), read_only=True)
 
 
 COMMAND = Subcommand(

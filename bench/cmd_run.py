@@ -17,6 +17,7 @@ import argparse
 import getpass
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -159,7 +160,12 @@ def _faults(faults: list[str], role: Any) -> list[str]:
 
 
 class StoreHooks(NoHooks):
-    """Files the run in the records store as it goes: begin, each step, finish."""
+    """Files the run in the records store as it goes: begin, each step, finish.
+
+    A run that cannot be filed (the disk fills, the file is damaged mid-run) is not lost:
+    the finished record is saved as JSON next to the database, its path printed, and
+    :attr:`unfiled` set so the command does not exit 0.
+    """
 
     def __init__(self, store: Any, serial: str, order_id: int | None, console: Console) -> None:
         self.store = store
@@ -167,9 +173,12 @@ class StoreHooks(NoHooks):
         self.order_id = order_id
         self.console = console
         self.run_id: int | None = None
+        self.unfiled: str | None = None
+        """Why the run is not (completely) in the records; None once it is filed."""
 
     def _warn(self, error: Exception) -> None:
         self.console.print(f"[yellow]records: {error}[/yellow]")
+        self.unfiled = self.unfiled or str(error)
         self.run_id = None
 
     def on_started(self, record: TestRecord) -> None:
@@ -192,28 +201,44 @@ class StoreHooks(NoHooks):
             try:
                 self.store.finish_run(self.run_id, record)
                 self.console.print(f"filed as run {self.run_id}")
+                return
             except Exception as error:
                 self._warn(error)
+        self.rescue(record)
+
+    def rescue(self, record: TestRecord) -> None:
+        """Save the record next to the database, since it could not go into it."""
+        db = Path(self.store.path)
+        name = f"{db.name}.unfiled-{record.record_id or 'run'}.json"
+        for folder in (db.parent, Path.cwd()):
+            try:
+                write_atomic(folder / name, record.to_json() + "\n")
+            except (OutputPathError, OutputWriteError) as error:
+                self.console.print(f"[red]records: {error}[/red]")
+                continue
+            self.console.print(f"records: NOT FILED; the record is saved as {folder / name}")
+            return
 
 
 def _open_store(args: argparse.Namespace, console: Console) -> Any:
-    """The records store, or None (not filed: no serial, --no-store, or unusable)."""
+    """The records store, or None (not filed: no serial or --no-store).
+
+    A database that cannot be used (damaged, not ours, unwritable) stops the command before
+    the run: a run the user meant to file must not pass unfiled.
+    """
     if args.no_store:
         return None
     if not args.unit:
         console.print("[dim]not filed in the records: no --unit SERIAL[/dim]")
         return None
-    try:
-        from .store import Store
-    except ImportError:
-        return None
+    from .store import Store
+
     try:
         store = Store(args.db)
     except Exception as error:
-        if args.order is not None or args.db:
-            raise InstrumentError(f"records database: {error}") from None
-        console.print(f"[yellow]not filed in the records: {error}[/yellow]")
-        return None
+        raise InstrumentError(
+            f"records: {error}; nothing was run (--no-store tests without filing)"
+        ) from None
     if args.order is not None:
         try:
             order = store.order(args.order)
@@ -258,8 +283,9 @@ def _run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"spabench run: error: {error}\n")
             return EXIT_ERROR
         hooks: list[RunHooks] = [progress]
-        if store is not None:
-            hooks.append(StoreHooks(store, args.unit, args.order, console))
+        filing = None if store is None else StoreHooks(store, args.unit, args.order, console)
+        if filing is not None:
+            hooks.append(filing)
         record = Runner(plan, target, hooks=hooks).run()
     finally:
         progress.stop()
@@ -272,6 +298,9 @@ def _run(args: argparse.Namespace) -> int:
         except (OutputPathError, OutputWriteError) as error:
             sys.stderr.write(f"spabench run: error: {error}\n")
             return EXIT_ERROR
+    if filing is not None and filing.unfiled is not None:
+        sys.stderr.write(f"spabench run: error: the run was not filed: {filing.unfiled}\n")
+        return EXIT_ERROR
     return EXIT_BY_VERDICT.get(record.verdict, EXIT_ERROR)
 
 

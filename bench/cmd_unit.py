@@ -112,8 +112,9 @@ def _show(store: Store, args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    action = _add if args.unit_action == "add" else _show
-    return run_with_store(args, lambda store: action(store, args))
+    if args.unit_action == "add":
+        return run_with_store(args, lambda store: _add(store, args))
+    return run_with_store(args, lambda store: _show(store, args), read_only=True)
 
 
 COMMAND = Subcommand("unit", "register and show customer units (records)", _configure, _run)

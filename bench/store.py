@@ -245,22 +245,62 @@ def default_db_path() -> Path:
     return Path(user_data_dir("spabench")) / DB_FILENAME
 
 
-def _inspect(path: Path, latest: int, timeout: float) -> None:
-    """Refuse an existing file we must not write to; opens it read-only."""
+def _read_only_uri(path: Path, immutable: bool = False) -> str:
+    return f"{path.resolve().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}"
+
+
+def _open_read_only(path: Path, timeout: float) -> sqlite3.Connection:
+    """A read-only connection that also works on a read-only file system.
+
+    A WAL database needs its ``-shm`` file; where it is absent and cannot be created (a
+    read-only mount, a write-protected directory) no process can be writing the file either,
+    so it is opened ``immutable`` instead.
+    """
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+        conn = sqlite3.connect(_read_only_uri(path), uri=True, timeout=timeout)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()
+        except sqlite3.OperationalError as error:
+            if getattr(error, "sqlite_errorcode", None) != sqlite3.SQLITE_CANTOPEN:
+                return conn  # the caller's checks say what is wrong with the file
+            conn.close()
+            conn = sqlite3.connect(_read_only_uri(path, immutable=True), uri=True, timeout=timeout)
+        except sqlite3.DatabaseError:
+            return conn  # likewise
+        return conn
     except sqlite3.Error as error:
         raise StoreOpenError(f"cannot open records database {path}: {error}") from None
+
+
+def _damage(conn: sqlite3.Connection) -> str | None:
+    """What ``PRAGMA quick_check`` finds wrong (first line), or None for a sound file.
+
+    quick_check reads every page (O(N), no index cross-check), so damage anywhere in the file
+    is found when it is opened, before a run starts, not when a commit happens to touch it.
+    """
+    try:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as error:  # too broken to even walk
+        return str(error)
+    first = str(rows[0][0]) if rows else "no answer"
+    if first == "ok":
+        return None
+    return first.replace("*** in database main ***", "").strip().splitlines()[0]
+
+
+def _inspect(conn: sqlite3.Connection, path: Path, latest: int) -> int:
+    """Refuse an existing file we must not use; returns its schema version."""
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
         objects = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+        damage = _damage(conn)
     except sqlite3.DatabaseError as error:
+        if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_CORRUPT:
+            raise _damaged(path, str(error)) from None
         raise StoreOpenError(
             f"{path} is not a readable records database ({error}); the file was left untouched"
         ) from None
-    finally:
-        conn.close()
     if app_id != APPLICATION_ID and (version or objects):
         raise StoreOpenError(
             f"{path} is an SQLite file but not a spabench records database; "
@@ -271,16 +311,37 @@ def _inspect(path: Path, latest: int, timeout: float) -> None:
             f"{path} has records schema version {version}, newer than this spabench "
             f"understands ({latest}); upgrade spabench (the file was left untouched)"
         )
+    if damage is not None:
+        raise _damaged(path, damage)
+    return version
 
 
-def _connect(path: Path, timeout: float, migrations: tuple[Migration, ...]) -> sqlite3.Connection:
+def _damaged(path: Path, detail: str) -> StoreOpenError:
+    return StoreOpenError(
+        f"{path} is damaged ({detail}); nothing was read or written - restore a backup "
+        "or salvage it with 'sqlite3 FILE .recover' (the file was left untouched)"
+    )
+
+
+def _connect(
+    path: Path, timeout: float, migrations: tuple[Migration, ...], read_only: bool
+) -> sqlite3.Connection:
     try:
-        if path.exists() and path.stat().st_size > 0:
-            _inspect(path, len(migrations), timeout)
-        else:
+        exists = path.exists() and path.stat().st_size > 0
+        if not exists:
             path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise StoreOpenError(f"cannot open records database {path}: {error}") from None
+    if exists:
+        checked = _open_read_only(path, timeout)
+        try:
+            version = _inspect(checked, path, len(migrations))
+        finally:
+            checked.close()
+        if read_only and version == len(migrations):
+            conn = _open_read_only(path, timeout)
+            conn.row_factory = sqlite3.Row
+            return conn
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
@@ -375,9 +436,18 @@ class Store:
         *,
         timeout: float = 30.0,
         migrations: tuple[Migration, ...] = MIGRATIONS,
+        read_only: bool = False,
     ) -> None:
+        """Open (or create) the records at ``path``.
+
+        Every existing file is checked first (ours, not newer, ``quick_check`` clean) and
+        refused with :class:`StoreOpenError` otherwise. ``read_only`` opens it ``mode=ro``
+        so read commands work on a read-only file system; a missing or older file is still
+        created/migrated then (nothing to read otherwise).
+        """
         self.path = default_db_path() if path is None else Path(path)
-        self._conn = _connect(self.path, timeout, migrations)
+        self.read_only = read_only
+        self._conn = _connect(self.path, timeout, migrations, read_only)
         self._in_batch = False
 
     def close(self) -> None:
@@ -799,9 +869,10 @@ class Store:
                         "json": _step_json(step),
                     },
                 )
-        except sqlite3.IntegrityError:
-            self.run(run_id)  # NotFound for an unknown run
-            raise RunFinished(f"run {run_id} is finished; steps cannot be added") from None
+        except sqlite3.IntegrityError as error:
+            if self.run(run_id).finished:  # NotFound for an unknown run
+                raise RunFinished(f"run {run_id} is finished; steps cannot be added") from None
+            raise StoreError(f"run {run_id}: the step was not stored: {error}") from None
 
     @staticmethod
     def _insert_step(conn: sqlite3.Connection, run_id: int, seq: int, step: StepResult) -> None:
@@ -948,16 +1019,18 @@ def default_actor() -> str:
         return ""
 
 
-def run_with_store(args: argparse.Namespace, action: Callable[[Store], int]) -> int:
+def run_with_store(
+    args: argparse.Namespace, action: Callable[[Store], int], *, read_only: bool = False
+) -> int:
     """Open the store named by ``--db``/``$SPABENCH_DB``, run ``action``, map errors to exits.
 
     Unknown keys and bad input are usage errors (exit 2); an unusable database file is an
-    error (exit 3); both one line.
+    error (exit 3); both one line. Commands that only read pass ``read_only=True``.
     """
     path = getattr(args, "db", None)
     prog = f"spabench {getattr(args, 'command', '')}".strip()
     try:
-        with Store(path) as store:
+        with Store(path, read_only=read_only) as store:
             return action(store)
     except (StoreOpenError, OutputWriteError) as error:
         sys.stderr.write(f"{prog}: error: {error}\n")
