@@ -14,12 +14,13 @@ from protocols.cli_support import EXIT_OK, Subcommand, UsageError
 from protocols.files import check_output_path
 
 from . import customer_report, exports
-from .orders import status_label
+from .cmd_order import id_argument
+from .orders import parse_id, status_label
 from .store import Store, add_db_option, run_with_store
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("order_id", nargs="?", type=int, metavar="ORDER_ID")
+    parser.add_argument("order_id", nargs="?", type=id_argument, metavar="ORDER_ID")
     parser.add_argument("--run", metavar="RUN", help="report one run (run id or record id)")
     parser.add_argument("--html", metavar="FILE", help="customer report (HTML)")
     parser.add_argument("--json", metavar="FILE", help="everything, raw frames included (JSON)")
@@ -28,8 +29,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_id(store: Store, text: str) -> int:
-    if text.isdigit():
-        return store.run(int(text)).id
+    if text.strip().isdigit():
+        try:
+            return store.run(parse_id(text, "a run id")).id
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     return store.run_by_record_id(text).id
 
 

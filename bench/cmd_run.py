@@ -26,6 +26,7 @@ from protocols.cli_support import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Subcommand, Us
 from protocols.files import OutputPathError, OutputWriteError, check_output_path, write_atomic
 
 from .cli_options import add_unit_options
+from .cmd_order import id_argument
 from .instruments.meter import InstrumentError
 from .instruments.operator import AnswersOperator, Operator, TerminalOperator
 from .plans import Plan, PlanError, load_plan
@@ -71,7 +72,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "--db", metavar="PATH", help="records database (default: $SPABENCH_DB or the user data dir)"
     )
     parser.add_argument(
-        "--order", type=int, metavar="ID", help="attach the run to this service order"
+        "--order", type=id_argument, metavar="ID", help="attach the run to this service order"
     )
     parser.add_argument(
         "--no-store", action="store_true", help="do not file the run in the records database"

@@ -1038,5 +1038,5 @@ def run_with_store(
     except sqlite3.DatabaseError as error:
         sys.stderr.write(f"{prog}: error: records database failure: {error}\n")
         return EXIT_ERROR
-    except (StoreError, ValueError, UnknownPart) as error:
+    except (StoreError, ValueError, UnknownPart, OverflowError) as error:
         raise UsageError(str(error)) from None
