@@ -11,8 +11,6 @@ import argparse
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from rich.table import Table
-
 from protocols.cli_support import EXIT_OK, Subcommand
 from protocols.mspa.parts import PARTS
 
@@ -29,6 +27,7 @@ from .orders import (
     status_label,
 )
 from .store import (
+    SafeTable,
     Store,
     add_db_option,
     console,
@@ -153,7 +152,7 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     unit = store.unit(order.unit_serial)
     out = console()
     now = datetime.now().astimezone()
-    facts = Table(show_header=False, box=None)
+    facts = SafeTable(show_header=False, box=None)
     facts.add_row("order", str(order.id))
     facts.add_row("unit", f"{unit.serial} ({unit.profile}, owner {unit.owner or '—'})")
     facts.add_row("opened", f"{_local(order.opened_at)} by {order.opened_by or '—'}")
@@ -167,7 +166,7 @@ def _show(store: Store, args: argparse.Namespace) -> int:
         facts.add_row("OVERDUE", reason)
     out.print(facts)
 
-    timeline = Table(title="timeline")
+    timeline = SafeTable(title="timeline")
     for column in ("when", "status", "by", "note"):
         timeline.add_column(column)
     for change in store.timeline(order.id):
@@ -176,7 +175,7 @@ def _show(store: Store, args: argparse.Namespace) -> int:
 
     contacts = store.contacts(order.id)
     if contacts:
-        table = Table(title="customer contacts")
+        table = SafeTable(title="customer contacts")
         for column in ("when", "by", "note"):
             table.add_column(column)
         for contact in contacts:
@@ -185,7 +184,7 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     parts = store.parts(order.id)
     if parts:
         on = order.opened_at.astimezone().date()
-        table = Table(title="parts replaced")
+        table = SafeTable(title="parts replaced")
         for column in ("part", "name", "qty", "warranty"):
             table.add_column(column)
         for replaced in parts:
@@ -200,7 +199,7 @@ def _show(store: Store, args: argparse.Namespace) -> int:
         out.print(table)
     runs = store.runs_for_order(order.id)
     if runs:
-        table = Table(title="bench runs")
+        table = SafeTable(title="bench runs")
         for column in ("run", "started", "plan", "status", "summary"):
             table.add_column(column)
         for run in runs:
@@ -224,7 +223,7 @@ def _list(store: Store, args: argparse.Namespace) -> int:
     if not orders:
         out.print("no overdue orders" if args.overdue else "no orders")
         return EXIT_OK
-    table = Table(title="overdue orders" if args.overdue else "orders")
+    table = SafeTable(title="overdue orders" if args.overdue else "orders")
     columns = ["order", "unit", "opened", "status", "promised", "contacted", "symptom"]
     if args.overdue:
         columns.append("overdue because")

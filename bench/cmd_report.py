@@ -16,7 +16,7 @@ from protocols.files import check_output_path
 from . import customer_report, exports
 from .cmd_order import id_argument
 from .orders import parse_id, status_label
-from .store import Store, add_db_option, run_with_store
+from .store import Store, add_db_option, printable, run_with_store
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -121,7 +121,7 @@ def _report(store: Store, args: argparse.Namespace) -> int:
                 f"sha256 {data.final_sha256}"
             )
         )
-        print(f"{data.title}: {final}; wrote {', '.join(written)}")
+        print(printable(f"{data.title}: {final}; wrote {', '.join(written)}"))
     return EXIT_OK
 
 

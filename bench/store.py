@@ -32,6 +32,7 @@ import functools
 import getpass
 import json
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from platformdirs import user_data_dir
+from rich.table import Table
 
 from protocols.cli_support import EXIT_ERROR, UsageError
 from protocols.files import OutputWriteError
@@ -1001,14 +1003,41 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_LINE_BREAKS = frozenset("\t\n\r")
+
+
+def printable(text: str) -> str:
+    """Stored free text made safe for a terminal: C0/C1 control characters removed.
+
+    A symptom or note typed (or imported) with ``ESC [ 2 J`` or an OSC sequence in it must
+    not clear or retitle the technician's terminal; tabs and line breaks become spaces so a
+    table row stays one row.
+    """
+    return _CONTROL.sub(lambda match: " " if match.group() in _LINE_BREAKS else "", text)
+
+
+class SafeTable(Table):
+    """A rich table of stored text: every string cell goes through :func:`printable`."""
+
+    def add_row(self, *renderables: Any, **options: Any) -> None:
+        cells = [printable(cell) if isinstance(cell, str) else cell for cell in renderables]
+        super().add_row(*cells, **options)
+
+
 def console() -> Console:
-    """Rich output for listings: no markup (a symptom "[red]" is text); when piped and
-    ``$COLUMNS`` is unset, 200 columns rather than rich's 80, so rows stay on one line for
-    ``grep``."""
+    """Rich output for listings: no markup (a symptom "[red]" is text), strings printed
+    through :func:`printable`; when piped and ``$COLUMNS`` is unset, 200 columns rather than
+    rich's 80, so rows stay on one line for ``grep``."""
     from rich.console import Console
 
+    class SafeConsole(Console):
+        def print(self, *objects: Any, **options: Any) -> None:
+            cleaned = [printable(item) if isinstance(item, str) else item for item in objects]
+            super().print(*cleaned, **options)
+
     piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
-    return Console(width=200 if piped else None, highlight=False, markup=False)
+    return SafeConsole(width=200 if piped else None, highlight=False, markup=False)
 
 
 def default_actor() -> str:
