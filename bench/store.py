@@ -290,13 +290,18 @@ def _damage(conn: sqlite3.Connection) -> str | None:
     return first.replace("*** in database main ***", "").strip().splitlines()[0]
 
 
-def _inspect(conn: sqlite3.Connection, path: Path, latest: int) -> int:
-    """Refuse an existing file we must not use; returns its schema version."""
+def _inspect(conn: sqlite3.Connection, path: Path, latest: int, full: bool) -> int:
+    """Refuse an existing file we must not use; returns its schema version.
+
+    ``full`` (writers) also runs :func:`_damage` over the whole file; a reader skips it (it
+    costs a read of every page) and meets damage, if any, as a one-line error on the page
+    it reads — a read-only connection cannot make damage worse.
+    """
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
         objects = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
-        damage = _damage(conn)
+        damage = _damage(conn) if full else None
     except sqlite3.DatabaseError as error:
         if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_CORRUPT:
             raise _damaged(path, str(error)) from None
@@ -320,7 +325,7 @@ def _inspect(conn: sqlite3.Connection, path: Path, latest: int) -> int:
 
 def _damaged(path: Path, detail: str) -> StoreOpenError:
     return StoreOpenError(
-        f"{path} is damaged ({detail}); nothing was read or written - restore a backup "
+        f"{path} is damaged ({detail}); restore a backup "
         "or salvage it with 'sqlite3 FILE .recover' (the file was left untouched)"
     )
 
@@ -337,7 +342,7 @@ def _connect(
     if exists:
         checked = _open_read_only(path, timeout)
         try:
-            version = _inspect(checked, path, len(migrations))
+            version = _inspect(checked, path, len(migrations), full=not read_only)
         finally:
             checked.close()
         if read_only and version == len(migrations):
@@ -1065,7 +1070,11 @@ def run_with_store(
         sys.stderr.write(f"{prog}: error: {error}\n")
         return EXIT_ERROR
     except sqlite3.DatabaseError as error:
-        sys.stderr.write(f"{prog}: error: records database failure: {error}\n")
+        if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_CORRUPT:
+            damaged = _damaged(default_db_path() if path is None else Path(path), str(error))
+            sys.stderr.write(f"{prog}: error: {damaged}\n")
+        else:
+            sys.stderr.write(f"{prog}: error: records database failure: {error}\n")
         return EXIT_ERROR
     except (StoreError, ValueError, UnknownPart, OverflowError) as error:
         raise UsageError(str(error)) from None
