@@ -135,10 +135,20 @@ class AnswersOperator:
         """Load a TOML answers file; ``ValueError`` says what is wrong with it."""
         path = Path(path)
         data = load_toml(path, "answers file")  # InputFileError is a one-line ValueError
+        largest = 1e9  # a number read off a meter or thermometer; beyond is a typo
         for key, value in data.items():
             if not isinstance(value, bool | int | float | str):
                 raise ValueError(
                     f"answers file {path}: answer {key!r} must be true/false, a number or text"
+                )
+            if (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and not abs(value) <= largest  # also refuses nan and inf
+            ):
+                raise ValueError(
+                    f"answers file {path}: answer {key!r} must be a finite number within "
+                    f"±{largest:g}, got {value!r}"
                 )
         return cls(data, source=str(path), name=name)
 

@@ -178,3 +178,13 @@ def test_a_directory_as_plan_is_one_line(
     folder.mkdir()
     result = cli(spabench_main, capsys, "run", "--virtual", "--no-store", "--plan", str(folder))
     one_line_usage_error(result, "cannot read plan file", os.strerror(21))
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf", "1e300", "9" * 400])
+def test_numbers_in_an_answers_file_have_a_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    path = tmp_path / "answers.toml"
+    path.write_text(f"bubbles-visible = true\nclamp-reading = {value}\n", encoding="utf-8")
+    result = cli(spabench_main, capsys, "run", "--virtual", "--no-store", "--answers", str(path))
+    one_line_usage_error(result, str(path), "clamp-reading", "finite number")
