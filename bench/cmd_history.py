@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-from rich.table import Table
-
 from protocols.cli_support import EXIT_OK, Subcommand
 
-from .store import NotFound, RunInfo, Store, add_db_option, console, run_with_store
+from .store import NotFound, RunInfo, SafeTable, Store, add_db_option, console, run_with_store
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +36,7 @@ def _history(store: Store, args: argparse.Namespace) -> int:
     if not runs:
         out.print(f"unit {serial}: no bench runs yet")
         return EXIT_OK
-    table = Table(title=f"bench runs of unit {serial}")
+    table = SafeTable(title=f"bench runs of unit {serial}")
     for column in ("run", "started", "plan", "order", "operator", "status", "steps", "summary"):
         table.add_column(column)
     for run in runs:
@@ -60,7 +58,7 @@ def _history(store: Store, args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    return run_with_store(args, lambda store: _history(store, args))
+    return run_with_store(args, lambda store: _history(store, args), read_only=True)
 
 
 COMMAND = Subcommand(

@@ -11,14 +11,23 @@ import argparse
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from rich.table import Table
-
 from protocols.cli_support import EXIT_OK, Subcommand
 from protocols.mspa.parts import PARTS
 
 from .cmd_unit import date_argument
-from .orders import AGREEMENTS, STATUSES, Order, overdue_orders, overdue_reasons, status_label
+from .orders import (
+    AGREEMENTS,
+    MAX_PART_QUANTITY,
+    MAX_QUOTE_CENTS,
+    STATUSES,
+    Order,
+    overdue_orders,
+    overdue_reasons,
+    parse_id,
+    status_label,
+)
 from .store import (
+    SafeTable,
     Store,
     add_db_option,
     console,
@@ -29,16 +38,26 @@ from .warranty import explain
 
 
 def quote_argument(text: str) -> int:
-    """``120``, ``120.5``, ``120.50`` → cents; at most two decimals, not negative."""
+    """``120``, ``120.5``, ``120.50`` → cents; 0 to 1,000,000,000 with at most two decimals."""
     try:
         amount = Decimal(text)
     except InvalidOperation:
         raise argparse.ArgumentTypeError(f"not an amount: {text!r}") from None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+    in_range = amount.is_finite() and 0 <= amount <= Decimal(MAX_QUOTE_CENTS) / 100
+    cents = amount * 100 if in_range else Decimal(-1)
+    if not in_range or cents != int(cents):
         raise argparse.ArgumentTypeError(
-            f"an amount must be ≥ 0 with at most two decimals, got {text!r}"
+            f"an amount must be 0–{MAX_QUOTE_CENTS // 100} with at most two decimals, got {text!r}"
         )
-    return int(amount * 100)
+    return int(cents)
+
+
+def id_argument(text: str) -> int:
+    """argparse type for an order id: 1..2^63-1."""
+    try:
+        return parse_id(text, "an order id")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def positive_int(text: str) -> int:
@@ -48,6 +67,8 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value > MAX_PART_QUANTITY:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_PART_QUANTITY}, got {value}")
     return value
 
 
@@ -68,36 +89,36 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     _by(opened)
 
     show = actions.add_parser("show", help="an order with its timeline, contacts, parts, runs")
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=id_argument)
 
     listing = actions.add_parser("list", help="list orders")
     listing.add_argument("--overdue", action="store_true", help="only orders needing follow-up")
     listing.add_argument("--open", action="store_true", help="only orders not handed back")
 
     status = actions.add_parser("status", help="change an order's status")
-    status.add_argument("id", type=int)
+    status.add_argument("id", type=id_argument)
     status.add_argument("new_status", metavar="NEW_STATUS", help=" | ".join(STATUSES))
     status.add_argument("--note", default="")
     _by(status)
 
     contact = actions.add_parser("contact", help="record a contact with the customer")
-    contact.add_argument("id", type=int)
+    contact.add_argument("id", type=id_argument)
     contact.add_argument("--note", default="")
     _by(contact)
 
     part = actions.add_parser("part", help="record a replaced part")
-    part.add_argument("id", type=int)
+    part.add_argument("id", type=id_argument)
     part.add_argument("--part", required=True, metavar="PN", help="part number")
     part.add_argument("--qty", type=positive_int, default=1)
     _by(part)
 
     note = actions.add_parser("note", help="add a note to an order")
-    note.add_argument("id", type=int)
+    note.add_argument("id", type=id_argument)
     note.add_argument("text")
     _by(note)
 
     close = actions.add_parser("close", help="hand the unit back (status handed-back)")
-    close.add_argument("id", type=int)
+    close.add_argument("id", type=id_argument)
     close.add_argument("--note", default="")
     _by(close)
 
@@ -131,7 +152,7 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     unit = store.unit(order.unit_serial)
     out = console()
     now = datetime.now().astimezone()
-    facts = Table(show_header=False, box=None)
+    facts = SafeTable(show_header=False, box=None)
     facts.add_row("order", str(order.id))
     facts.add_row("unit", f"{unit.serial} ({unit.profile}, owner {unit.owner or '—'})")
     facts.add_row("opened", f"{_local(order.opened_at)} by {order.opened_by or '—'}")
@@ -145,7 +166,7 @@ def _show(store: Store, args: argparse.Namespace) -> int:
         facts.add_row("OVERDUE", reason)
     out.print(facts)
 
-    timeline = Table(title="timeline")
+    timeline = SafeTable(title="timeline")
     for column in ("when", "status", "by", "note"):
         timeline.add_column(column)
     for change in store.timeline(order.id):
@@ -154,7 +175,7 @@ def _show(store: Store, args: argparse.Namespace) -> int:
 
     contacts = store.contacts(order.id)
     if contacts:
-        table = Table(title="customer contacts")
+        table = SafeTable(title="customer contacts")
         for column in ("when", "by", "note"):
             table.add_column(column)
         for contact in contacts:
@@ -163,7 +184,7 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     parts = store.parts(order.id)
     if parts:
         on = order.opened_at.astimezone().date()
-        table = Table(title="parts replaced")
+        table = SafeTable(title="parts replaced")
         for column in ("part", "name", "qty", "warranty"):
             table.add_column(column)
         for replaced in parts:
@@ -178,7 +199,7 @@ def _show(store: Store, args: argparse.Namespace) -> int:
         out.print(table)
     runs = store.runs_for_order(order.id)
     if runs:
-        table = Table(title="bench runs")
+        table = SafeTable(title="bench runs")
         for column in ("run", "started", "plan", "status", "summary"):
             table.add_column(column)
         for run in runs:
@@ -202,7 +223,7 @@ def _list(store: Store, args: argparse.Namespace) -> int:
     if not orders:
         out.print("no overdue orders" if args.overdue else "no orders")
         return EXIT_OK
-    table = Table(title="overdue orders" if args.overdue else "orders")
+    table = SafeTable(title="overdue orders" if args.overdue else "orders")
     columns = ["order", "unit", "opened", "status", "promised", "contacted", "symptom"]
     if args.overdue:
         columns.append("overdue because")
@@ -255,6 +276,8 @@ def _close(store: Store, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_READERS = ("show", "list")
+"""Actions that only read: they open the records read-only (a read-only file system works)."""
 _ACTIONS = {
     "open": _open,
     "show": _show,
@@ -269,7 +292,8 @@ _ACTIONS = {
 
 def _run(args: argparse.Namespace) -> int:
     action = _ACTIONS[args.order_action]
-    return run_with_store(args, lambda store: action(store, args))
+    read_only = args.order_action in _READERS
+    return run_with_store(args, lambda store: action(store, args), read_only=read_only)
 
 
 COMMAND = Subcommand(

@@ -28,10 +28,22 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--speed",
-        type=positive_float,
+        type=speed_argument,
         metavar="X",
-        help="with --to: play X times faster than captured (default 1)",
+        help=f"with --to: play X times faster than captured "
+        f"({MIN_SPEED:g}–{MAX_SPEED:g}, default 1)",
     )
+
+
+MIN_SPEED, MAX_SPEED = 0.001, 1000.0
+"""Replay speed factors accepted: beyond them a capture's times overflow or blur into one."""
+
+
+def speed_argument(text: str) -> float:
+    value = positive_float(text)
+    if not MIN_SPEED <= value <= MAX_SPEED:
+        raise argparse.ArgumentTypeError(f"must be {MIN_SPEED:g}–{MAX_SPEED:g}, got {text!r}")
+    return value
 
 
 def _load(path: str) -> Capture:

@@ -11,14 +11,16 @@ import argparse
 from typing import Any
 
 from protocols.cli_support import EXIT_OK, Subcommand, UsageError
+from protocols.files import check_output_path
 
 from . import customer_report, exports
-from .orders import status_label
-from .store import Store, add_db_option, run_with_store
+from .cmd_order import id_argument
+from .orders import parse_id, status_label
+from .store import Store, add_db_option, printable, run_with_store
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("order_id", nargs="?", type=int, metavar="ORDER_ID")
+    parser.add_argument("order_id", nargs="?", type=id_argument, metavar="ORDER_ID")
     parser.add_argument("--run", metavar="RUN", help="report one run (run id or record id)")
     parser.add_argument("--html", metavar="FILE", help="customer report (HTML)")
     parser.add_argument("--json", metavar="FILE", help="everything, raw frames included (JSON)")
@@ -27,8 +29,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_id(store: Store, text: str) -> int:
-    if text.isdigit():
-        return store.run(int(text)).id
+    if text.strip().isdigit():
+        try:
+            return store.run(parse_id(text, "a run id")).id
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     return store.run_by_record_id(text).id
 
 
@@ -85,6 +90,9 @@ def _report(store: Store, args: argparse.Namespace) -> int:
         raise UsageError("give either ORDER_ID or --run RUN")
     if not (args.html or args.json or args.csv):
         raise UsageError("say what to write: --html FILE, --json FILE and/or --csv FILE")
+    for path in (args.html, args.json, args.csv):
+        if path:
+            check_output_path(path)  # before any work: a bad path is a one-line usage error
     if args.run is not None:
         data = customer_report.run_report(store, _run_id(store, args.run))
     else:
@@ -113,12 +121,12 @@ def _report(store: Store, args: argparse.Namespace) -> int:
                 f"sha256 {data.final_sha256}"
             )
         )
-        print(f"{data.title}: {final}; wrote {', '.join(written)}")
+        print(printable(f"{data.title}: {final}; wrote {', '.join(written)}"))
     return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
-    return run_with_store(args, lambda store: _report(store, args))
+    return run_with_store(args, lambda store: _report(store, args), read_only=True)
 
 
 COMMAND = Subcommand(

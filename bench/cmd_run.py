@@ -23,8 +23,10 @@ from typing import Any
 from rich.console import Console
 
 from protocols.cli_support import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Subcommand, UsageError
+from protocols.files import OutputPathError, OutputWriteError, check_output_path, write_atomic
 
 from .cli_options import add_unit_options, instruments_from_args
+from .cmd_order import id_argument
 from .instruments.meter import InstrumentError
 from .instruments.operator import AnswersOperator, Operator, TerminalOperator
 from .plans import Plan, PlanError, load_plan
@@ -70,7 +72,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "--db", metavar="PATH", help="records database (default: $SPABENCH_DB or the user data dir)"
     )
     parser.add_argument(
-        "--order", type=int, metavar="ID", help="attach the run to this service order"
+        "--order", type=id_argument, metavar="ID", help="attach the run to this service order"
     )
     parser.add_argument(
         "--no-store", action="store_true", help="do not file the run in the records database"
@@ -160,7 +162,12 @@ def _faults(faults: list[str], role: Any) -> list[str]:
 
 
 class StoreHooks(NoHooks):
-    """Files the run in the records store as it goes: begin, each step, finish."""
+    """Files the run in the records store as it goes: begin, each step, finish.
+
+    A run that cannot be filed (the disk fills, the file is damaged mid-run) is not lost:
+    the finished record is saved as JSON next to the database, its path printed, and
+    :attr:`unfiled` set so the command does not exit 0.
+    """
 
     def __init__(self, store: Any, serial: str, order_id: int | None, console: Console) -> None:
         self.store = store
@@ -168,9 +175,12 @@ class StoreHooks(NoHooks):
         self.order_id = order_id
         self.console = console
         self.run_id: int | None = None
+        self.unfiled: str | None = None
+        """Why the run is not (completely) in the records; None once it is filed."""
 
     def _warn(self, error: Exception) -> None:
         self.console.print(f"[yellow]records: {error}[/yellow]")
+        self.unfiled = self.unfiled or str(error)
         self.run_id = None
 
     def on_started(self, record: TestRecord) -> None:
@@ -193,28 +203,44 @@ class StoreHooks(NoHooks):
             try:
                 self.store.finish_run(self.run_id, record)
                 self.console.print(f"filed as run {self.run_id}")
+                return
             except Exception as error:
                 self._warn(error)
+        self.rescue(record)
+
+    def rescue(self, record: TestRecord) -> None:
+        """Save the record next to the database, since it could not go into it."""
+        db = Path(self.store.path)
+        name = f"{db.name}.unfiled-{record.record_id or 'run'}.json"
+        for folder in (db.parent, Path.cwd()):
+            try:
+                write_atomic(folder / name, record.to_json() + "\n")
+            except (OutputPathError, OutputWriteError) as error:
+                self.console.print(f"[red]records: {error}[/red]")
+                continue
+            self.console.print(f"records: NOT FILED; the record is saved as {folder / name}")
+            return
 
 
 def _open_store(args: argparse.Namespace, console: Console) -> Any:
-    """The records store, or None (not filed: no serial, --no-store, or unusable)."""
+    """The records store, or None (not filed: no serial or --no-store).
+
+    A database that cannot be used (damaged, not ours, unwritable) stops the command before
+    the run: a run the user meant to file must not pass unfiled.
+    """
     if args.no_store:
         return None
     if not args.unit:
         console.print("[dim]not filed in the records: no --unit SERIAL[/dim]")
         return None
-    try:
-        from .store import Store
-    except ImportError:
-        return None
+    from .store import Store
+
     try:
         store = Store(args.db)
     except Exception as error:
-        if args.order is not None or args.db:
-            raise InstrumentError(f"records database: {error}") from None
-        console.print(f"[yellow]not filed in the records: {error}[/yellow]")
-        return None
+        raise InstrumentError(
+            f"records: {error}; nothing was run (--no-store tests without filing)"
+        ) from None
     if args.order is not None:
         try:
             order = store.order(args.order)
@@ -234,6 +260,11 @@ def _open_store(args: argparse.Namespace, console: Console) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     _check_args(args)
+    if args.json:
+        try:
+            check_output_path(args.json)  # before the run, not after twenty minutes of it
+        except OutputPathError as error:
+            raise UsageError(str(error)) from None
     console = make_console()
     try:
         plan = load_plan(args.plan)
@@ -259,8 +290,9 @@ def _run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"spabench run: error: {error}\n")
             return EXIT_ERROR
         hooks: list[RunHooks] = [progress]
-        if store is not None:
-            hooks.append(StoreHooks(store, args.unit, args.order, console))
+        filing = None if store is None else StoreHooks(store, args.unit, args.order, console)
+        if filing is not None:
+            hooks.append(filing)
         record = Runner(plan, target, hooks=hooks).run()
     finally:
         progress.stop()
@@ -269,10 +301,13 @@ def _run(args: argparse.Namespace) -> int:
             store.close()
     if args.json:
         try:
-            Path(args.json).write_text(record.to_json() + "\n", encoding="utf-8")
-        except OSError as error:
-            sys.stderr.write(f"spabench run: error: cannot write {args.json}: {error.strerror}\n")
+            write_atomic(args.json, record.to_json() + "\n")
+        except (OutputPathError, OutputWriteError) as error:
+            sys.stderr.write(f"spabench run: error: {error}\n")
             return EXIT_ERROR
+    if filing is not None and filing.unfiled is not None:
+        sys.stderr.write(f"spabench run: error: the run was not filed: {filing.unfiled}\n")
+        return EXIT_ERROR
     return EXIT_BY_VERDICT.get(record.verdict, EXIT_ERROR)
 
 

@@ -10,14 +10,21 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from rich.table import Table
-
 from protocols.cli_support import EXIT_OK, Subcommand, UsageError
 from protocols.mspa.parts import PART_CLASSES
 from spasim.profiles import available_profiles
 
 from .orders import status_label
-from .store import Store, add_db_option, console, parse_date, run_with_store, utc_now
+from .store import (
+    SafeTable,
+    Store,
+    add_db_option,
+    console,
+    parse_date,
+    printable,
+    run_with_store,
+    utc_now,
+)
 from .warranty import explain
 
 
@@ -66,8 +73,10 @@ def _add(store: Store, args: argparse.Namespace) -> int:
     )
     owner = "original owner" if unit.original_owner else "not the original owner"
     print(
-        f"unit {unit.serial} registered: {unit.profile}, purchased "
-        f"{unit.purchase_date.isoformat()}, {owner}"
+        printable(
+            f"unit {unit.serial} registered: {unit.profile}, purchased "
+            f"{unit.purchase_date.isoformat()}, {owner}"
+        )
     )
     return EXIT_OK
 
@@ -75,7 +84,7 @@ def _add(store: Store, args: argparse.Namespace) -> int:
 def _show(store: Store, args: argparse.Namespace) -> int:
     unit = store.unit(args.serial)
     out = console()
-    facts = Table(show_header=False, box=None)
+    facts = SafeTable(show_header=False, box=None)
     facts.add_row("serial", unit.serial)
     facts.add_row("profile", unit.profile)
     facts.add_row("purchased", unit.purchase_date.isoformat())
@@ -88,7 +97,7 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     out.print(facts)
     orders = store.orders(serial=unit.serial)
     if orders:
-        table = Table(title="orders")
+        table = SafeTable(title="orders")
         for column in ("order", "opened", "status", "symptom"):
             table.add_column(column)
         for order in orders:
@@ -112,8 +121,9 @@ def _show(store: Store, args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    action = _add if args.unit_action == "add" else _show
-    return run_with_store(args, lambda store: action(store, args))
+    if args.unit_action == "add":
+        return run_with_store(args, lambda store: _add(store, args))
+    return run_with_store(args, lambda store: _show(store, args), read_only=True)
 
 
 COMMAND = Subcommand("unit", "register and show customer units (records)", _configure, _run)

@@ -15,9 +15,11 @@ to the stored record.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
@@ -509,9 +511,24 @@ def local_time(moment: datetime | str | None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+_HTML_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def html_text(value: Any) -> Any:
+    """Every ``{{ ... }}`` value before escaping: control characters removed (NUL, ESC, C1;
+    not tab or line breaks), since they are not allowed in HTML and a browser or a mail
+    filter may cut the report at a NUL."""
+    if isinstance(value, Markup):
+        return Markup(_HTML_CONTROL.sub("", str(value)))
+    if isinstance(value, str):
+        return _HTML_CONTROL.sub("", value)
+    return value
+
+
 _ENV = Environment(
     loader=PackageLoader("bench", "templates"),
     autoescape=True,
+    finalize=html_text,
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,

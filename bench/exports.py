@@ -24,7 +24,9 @@ from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from .record import TestRecord
+from protocols.files import write_atomic
+
+from .record import Limits, TestRecord
 
 CANONICAL_JSON_RULE = (
     'SHA-256 of json.dumps(record, sort_keys=True, separators=(",", ":"), '
@@ -105,12 +107,35 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection)."""
+
+
 def _cell(value: object) -> str:
+    """One CSV cell: numbers as Python writes them, text neutralised if it could be a formula.
+
+    Only text gets the ``'`` prefix (OWASP's rule): a negative number is data, but a symptom,
+    serial or operator name ``=cmd|' /C calc'!A0`` must not run when the CSV is opened.
+    """
     if value is None:
         return ""
     if isinstance(value, float):
         return repr(value)
-    return str(value)
+    if isinstance(value, bool | int):
+        return str(value)
+    text = str(value)
+    if text.startswith(FORMULA_STARTS):
+        text = f"'{text}"
+    # A bare CR is not quoted by the csv module (our line end is LF) and would split the row.
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def limits_text(limits: Limits, unit: str) -> str:
+    """The limits as a technician reads them, phrased so no cell starts like a formula
+    (``expected True`` rather than ``= True``)."""
+    if limits.expected is not None:
+        return f"expected {limits.expected}{f' {unit}' if unit else ''}"
+    return limits.text(unit)
 
 
 def measurement_rows(refs: Iterable[RecordRef]) -> list[dict[str, str]]:
@@ -139,7 +164,7 @@ def measurement_rows(refs: Iterable[RecordRef]) -> list[dict[str, str]]:
                     "high": item.limits.high,
                     "expected": item.limits.expected,
                     "marginal": item.limits.marginal,
-                    "limits": item.limits.text(item.unit),
+                    "limits": limits_text(item.limits, item.unit),
                     "outcome": item.outcome,
                     "at_s": item.at,
                 }
@@ -171,14 +196,9 @@ def dumps(data: Any) -> str:
 
 
 def write_text(path: Path | str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (``-``: standard output)."""
-    if str(path) == "-":
-        print(text, end="")
-        return
-    target = Path(path)
-    temporary = target.with_name(f".{target.name}.partial")
-    temporary.write_text(text, encoding="utf-8", newline="")
-    temporary.replace(target)
+    """Write ``text`` to ``path`` atomically (``-``: standard output); see
+    :func:`protocols.files.write_atomic` for what is refused and what happens on failure."""
+    write_atomic(path, text)
 
 
 def order_json(bundle: dict[str, Any], runs: Sequence[RecordRef]) -> str:

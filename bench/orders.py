@@ -37,6 +37,25 @@ STATUSES: tuple[Status, ...] = (
 )
 FINAL_STATUS: Status = "handed-back"
 
+MAX_ID = 2**63 - 1
+"""Largest order/run id: SQLite's INTEGER is 64-bit signed; ids start at 1."""
+MAX_QUOTE_CENTS = 100_000_000_000
+"""A quote is 0 to 1,000,000,000.00 (in the shop's currency), at most two decimals."""
+MAX_PART_QUANTITY = 1000
+"""Parts replaced on one order line: 1 to 1000."""
+
+
+def parse_id(text: str, what: str = "id") -> int:
+    """``ValueError`` (one line) unless ``text`` is a whole number 1..2^63-1."""
+    stripped = text.strip()
+    if not stripped.isascii() or not stripped.isdigit():
+        raise ValueError(f"{what} must be a whole number, got {text!r}")
+    value = int(stripped)
+    if not 1 <= value <= MAX_ID:
+        raise ValueError(f"{what} must be 1–{MAX_ID}, got {text!r}")
+    return value
+
+
 Agreement = Literal["diagnosis", "repair"]
 AGREEMENTS: tuple[Agreement, ...] = ("diagnosis", "repair")
 

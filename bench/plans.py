@@ -26,12 +26,12 @@ Shipped plans live in ``bench/plans/*.toml``; a user plan is loaded by path the 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from protocols.files import InputFileError, parse_toml, read_text_file
 from protocols.mspa.parts import FAULT_PARTS
 
 from .instruments.specs import DEFAULT_INSTRUMENTS, Instruments
@@ -143,9 +143,9 @@ def load_plan(name_or_path: str | Path) -> Plan:
     path = Path(text_name)
     if text_name.endswith(".toml") or "/" in text_name or path.exists():
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise PlanError(f"cannot read plan file {path}: {error.strerror}") from None
+            text = read_text_file(path, "plan file")
+        except InputFileError as error:
+            raise PlanError(str(error)) from None
         return parse_plan(text, str(path))
     resource = _plans_dir() / f"{text_name}.toml"
     if not resource.is_file():
@@ -158,9 +158,9 @@ def load_plan(name_or_path: str | Path) -> Plan:
 
 def parse_plan(text: str, source: str) -> Plan:
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise PlanError(f"plan file {source}: {error}") from None
+        data = parse_toml(text, f"plan file {source}")
+    except InputFileError as error:
+        raise PlanError(str(error)) from None
     unknown = sorted(set(data) - set(PLAN_KEYS))
     if unknown:
         raise PlanError(

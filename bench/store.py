@@ -32,6 +32,7 @@ import functools
 import getpass
 import json
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -43,8 +44,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from platformdirs import user_data_dir
+from rich.table import Table
 
 from protocols.cli_support import EXIT_ERROR, UsageError
+from protocols.files import OutputWriteError
 from protocols.mspa.parts import UnknownPart, lookup
 
 from .exports import canonical_json, canonical_text, sha256_text
@@ -244,22 +247,67 @@ def default_db_path() -> Path:
     return Path(user_data_dir("spabench")) / DB_FILENAME
 
 
-def _inspect(path: Path, latest: int, timeout: float) -> None:
-    """Refuse an existing file we must not write to; opens it read-only."""
+def _read_only_uri(path: Path, immutable: bool = False) -> str:
+    return f"{path.resolve().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}"
+
+
+def _open_read_only(path: Path, timeout: float) -> sqlite3.Connection:
+    """A read-only connection that also works on a read-only file system.
+
+    A WAL database needs its ``-shm`` file; where it is absent and cannot be created (a
+    read-only mount, a write-protected directory) no process can be writing the file either,
+    so it is opened ``immutable`` instead.
+    """
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+        conn = sqlite3.connect(_read_only_uri(path), uri=True, timeout=timeout)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()
+        except sqlite3.OperationalError as error:
+            if getattr(error, "sqlite_errorcode", None) != sqlite3.SQLITE_CANTOPEN:
+                return conn  # the caller's checks say what is wrong with the file
+            conn.close()
+            conn = sqlite3.connect(_read_only_uri(path, immutable=True), uri=True, timeout=timeout)
+        except sqlite3.DatabaseError:
+            return conn  # likewise
+        return conn
     except sqlite3.Error as error:
         raise StoreOpenError(f"cannot open records database {path}: {error}") from None
+
+
+def _damage(conn: sqlite3.Connection) -> str | None:
+    """What ``PRAGMA quick_check`` finds wrong (first line), or None for a sound file.
+
+    quick_check reads every page (O(N), no index cross-check), so damage anywhere in the file
+    is found when it is opened, before a run starts, not when a commit happens to touch it.
+    """
+    try:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as error:  # too broken to even walk
+        return str(error)
+    first = str(rows[0][0]) if rows else "no answer"
+    if first == "ok":
+        return None
+    return first.replace("*** in database main ***", "").strip().splitlines()[0]
+
+
+def _inspect(conn: sqlite3.Connection, path: Path, latest: int, full: bool) -> int:
+    """Refuse an existing file we must not use; returns its schema version.
+
+    ``full`` (writers) also runs :func:`_damage` over the whole file; a reader skips it (it
+    costs a read of every page) and meets damage, if any, as a one-line error on the page
+    it reads — a read-only connection cannot make damage worse.
+    """
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
         objects = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+        damage = _damage(conn) if full else None
     except sqlite3.DatabaseError as error:
+        if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_CORRUPT:
+            raise _damaged(path, str(error)) from None
         raise StoreOpenError(
             f"{path} is not a readable records database ({error}); the file was left untouched"
         ) from None
-    finally:
-        conn.close()
     if app_id != APPLICATION_ID and (version or objects):
         raise StoreOpenError(
             f"{path} is an SQLite file but not a spabench records database; "
@@ -270,16 +318,37 @@ def _inspect(path: Path, latest: int, timeout: float) -> None:
             f"{path} has records schema version {version}, newer than this spabench "
             f"understands ({latest}); upgrade spabench (the file was left untouched)"
         )
+    if damage is not None:
+        raise _damaged(path, damage)
+    return version
 
 
-def _connect(path: Path, timeout: float, migrations: tuple[Migration, ...]) -> sqlite3.Connection:
+def _damaged(path: Path, detail: str) -> StoreOpenError:
+    return StoreOpenError(
+        f"{path} is damaged ({detail}); restore a backup "
+        "or salvage it with 'sqlite3 FILE .recover' (the file was left untouched)"
+    )
+
+
+def _connect(
+    path: Path, timeout: float, migrations: tuple[Migration, ...], read_only: bool
+) -> sqlite3.Connection:
     try:
-        if path.exists() and path.stat().st_size > 0:
-            _inspect(path, len(migrations), timeout)
-        else:
+        exists = path.exists() and path.stat().st_size > 0
+        if not exists:
             path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise StoreOpenError(f"cannot open records database {path}: {error}") from None
+    if exists:
+        checked = _open_read_only(path, timeout)
+        try:
+            version = _inspect(checked, path, len(migrations), full=not read_only)
+        finally:
+            checked.close()
+        if read_only and version == len(migrations):
+            conn = _open_read_only(path, timeout)
+            conn.row_factory = sqlite3.Row
+            return conn
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
@@ -374,9 +443,18 @@ class Store:
         *,
         timeout: float = 30.0,
         migrations: tuple[Migration, ...] = MIGRATIONS,
+        read_only: bool = False,
     ) -> None:
+        """Open (or create) the records at ``path``.
+
+        Every existing file is checked first (ours, not newer, ``quick_check`` clean) and
+        refused with :class:`StoreOpenError` otherwise. ``read_only`` opens it ``mode=ro``
+        so read commands work on a read-only file system; a missing or older file is still
+        created/migrated then (nothing to read otherwise).
+        """
         self.path = default_db_path() if path is None else Path(path)
-        self._conn = _connect(self.path, timeout, migrations)
+        self.read_only = read_only
+        self._conn = _connect(self.path, timeout, migrations, read_only)
         self._in_batch = False
 
     def close(self) -> None:
@@ -798,9 +876,10 @@ class Store:
                         "json": _step_json(step),
                     },
                 )
-        except sqlite3.IntegrityError:
-            self.run(run_id)  # NotFound for an unknown run
-            raise RunFinished(f"run {run_id} is finished; steps cannot be added") from None
+        except sqlite3.IntegrityError as error:
+            if self.run(run_id).finished:  # NotFound for an unknown run
+                raise RunFinished(f"run {run_id} is finished; steps cannot be added") from None
+            raise StoreError(f"run {run_id}: the step was not stored: {error}") from None
 
     @staticmethod
     def _insert_step(conn: sqlite3.Connection, run_id: int, seq: int, step: StepResult) -> None:
@@ -929,14 +1008,41 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_LINE_BREAKS = frozenset("\t\n\r")
+
+
+def printable(text: str) -> str:
+    """Stored free text made safe for a terminal: C0/C1 control characters removed.
+
+    A symptom or note typed (or imported) with ``ESC [ 2 J`` or an OSC sequence in it must
+    not clear or retitle the technician's terminal; tabs and line breaks become spaces so a
+    table row stays one row.
+    """
+    return _CONTROL.sub(lambda match: " " if match.group() in _LINE_BREAKS else "", text)
+
+
+class SafeTable(Table):
+    """A rich table of stored text: every string cell goes through :func:`printable`."""
+
+    def add_row(self, *renderables: Any, **options: Any) -> None:
+        cells = [printable(cell) if isinstance(cell, str) else cell for cell in renderables]
+        super().add_row(*cells, **options)
+
+
 def console() -> Console:
-    """Rich output for listings: no markup (a symptom "[red]" is text); when piped and
-    ``$COLUMNS`` is unset, 200 columns rather than rich's 80, so rows stay on one line for
-    ``grep``."""
+    """Rich output for listings: no markup (a symptom "[red]" is text), strings printed
+    through :func:`printable`; when piped and ``$COLUMNS`` is unset, 200 columns rather than
+    rich's 80, so rows stay on one line for ``grep``."""
     from rich.console import Console
 
+    class SafeConsole(Console):
+        def print(self, *objects: Any, **options: Any) -> None:
+            cleaned = [printable(item) if isinstance(item, str) else item for item in objects]
+            super().print(*cleaned, **options)
+
     piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
-    return Console(width=200 if piped else None, highlight=False, markup=False)
+    return SafeConsole(width=200 if piped else None, highlight=False, markup=False)
 
 
 def default_actor() -> str:
@@ -947,22 +1053,28 @@ def default_actor() -> str:
         return ""
 
 
-def run_with_store(args: argparse.Namespace, action: Callable[[Store], int]) -> int:
+def run_with_store(
+    args: argparse.Namespace, action: Callable[[Store], int], *, read_only: bool = False
+) -> int:
     """Open the store named by ``--db``/``$SPABENCH_DB``, run ``action``, map errors to exits.
 
     Unknown keys and bad input are usage errors (exit 2); an unusable database file is an
-    error (exit 3); both one line.
+    error (exit 3); both one line. Commands that only read pass ``read_only=True``.
     """
     path = getattr(args, "db", None)
     prog = f"spabench {getattr(args, 'command', '')}".strip()
     try:
-        with Store(path) as store:
+        with Store(path, read_only=read_only) as store:
             return action(store)
-    except StoreOpenError as error:
+    except (StoreOpenError, OutputWriteError) as error:
         sys.stderr.write(f"{prog}: error: {error}\n")
         return EXIT_ERROR
     except sqlite3.DatabaseError as error:
-        sys.stderr.write(f"{prog}: error: records database failure: {error}\n")
+        if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_CORRUPT:
+            damaged = _damaged(default_db_path() if path is None else Path(path), str(error))
+            sys.stderr.write(f"{prog}: error: {damaged}\n")
+        else:
+            sys.stderr.write(f"{prog}: error: records database failure: {error}\n")
         return EXIT_ERROR
-    except (StoreError, ValueError, UnknownPart) as error:
+    except (StoreError, ValueError, UnknownPart, OverflowError) as error:
         raise UsageError(str(error)) from None

@@ -76,6 +76,11 @@ _HEADER_LINE = re.compile(r"#\s*([A-Za-z][A-Za-z0-9_.-]*)\s*:\s?(.*)\Z")
 _VERSION_LINE = re.compile(r"#\s*spasim capture v(\S+)\s*\Z")
 _SECONDS = re.compile(r"\d+(\.\d+)?\Z")
 _HEX_BYTE = re.compile(r"[0-9A-Fa-f]{2}\Z")
+MAX_SECONDS = 10 * 366 * 86400
+"""Latest time a capture line may carry (ten years): a replay schedules every line on a real
+clock, and an absurd time (``1e29``) would overflow the platform's ``time_t``."""
+MAX_LINE_BYTES = 1024 * 1024
+"""Longest capture line read; a longer one (say a file with no newlines) is refused."""
 
 
 def round_time(t: float) -> float:
@@ -254,9 +259,13 @@ def read_capture(source: str | os.PathLike[str] | IO[str]) -> Capture:
     return parse_capture(source)
 
 
-def _utf8_lines(stream: Iterable[bytes]) -> Iterable[str]:
+def _utf8_lines(stream: IO[bytes]) -> Iterable[str]:
     """Decode line by line, so a binary file is refused naming the line it breaks on."""
-    for number, raw in enumerate(stream, start=1):
+    number = 0
+    while raw := stream.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(raw) > MAX_LINE_BYTES:
+            raise ValueError(f"line {number}: longer than {MAX_LINE_BYTES} bytes")
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -310,6 +319,8 @@ def _parse_entry(number: int, text: str, last: dict[Sender, float]) -> CaptureEn
     if not _SECONDS.match(seconds):
         raise ValueError(f"line {number}: bad time {seconds!r} (expected seconds like 5.460000)")
     t = float(seconds)
+    if not t <= MAX_SECONDS:
+        raise ValueError(f"line {number}: time {seconds} is beyond {MAX_SECONDS} s (ten years)")
     if who not in SENDERS:
         raise ValueError(f"line {number}: unknown sender {who!r} (expected box or remote)")
     sender: Sender = "box" if who == "box" else "remote"

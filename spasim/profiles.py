@@ -11,12 +11,14 @@ next to this module in ``spasim/profiles/*.toml``; a user file is loaded by path
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from protocols.files import parse_toml, read_text_file
 
 from .overtemp import minimum_margin_c
 
@@ -113,6 +115,60 @@ class Profile:
         return 0.0 if level <= 0 else self.blower_level_w[level - 1]
 
 
+RANGES: dict[str, tuple[float, float, str]] = {
+    "water_litres": (1, 5000, "L"),
+    "mains_voltage_v": (90, 260, "V"),
+    "standby_w": (0, 200, "W"),
+    "heater_stage1_w": (1, 6000, "W"),
+    "heater_stage2_w": (1, 6000, "W"),
+    "heater_stage1_s": (0, 3600, "s"),
+    "heater_overtemp_cut_c": (0, 100, "°C"),
+    "heater_overtemp_recover_c": (0, 100, "°C"),
+    "filter_pump_w": (1, 1000, "W"),
+    "blower_level_w": (1, 5000, "W"),
+    "blower_auto_off_min": (0.1, 1440, "min"),
+    "blower_loss_w": (0, 5000, "W"),
+    "ozone_w": (0, 500, "W"),
+    "ozone_auto_off_h": (0.01, 48, "h"),
+    "uvc_w": (0, 500, "W"),
+    "uvc_auto_off_h": (0.01, 48, "h"),
+    "setpoint_min_c": (0, 60, "°C"),
+    "setpoint_max_c": (0, 60, "°C"),
+    "setpoint_default_c": (0, 60, "°C"),
+    "thermal_ua_w_per_k": (0.01, 1000, "W/K"),
+    "thermal_lid_off_factor": (0.01, 100, ""),
+    "thermal_blower_factor": (0.01, 100, ""),
+    "link_watchdog_s": (0.1, 3600, "s"),
+    "link_report_period_s": (0.01, 60, "s"),
+    "link_flow_offset_s": (0, 60, "s"),
+    "boot_frame_09_s": (0, 600, "s"),
+    "boot_frame_07_s": (0, 600, "s"),
+    "boot_first_temperature_s": (0, 600, "s"),
+    "sensor_noise_sigma_c": (0, 5, "°C"),
+    "sensor_noise_clip_c": (0, 10, "°C"),
+    "sensor_poll_s": (0.01, 60, "s"),
+    "heater_overtemp_margin_c": (0, 20, "°C"),
+    "thermal_min_litres": (0, 5000, "L"),
+}
+"""Physical range of every numeric profile field (low, high, unit), inclusive.
+
+Wide enough for any inflatable spa's control box, narrow enough that a typo (``1e308`` W,
+``inf`` seconds, ``nan``) is refused with the field's name instead of overflowing or
+freezing the simulation later.
+"""
+
+
+def _out_of_range(p: Profile) -> list[str]:
+    problems = []
+    for field, (low, high, unit) in RANGES.items():
+        value = getattr(p, field)
+        for item in value if isinstance(value, tuple) else (value,):
+            if not (math.isfinite(item) and low <= item <= high):
+                problems.append(f"{field} must be {low:g}–{high:g} {unit}".rstrip())
+                break
+    return problems
+
+
 def _problems(p: Profile) -> list[str]:
     """Everything in ``p`` that would make a box behave impossibly (empty when fine)."""
     problems = []
@@ -169,7 +225,7 @@ def _problems(p: Profile) -> list[str]:
                 f"heater overtemp_margin_c must be at least {needed:.3f} °C (sensor noise clip"
                 " + half a 0.5 °C step + the fastest rise in min_litres over one sensor poll)"
             )
-    return problems
+    return problems + _out_of_range(p)
 
 
 _FIELD_TYPES = {field.name: field.type for field in dataclasses.fields(Profile)}
@@ -237,19 +293,12 @@ def _read_document(name_or_path: str | os.PathLike[str]) -> tuple[dict[str, Any]
         data = _package_dir().joinpath(f"{text}.toml").read_text(encoding="utf-8")
         origin = f"profile {text!r}"
     elif isinstance(name_or_path, os.PathLike) or text.endswith(".toml") or os.sep in text:
-        path = Path(text)
-        try:
-            data = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise ValueError(f"cannot read profile file {text}: {error.strerror}") from None
-        origin = str(path)
+        origin = str(Path(text))
+        data = read_text_file(text, "profile file")  # InputFileError: a one-line ValueError
     else:
         known = ", ".join(available_profiles())
         raise ValueError(f"unknown profile {text!r}: known profiles are {known} (or a .toml path)")
-    try:
-        return tomllib.loads(data), origin
-    except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"{origin}: not valid TOML: {error}") from None
+    return parse_toml(data, origin), origin
 
 
 def _resolve(name_or_path: str | os.PathLike[str], seen: tuple[str, ...]) -> dict[str, Any]:

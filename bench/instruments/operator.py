@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import random
 import sys
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
+
+from protocols.files import load_toml
 
 from .specs import MultimeterSpec
 
@@ -149,16 +150,21 @@ class AnswersOperator:
     def from_file(cls, path: str | Path, *, name: str = "answers-file") -> AnswersOperator:
         """Load a TOML answers file; ``ValueError`` says what is wrong with it."""
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise ValueError(f"cannot read answers file {path}: {error.strerror}") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ValueError(f"answers file {path}: {error}") from None
+        data = load_toml(path, "answers file")  # InputFileError is a one-line ValueError
+        largest = 1e9  # a number read off a meter or thermometer; beyond is a typo
         for key, value in data.items():
             if not isinstance(value, bool | int | float | str):
                 raise ValueError(
                     f"answers file {path}: answer {key!r} must be true/false, a number or text"
+                )
+            if (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and not abs(value) <= largest  # also refuses nan and inf
+            ):
+                raise ValueError(
+                    f"answers file {path}: answer {key!r} must be a finite number within "
+                    f"±{largest:g}, got {value!r}"
                 )
         return cls(data, source=str(path), name=name)
 
