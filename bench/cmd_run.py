@@ -88,8 +88,10 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError("--meter needs --port (a virtual unit has a virtual meter)")
     if not math.isfinite(args.ambient) or not -20.0 <= args.ambient <= 60.0:
         raise UsageError(f"--ambient must be -20..60 °C, got {args.ambient}")
-    if not math.isfinite(args.speed) or args.speed <= 0:
-        raise UsageError(f"--speed must be a positive number, got {args.speed}")
+    if not math.isfinite(args.speed) or not 0.01 <= args.speed <= 1000.0:
+        raise UsageError(f"--speed must be 0.01..1000 (as spasim serve's), got {args.speed}")
+    if not 0 <= args.seed < 2**63:
+        raise UsageError(f"--seed must be 0..2^63-1, got {args.seed}")
     if args.order is not None and args.no_store:
         raise UsageError("--order needs the records database (drop --no-store)")
     if args.order is not None and not args.unit:

@@ -241,6 +241,9 @@ def _parse_step(raw: Any, index: int, source: str, role: str) -> StepSpec:
             if param.default is REQUIRED:
                 raise PlanError(f"{prefix}: type {kind!r} needs {key} ({param.doc})")
             params[key] = param.default
+    low, high = params.get("low"), params.get("high")
+    if isinstance(low, int | float) and isinstance(high, int | float) and low >= high:
+        raise PlanError(f"{prefix}: low ({low:g}) must be below high ({high:g})")
     try:
         step_type.validate(params)
     except ValueError as error:

@@ -120,7 +120,7 @@ def test_plan_by_path(tmp_path: Path) -> None:
         ('[[step]]\nname = "x"\ntype = "set-loads"\n', "needs at least one load"),
         (
             '[[step]]\nname = "x"\ntype = "auto-off"\nlow = 900.0\nhigh = 600.0\n',
-            "low must be below high",
+            "low (900) must be below high (600)",
         ),
     ],
 )

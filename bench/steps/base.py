@@ -56,6 +56,12 @@ class Param:
     minimum: float | None = None
     maximum: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.kind in ("int", "float") and self.maximum is None:
+            # A plan is user input: every number has a documented range (issue 10), or a
+            # "wait 1e9 s" runs for ever.
+            raise AssertionError(f"numeric parameter {self.name!r} needs a maximum")
+
     def check(self, value: Any) -> Any:
         """The value converted to the parameter's kind; ``ValueError`` says what is wrong."""
         kind = self.kind

@@ -28,8 +28,17 @@ class LinkUp(StepType):
     kind = "link-up"
     summary = "the box answers the remote's handshake; if silent, find out why (PRCD, supply)"
     params = (
-        Param("timeout", "float", 15.0, "seconds to wait for the handshake", minimum=1),
-        Param("reset_timeout", "float", 15.0, "seconds to wait after a PRCD reset", minimum=1),
+        Param(
+            "timeout", "float", 15.0, "seconds to wait for the handshake", minimum=1, maximum=600
+        ),
+        Param(
+            "reset_timeout",
+            "float",
+            15.0,
+            "seconds to wait after a PRCD reset",
+            minimum=1,
+            maximum=600,
+        ),
     )
     suspects = ("prcd-tripped", "prcd-faulty", "transformer-dead", "power-board-dead")
 
@@ -132,9 +141,9 @@ class ReportsPresent(StepType):
     kind = "reports-present"
     summary = "the box reports water temperature (0x06) and flow (0x08) about once a second"
     params = (
-        Param("window", "float", 5.0, "seconds to count reports over", minimum=2),
-        Param("low", "float", 0.6, "fewest reports per second", minimum=0),
-        Param("high", "float", 1.4, "most reports per second", minimum=0),
+        Param("window", "float", 5.0, "seconds to count reports over", minimum=2, maximum=3600),
+        Param("low", "float", 0.6, "fewest reports per second", minimum=0, maximum=100),
+        Param("high", "float", 1.4, "most reports per second", minimum=0, maximum=100),
     )
     suspects = ("power-board-dead", "link-noisy")
 
@@ -159,9 +168,9 @@ class TemperaturePlausible(StepType):
     kind = "temperature-plausible"
     summary = "the reported water temperature is a plausible tank temperature"
     params = (
-        Param("low", "float", 1.0, "°C; an open sensor reads 0.0"),
-        Param("high", "float", 50.0, "°C; a shorted sensor reads 127.5"),
-        Param("samples", "int", 3, "reports to take the median of", minimum=1),
+        Param("low", "float", 1.0, "°C; an open sensor reads 0.0", minimum=-20, maximum=130),
+        Param("high", "float", 50.0, "°C; a shorted sensor reads 127.5", minimum=-20, maximum=130),
+        Param("samples", "int", 3, "reports to take the median of", minimum=1, maximum=100),
     )
     suspects = ("temp-sensor-open", "temp-sensor-short")
 
@@ -216,7 +225,7 @@ class SendExpect(StepType):
         _byte("parameter", "parameter to send"),
         _byte("expect_command", "command code of the answer"),
         _byte("expect_parameter", "parameter of the answer (-1: any)", -1),
-        Param("timeout", "float", 1.0, "seconds to wait for the answer", minimum=0.01),
+        Param("timeout", "float", 1.0, "seconds to wait for the answer", minimum=0.01, maximum=60),
     )
     suspects = ("power-board-dead", "link-noisy")
 
@@ -266,11 +275,20 @@ class LinkQuality(StepType):
     kind = "link-quality"
     summary = "the line is clean: few bad sums, few discarded bytes, few lost reports"
     params = (
-        Param("window", "float", 30.0, "seconds to listen (at least)", minimum=5),
-        Param("high", "float", 1.0, "largest share of bad checksums, %", minimum=0),
-        Param("discarded", "float", 1.0, "largest share of discarded bytes, %", minimum=0),
-        Param("lost", "float", 5.0, "largest share of reports lost in the window, %", minimum=0),
-        Param("min_frames", "int", 100, "fewest frames to judge on", minimum=1),
+        Param("window", "float", 30.0, "seconds to listen (at least)", minimum=5, maximum=3600),
+        Param("high", "float", 1.0, "largest share of bad checksums, %", minimum=0, maximum=100),
+        Param(
+            "discarded", "float", 1.0, "largest share of discarded bytes, %", minimum=0, maximum=100
+        ),
+        Param(
+            "lost",
+            "float",
+            5.0,
+            "largest share of reports lost in the window, %",
+            minimum=0,
+            maximum=100,
+        ),
+        Param("min_frames", "int", 100, "fewest frames to judge on", minimum=1, maximum=100000),
     )
     suspects = ("link-noisy",)
 

@@ -115,7 +115,7 @@ class SetLoads(StepType):
         Param("ozone", "bool", None),
         Param("uvc", "bool", None),
         Param("all_off", "bool", False, "switch every load off first"),
-        Param("settle", "float", 2.0, "seconds to wait afterwards", minimum=0),
+        Param("settle", "float", 2.0, "seconds to wait afterwards", minimum=0, maximum=600),
     )
 
     def validate(self, params: Params) -> None:
@@ -153,9 +153,18 @@ class IdlePower(StepType):
     summary = "with every load off nothing runs: the meter sees only standby (or, without one, \
 nothing is heard and the water does not warm)"
     params = (
-        Param("low", "float", None, "W, least standby draw (only for a meter that reads it)"),
-        Param("high", "float", 15.0, "W, most standby draw", minimum=0),
-        Param("settle", "float", 3.0, "seconds after switching everything off", minimum=0),
+        Param(
+            "low",
+            "float",
+            None,
+            "W, least standby draw (only for a meter that reads it)",
+            minimum=0,
+            maximum=10000,
+        ),
+        Param("high", "float", 15.0, "W, most standby draw", minimum=0, maximum=10000),
+        Param(
+            "settle", "float", 3.0, "seconds after switching everything off", minimum=0, maximum=600
+        ),
         Param(
             "watch",
             "float",
@@ -164,7 +173,14 @@ nothing is heard and the water does not warm)"
             minimum=0,
             maximum=3600,
         ),
-        Param("warming", "float", 1.5, "°C the water may rise unheated without a meter", minimum=1),
+        Param(
+            "warming",
+            "float",
+            1.5,
+            "°C the water may rise unheated without a meter",
+            minimum=1,
+            maximum=20,
+        ),
     )
     suspects = ("heater-relay-welded", "power-board-dead")
 
@@ -234,10 +250,24 @@ class LoadPower(StepType):
         Param("level", "int", 1, "bubble level for the blower", minimum=1, maximum=3),
         Param("expect", "str", "on", "on: it must draw; off: it must not", choices=("on", "off")),
         Param("filter", "bool", None, "filter pump during the test (default: as the load needs)"),
-        Param("low", "float", None, "W, least draw change"),
-        Param("high", "float", None, "W, most draw change"),
-        Param("marginal", "float", None, "W, band inside the limits flagged as marginal"),
-        Param("settle", "float", 3.0, "seconds after switching before reading", minimum=0.5),
+        Param("low", "float", None, "W, least draw change", minimum=0, maximum=10000),
+        Param("high", "float", None, "W, most draw change", minimum=0, maximum=10000),
+        Param(
+            "marginal",
+            "float",
+            None,
+            "W, band inside the limits flagged as marginal",
+            minimum=0,
+            maximum=10000,
+        ),
+        Param(
+            "settle",
+            "float",
+            3.0,
+            "seconds after switching before reading",
+            minimum=0.5,
+            maximum=600,
+        ),
         Param("leave_on", "bool", False, "leave the load (and pump) running afterwards"),
     )
 
@@ -389,7 +419,7 @@ class Flow(StepType):
     summary = "the flow switches report flow exactly when the filter pump runs"
     params = (
         Param("filter", "bool", doc="filter pump on or off for the check"),
-        Param("timeout", "float", 6.0, "seconds for the report to follow", minimum=1),
+        Param("timeout", "float", 6.0, "seconds for the report to follow", minimum=1, maximum=600),
     )
 
     def default_suspects(self, params: Params) -> list[str]:

@@ -16,8 +16,22 @@ class PrcdTest(StepType):
     kind = "prcd-test"
     summary = "PRCD TEST stops the unit and RESET brings it back"
     params = (
-        Param("stop_within", "float", 3.0, "seconds for the unit to fall silent", minimum=0.5),
-        Param("restart_timeout", "float", 20.0, "seconds for the handshake after RESET", minimum=5),
+        Param(
+            "stop_within",
+            "float",
+            3.0,
+            "seconds for the unit to fall silent",
+            minimum=0.5,
+            maximum=60,
+        ),
+        Param(
+            "restart_timeout",
+            "float",
+            20.0,
+            "seconds for the handshake after RESET",
+            minimum=5,
+            maximum=600,
+        ),
     )
     suspects = ("prcd-faulty",)
 
@@ -69,7 +83,7 @@ class Bubbles(StepType):
             choices=("", "off", "inflate"),
         ),
         Param("visible", "bool", True, "bubbles expected"),
-        Param("settle", "float", 3.0, "seconds after switching on", minimum=0.5),
+        Param("settle", "float", 3.0, "seconds after switching on", minimum=0.5, maximum=600),
     )
 
     def default_suspects(self, params: Params) -> list[str]:
@@ -163,7 +177,7 @@ class OperatorAction(StepType):
     params = (
         Param("prompt", "str", doc="prompt id (answers files are keyed by it)"),
         Param("instruction", "str", "", "wording (default: the prompt id's)"),
-        Param("settle", "float", 1.0, "seconds to wait afterwards", minimum=0),
+        Param("settle", "float", 1.0, "seconds to wait afterwards", minimum=0, maximum=600),
     )
 
     def describe(self, params: Params) -> str:

@@ -19,7 +19,7 @@ class PanelHandshake(StepType):
     kind = "panel-handshake"
     summary = "the panel sends its power-on handshake (0B, 0A, 11, 10) to the box"
     role = "box"
-    params = (Param("timeout", "float", 12.0, "seconds to wait", minimum=1),)
+    params = (Param("timeout", "float", 12.0, "seconds to wait", minimum=1, maximum=600),)
     suspects = PANEL_SUSPECTS
 
     def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
@@ -50,7 +50,7 @@ class PanelCycle(StepType):
     kind = "panel-cycle"
     summary = "the panel repeats every state frame within one 7.5 s cycle"
     role = "box"
-    params = (Param("window", "float", 9.0, "seconds to listen", minimum=2),)
+    params = (Param("window", "float", 9.0, "seconds to listen", minimum=2, maximum=3600),)
     suspects = PANEL_SUSPECTS
 
     def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
@@ -72,7 +72,9 @@ class PanelKey(StepType):
     kind = "panel-key"
     summary = "a key press on the panel sends the state burst ending in 16 00"
     role = "box"
-    params = (Param("timeout", "float", 5.0, "seconds to wait for the burst", minimum=0.5),)
+    params = (
+        Param("timeout", "float", 5.0, "seconds to wait for the burst", minimum=0.5, maximum=60),
+    )
     suspects = PANEL_SUSPECTS
 
     def declare(self, params: Params, instruments: Instruments) -> list[Declared]:

@@ -30,8 +30,8 @@ class HeaterRise(StepType):
     kind = "heater-rise"
     summary = "with the pump and heater on, the reported water temperature rises"
     params = (
-        Param("rise", "float", 1.0, "°C the report must rise", minimum=0.5),
-        Param("timeout", "float", 300.0, "seconds allowed", minimum=10),
+        Param("rise", "float", 1.0, "°C the report must rise", minimum=0.5, maximum=20),
+        Param("timeout", "float", 300.0, "seconds allowed", minimum=10, maximum=7200),
     )
     suspects = ("heater-open", "temp-sensor-open", "temp-sensor-short")
 
@@ -87,15 +87,11 @@ class AutoOff(StepType):
     summary = "the bubbles stop by themselves after the auto-off time (10 or 20 min)"
     params = (
         Param("level", "int", 1, "bubble level", minimum=1, maximum=3),
-        Param("low", "float", 540.0, "s, earliest allowed stop", minimum=0),
-        Param("high", "float", 1260.0, "s, latest allowed stop", minimum=1),
-        Param("poll", "float", 2.0, "s between meter readings", minimum=0.5),
+        Param("low", "float", 540.0, "s, earliest allowed stop", minimum=0, maximum=7200),
+        Param("high", "float", 1260.0, "s, latest allowed stop", minimum=1, maximum=7200),
+        Param("poll", "float", 2.0, "s between meter readings", minimum=0.5, maximum=60),
     )
     suspects = ("power-board-dead",)
-
-    def validate(self, params: Params) -> None:
-        if params["low"] >= params["high"]:
-            raise ValueError("low must be below high")
 
     def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         started = Declared(
@@ -174,8 +170,8 @@ class FailSafe(StepType):
     kind = "fail-safe"
     summary = "when the remote goes silent for 30 s the box switches every load off"
     params = (
-        Param("silence", "float", 35.0, "seconds the bench stays silent", minimum=31),
-        Param("high", "float", 15.0, "W, most draw after the silence", minimum=0),
+        Param("silence", "float", 35.0, "seconds the bench stays silent", minimum=31, maximum=600),
+        Param("high", "float", 15.0, "W, most draw after the silence", minimum=0, maximum=10000),
     )
     suspects = ("power-board-dead",)
 
@@ -244,7 +240,7 @@ class FailSafe(StepType):
 class Wait(StepType):
     kind = "wait"
     summary = "let time pass (settle the water, cool down)"
-    params = (Param("seconds", "float", doc="how long", minimum=0),)
+    params = (Param("seconds", "float", doc="how long", minimum=0, maximum=86400),)
 
     def describe(self, params: Params) -> str:
         return f"wait {params['seconds']:g} s"
