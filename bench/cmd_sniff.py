@@ -9,8 +9,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from protocols.cli_support import EXIT_ERROR, EXIT_OK, Subcommand, positive_float
+from protocols.cli_support import EXIT_ERROR, EXIT_OK, Subcommand, UsageError, positive_float
 from protocols.driver import RealTimeDriver
+from protocols.files import OutputPathError, check_output_path
 from protocols.links import LinkLost
 
 from .sniff import Sniffer, open_taps
@@ -59,6 +60,11 @@ def _print(line: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.capture:
+        try:
+            check_output_path(args.capture)  # before any adapter is opened
+        except OutputPathError as error:
+            raise UsageError(str(error)) from None
     if args.console:
         from .console.sniffing import run_sniff_console
 

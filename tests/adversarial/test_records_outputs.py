@@ -179,3 +179,19 @@ def test_run_json_is_checked_before_the_run_starts(
     )
     one_line(result, 2, str(target))
     assert runs_in(db) == before  # nothing ran, nothing was filed
+
+
+def test_sniff_checks_its_capture_path_before_opening_any_adapter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A capture into a directory that does not exist is refused at once (exit 2), not
+    after the adapters were opened and the technician started the unit."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "sniff", "--box", "loop://", "--remote", "loop://",
+                "--capture", str(tmp_path / "missing" / "c.cap"),
+            ]
+        )  # fmt: skip
+    assert exit_info.value.code == 2
+    assert "does not exist" in capsys.readouterr().err
