@@ -37,6 +37,20 @@ from protocols.ports import LinkPort, Port
 
 ROLES = ("box", "remote")
 
+RX_BUFFER_BYTES = 256
+"""Bytes a served unit's receive side may take in one burst; beyond that, line rate.
+
+A client can write a socket or pty far faster than 9600 baud; the unit hears what a UART
+would (960 bytes per simulated second, plus this much saved up while the line was quiet —
+room for a bench's key-press burst after an OS stall) and the rest is dropped and counted."""
+
+TX_QUEUE_BYTES = 64
+"""Bytes a served unit's transmit side may have waiting for the line (16 frames).
+
+More than any burst a unit sends (the remote's key-press burst is 8 frames); a frame beyond
+it is dropped and counted, and a frame identical to one still waiting is coalesced, so a
+flood of keep-alives cannot push the unit's reports behind a queue of answers."""
+
 
 def peer_of(role: str) -> str:
     """Who is at the other end of the cable from a unit playing ``role``."""
@@ -184,6 +198,18 @@ class NeverBlockingLink(Link):
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _drops(port: LinkPort | None) -> str:
+    """`` (dropped …)`` for the ``client left`` notice when a bound dropped anything."""
+    if port is None:
+        return ""
+    parts = []
+    if port.rx_dropped:
+        parts.append(f"{port.rx_dropped} bytes received beyond line rate")
+    if port.tx_dropped or port.tx_coalesced:
+        parts.append(f"{port.tx_dropped + port.tx_coalesced} bytes not sent (queue full)")
+    return f" (dropped {', '.join(parts)})" if parts else ""
 
 
 Connect = Callable[[Link], None]
@@ -343,7 +369,13 @@ class Server:
     def _connect(self, link: Link) -> None:
         if self.on_bytes is not None:
             link = TappedLink(link, self.driver.scheduler, self.sender, self.on_bytes)
-        port = LinkPort(self.driver, link)
+        port = LinkPort(
+            self.driver,
+            link,
+            rx_buffer=RX_BUFFER_BYTES,
+            tx_queue=TX_QUEUE_BYTES,
+            coalesce=True,
+        )
         port.on_lost = self._lost
         self.port = port
         self.clients += 1
@@ -356,7 +388,7 @@ class Server:
         self.unit.detach()
         if port is not None:
             port.close()
-        self._notify(f"client left: {error}")
+        self._notify(f"client left: {error}{_drops(port)}")
         self.endpoint.client_gone()
 
     def _notify(self, message: str) -> None:
