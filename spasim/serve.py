@@ -292,9 +292,12 @@ class TcpEndpoint:
         except OSError:
             sock.close()
             raise
-        self.host = host
-        self.port = int(sock.getsockname()[1])
-        shown = f"[{host}]" if family == socket.AF_INET6 else host
+        bound = sock.getsockname()
+        self.host = str(bound[0])
+        self.port = int(bound[1])
+        # What the socket is really bound to, not what was asked: the first line must
+        # never hide a wildcard behind another spelling.
+        shown = f"[{self.host}]" if family == socket.AF_INET6 else self.host
         self.address = f"{shown}:{self.port}"
         self.url = f"socket://{self.address}"
         self._listener = ListeningSocket(sock, self.url)

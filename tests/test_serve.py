@@ -231,7 +231,7 @@ def test_capture_records_both_directions(
         (["--tcp", "localhost:http"], "HOST:PORT"),
         (["--tcp", "127.0.0.1:70000"], "port"),
         (["--tcp", "192.0.2.1:0"], "cannot listen"),
-        (["--speed", "0"], "positive"),
+        (["--speed", "0"], "0.01"),
         (["--role", "remote", "--set", "bubbles=7"], "bubble"),
     ],
 )
