@@ -130,9 +130,9 @@ class LinkPort(Port):
       :attr:`rx_dropped`, like a UART overrun.
     * ``tx_queue`` (bytes): at most this many bytes wait for the line; a frame that would
       exceed it is dropped and counted in :attr:`tx_dropped`. With ``coalesce`` a frame
-      identical to one still waiting to start is redundant and dropped too (counted in
-      :attr:`tx_coalesced`): a flood of keep-alives then costs one pending answer, not a queue
-      of them, and the unit's own reports keep their schedule.
+      identical to one still queued or on the wire is redundant and dropped too (counted in
+      :attr:`tx_coalesced`): a flood of keep-alives then costs one answer at a time on the
+      line, not a queue of them, and the unit's own reports wait at most one frame time.
 
     ``None`` (the default) leaves a bound off: a bench on a real serial line never needs it.
     """
@@ -161,10 +161,11 @@ class LinkPort(Port):
         self.tx_dropped = 0
         """Bytes the unit sent while the transmit queue was full: never put on the line."""
         self.tx_coalesced = 0
-        """Bytes not queued because an identical frame was still waiting to go."""
+        """Bytes not queued because an identical frame was still queued or on the wire."""
         self._rx_credit_at = driver.scheduler.now()
         self._rx_credit = float(rx_buffer or 0)
-        self._waiting: deque[tuple[float, bytes]] = deque()
+        self._unsent: deque[tuple[float, bytes]] = deque()
+        """(time its last bit leaves, bytes) of everything queued or on the wire."""
         driver.add_reader(link, self._readable)
 
     def _readable(self) -> None:
@@ -191,6 +192,9 @@ class LinkPort(Port):
         if room >= len(data):
             self._rx_credit -= len(data)
             return data
+        # Whole frames' worth only: a frame cut in two by the bound helps no one, and the
+        # credit left over waits for the next chunk.
+        room -= room % FRAME_LENGTH
         self._rx_credit -= room
         self.rx_dropped += len(data) - room
         return data[:room]
@@ -201,18 +205,19 @@ class LinkPort(Port):
             raise self.lost
         if self.tx_queue is not None or self.coalesce:
             now = self.scheduler.now()
-            waiting = self._waiting
-            while waiting and waiting[0][0] <= now:
-                waiting.popleft()
-            if self.coalesce and any(queued == data for _, queued in waiting):
+            unsent = self._unsent
+            while unsent and unsent[0][0] <= now:
+                unsent.popleft()
+            if self.coalesce and any(queued == data for _, queued in unsent):
                 self.tx_coalesced += len(data)
                 return
             backlog = max(0.0, self._line_free_at - now) / self.byte_seconds
             if self.tx_queue is not None and backlog + len(data) > self.tx_queue + 1e-6:
                 self.tx_dropped += len(data)
                 return
-            if self._line_free_at > now:
-                waiting.append((self._line_free_at, bytes(data)))
+            super().send(data)
+            unsent.append((self._line_free_at, bytes(data)))
+            return
         super().send(data)
 
     def _transmit(self, data: bytes) -> None:

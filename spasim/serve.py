@@ -48,8 +48,9 @@ TX_QUEUE_BYTES = 64
 """Bytes a served unit's transmit side may have waiting for the line (16 frames).
 
 More than any burst a unit sends (the remote's key-press burst is 8 frames); a frame beyond
-it is dropped and counted, and a frame identical to one still waiting is coalesced, so a
-flood of keep-alives cannot push the unit's reports behind a queue of answers."""
+it is dropped and counted, and a frame identical to one still queued or on the wire is
+coalesced, so a flood of keep-alives cannot push the unit's reports behind a queue of
+answers (a report waits at most for the frame being sent)."""
 
 
 def peer_of(role: str) -> str:
@@ -208,7 +209,8 @@ def _drops(port: LinkPort | None) -> str:
     if port.rx_dropped:
         parts.append(f"{port.rx_dropped} bytes received beyond line rate")
     if port.tx_dropped or port.tx_coalesced:
-        parts.append(f"{port.tx_dropped + port.tx_coalesced} bytes not sent (queue full)")
+        unsent = port.tx_dropped + port.tx_coalesced
+        parts.append(f"{unsent} bytes to send (queue full or already on the line)")
     return f" (dropped {', '.join(parts)})" if parts else ""
 
 
