@@ -17,7 +17,13 @@ HOST:PORT, a port it cannot listen on) give one line on stderr and exit 2.
 ``--speed X`` makes every duration X times shorter: report periods, timers, the watchdog
 and the wire time of each frame all live on the simulated clock, which the real-time driver
 runs X times faster than the wall clock. TCP listens on 127.0.0.1 unless told otherwise;
-port 0 picks a free port and the ``listening on`` line shows the real one.
+port 0 picks a free port and the ``listening on`` line shows the address really bound. HOST
+is an IP literal (or ``localhost``); only ``0.0.0.0`` / ``::`` listen on every interface.
+
+Every number has a range (``--speed`` 0.01–1000, ``--water`` 0–99 °C, ``--ambient`` −30–50
+°C, ``--seed`` 0–2³²−1, ``--tank-litres`` 1–10000); outside it: one line, exit 2. A client
+cannot make the server grow or block: the unit hears and says no more than a 9600-baud line
+carries (see :class:`~protocols.ports.LinkPort`), and no write waits for a client.
 
 ``--meter-tcp HOST:PORT`` / ``--meter-pty`` (box role) also serve a virtual SDM120 mains
 energy meter (Modbus TCP, or Modbus RTU on a pseudo-terminal) that reads the box's supply:
