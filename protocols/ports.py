@@ -164,6 +164,9 @@ class LinkPort(Port):
         """Bytes not queued because an identical frame was still queued or on the wire."""
         self._rx_credit_at = driver.scheduler.now()
         self._rx_credit = float(rx_buffer or 0)
+        self.on_heard: Callable[[bytes], None] | None = None
+        """Called with what the receive side took (after the ``rx_buffer`` bound): a tap
+        that logs or captures what the unit heard, never the part of a flood it dropped."""
         self._unsent: deque[tuple[float, bytes]] = deque()
         """(time its last bit leaves, bytes) of everything queued or on the wire."""
         driver.add_reader(link, self._readable)
@@ -179,6 +182,8 @@ class LinkPort(Port):
             return
         if self.rx_buffer is not None and data:
             data = self._admit(data)
+        if data and self.on_heard is not None:
+            self.on_heard(data)
         self._deliver(data)
 
     def _admit(self, data: bytes) -> bytes:

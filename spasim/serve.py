@@ -77,12 +77,20 @@ class TappedLink(Link):
 
     Outgoing bytes are reported as the unit's (``sender``) when they are written — the
     moment their last bit has left, since a :class:`~protocols.ports.LinkPort` writes then —
-    and incoming ones as the peer's when they are read. Raw bytes, not frames: a capture
+    and incoming ones as the peer's when they are read — or, with ``tap_reads=False``, when
+    the port says the unit took them (:meth:`heard`; what :class:`Server` does, so a flood
+    beyond line rate is not logged or captured either). Raw bytes, not frames: a capture
     keeps garbage and bad sums too; :class:`FrameTap` turns them into frames for ``-v``.
     """
 
     def __init__(
-        self, inner: Link, scheduler: Scheduler, sender: str, listener: ByteListener
+        self,
+        inner: Link,
+        scheduler: Scheduler,
+        sender: str,
+        listener: ByteListener,
+        *,
+        tap_reads: bool = True,
     ) -> None:
         self.inner = inner
         self.url = inner.url
@@ -90,15 +98,22 @@ class TappedLink(Link):
         self._sender = sender
         self._peer = peer_of(sender)
         self._listener = listener
+        self._tap_reads = tap_reads
 
     def fileno(self) -> int | None:
         return self.inner.fileno()
 
     def read(self, timeout: float | None = 0.0) -> bytes:
         data = self.inner.read(timeout)
-        if data:
+        if data and self._tap_reads:
             self._listener(self._scheduler.now(), self._peer, data)
         return data
+
+    def heard(self, data: bytes) -> None:
+        """Report incoming bytes the unit took (a port's ``on_heard``, when ``tap_reads`` is
+        off): ``-v`` and ``--capture`` then show what the unit heard, and a flood it dropped
+        costs them nothing."""
+        self._listener(self._scheduler.now(), self._peer, data)
 
     def write(self, data: bytes) -> None:
         now = self._scheduler.now()
@@ -372,8 +387,12 @@ class Server:
         self.endpoint.open(self.driver, self._connect)
 
     def _connect(self, link: Link) -> None:
+        tap: TappedLink | None = None
         if self.on_bytes is not None:
-            link = TappedLink(link, self.driver.scheduler, self.sender, self.on_bytes)
+            tap = TappedLink(
+                link, self.driver.scheduler, self.sender, self.on_bytes, tap_reads=False
+            )
+            link = tap
         port = LinkPort(
             self.driver,
             link,
@@ -382,6 +401,8 @@ class Server:
             coalesce=True,
         )
         port.on_lost = self._lost
+        if tap is not None:
+            port.on_heard = tap.heard
         self.port = port
         self.clients += 1
         self._notify(f"client connected: {link.url}")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from protocols.capture import read_capture
 from protocols.mspa import Command, Frame, FrameDecoder
 from spasim.pytest_plugin import ServedUnit, start_served
 
@@ -212,3 +213,44 @@ def test_signal_at_the_fastest_speed_stops_the_server(launch: Callable[..., Serv
     served = launch("--tcp", "127.0.0.1:0", transport="tcp", speed=1000.0)
     time.sleep(0.5)
     assert exits_within(served, signal.SIGINT, 5.0) == 0
+
+
+def test_a_flood_costs_the_verbose_log_and_the_capture_no_more_than_the_line(
+    launch: Callable[..., ServedUnit], tmp_path: pytest.TempPathFactory
+) -> None:
+    """``-v`` and ``--capture`` record what the box heard and said: a flood beyond line rate
+    is dropped before them, so their files grow like the line, not like the flood; the
+    ``client left`` notice says how much was dropped."""
+    speed = 20.0
+    capture = os.path.join(str(tmp_path), "flood.cap")
+    served = launch(
+        "--tcp", "127.0.0.1:0", "-v", "--capture", capture, transport="tcp", speed=speed
+    )
+    sock = socket.create_connection(tcp_address(served), timeout=WAIT)
+    try:
+        assert read_until_report(sock, FrameDecoder(), WAIT)
+        sock.setblocking(False)
+        sent = 0
+        start = time.monotonic()
+        while time.monotonic() - start < 3.0:  # at most 20 MB in 3 wall s
+            if sent < 20_000_000:
+                with contextlib.suppress(BlockingIOError):
+                    sent += sock.send(KEEPALIVE * 4096)
+            with contextlib.suppress(BlockingIOError):
+                sock.recv(65536)
+    finally:
+        sock.close()
+    deadline = time.monotonic() + WAIT
+    while "# client left" not in served.log() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the server works off what the kernel still holds, then sees EOF
+    wall = time.monotonic() - start
+    assert served.stop() == 0
+    # What 9600 baud carries towards the box in the simulated time that passed (plus the
+    # 256-byte burst): the most frames the box can have heard, so logged and captured.
+    heard_at_most = (wall + 1.0) * speed * 960 / 4 + 64
+    log = served.log()
+    logged = log.count("remote→box")
+    captured = sum(1 for entry in read_capture(capture).entries if entry.sender == "remote")
+    assert logged < heard_at_most, (logged, heard_at_most, sent)
+    assert captured < heard_at_most, (captured, heard_at_most, sent)
+    assert "bytes received beyond line rate" in log
