@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import ipaddress
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -45,16 +47,91 @@ def positive_float(text: str) -> float:
     return value
 
 
+def bounded_float(low: float, high: float, unit: str = "") -> Callable[[str], float]:
+    """An argparse ``type``: a finite number from ``low`` to ``high`` (inclusive).
+
+    Every number a user gives has a documented range: NaN, infinities and values outside
+    it are refused up front with one line, never discovered by a crash seconds later.
+    """
+    shown = f"{low:g}–{high:g}{unit}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"must be {shown}, got {text!r}")
+        return value
+
+    return parse
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number from ``low`` to ``high`` (inclusive)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low}–{high}, got {text!r}")
+        return value
+
+    return parse
+
+
+WILDCARD_HOSTS = ("0.0.0.0", "::")
+"""The only spellings that listen on every interface: the user must write one of them."""
+
+
+def _host(text: str) -> str:
+    """A strict IP literal (or ``localhost``): what a listening socket may bind.
+
+    ``socket.bind`` takes ``0``, ``0.0``, ``0x0`` (inet_aton's shorthands) or a name that
+    resolves to the wildcard, and silently listens on every interface. Only a literal IPv4
+    or IPv6 address is accepted here, and the wildcard only when written as ``0.0.0.0`` or
+    ``::``; any other spelling of it is refused.
+    """
+    if text == "localhost":
+        return "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"host must be an IP address such as 127.0.0.1 or ::1 "
+            f"(0.0.0.0 or :: for every interface), got {text!r}"
+        ) from None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        raise argparse.ArgumentTypeError(f"scoped IPv6 addresses are not supported: {text!r}")
+    mapped = getattr(address, "ipv4_mapped", None)
+    if (address.is_unspecified or (mapped is not None and mapped.is_unspecified)) and (
+        text not in WILDCARD_HOSTS
+    ):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} means every interface: write 0.0.0.0 or :: if that is meant"
+        )
+    return str(address)
+
+
 def host_port(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` or ``PORT`` (host defaults to 127.0.0.1); port 0 picks a free one."""
-    host, _, port_text = text.rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
+    """``HOST:PORT``, ``[IPv6]:PORT`` or ``PORT`` (host defaults to 127.0.0.1); port 0
+    picks a free one. HOST is a strict IP literal or ``localhost`` (see :func:`_host`)."""
+    host_text, colon, port_text = text.rpartition(":")
+    if not colon:
+        port_text = text
+    if host_text.startswith("[") and host_text.endswith("]"):
+        host_text = host_text[1:-1]
+    elif ":" in host_text:
+        raise argparse.ArgumentTypeError(f"write an IPv6 host in brackets, [{host_text}]:PORT")
     try:
         port = int(port_text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}") from None
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port must be 0–65535, got {port}")
+    host = _host(host_text) if host_text else "127.0.0.1"
     return host, port
 
 

@@ -110,6 +110,12 @@ class RealTimeDriver(Driver):
     POLL_INTERVAL = 0.002
     """Wall seconds between polls of links that ``select`` cannot watch (loop://, in-process)."""
 
+    SLICE = 0.05
+    """Wall seconds of due events run before the links and the inbox are looked at again."""
+
+    MAX_WAIT = 60.0
+    """Longest single ``select`` (wall seconds); the loop then recomputes and waits again."""
+
     def __init__(self, scheduler: Scheduler | None = None, speed: float = 1.0) -> None:
         super().__init__(scheduler)
         if not speed > 0 or math.isinf(speed):
@@ -157,9 +163,14 @@ class RealTimeDriver(Driver):
         while True:
             self._drain_inbox()
             now_sim = self.sim_time()
-            scheduler.run_until(min(now_sim, deadline))
+            caught_up = self._run_due(min(now_sim, deadline))
             if predicate():
                 return True
+            if not caught_up:
+                # Behind the wall clock: look at the links and the inbox (a signal's wake-up)
+                # before the next slice of due events.
+                self._poll_links(0.0, deadline)
+                continue
             if now_sim >= deadline:
                 return False
             upcoming = scheduler.next_time()
@@ -167,21 +178,49 @@ class RealTimeDriver(Driver):
             wall_wait = max(0.0, (wake_at - now_sim) / self.speed)
             if self._polled:
                 wall_wait = min(wall_wait, self.POLL_INTERVAL)
-            ready = self._selector.select(None if wall_wait == math.inf else wall_wait)
-            if ready or self._polled:
-                # Callbacks see the scheduler at the time the bytes arrived.
-                scheduler.run_until(min(self.sim_time(), deadline))
-            for key, _ in ready:
-                if key.data is None:
-                    try:
-                        while os.read(self._wake_read, 512):
-                            pass
-                    except BlockingIOError:
+            self._poll_links(wall_wait, deadline)
+
+    def _run_due(self, until: float) -> bool:
+        """Run events due by ``until`` for at most :attr:`SLICE` wall seconds.
+
+        Returns whether every due event ran. A slice, not everything: however far behind
+        the loop falls (a burst of work, an overloaded machine), it looks at its links and
+        its inbox — where a signal handler's wake-up lands — at least every slice.
+        """
+        scheduler = self.scheduler
+        give_up = time.monotonic() + self.SLICE
+        while True:
+            upcoming = scheduler.next_time()
+            if upcoming is None or upcoming > until:
+                scheduler.run_until(until)
+                return True
+            for _ in range(64):
+                if not scheduler.step():
+                    break
+                upcoming = scheduler.next_time()
+                if upcoming is None or upcoming > until:
+                    break
+            if time.monotonic() >= give_up:
+                return False
+
+    def _poll_links(self, wall_wait: float, deadline: float) -> None:
+        """Wait up to ``wall_wait`` wall seconds for a link, then run its callbacks."""
+        ready = self._selector.select(min(wall_wait, self.MAX_WAIT))
+        if ready or self._polled:
+            # Callbacks see the scheduler at the time the bytes arrived (or as near as one
+            # slice of due events gets it).
+            self._run_due(min(self.sim_time(), deadline))
+        for key, _ in ready:
+            if key.data is None:
+                try:
+                    while os.read(self._wake_read, 512):
                         pass
-                else:
-                    key.data()
-            for _, on_readable in list(self._polled.values()):
-                on_readable()
+                except BlockingIOError:
+                    pass
+            else:
+                key.data()
+        for _, on_readable in list(self._polled.values()):
+            on_readable()
 
     def close(self) -> None:
         self._selector.close()

@@ -230,12 +230,23 @@ class PtyPair:
 
 
 class SocketLink(Link):
-    """A link over a connected TCP socket (what ``spasim serve --tcp`` hands each client)."""
+    """A link over a connected TCP socket (what ``spasim serve --tcp`` hands each client).
 
-    def __init__(self, sock: socket.socket, url: str) -> None:
+    Writes never block: what the kernel does not take at once waits in a buffer of at most
+    ``max_pending`` bytes, sent first by the next write. A client that stops reading fills
+    the kernel's buffers and then this one; the link is then lost (``LinkLost``: "stopped
+    reading") rather than stalling a serving loop that has timers to run and signals to obey.
+    """
+
+    MAX_PENDING = 64 * 1024
+    """Default bound, in bytes, on output the client has not taken yet (beyond the kernel's)."""
+
+    def __init__(self, sock: socket.socket, url: str, *, max_pending: int = MAX_PENDING) -> None:
         self._socket = sock
         self.url = url
         self._closed = False
+        self._pending = bytearray()
+        self.max_pending = max_pending
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -258,21 +269,33 @@ class SocketLink(Link):
             raise LinkLost(f"{self.url}: peer closed the connection")
         return data
 
+    @property
+    def pending(self) -> int:
+        """Bytes written but not yet taken by the kernel."""
+        return len(self._pending)
+
     def write(self, data: bytes) -> None:
         if self._closed:
             raise LinkLost(f"{self.url} is closed")
+        pending = self._pending
+        pending += data
         try:
-            self._socket.setblocking(True)
-            self._socket.sendall(data)
+            while pending:
+                sent = self._socket.send(pending)
+                del pending[:sent]
+        except (BlockingIOError, InterruptedError):
+            pass
         except OSError as error:
             raise LinkLost(f"{self.url}: {error}") from error
-        finally:
-            if not self._closed:
-                self._socket.setblocking(False)
+        if len(pending) > self.max_pending:
+            unsent = len(pending)
+            pending.clear()
+            raise LinkLost(f"{self.url}: client stopped reading ({unsent} bytes unsent)")
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self._pending.clear()
             self._socket.close()
 
 

@@ -15,12 +15,13 @@ Firmware written against ``Port`` cannot tell which one it has.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 from .clock import Scheduler
 from .driver import Driver
 from .links import Link, LinkLost
-from .mspa.frames import BAUD_RATE, BITS_PER_BYTE
+from .mspa.frames import BAUD_RATE, BITS_PER_BYTE, FRAME_LENGTH
 
 ByteHook = Callable[[bytes], bytes]
 """Rewrites bytes in flight (fault injection); returning ``b""`` drops them."""
@@ -118,12 +119,56 @@ class LinkPort(Port):
     dies, ``on_lost`` is called if set (a server detaches and waits for the next client);
     otherwise :class:`LinkLost` propagates out of the driver's wait (a bench run ends as
     "error: link lost").
+
+    A real UART cannot hear or say more than the line carries, but an OS link (TCP, a pty)
+    can be flooded far faster. Two optional bounds make the port behave like the UART it
+    stands for, so memory and queues stay bounded whatever a client sends:
+
+    * ``rx_buffer`` (bytes): the receive side takes bytes at line rate (960 bytes per
+      simulated second at 9600 8N1) with at most ``rx_buffer`` bytes of credit saved up while
+      the line was quiet; what arrives beyond that is dropped and counted in
+      :attr:`rx_dropped`, like a UART overrun.
+    * ``tx_queue`` (bytes): at most this many bytes wait for the line; a frame that would
+      exceed it is dropped and counted in :attr:`tx_dropped`. With ``coalesce`` a frame
+      identical to one still queued or on the wire is redundant and dropped too (counted in
+      :attr:`tx_coalesced`): a flood of keep-alives then costs one answer at a time on the
+      line, not a queue of them, and the unit's own reports wait at most one frame time.
+
+    ``None`` (the default) leaves a bound off: a bench on a real serial line never needs it.
     """
 
-    def __init__(self, driver: Driver, link: Link, name: str | None = None) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        link: Link,
+        name: str | None = None,
+        *,
+        rx_buffer: int | None = None,
+        tx_queue: int | None = None,
+        coalesce: bool = False,
+    ) -> None:
         super().__init__(driver.scheduler, name or link.url)
+        for label, bound in (("rx_buffer", rx_buffer), ("tx_queue", tx_queue)):
+            if bound is not None and bound < FRAME_LENGTH:
+                raise ValueError(f"{label} must hold at least one frame, got {bound}")
         self.driver = driver
         self.link = link
+        self.rx_buffer = rx_buffer
+        self.tx_queue = tx_queue
+        self.coalesce = coalesce
+        self.rx_dropped = 0
+        """Bytes read from the link but dropped: they came faster than the line carries."""
+        self.tx_dropped = 0
+        """Bytes the unit sent while the transmit queue was full: never put on the line."""
+        self.tx_coalesced = 0
+        """Bytes not queued because an identical frame was still queued or on the wire."""
+        self._rx_credit_at = driver.scheduler.now()
+        self._rx_credit = float(rx_buffer or 0)
+        self.on_heard: Callable[[bytes], None] | None = None
+        """Called with what the receive side took (after the ``rx_buffer`` bound): a tap
+        that logs or captures what the unit heard, never the part of a flood it dropped."""
+        self._unsent: deque[tuple[float, bytes]] = deque()
+        """(time its last bit leaves, bytes) of everything queued or on the wire."""
         driver.add_reader(link, self._readable)
 
     def _readable(self) -> None:
@@ -135,7 +180,50 @@ class LinkPort(Port):
             self.driver.remove_reader(self.link)
             self._lose(error)
             return
+        if self.rx_buffer is not None and data:
+            data = self._admit(data)
+        if data and self.on_heard is not None:
+            self.on_heard(data)
         self._deliver(data)
+
+    def _admit(self, data: bytes) -> bytes:
+        """What of ``data`` the line could have carried: credit refills at line rate."""
+        assert self.rx_buffer is not None
+        now = self.scheduler.now()
+        refill = (now - self._rx_credit_at) / self.byte_seconds
+        self._rx_credit = min(float(self.rx_buffer), self._rx_credit + max(0.0, refill))
+        self._rx_credit_at = now
+        room = int(self._rx_credit)
+        if room >= len(data):
+            self._rx_credit -= len(data)
+            return data
+        # Whole frames' worth only: a frame cut in two by the bound helps no one, and the
+        # credit left over waits for the next chunk.
+        room -= room % FRAME_LENGTH
+        self._rx_credit -= room
+        self.rx_dropped += len(data) - room
+        return data[:room]
+
+    def send(self, data: bytes) -> None:
+        """Queue ``data`` for the line, unless the transmit queue bound says drop it."""
+        if self.lost is not None:
+            raise self.lost
+        if self.tx_queue is not None or self.coalesce:
+            now = self.scheduler.now()
+            unsent = self._unsent
+            while unsent and unsent[0][0] <= now:
+                unsent.popleft()
+            if self.coalesce and any(queued == data for _, queued in unsent):
+                self.tx_coalesced += len(data)
+                return
+            backlog = max(0.0, self._line_free_at - now) / self.byte_seconds
+            if self.tx_queue is not None and backlog + len(data) > self.tx_queue + 1e-6:
+                self.tx_dropped += len(data)
+                return
+            super().send(data)
+            unsent.append((self._line_free_at, bytes(data)))
+            return
+        super().send(data)
 
     def _transmit(self, data: bytes) -> None:
         if self.lost is not None:

@@ -17,7 +17,13 @@ HOST:PORT, a port it cannot listen on) give one line on stderr and exit 2.
 ``--speed X`` makes every duration X times shorter: report periods, timers, the watchdog
 and the wire time of each frame all live on the simulated clock, which the real-time driver
 runs X times faster than the wall clock. TCP listens on 127.0.0.1 unless told otherwise;
-port 0 picks a free port and the ``listening on`` line shows the real one.
+port 0 picks a free port and the ``listening on`` line shows the address really bound. HOST
+is an IP literal (or ``localhost``); only ``0.0.0.0`` / ``::`` listen on every interface.
+
+Every number has a range (``--speed`` 0.01–1000, ``--water`` 0–99 °C, ``--ambient`` −30–50
+°C, ``--seed`` 0–2³²−1, ``--tank-litres`` 1–10000); outside it: one line, exit 2. A client
+cannot make the server grow or block: the unit hears and says no more than a 9600-baud line
+carries (see :class:`~protocols.ports.LinkPort`), and no write waits for a client.
 
 ``--meter-tcp HOST:PORT`` / ``--meter-pty`` (box role) also serve a virtual SDM120 mains
 energy meter (Modbus TCP, or Modbus RTU on a pseudo-terminal) that reads the box's supply:
@@ -39,7 +45,14 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from protocols.capture import open_capture
-from protocols.cli_support import EXIT_OK, Subcommand, UsageError, host_port, positive_float
+from protocols.cli_support import (
+    EXIT_OK,
+    Subcommand,
+    UsageError,
+    bounded_float,
+    bounded_int,
+    host_port,
+)
 from protocols.driver import Driver, RealTimeDriver
 from protocols.mspa import Direction, Frame, RemoteState, describe
 
@@ -58,9 +71,19 @@ from .serve import (
     TcpEndpoint,
     Unit,
 )
+from .simulate import AMBIENT_RANGE_C, WATER_RANGE_C
 
 if TYPE_CHECKING:
     from .board import VirtualBox
+
+SPEED_RANGE = (0.01, 1000.0)
+"""``--speed``: below 0.01 a report period lasts minutes of wall time and waits overflow;
+above 1000 the loop no longer keeps up with the box's schedule on a small machine
+(``benchmarks/flood.py --speeds`` measures it)."""
+
+SEED_RANGE = (0, 2**32 - 1)
+TANK_LITRES_RANGE = (1.0, 10_000.0)
+"""``--tank-litres``: from a bucket to well beyond the largest tub (930 L)."""
 
 _SETTINGS = {
     "heater": bool,
@@ -116,10 +139,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--speed",
-        type=positive_float,
+        type=bounded_float(*SPEED_RANGE),
         default=1.0,
         metavar="X",
-        help="run X times faster than real time (every duration X times shorter)",
+        help="run X times faster than real time (every duration X times shorter; "
+        f"{SPEED_RANGE[0]:g}–{SPEED_RANGE[1]:g})",
     )
     parser.add_argument(
         "--fault",
@@ -130,20 +154,26 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--water",
-        type=float,
+        type=bounded_float(*WATER_RANGE_C, " °C"),
         default=None,
         metavar="°C",
-        help="box role: water temperature (default: ambient)",
+        help=f"box role: water temperature, {WATER_RANGE_C[0]:g}–{WATER_RANGE_C[1]:g} "
+        "(default: ambient)",
     )
     parser.add_argument(
         "--ambient",
-        type=float,
+        type=bounded_float(*AMBIENT_RANGE_C, " °C"),
         default=20.0,
         metavar="°C",
-        help="box role: air temperature (default 20)",
+        help=f"box role: air temperature, {AMBIENT_RANGE_C[0]:g}–{AMBIENT_RANGE_C[1]:g} "
+        "(default 20)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="box role: seed for sensor noise (default 0)"
+        "--seed",
+        type=bounded_int(*SEED_RANGE),
+        default=0,
+        metavar="N",
+        help=f"box role: seed for sensor noise, 0–{SEED_RANGE[1]} (default 0)",
     )
     parser.add_argument(
         "--set",
@@ -156,10 +186,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--tank-litres",
-        type=positive_float,
+        type=bounded_float(*TANK_LITRES_RANGE, " L"),
         default=None,
         metavar="L",
-        help="box role: water volume of a test tank instead of the profile's tub",
+        help="box role: water volume of a test tank instead of the profile's tub "
+        f"({TANK_LITRES_RANGE[0]:g}–{TANK_LITRES_RANGE[1]:g} L)",
     )
     meter = parser.add_mutually_exclusive_group()
     meter.add_argument(

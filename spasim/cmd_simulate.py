@@ -22,7 +22,7 @@ import math
 import os
 import sys
 
-from protocols.cli_support import EXIT_OK, Subcommand, UsageError, positive_float
+from protocols.cli_support import EXIT_OK, Subcommand, UsageError, bounded_int, positive_float
 
 from .faults import parse_fault
 from .profiles import Profile, load_profile
@@ -35,6 +35,9 @@ from .simulate import (
     format_summary,
     simulate,
 )
+
+SEED_RANGE = (0, 2**32 - 1)
+"""``--seed``: what the noise generators take (a negative seed used to crash mid-run)."""
 
 
 def minutes(text: str) -> float:
@@ -118,7 +121,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "--water", type=float, default=None, metavar="°C", help="start water (default: ambient)"
     )
     parser.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="seed for sensor noise (default 0)"
+        "--seed",
+        type=bounded_int(*SEED_RANGE),
+        default=0,
+        metavar="N",
+        help=f"seed for sensor noise, 0–{SEED_RANGE[1]} (default 0)",
     )
     parser.add_argument(
         "--fault",

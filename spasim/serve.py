@@ -37,6 +37,21 @@ from protocols.ports import LinkPort, Port
 
 ROLES = ("box", "remote")
 
+RX_BUFFER_BYTES = 256
+"""Bytes a served unit's receive side may take in one burst; beyond that, line rate.
+
+A client can write a socket or pty far faster than 9600 baud; the unit hears what a UART
+would (960 bytes per simulated second, plus this much saved up while the line was quiet —
+room for a bench's key-press burst after an OS stall) and the rest is dropped and counted."""
+
+TX_QUEUE_BYTES = 64
+"""Bytes a served unit's transmit side may have waiting for the line (16 frames).
+
+More than any burst a unit sends (the remote's key-press burst is 8 frames); a frame beyond
+it is dropped and counted, and a frame identical to one still queued or on the wire is
+coalesced, so a flood of keep-alives cannot push the unit's reports behind a queue of
+answers (a report waits at most for the frame being sent)."""
+
 
 def peer_of(role: str) -> str:
     """Who is at the other end of the cable from a unit playing ``role``."""
@@ -62,12 +77,20 @@ class TappedLink(Link):
 
     Outgoing bytes are reported as the unit's (``sender``) when they are written — the
     moment their last bit has left, since a :class:`~protocols.ports.LinkPort` writes then —
-    and incoming ones as the peer's when they are read. Raw bytes, not frames: a capture
+    and incoming ones as the peer's when they are read — or, with ``tap_reads=False``, when
+    the port says the unit took them (:meth:`heard`; what :class:`Server` does, so a flood
+    beyond line rate is not logged or captured either). Raw bytes, not frames: a capture
     keeps garbage and bad sums too; :class:`FrameTap` turns them into frames for ``-v``.
     """
 
     def __init__(
-        self, inner: Link, scheduler: Scheduler, sender: str, listener: ByteListener
+        self,
+        inner: Link,
+        scheduler: Scheduler,
+        sender: str,
+        listener: ByteListener,
+        *,
+        tap_reads: bool = True,
     ) -> None:
         self.inner = inner
         self.url = inner.url
@@ -75,15 +98,22 @@ class TappedLink(Link):
         self._sender = sender
         self._peer = peer_of(sender)
         self._listener = listener
+        self._tap_reads = tap_reads
 
     def fileno(self) -> int | None:
         return self.inner.fileno()
 
     def read(self, timeout: float | None = 0.0) -> bytes:
         data = self.inner.read(timeout)
-        if data:
+        if data and self._tap_reads:
             self._listener(self._scheduler.now(), self._peer, data)
         return data
+
+    def heard(self, data: bytes) -> None:
+        """Report incoming bytes the unit took (a port's ``on_heard``, when ``tap_reads`` is
+        off): ``-v`` and ``--capture`` then show what the unit heard, and a flood it dropped
+        costs them nothing."""
+        self._listener(self._scheduler.now(), self._peer, data)
 
     def write(self, data: bytes) -> None:
         now = self._scheduler.now()
@@ -186,6 +216,19 @@ class NeverBlockingLink(Link):
         self.inner.close()
 
 
+def _drops(port: LinkPort | None) -> str:
+    """`` (dropped …)`` for the ``client left`` notice when a bound dropped anything."""
+    if port is None:
+        return ""
+    parts = []
+    if port.rx_dropped:
+        parts.append(f"{port.rx_dropped} bytes received beyond line rate")
+    if port.tx_dropped or port.tx_coalesced:
+        unsent = port.tx_dropped + port.tx_coalesced
+        parts.append(f"{unsent} bytes to send (queue full or already on the line)")
+    return f" (dropped {', '.join(parts)})" if parts else ""
+
+
 Connect = Callable[[Link], None]
 """What an endpoint calls with each new client's link."""
 
@@ -266,9 +309,12 @@ class TcpEndpoint:
         except OSError:
             sock.close()
             raise
-        self.host = host
-        self.port = int(sock.getsockname()[1])
-        shown = f"[{host}]" if family == socket.AF_INET6 else host
+        bound = sock.getsockname()
+        self.host = str(bound[0])
+        self.port = int(bound[1])
+        # What the socket is really bound to, not what was asked: the first line must
+        # never hide a wildcard behind another spelling.
+        shown = f"[{self.host}]" if family == socket.AF_INET6 else self.host
         self.address = f"{shown}:{self.port}"
         self.url = f"socket://{self.address}"
         self._listener = ListeningSocket(sock, self.url)
@@ -341,10 +387,22 @@ class Server:
         self.endpoint.open(self.driver, self._connect)
 
     def _connect(self, link: Link) -> None:
+        tap: TappedLink | None = None
         if self.on_bytes is not None:
-            link = TappedLink(link, self.driver.scheduler, self.sender, self.on_bytes)
-        port = LinkPort(self.driver, link)
+            tap = TappedLink(
+                link, self.driver.scheduler, self.sender, self.on_bytes, tap_reads=False
+            )
+            link = tap
+        port = LinkPort(
+            self.driver,
+            link,
+            rx_buffer=RX_BUFFER_BYTES,
+            tx_queue=TX_QUEUE_BYTES,
+            coalesce=True,
+        )
         port.on_lost = self._lost
+        if tap is not None:
+            port.on_heard = tap.heard
         self.port = port
         self.clients += 1
         self._notify(f"client connected: {link.url}")
@@ -356,7 +414,7 @@ class Server:
         self.unit.detach()
         if port is not None:
             port.close()
-        self._notify(f"client left: {error}")
+        self._notify(f"client left: {error}{_drops(port)}")
         self.endpoint.client_gone()
 
     def _notify(self, message: str) -> None:

@@ -320,3 +320,29 @@ def test_decoder_survives_a_million_random_bytes_in_random_chunks(seed: int) -> 
     counters = decoder.counters
     assert counters.frames >= valid_sent * 0.9
     assert counters.discarded_bytes > 0 and counters.bad_checksums > 0
+
+
+_BYTES_LIKE = st.sampled_from([bytes, bytearray, lambda b: memoryview(bytearray(b))])
+
+
+@given(
+    st.lists(st.binary(max_size=40) | st.sampled_from([b"\xa5\x0b\x00\xb0", b"\xa5"]), max_size=50),
+    st.lists(_BYTES_LIKE, min_size=1, max_size=5),
+)
+def test_decoder_takes_any_bytes_like_chunk_and_decodes_the_same(
+    chunks: list[bytes], kinds: list[object]
+) -> None:
+    """bytes, bytearray and memoryview chunks (what readinto and socket buffers give) decode
+    exactly as the same bytes do; mutating a fed buffer afterwards changes nothing."""
+    reference = FrameDecoder()
+    expected = [frame for chunk in chunks for frame in reference.feed(chunk, 0.0)]
+    decoder = FrameDecoder()
+    got: list[Frame] = []
+    for i, chunk in enumerate(chunks):
+        wrap = kinds[i % len(kinds)]
+        buffer = wrap(chunk)  # type: ignore[operator]
+        got += decoder.feed(buffer, 0.0)
+        if isinstance(buffer, bytearray):
+            buffer[:] = b"\x00" * len(buffer)  # the caller reuses its buffer
+    assert got == expected
+    assert decoder.counters == reference.counters

@@ -144,3 +144,35 @@ def test_pty_write_with_nobody_reading_times_out_instead_of_hanging() -> None:
         with pytest.raises(LinkLost, match="write timed out"):
             for _ in range(100_000):
                 pty.link.write(b"\xa5\x06\x2f\xda" * 256)
+
+
+def test_socket_link_never_blocks_on_a_peer_that_stops_reading() -> None:
+    """Writes to a TCP peer that never reads return at once; once the kernel's buffers and
+    the link's own bounded buffer are full the link is lost ("stopped reading")."""
+    server = socket.create_server(("127.0.0.1", 0))
+    peer = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    peer.connect(server.getsockname())
+    accepted, _ = server.accept()
+    link = SocketLink(accepted, "tcp://peer")
+    outcome: list[BaseException] = []
+
+    def flood() -> None:
+        try:
+            for _ in range(2000):  # 128 MB: far beyond any kernel buffer
+                link.write(bytes(64 * 1024))
+        except BaseException as error:
+            outcome.append(error)
+
+    writer = threading.Thread(target=flood, daemon=True)
+    try:
+        writer.start()
+        writer.join(10.0)  # a blocking write would still be stuck here
+        assert not writer.is_alive(), "a write blocked on a peer that does not read"
+        assert outcome and isinstance(outcome[0], LinkLost), outcome
+        assert "stopped reading" in str(outcome[0])
+        assert link.pending == 0
+    finally:
+        link.close()
+        peer.close()
+        server.close()

@@ -69,7 +69,13 @@ class FrameDecoder:
         self._buffer = b""
         self._partial_since = None
 
-    def feed(self, data: bytes, now: float | None = None) -> list[Frame]:
+    def feed(self, data: bytes | bytearray | memoryview, now: float | None = None) -> list[Frame]:
+        """The complete, valid frames among ``data`` (any bytes-like object) and what was
+        pending; a partial frame at the end waits for the next call."""
+        if type(data) is not bytes:
+            # bytearray/memoryview (what readinto and socket buffers give) are not hashable
+            # for the fast path, and a mutable buffer must not be kept as the partial frame.
+            data = bytes(data)
         if not self._buffer:
             # Fast path: one whole valid frame and nothing pending (what a 9600-baud line
             # delivers almost always): a dictionary hit instead of the scan.
