@@ -54,6 +54,7 @@ from protocols.cli_support import (
     host_port,
 )
 from protocols.driver import Driver, RealTimeDriver
+from protocols.meter_model import METER_SPECS, SDM120, MeterErrors, meter_spec
 from protocols.mspa import Direction, Frame, RemoteState, describe
 
 from .faults import parse_fault
@@ -205,6 +206,14 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         help="box role: also serve a virtual SDM120 energy meter, Modbus RTU on a new pty",
     )
     parser.add_argument(
+        "--meter-spec",
+        choices=sorted(METER_SPECS),
+        default=SDM120.name,
+        help="data sheet the virtual meter reads to: "
+        + ", ".join(sorted(METER_SPECS))
+        + f" (default {SDM120.name}: reads 0 below 20 mA, class 1 errors, float32)",
+    )
+    parser.add_argument(
         "--capture",
         metavar="FILE",
         default=None,
@@ -303,7 +312,10 @@ def _start_meter(args: argparse.Namespace, unit: Unit) -> MeterServer | None:
     if args.meter_tcp is None and not args.meter_pty:
         return None
     box = cast("VirtualBox", unit)
-    server = MeterServer(box.meter, tcp=args.meter_tcp, pty=args.meter_pty)
+    # A served meter is never kinder than the one on a real bench: the truth, spoiled as the
+    # declared data sheet allows (only the meter server's thread reads it).
+    errors = MeterErrors(meter_spec(args.meter_spec), seed=args.seed)
+    server = MeterServer(lambda: errors.spoil(box.meter()), tcp=args.meter_tcp, pty=args.meter_pty)
     try:
         server.start()
     except OSError as error:

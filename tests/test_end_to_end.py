@@ -263,3 +263,21 @@ def test_sniffing_a_virtual_box_and_remote_through_two_taps_replays_identically(
     )
     replayed = [line for line in replay.stdout.splitlines() if "→" in line]
     assert replayed == live
+
+
+@pytest.mark.parametrize(("spec", "standby_w"), [("sdm120", 0.0), ("ideal", 2.0)])
+def test_the_served_meter_reads_to_its_data_sheet(spec: str, standby_w: float) -> None:
+    """Issue 9: a served box's meter is as blind as the real one — an SDM120 reads 0 below
+    20 mA, so the 2 W standby of an idle box is invisible to it; the ideal meter sees it."""
+    from bench.instruments.meter import ModbusMeter
+
+    served = Served("--pty", "--meter-tcp", "0", "--meter-spec", spec)
+    try:
+        assert served.meter is not None
+        meter = ModbusMeter.open(served.meter, timeout=5.0, retries=1)
+        try:
+            assert meter.read().power_w == pytest.approx(standby_w)
+        finally:
+            meter.close()
+    finally:
+        assert served.stop() == 0
