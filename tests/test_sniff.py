@@ -300,7 +300,7 @@ def test_replay_side_filter_decodes_only_that_side(
         (["sniff", "--box", "loop://", "--remote", "loop://"], r"two different adapters"),
         (
             ["sniff", "--box", "loop://", "--remote", "loop://x", "--capture", "{dir}"],
-            r"cannot write .*: Is a directory",
+            r"cannot write .*: it is a directory",
         ),
     ],
 )
