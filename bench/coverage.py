@@ -223,7 +223,7 @@ def run_case(case: Case) -> Outcome:
     began = time.perf_counter()
     target = build(case)
     try:
-        record: TestRecord = Runner(plan, target, station="coverage").run()
+        record = Runner(plan, target, station="coverage", capture_frames=False).run()
     finally:
         target.close()
     finding = diagnose(record, plan)

@@ -91,6 +91,7 @@ class Runner:
         unit: UnitInfo | None = None,
         hooks: Sequence[RunHooks] = (),
         station: str | None = None,
+        capture_frames: bool = True,
     ) -> None:
         if plan.role == "box" and target.box is None:
             raise ValueError(f"plan {plan.name!r} tests a panel: it needs a box-role target")
@@ -101,6 +102,9 @@ class Runner:
         self.hooks = list(hooks)
         self.unit = unit or target.unit
         self.station = socket.gethostname() if station is None else station
+        self.capture_frames = capture_frames
+        """Keep every frame in the record (off only where nobody reads the record's frames:
+        the coverage matrix judges verdicts, and recording is a seventh of a run's cost)."""
         self._stalled: str | None = None
         """Set when a meter reading stalled during the current step (see MeterStalled)."""
 
@@ -151,7 +155,8 @@ class Runner:
             started_at=utc_now(),
         )
         listeners = (target.link or target.box).listeners  # type: ignore[union-attr]
-        listeners.append(self._frame)
+        if self.capture_frames:
+            listeners.append(self._frame)
         ctx = StepContext(
             target.driver,
             link=target.link,
@@ -180,7 +185,8 @@ class Runner:
             raise
         if not lost:
             self._leave_safe(target)
-        listeners.remove(self._frame)
+        if self.capture_frames:
+            listeners.remove(self._frame)
         record.finished_at = utc_now()
         errors = [step for step in record.steps if step.outcome == "error"]
         if lost:
