@@ -10,14 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cli_runner import spabench
 from test_store import SERIAL, filter_pump_failure, passing_verification, started, store_run
 
-from bench.cli import main
 from bench.migrations import MIGRATIONS
 from bench.store import Store
 from bench.warranty import add_months
 
-Result = tuple[int, str, str]
 PURCHASED = date.today() - timedelta(days=100)  # the CLI judges warranty on the real date
 
 
@@ -27,15 +26,6 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SPABENCH_DB", str(tmp_path / "not-this-one.sqlite3"))
     monkeypatch.setenv("COLUMNS", "250")  # rich tables: one line per row
     return path
-
-
-def spabench(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
-    try:
-        code = main(list(args))
-    except SystemExit as leave:
-        code = int(leave.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def ok(capsys: pytest.CaptureFixture[str], *args: str) -> str:

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from cli_runner import Result, cli, one_line
 
 from bench.cli import main as spabench_main
 from spasim.cli import main as spasim_main
@@ -17,24 +18,8 @@ from spasim.cli import main as spasim_main
 DEEP = 5000
 
 
-def cli(main: object, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    assert callable(main)
-    try:
-        code = main(list(args))
-    except SystemExit as leave:
-        code = int(leave.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_usage_error(result: tuple[int, str, str], *needles: str) -> str:
-    code, out, err = result
-    assert code == 2, (code, out, err)
-    assert err.count("\n") == 1, err
-    assert "Traceback" not in err + out
-    for needle in needles:
-        assert needle in err, err
-    return err
+def one_line_usage_error(result: Result, *needles: str) -> str:
+    return one_line(result, 2, *needles)
 
 
 @pytest.fixture

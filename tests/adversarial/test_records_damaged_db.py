@@ -13,31 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import one_line, spabench
 from test_store import SERIAL, filter_pump_failure, passing_verification, register, store_run
 
-from bench.cli import main
 from bench.store import Store
 
 PAGES_DAMAGED = 5
-
-
-def spabench(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as leave:
-        code = int(leave.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line(result: tuple[int, str, str], code: int, *needles: str) -> str:
-    got, out, err = result
-    assert got == code, (got, out, err)
-    assert err.count("\n") == 1, err
-    assert "Traceback" not in out + err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 def counts(path: Path) -> dict[str, int]:

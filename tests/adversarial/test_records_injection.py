@@ -8,24 +8,15 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from cli_runner import spabench
 from test_store import SERIAL, filter_pump_failure, passing_verification, store_run
 
-from bench.cli import main
 from bench.exports import CSV_COLUMNS
 from bench.store import Store
 
 FORMULAS = ("=cmd|' /C calc'!A0", "+SUM(1,2)", "-2+3+cmd|' /C calc'!A0", "@SUM(1)", "\tx", "\rx")
 ESC = "\x1b]0;owned\x07\x1b[2J\x1b[31m"
 CONTROL = "\x00\x07\x08\x1b\x7f\x9b"
-
-
-def spabench(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as leave:
-        code = int(leave.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def ok(capsys: pytest.CaptureFixture[str], *args: str) -> str:

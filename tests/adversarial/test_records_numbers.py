@@ -7,22 +7,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from cli_runner import spabench
 from test_store import SERIAL, passing_verification, register, store_run
 
-from bench.cli import main
 from bench.store import Store
 
 TOO_BIG = str(2**63)  # one past SQLite's largest INTEGER
 HUGE = "9" * 40
-
-
-def spabench(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as leave:
-        code = int(leave.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
