@@ -7,9 +7,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from spasim.pytest_plugin import ServedUnit, start_served
 
 settings.register_profile(
     "ci",
@@ -48,3 +51,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+SERVE_WAIT = 15.0
+"""Wall seconds any single wait on a served unit may take (never reached when healthy)."""
+
+
+@pytest.fixture
+def launch() -> Iterator[Callable[..., ServedUnit]]:
+    """Start ``spasim serve`` processes; every one is stopped (killed if it must be) after
+    the test."""
+    started: list[ServedUnit] = []
+
+    def start(*arguments: str, transport: str = "pty", speed: float = 1.0) -> ServedUnit:
+        unit = start_served(
+            ["serve", *arguments, "--speed", str(speed)],
+            transport=transport,
+            speed=speed,
+            timeout=SERVE_WAIT,
+        )
+        started.append(unit)
+        return unit
+
+    yield start
+    for unit in started:
+        if unit.process.poll() is None:
+            unit.process.kill()
+        unit.discard()

@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -34,31 +34,11 @@ from protocols.mspa.remote import RemoteDuty
 from protocols.ports import LinkPort
 from spasim.cli import main
 from spasim.profiles import load_profile
-from spasim.pytest_plugin import ServedUnit, start_served
+from spasim.pytest_plugin import ServedUnit
 from spasim.serve import NeverBlockingLink, Server, TcpEndpoint
 
 WAIT = 15.0
 """Wall seconds any single wait may take before the test fails (never reached when healthy)."""
-
-
-@pytest.fixture
-def launch() -> Iterator[Callable[..., ServedUnit]]:
-    """Start ``spasim serve`` processes; every one is stopped after the test."""
-    started: list[ServedUnit] = []
-
-    def start(*arguments: str, transport: str = "pty", speed: float = 1.0) -> ServedUnit:
-        unit = start_served(
-            ["serve", *arguments, "--speed", str(speed)],
-            transport=transport,
-            speed=speed,
-            timeout=WAIT,
-        )
-        started.append(unit)
-        return unit
-
-    yield start
-    for unit in started:
-        unit.discard()
 
 
 class BoxClient:

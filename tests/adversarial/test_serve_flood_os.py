@@ -13,13 +13,13 @@ import signal
 import socket
 import termios
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from protocols.capture import read_capture
 from protocols.mspa import Command, Frame, FrameDecoder
-from spasim.pytest_plugin import ServedUnit, start_served
+from spasim.pytest_plugin import ServedUnit
 
 WAIT = 20.0
 """Wall seconds any wait may take before the test fails (never reached when healthy)."""
@@ -31,27 +31,6 @@ KEEPALIVE = bytes(Frame(Command.KEEPALIVE, 0))
 ANSWER = bytes(Frame(Command.KEEPALIVE, 0x86))
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc for RSS")
-
-
-@pytest.fixture
-def launch() -> Iterator[Callable[..., ServedUnit]]:
-    started: list[ServedUnit] = []
-
-    def start(*arguments: str, transport: str, speed: float) -> ServedUnit:
-        unit = start_served(
-            ["serve", *arguments, "--speed", str(speed)],
-            transport=transport,
-            speed=speed,
-            timeout=WAIT,
-        )
-        started.append(unit)
-        return unit
-
-    yield start
-    for unit in started:
-        if unit.process.poll() is None:
-            unit.process.kill()
-        unit.discard()
 
 
 def rss(pid: int) -> int:
