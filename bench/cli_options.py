@@ -55,7 +55,8 @@ def instruments_from_args(args: argparse.Namespace, *, meter: bool) -> Instrumen
     """The bench's declared instruments: a meter of ``--meter-spec`` when ``meter`` (one is
     attached or simulated), and a multimeter unless ``--no-multimeter``."""
     if args.meter_spec and not meter:
-        raise UsageError("--meter-spec describes a meter: give --meter URL (or drop --no-meter)")
+        where = "drop --no-meter" if getattr(args, "virtual", False) else "give --meter URL"
+        raise UsageError(f"--meter-spec describes a meter: {where}")
     return declared_instruments(
         meter=(args.meter_spec or DEFAULT_METER_SPEC) if meter else None,
         multimeter=not args.no_multimeter,

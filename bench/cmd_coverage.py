@@ -27,6 +27,8 @@ DEFAULT_HEALTHY = 40
 
 
 def _cell(counts: Counter[str]) -> Text:
+    if not counts:
+        return Text("—", style="dim")  # the panel runs once, in the first bench's row
     fault_runs = sum(counts[k] for k in ("right", "needs", "wrong", "missed", "error"))
     healthy = counts["pass"] + counts["false-fail"]
     bad = fault_runs - counts["right"] - counts["needs"] + counts["false-fail"]

@@ -38,7 +38,7 @@ from .instruments.specs import DEFAULT_INSTRUMENTS, Instruments
 from .steps import OPTIONAL_PARTS, STEP_TYPES, Declared, StepType
 from .steps.base import REQUIRED
 
-PLAN_KEYS = ("name", "title", "description", "role", "step")
+PLAN_KEYS = ("name", "title", "description", "role", "verifies", "step")
 STEP_KEYS = ("name", "type", "title", "stop_on_fail", "suspects", "requires")
 ROLES = ("remote", "box")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -87,6 +87,9 @@ class Plan:
     role: str
     steps: tuple[StepSpec, ...]
     source: str = ""
+    verifies: tuple[str, ...] = ()
+    """Faults this plan exists to rule out (a part's verification): on a bench that cannot
+    check one of them the plan refuses to run instead of passing without checking."""
 
     def step(self, name: str) -> StepSpec:
         for spec in self.steps:
@@ -98,6 +101,14 @@ class Plan:
         """Refuse limits tighter than the bench's meter resolves (:class:`PlanError` names the
         step and the measurement): a limit the instrument cannot judge would fail good units
         or pass bad ones by chance."""
+        for fault in self.verifies:
+            checks = [step for step in self.steps if fault in step.type.clears(step.params)]
+            if checks and all(step.unmeasurable(instruments) for step in checks):
+                need = checks[0].unmeasurable(instruments)
+                raise PlanError(
+                    f"plan {self.name} cannot verify {fault} on this bench "
+                    f"({instruments.describe()}): every check of it needs {need}"
+                )
         spec = instruments.meter
         if spec is None:
             return
@@ -184,6 +195,12 @@ def parse_plan(text: str, source: str) -> Plan:
             raise PlanError(f"plan file {source}: step {index}: duplicate step name {spec.name!r}")
         seen.add(spec.name)
         steps.append(spec)
+    verifies = data.get("verifies", [])
+    if not isinstance(verifies, list) or not all(isinstance(f, str) for f in verifies):
+        raise PlanError(f"plan file {source}: verifies must be a list of fault ids")
+    unknown_faults = [fault for fault in verifies if fault not in FAULT_PARTS]
+    if unknown_faults:
+        raise PlanError(f"plan file {source}: unknown fault id(s) {', '.join(unknown_faults)}")
     return Plan(
         name=name,
         title=_text(data, "title", source, "plan", default=name),
@@ -191,6 +208,7 @@ def parse_plan(text: str, source: str) -> Plan:
         role=role,
         steps=tuple(steps),
         source=source,
+        verifies=tuple(verifies),
     )
 
 

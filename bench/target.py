@@ -31,12 +31,12 @@ from protocols.ports import LinkPort, SimCable
 
 from .instruments.link import BoxRoleLink, RemoteLink
 from .instruments.meter import (
-    DEFAULT_STALL_S,
     InstrumentError,
     Meter,
     UnreachableMeter,
     VirtualMeter,
     open_meter,
+    stall_limit,
 )
 from .instruments.operator import Operator, VirtualOperator
 from .instruments.specs import DEFAULT_INSTRUMENTS, Instruments
@@ -222,7 +222,7 @@ def real_target(
     closers: list[Callable[[], None]] = [port.close, driver.close]
     meter: Meter | None
     try:
-        meter = open_meter(meter_url, stall_s=DEFAULT_STALL_S / speed)
+        meter = open_meter(meter_url, stall_s=stall_limit(speed))
     except InstrumentError as error:
         meter = UnreachableMeter(meter_url or "", str(error))
     except ValueError:

@@ -94,8 +94,6 @@ SWITCHED_LOADS = LOADS[:-1]
 KNOB_POSITIONS = ("off", "inflate")
 TRANSFORMER_SECONDARY_VAC = 12.0
 """[model] The transformer's secondary (the filter pump is a 12 V pump, SPEC §2)."""
-PANEL_SUPPLY_VDC = 5.0
-"""The red wire of the remote cable (SPEC §3)."""
 LINK_NOISE = {"flip": 0.008, "drop": 0.002, "duplicate": 0.002}
 """[model] Per-byte probabilities of ``link-noisy`` in each direction: ≈ 5 % of frames
 damaged (a bit flipped anywhere, a byte lost or doubled), well above SPEC §5's 1 %."""
@@ -464,15 +462,14 @@ class VirtualBox:
         """Volts a technician's multimeter finds at a test point (true value, no meter error).
 
         ``transformer-secondary`` (AC): the transformer's low-voltage output at the power
-        board, present whenever mains reaches a healthy transformer; ``remote-5v`` (DC): the
-        panel supply between red and white at the remote connector, made by the power board.
+        board, present whenever mains reaches a healthy transformer — what tells a dead
+        transformer from a dead power board when no meter can see the standby draw (the
+        panel's 5 V and its display are dark in both).
         """
-        supplied = self.powered and "transformer-dead" not in self._fault_ids
         if name == "transformer-secondary":
+            supplied = self.powered and "transformer-dead" not in self._fault_ids
             return TRANSFORMER_SECONDARY_VAC if supplied else 0.0
-        if name == "remote-5v":
-            return PANEL_SUPPLY_VDC if supplied and not self.board_faulty else 0.0
-        raise ValueError(f"unknown test point {name!r} (transformer-secondary, remote-5v)")
+        raise ValueError(f"unknown test point {name!r} (transformer-secondary)")
 
     def energised(self) -> dict[str, bool]:
         """Which switched loads physically draw power now."""

@@ -7,7 +7,7 @@ import pytest
 
 from bench.coverage import fault_cases_ids
 from bench.instruments.specs import INSTRUMENT_SETS
-from bench.plans import available_plans, load_plan
+from bench.plans import PlanError, available_plans, load_plan
 from bench.runner import Runner
 from bench.target import virtual_box_target, virtual_panel_target
 from spasim.profiles import available_profiles
@@ -50,6 +50,11 @@ def test_healthy_box_passes_every_plan_on_every_bench(plan_name: str, bench: str
     measures with — a meter at its data sheet's limits, a multimeter, or a person alone."""
     instruments = INSTRUMENT_SETS[bench]
     plan = load_plan(plan_name)
+    if plan_name in ("verify-ozone", "verify-uvc") and not instruments.has_meter:
+        # Nothing but a meter shows a dead ozone generator or UVC lamp: refused, not passed.
+        with pytest.raises(PlanError, match="needs a meter"):
+            plan.check_instruments(instruments)
+        return
     plan.check_instruments(instruments)  # the shipped limits suit every bench
     for seed in (1, 2):  # a worst-in-spec meter errs high on even seeds, low on odd ones
         target = virtual_box_target("elite-6", seed=seed, instruments=instruments)

@@ -116,12 +116,30 @@ def test_a_limit_below_the_declared_meters_floor_is_refused_at_plan_load(
     assert main(["run", "--virtual", "--meter-spec", "ideal", "--plan", str(path)]) == 0
 
 
-def test_every_shipped_plan_suits_every_bench() -> None:
+def test_every_shipped_plan_suits_every_bench_or_refuses_to_verify_blind() -> None:
     from bench.plans import available_plans
 
+    refused = set()
     for name in available_plans():
-        for instruments in INSTRUMENT_SETS.values():
-            load_plan(name).check_instruments(instruments)
+        for bench, instruments in INSTRUMENT_SETS.items():
+            try:
+                load_plan(name).check_instruments(instruments)
+            except PlanError:
+                refused.add((name, bench))
+    blind = {"multimeter", "person"}
+    assert refused == {(p, b) for p in ("verify-ozone", "verify-uvc") for b in blind}
+
+
+def test_a_verification_that_cannot_check_its_part_is_refused_not_passed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A new ozone generator "verified" by a bench that cannot see it would hand back a
+    dead one: the run is refused before it starts (exit 2), naming what it needs."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--virtual", "--no-meter", "--plan", "verify-ozone", "--fault", "ozone-dead"])
+    assert exit_info.value.code == 2
+    assert "cannot verify ozone-dead" in capsys.readouterr().err
+    assert main(["run", "--virtual", "--plan", "verify-ozone", "--fault", "ozone-dead"]) == 1
 
 
 def test_plans_command_says_what_a_bench_cannot_find(capsys: pytest.CaptureFixture[str]) -> None:
@@ -237,3 +255,13 @@ def test_a_silent_box_with_no_instrument_to_tell_names_no_part(tmp_path: Path) -
     assert record["suspected_parts"] == []
     assert "needs a multimeter" in record["summary"]
     assert record["steps"][0]["needs"].startswith("a multimeter")
+
+
+def test_the_stall_limit_follows_the_speed_but_never_below_a_round_trip() -> None:
+    """At --speed 1000 (the top speed spasim serve allows) a loopback Modbus round trip of a
+    few ms must not count as a stall."""
+    from bench.instruments.meter import stall_limit
+
+    assert stall_limit(1.0) == 1.0
+    assert stall_limit(20.0) == pytest.approx(0.05)
+    assert stall_limit(1000.0) >= 0.05

@@ -53,7 +53,14 @@ MODBUS_TCP_PORT = 502
 DEFAULT_STALL_S = 1.0
 """Wall seconds one reading may take at real speed (an SDM120 answers in about 0.25 s); a
 slower answer is an instrument error, never a value. A unit served faster than real time
-divides it by the speed."""
+divides it by the speed, down to :data:`MIN_STALL_S`."""
+MIN_STALL_S = 0.05
+"""No Modbus round trip, even on loopback, is reliably faster than this."""
+
+
+def stall_limit(speed: float) -> float:
+    """Wall seconds a reading may take when the unit runs ``speed`` times real time."""
+    return max(MIN_STALL_S, DEFAULT_STALL_S / speed)
 
 
 class InstrumentError(Exception):
@@ -179,8 +186,8 @@ class ModbusMeter:
         if took > self.stall_s:
             # A reading this late describes a moment long gone for the unit's clock.
             raise MeterStalled(
-                f"meter {self.name}: stalled ({took:.2f} s for one reading, "
-                f"limit {self.stall_s:.2f} s)"
+                f"meter {self.name}: stalled ({took * 1000:.0f} ms for one reading, "
+                f"limit {self.stall_s * 1000:.0f} ms)"
             )
         values = (reading.voltage_v, reading.current_a, reading.power_w)
         for label, value in zip(("voltage", "current", "power"), values, strict=True):

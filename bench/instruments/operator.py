@@ -25,7 +25,6 @@ PROMPTS: dict[str, str] = {
     "prcd-light": "Is the PRCD's indicator light on?",
     "prcd-test": "Press TEST on the PRCD (the unit should stop).",
     "prcd-reset": "Press RESET on the PRCD.",
-    "standby-draw": "Does the unit draw standby power (check with a clamp meter)?",
     "pump-running": "Is the filter pump running (you hear it, water moves at the outlet)?",
     "blower-running": "Is the air blower running (you hear it)?",
     "mm-transformer-vac": (
@@ -35,19 +34,13 @@ PROMPTS: dict[str, str] = {
     "transformer-secondary-present": (
         "Multimeter on AC volts across the transformer's secondary: about 12 V there?"
     ),
-    "mm-remote-5v": (
-        "Multimeter on DC volts: measure between red (+5 V) and white (GND) "
-        "at the remote connector."
-    ),
     "knob-inflate": "Turn the rotation knob to the inflation (ON) position.",
     "knob-off": "Turn the rotation knob to OFF.",
     "bubbles-visible": "Do you see bubbles in the test tank?",
-    "draw-heater": "Is the heater drawing power?",
-    "draw-filter": "Is the filter pump drawing power?",
-    "draw-blower": "Is the air blower drawing power?",
-    "draw-ozone": "Is the ozone generator drawing power?",
-    "draw-uvc": "Is the UVC lamp drawing power?",
-    "draw-any": "Is any load drawing power (beyond standby)?",
+    "draw-heater": (
+        "Is the heater drawing power? (a clamp meter on the supply: about 6.5 A more with the "
+        "heater on)"
+    ),
     "fitted-uvc": "Is a UVC lamp fitted to this unit?",
     "fitted-ozone": "Is an ozone generator fitted to this unit?",
     "fitted-jet": "Is a jet pump fitted to this unit?",
@@ -198,7 +191,6 @@ TRANSFORMER_PRESENT_V = 6.0
 """AC volts above which a technician calls the ≈ 12 V secondary present."""
 MULTIMETER_POINTS: dict[str, tuple[str, str]] = {
     "mm-transformer-vac": ("transformer-secondary", "ac"),
-    "mm-remote-5v": ("remote-5v", "dc"),
 }
 """Multimeter prompts → (test point of the unit, AC or DC)."""
 
