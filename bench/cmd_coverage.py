@@ -23,7 +23,7 @@ from .instruments.specs import INSTRUMENT_SETS
 from .progress import make_console
 
 DEFAULT_HEALTHY = 40
-"""Healthy boxes per cell: 5 benches × 5 profiles × 40 = 1,000 healthy runs."""
+"""Healthy boxes per cell: 6 benches × 5 profiles × 40 = 1,200 healthy runs."""
 
 
 def _cell(counts: Counter[str]) -> Text:

@@ -140,6 +140,9 @@ def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None
             target.operator.name = args.operator  # who ran the virtual test
         return target
     assert operator is not None
+    clamp = args.meter_spec == "clamp"
+    if clamp and args.meter:
+        raise UsageError("a clamp meter is read by the technician: drop --meter URL")
     try:
         return real_target(
             args.port,
@@ -149,7 +152,7 @@ def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None
             profile=args.profile,
             speed=args.speed,
             serial=args.unit,
-            instruments=instruments_from_args(args, meter=bool(args.meter)),
+            instruments=instruments_from_args(args, meter=bool(args.meter) or clamp),
         )
     except (ValueError, FileNotFoundError) as error:
         raise UsageError(str(error)) from None

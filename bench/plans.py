@@ -98,9 +98,11 @@ class Plan:
         raise KeyError(f"plan {self.name!r} has no step {name!r}")
 
     def check_instruments(self, instruments: Instruments) -> None:
-        """Refuse limits tighter than the bench's meter resolves (:class:`PlanError` names the
-        step and the measurement): a limit the instrument cannot judge would fail good units
-        or pass bad ones by chance."""
+        """Refuse what this bench cannot honestly run (:class:`PlanError` names the plan,
+        the step and why): watt limits the plan wrote that are tighter than the declared
+        meter resolves (they would fail good units or pass bad ones by chance), and a
+        verification whose part the bench cannot check at all. Default limits are not
+        refused: a step then judges another way (a person, the water) or is skipped."""
         for fault in self.verifies:
             checks = [step for step in self.steps if fault in step.type.clears(step.params)]
             if checks and all(step.unmeasurable(instruments) for step in checks):
@@ -113,17 +115,15 @@ class Plan:
         if spec is None:
             return
         for index, step in enumerate(self.steps, start=1):
-            for declared in step.declared(instruments):
-                if declared.unit != "W" or declared.limits.expected is not None:
-                    continue
-                problem = spec.limit_problem(
-                    declared.limits.low, declared.limits.high, change=declared.change
+            written = step.type.written_limits(step.params)
+            if written is None:
+                continue
+            name, low, high, change = written
+            problem = spec.limit_problem(low, high, change=change)
+            if problem is not None:
+                raise PlanError(
+                    f"plan {self.source or self.name}: step {index} ({step.name}): {name} {problem}"
                 )
-                if problem is not None:
-                    raise PlanError(
-                        f"plan {self.source or self.name}: step {index} ({step.name}): "
-                        f"{declared.name} {problem}"
-                    )
 
     def blind_to(self, instruments: Instruments) -> dict[str, str]:
         """Faults this plan declares it cannot find on a bench with ``instruments``, each with

@@ -31,6 +31,7 @@ from protocols.ports import LinkPort, SimCable
 
 from .instruments.link import BoxRoleLink, RemoteLink
 from .instruments.meter import (
+    ClampReadByPerson,
     InstrumentError,
     Meter,
     UnreachableMeter,
@@ -222,7 +223,10 @@ def real_target(
     closers: list[Callable[[], None]] = [port.close, driver.close]
     meter: Meter | None
     try:
-        meter = open_meter(meter_url, stall_s=stall_limit(speed))
+        if instruments.meter is not None and instruments.meter.current_only:
+            meter = ClampReadByPerson(operator)  # read off its display, not over a wire
+        else:
+            meter = open_meter(meter_url, stall_s=stall_limit(speed))
     except InstrumentError as error:
         meter = UnreachableMeter(meter_url or "", str(error))
     except ValueError:

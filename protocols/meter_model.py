@@ -61,6 +61,10 @@ class MeterSpec:
     """Every error at its bound, of one sign per meter, no noise."""
     float32: bool = False
     """Values travel as IEEE-754 float32 registers."""
+    resolution_a: float = 0.0
+    """Smallest current step it shows (a clamp meter's last digit); 0: continuous."""
+    current_only: bool = False
+    """It measures current only (a clamp meter): power is nominal volts × amps."""
     source: str = ""
 
     def relative_error(self, current_a: float) -> float:
@@ -79,17 +83,24 @@ class MeterSpec:
         true_w = abs(true_w)
         if true_w < self.floor_w(voltage_v):
             return true_w  # reads 0
-        return true_w * self.relative_error(true_w / voltage_v) + self.offset_w
+        step = self.resolution_a * voltage_v / 2
+        return true_w * self.relative_error(true_w / voltage_v) + self.offset_w + step
 
     def zero_band_w(self) -> float:
         """The most it can show when nothing beyond its floor is drawn."""
-        return self.floor_w() + self.offset_w if self.starting_current_a else self.offset_w
+        step = self.resolution_a * NOMINAL_VOLTAGE_V / 2
+        return self.floor_w() + self.offset_w + step
 
     def sees(self, true_w: float) -> bool:
         """Can it tell ``true_w`` from nothing at all?"""
-        if true_w <= 0:
+        return self.tells(self.zero_band_w(), true_w)
+
+    def tells(self, threshold_w: float, least_on_w: float) -> bool:
+        """Can "reads above ``threshold_w``" tell a load of at least ``least_on_w`` from none?
+        Nothing may read above the threshold, and the least load must read above it."""
+        if least_on_w <= 0 or least_on_w < self.floor_w():
             return False
-        return true_w >= self.floor_w() and true_w - self.error_w(true_w) > self.zero_band_w()
+        return self.zero_band_w() <= threshold_w < least_on_w - self.error_w(least_on_w)
 
     def limit_problem(self, low: float | None, high: float | None, *, change: bool) -> str | None:
         """Why limits ``low``..``high`` W are tighter than this meter resolves, or None.
@@ -147,7 +158,23 @@ WORST_IN_SPEC = MeterSpec(
     float32=True,
     source=SDM120.source,
 )
-METER_SPECS: dict[str, MeterSpec] = {spec.name: spec for spec in (IDEAL, SDM120, WORST_IN_SPEC)}
+CLAMP = MeterSpec(
+    "clamp",
+    "handheld AC clamp meter on the live wire, 0.1 A resolution, read by the technician",
+    starting_current_a=0.05,
+    bands=((0.0, 0.02),),
+    offset_w=0.3 * NOMINAL_VOLTAGE_V,
+    calibration_share=0.6,
+    noise_share=0.2,
+    resolution_a=0.1,
+    current_only=True,
+    source="typical 100 A-range clamp: ±(2 % + 3 digits), 0.1 A digit [model]",
+)
+"""Sees the heater and the blower; the pump, ozone generator and UVC lamp are lost in its
+last digits, and so is every standby draw."""
+METER_SPECS: dict[str, MeterSpec] = {
+    spec.name: spec for spec in (IDEAL, SDM120, WORST_IN_SPEC, CLAMP)
+}
 
 
 def meter_spec(name: str) -> MeterSpec:
@@ -156,6 +183,10 @@ def meter_spec(name: str) -> MeterSpec:
         return METER_SPECS[name]
     except KeyError:
         raise ValueError(f"unknown meter spec {name!r} (known: {', '.join(METER_SPECS)})") from None
+
+
+def _round_to(value: float, step: float) -> float:
+    return round(value / step) * step if step else value
 
 
 def _float32(value: float) -> float:
@@ -191,6 +222,8 @@ class MeterErrors:
 
     def spoil(self, true: MeterReading) -> MeterReading:
         spec = self.spec
+        if spec.current_only:
+            return self._clamp(true)
         voltage = true.voltage_v * (
             1.0 + spec.voltage_error * (self.calibration[0] + self._noise())
         )
@@ -207,3 +240,18 @@ class MeterErrors:
         if spec.float32:
             voltage, current, power = _float32(voltage), _float32(current), _float32(power)
         return MeterReading(voltage_v=voltage, current_a=current, power_w=power)
+
+    def _clamp(self, true: MeterReading) -> MeterReading:
+        """A clamp meter: amps only, to its last digit; power is nominal volts × amps."""
+        spec = self.spec
+        current = abs(true.current_a)
+        if current < spec.starting_current_a:
+            current = 0.0
+        else:
+            relative = spec.relative_error(current)
+            current *= 1.0 + relative * (self.calibration[1] + self._noise())
+            current += spec.offset_w / NOMINAL_VOLTAGE_V * (self.offset + self._noise())
+            current = max(0.0, _round_to(current, spec.resolution_a))
+        if not math.isfinite(current):
+            raise ValueError("a meter reading must be finite")
+        return MeterReading(NOMINAL_VOLTAGE_V, current, NOMINAL_VOLTAGE_V * current)

@@ -50,8 +50,9 @@ def test_healthy_box_passes_every_plan_on_every_bench(plan_name: str, bench: str
     measures with — a meter at its data sheet's limits, a multimeter, or a person alone."""
     instruments = INSTRUMENT_SETS[bench]
     plan = load_plan(plan_name)
-    if plan_name in ("verify-ozone", "verify-uvc") and not instruments.has_meter:
-        # Nothing but a meter shows a dead ozone generator or UVC lamp: refused, not passed.
+    if plan_name in ("verify-ozone", "verify-uvc") and bench in ("clamp", "multimeter", "person"):
+        # Only a meter that resolves 10–15 W shows a dead ozone generator or UVC lamp (a
+        # 0.1 A clamp does not): refused, not passed.
         with pytest.raises(PlanError, match="needs a meter"):
             plan.check_instruments(instruments)
         return
@@ -146,6 +147,8 @@ def test_the_person_bench_declares_exactly_what_it_cannot_see() -> None:
     assert set(plan.blind_to(INSTRUMENT_SETS["multimeter"])) == {"ozone-dead", "uvc-dead"}
     for bench in ("ideal", "sdm120", "worst-in-spec"):
         assert plan.blind_to(INSTRUMENT_SETS[bench]) == {}
+    # A 0.1 A clamp sees the heater and the blower, not 10–15 W.
+    assert set(plan.blind_to(INSTRUMENT_SETS["clamp"])) == {"ozone-dead", "uvc-dead"}
 
 
 def test_a_person_alone_tells_pump_from_flow_switch_by_ear() -> None:

@@ -50,7 +50,7 @@ def test_the_matrix_holds_in_every_cell() -> None:
     assert len(cells) == len(INSTRUMENT_SETS) * len(available_profiles()) + 1
     # Only the benches without a meter report faults as needing an instrument.
     needs = {o.case.instruments for o in result.faults if o.result == "needs"}
-    assert needs == {"multimeter", "person"}
+    assert needs == {"clamp", "multimeter", "person"}
 
 
 def test_matrix_fails_when_the_diagnosis_names_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

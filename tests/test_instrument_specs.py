@@ -126,7 +126,7 @@ def test_every_shipped_plan_suits_every_bench_or_refuses_to_verify_blind() -> No
                 load_plan(name).check_instruments(instruments)
             except PlanError:
                 refused.add((name, bench))
-    blind = {"multimeter", "person"}
+    blind = {"clamp", "multimeter", "person"}
     assert refused == {(p, b) for p in ("verify-ozone", "verify-uvc") for b in blind}
 
 
@@ -265,3 +265,47 @@ def test_the_stall_limit_follows_the_speed_but_never_below_a_round_trip() -> Non
     assert stall_limit(1.0) == 1.0
     assert stall_limit(20.0) == pytest.approx(0.05)
     assert stall_limit(1000.0) >= 0.05
+
+
+@pytest.mark.parametrize("watts", [20.0, 60.0, 500.0, 1500.0])
+def test_a_clamp_meter_reads_amps_to_its_last_digit(watts: float) -> None:
+    """A 0.1 A clamp: readings are whole tenths of an amp, within ±(2 % + 3 digits)."""
+    from protocols.meter_model import CLAMP
+
+    errors = MeterErrors(CLAMP, seed=4)
+    for _ in range(5):
+        reading = errors.spoil(truth(watts))
+        assert reading.current_a * 10 == pytest.approx(round(reading.current_a * 10))
+        amps = watts / VOLTS
+        assert abs(reading.current_a - amps) <= amps * 0.02 + 0.3 + 0.05 + 1e-9
+
+
+def test_a_clamp_bench_judges_heater_and_blower_but_not_ten_watts() -> None:
+    bench = INSTRUMENT_SETS["clamp"]
+    assert bench.meter_tells(500.0, 1000.0)  # the heater
+    assert bench.meter_tells(150.0, 300.0)  # the blower at level 1
+    assert not bench.meter_tells(15.0, 30.0)  # the 60 W pump is judged by ear instead
+    assert not bench.meter_sees(10.0)  # an ozone generator
+    record = Runner(
+        load_plan("full"), virtual_box_target(faults=["heater-open"], instruments=bench)
+    ).run()
+    assert [p.part_number for p in record.suspected_parts] == ["SB-HEATER"]
+    heater = next(s for s in record.steps if s.name == "heater-draw")
+    assert [m.name for m in heater.measurements] == ["unit_running", "draw_w", "flow"]
+
+
+def test_a_real_clamp_is_read_by_the_technician() -> None:
+    from bench.instruments.meter import ClampReadByPerson
+
+    clamp = ClampReadByPerson(AnswersOperator({"clamp-a": 6.5}))
+    reading = clamp.read()
+    assert reading.current_a == 6.5 and reading.power_w == pytest.approx(1495.0)
+    with pytest.raises(InstrumentError, match=r"not 0\.\.100 A"):
+        ClampReadByPerson(AnswersOperator({"clamp-a": -1.0})).read()
+
+
+def test_a_clamp_has_no_url(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--port", "loop://", "--meter", "tcp://127.0.0.1:1", "--meter-spec", "clamp"])
+    assert exit_info.value.code == 2
+    assert "read by the technician" in capsys.readouterr().err

@@ -29,7 +29,7 @@ from pymodbus.client import ModbusBaseSyncClient, ModbusSerialClient, ModbusTcpC
 from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
-from protocols.meter_model import SDM120, MeterErrors, MeterSpec
+from protocols.meter_model import NOMINAL_VOLTAGE_V, SDM120, MeterErrors, MeterSpec
 from protocols.sdm120 import (
     BYTESIZE,
     DEFAULT_UNIT,
@@ -61,6 +61,16 @@ MIN_STALL_S = 0.05
 def stall_limit(speed: float) -> float:
     """Wall seconds a reading may take when the unit runs ``speed`` times real time."""
     return max(MIN_STALL_S, DEFAULT_STALL_S / speed)
+
+
+CLAMP_QUESTION = "Clamp meter on the live wire of the unit's supply: how many amps does it read?"
+CLAMP_MAX_A = 100.0
+
+
+class PersonAsker(Protocol):
+    """The part of the operator a person-read instrument needs."""
+
+    def number(self, prompt_id: str, question: str, unit: str) -> float: ...
 
 
 class InstrumentError(Exception):
@@ -287,6 +297,28 @@ class VirtualMeter:
 
     def __repr__(self) -> str:
         return f"<VirtualMeter {self.name} spec={self.spec.name}>"
+
+
+class ClampReadByPerson:
+    """A clamp meter on the supply's live wire, read off its display by the technician.
+
+    Every reading is a number prompt (``clamp-a``, amps); watts are nominal volts × amps,
+    which is all a clamp can say. Its data sheet (:data:`protocols.meter_model.CLAMP`) tells
+    the plans what it can judge: the heater and the blower, nothing of 15 W or less.
+    """
+
+    def __init__(self, operator: PersonAsker, name: str = "clamp (read by the technician)"):
+        self._operator = operator
+        self.name = name
+
+    def read(self) -> MeterReading:
+        amps = self._operator.number("clamp-a", CLAMP_QUESTION, "A")
+        if not math.isfinite(amps) or not 0.0 <= amps <= CLAMP_MAX_A:
+            raise InstrumentError(f"clamp reading {amps} A is not 0..{CLAMP_MAX_A:g} A")
+        return MeterReading(NOMINAL_VOLTAGE_V, amps, NOMINAL_VOLTAGE_V * amps)
+
+    def close(self) -> None:
+        return None
 
 
 class UnreachableMeter:

@@ -34,6 +34,7 @@ PROMPTS: dict[str, str] = {
     "transformer-secondary-present": (
         "Multimeter on AC volts across the transformer's secondary: about 12 V there?"
     ),
+    "clamp-a": "Clamp meter on the live wire of the unit's supply: how many amps does it read?",
     "knob-inflate": "Turn the rotation knob to the inflation (ON) position.",
     "knob-off": "Turn the rotation knob to OFF.",
     "bubbles-visible": "Do you see bubbles in the test tank?",

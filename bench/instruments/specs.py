@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from protocols.meter_model import IDEAL, SDM120, WORST_IN_SPEC, MeterSpec, meter_spec
+from protocols.meter_model import CLAMP, IDEAL, SDM120, WORST_IN_SPEC, MeterSpec, meter_spec
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,17 @@ class Instruments:
         """Can the meter tell ``watts`` from nothing (False without a meter)?"""
         return self.meter is not None and self.meter.sees(watts)
 
+    def meter_tells(self, threshold_w: float, least_on_w: float) -> bool:
+        """Can the meter judge "a load of at least ``least_on_w`` runs" by reading above
+        ``threshold_w`` (False without a meter)?"""
+        return self.meter is not None and self.meter.tells(threshold_w, least_on_w)
+
+    def meter_judges(self, low: float | None, high: float | None, *, change: bool) -> bool:
+        """Does the meter resolve limits ``low``..``high`` W (False without a meter)? A step
+        whose limits it does not resolve judges another way (a person, the water)."""
+        spec = self.meter
+        return spec is not None and spec.limit_problem(low, high, change=change) is None
+
     def with_meter(self, spec: MeterSpec | None) -> Instruments:
         """The same bench with another meter (None: without one)."""
         if spec == self.meter:
@@ -83,12 +94,14 @@ INSTRUMENT_SETS: dict[str, Instruments] = {
         Instruments("ideal", IDEAL, DMM),
         Instruments("sdm120", SDM120, DMM),
         Instruments("worst-in-spec", WORST_IN_SPEC, DMM),
+        Instruments("clamp", CLAMP, DMM),
         Instruments("multimeter", None, DMM),
         Instruments("person", None, None),
     )
 }
 """The benches the coverage matrix runs on, by name: a meter of each spec (with a
-multimeter), a multimeter only, and a person with no instrument at all."""
+multimeter), a clamp meter and a multimeter, a multimeter only, and a person with no
+instrument at all."""
 
 DEFAULT_INSTRUMENTS = INSTRUMENT_SETS["sdm120"]
 """What a virtual bench has unless told otherwise: a real meter's limits, never an ideal one."""

@@ -246,6 +246,9 @@ class StepContext:
         meter = self.meter
         if meter is None:
             raise StepError("no meter attached")
+        spec = self.instruments.meter
+        if spec is not None and spec.current_only:
+            reads = 1  # a clamp meter is read by the technician: one reading, not three
         total = 0.0
         for index in range(reads):
             if index:
@@ -314,6 +317,23 @@ class StepType:
         """What the step needs that the bench lacks (``"a meter"``), or None: such a step is
         skipped with that reason instead of guessing."""
         return None
+
+    def written_limits(self, params: Params) -> tuple[str, float | None, float | None, bool] | None:
+        """``(measurement, low, high, change)`` of the watt limits the plan wrote itself (not
+        the defaults, which adapt to the bench): a bench whose meter cannot resolve them must
+        refuse the plan rather than quietly judge another way."""
+        written = {
+            name: params[name]
+            for name in ("low", "high")
+            if name in params and params[name] != self.param_map()[name].default
+        }
+        if not written or not self.watt_limits:
+            return None
+        measurement, change = self.watt_limits
+        return measurement, params.get("low"), params.get("high"), change
+
+    watt_limits: ClassVar[tuple[str, bool] | None] = None
+    """``(measurement, change)`` when the step's ``low``/``high`` parameters are watts."""
 
     def blind_to(self, params: Params, instruments: Instruments) -> dict[str, str]:
         """Faults this step would find but cannot on this bench, each with what it needs.

@@ -47,6 +47,10 @@ NO_FLOW_SUSPECTS = ("filter-pump-dead", "flow-switch-stuck-open")
 
 HEATER_DRAWING_W = 500.0
 """A heater adds at least this when it runs (stage 1 is 1500 W on every profile)."""
+HEATER_RUNNING_W = (HEATER_DRAWING_W, ON_LIMITS["heater"][0])
+PUMP_RUNNING_W = (ON_LIMITS["filter"][0] / 2, ON_LIMITS["filter"][0])
+"""(threshold, least draw of a running load): a meter judges "it runs" by reading above the
+threshold only if nothing reads above it and the least running load always does."""
 
 
 def heater_suspects(link: RemoteLink, baseline_w: float | None) -> tuple[str, ...]:
@@ -149,6 +153,7 @@ class SetLoads(StepType):
 
 
 class IdlePower(StepType):
+    watt_limits = ("idle_w", False)
     kind = "idle-power"
     summary = "with every load off nothing runs: the meter sees only standby (or, without one, \
 nothing is heard and the water does not warm)"
@@ -188,13 +193,17 @@ nothing is heard and the water does not warm)"
         if params["watch"] and params["watch"] < 60:
             raise ValueError("watch must be 0 (no water watch) or at least 60 s")
 
+    @staticmethod
+    def _metered(params: Params, instruments: Instruments) -> bool:
+        return instruments.meter_judges(params["low"], params["high"], change=False)
+
     def blind_to(self, params: Params, instruments: Instruments) -> dict[str, str]:
-        if instruments.has_meter or params["watch"]:
+        if self._metered(params, instruments) or params["watch"]:
             return {}
         return {"heater-relay-welded": NEEDS_METER + " (or a water watch: watch > 0)"}
 
     def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
-        if instruments.has_meter:
+        if self._metered(params, instruments):
             return [
                 Declared(
                     "idle_w", "W", "draw with all loads off", limits(params["low"], params["high"])
@@ -226,7 +235,7 @@ nothing is heard and the water does not warm)"
         ctx = run.ctx
         ctx.link.all_off()
         ctx.wait(run.params["settle"], "settling")
-        if ctx.meter is not None:
+        if ctx.meter is not None and self._metered(run.params, ctx.instruments):
             idle = ctx.power_w()
             if not run.measure("idle_w", round(idle, 2)) and idle >= HEATER_DRAWING_W:
                 run.suspect("heater-relay-welded")
@@ -243,6 +252,7 @@ nothing is heard and the water does not warm)"
 
 
 class LoadPower(StepType):
+    watt_limits = ("draw_w", True)
     kind = "load-power"
     summary = "switching a load changes the draw as it should (or not at all, for a lock-out)"
     params = (
@@ -315,8 +325,11 @@ class LoadPower(StepType):
             return True
         return None
 
+    def _metered(self, params: Params, instruments: Instruments) -> bool:
+        return instruments.meter_judges(*self._limits(params), change=True)
+
     def unmeasurable(self, params: Params, instruments: Instruments) -> str | None:
-        if instruments.has_meter or params["load"] in PERCEIVED:
+        if self._metered(params, instruments) or params["load"] in PERCEIVED:
             return None
         return NEEDS_METER
 
@@ -333,7 +346,7 @@ class LoadPower(StepType):
     def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         declared = [RUNNING]
         on = params["expect"] == "on"
-        if instruments.has_meter:
+        if self._metered(params, instruments):
             low, high = self._limits(params)
             declared.append(
                 Declared(
@@ -376,7 +389,8 @@ class LoadPower(StepType):
                 lambda: link.flow is not None and link.flow.flowing == pump, 5.0, "pump settling"
             )
             ctx.wait(1.0, "pump settling")
-        baseline = ctx.power_w() if ctx.meter is not None else None
+        metered = ctx.meter is not None and self._metered(params, ctx.instruments)
+        baseline = ctx.power_w() if metered else None
         switch(ctx, load, True, level)
         ctx.wait(params["settle"], f"{load} settling")
         try:
@@ -401,7 +415,7 @@ class LoadPower(StepType):
     def _narrow(run: StepRun, load: str, on: bool, baseline: float | None) -> None:
         if not on:
             return  # the defaults say it
-        item = run.result.measurement("draw_w") if run.ctx.meter is not None else None
+        item = run.result.measurement("draw_w") if baseline is not None else None
         too_high = (
             item is not None
             and item.limits.high is not None
@@ -432,7 +446,7 @@ class Flow(StepType):
         declared = [
             Declared("flow", description="flow reported", limits=limits(expected=params["filter"]))
         ]
-        if params["filter"] and instruments.has_meter:
+        if params["filter"] and instruments.meter_tells(*PUMP_RUNNING_W):
             declared.append(
                 Declared("pump_draw_w", "W", "change in draw when the pump started", change=True)
             )
@@ -445,7 +459,8 @@ class Flow(StepType):
         ctx = run.ctx
         link = ctx.link
         pump = run.params["filter"]
-        baseline = ctx.power_w() if pump and ctx.meter is not None else None
+        metered = ctx.meter is not None and ctx.instruments.meter_tells(*PUMP_RUNNING_W)
+        baseline = ctx.power_w() if pump and metered else None
         link.set_loads(filter=pump)
         switched = ctx.now()
 
@@ -467,7 +482,7 @@ class Flow(StepType):
         if baseline is not None:
             change = ctx.power_w() - baseline
             run.measure("pump_draw_w", round(change, 1) + 0.0)
-            pump_drawing = change > ON_LIMITS["filter"][0] / 2
+            pump_drawing = change > PUMP_RUNNING_W[0]
         if run.measure("flow", flowing):
             return
         if pump:

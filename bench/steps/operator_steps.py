@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..instruments.specs import Instruments
 from .base import Declared, Param, Params, StepRun, StepType, limits
 from .load_steps import PERCEIVED, RUNNING, check_running
-from .timed_steps import BLOWER_DRAWING_W
+from .timed_steps import BLOWER_DRAWING_W, BLOWER_RUNNING_W
 
 
 class PrcdTest(StepType):
@@ -118,7 +118,8 @@ class Bubbles(StepType):
         knob = run.params["knob"]
         if knob:
             ctx.act(f"knob-{knob}")
-        baseline = ctx.power_w() if ctx.meter is not None else None
+        metered = ctx.meter is not None and ctx.instruments.meter_tells(*BLOWER_RUNNING_W)
+        baseline = ctx.power_w() if metered else None
         link.set_loads(bubbles=run.params["level"])
         try:
             ctx.wait(run.params["settle"], "blower starting")

@@ -14,7 +14,9 @@ from .base import Declared, Param, Params, StepRun, StepType, limits
 from .link_steps import read_temperatures
 from .load_steps import (
     HEATER_DRAWING_W,
+    HEATER_RUNNING_W,
     NO_FLOW_SUSPECTS,
+    ON_LIMITS,
     PERCEIVED,
     RUNNING,
     RUNNING_WITHIN_S,
@@ -24,6 +26,7 @@ from .load_steps import (
 )
 
 BLOWER_DRAWING_W = 150.0
+BLOWER_RUNNING_W = (BLOWER_DRAWING_W, ON_LIMITS["blower-1"][0])
 
 
 class HeaterRise(StepType):
@@ -54,7 +57,8 @@ class HeaterRise(StepType):
             ctx.wait_for(lambda: bool(link.flow and link.flow.flowing), 5.0, "pump settling")
         start = statistics.mean(read_temperatures(run, 3))
         run.measure("start_c", round(start, 2))
-        baseline = ctx.power_w() if ctx.meter is not None else None
+        metered = ctx.meter is not None and ctx.instruments.meter_tells(*HEATER_RUNNING_W)
+        baseline = ctx.power_w() if metered else None
         link.set_loads(heater=True)
         began = ctx.now()
         target = start + run.params["rise"]
@@ -97,7 +101,7 @@ class AutoOff(StepType):
         started = Declared(
             "blower_started", description="the blower ran", limits=limits(expected=True)
         )
-        if instruments.has_meter:
+        if instruments.meter_tells(*BLOWER_RUNNING_W):
             return [
                 RUNNING,
                 started,
@@ -127,7 +131,8 @@ class AutoOff(StepType):
         ctx = run.ctx
         link = ctx.link
         low, high = run.params["low"], run.params["high"]
-        baseline = ctx.power_w() if ctx.meter is not None else None
+        metered = ctx.meter is not None and ctx.instruments.meter_tells(*BLOWER_RUNNING_W)
+        baseline = ctx.power_w() if metered else None
         link.set_loads(bubbles=run.params["level"])
         began = ctx.now()
         try:
@@ -167,6 +172,7 @@ class AutoOff(StepType):
 
 
 class FailSafe(StepType):
+    watt_limits = ("after_silence_w", False)
     kind = "fail-safe"
     summary = "when the remote goes silent for 30 s the box switches every load off"
     params = (
@@ -190,7 +196,7 @@ class FailSafe(StepType):
                 limits=limits(expected=True),
             ),
         ]
-        if instruments.has_meter:
+        if instruments.meter_judges(None, params["high"], change=False):
             declared.append(
                 Declared(
                     "after_silence_w", "W", "draw after the silence", limits(high=params["high"])
@@ -221,7 +227,9 @@ class FailSafe(StepType):
             run.measure(
                 "reports_during_silence", link.frames_heard() - heard >= run.params["silence"] / 2
             )
-            if ctx.meter is not None:
+            if ctx.meter is not None and ctx.instruments.meter_judges(
+                None, run.params["high"], change=False
+            ):
                 after = ctx.power_w()
                 if not run.measure("after_silence_w", round(after, 2)):
                     run.suspect(
