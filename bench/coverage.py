@@ -225,7 +225,7 @@ def run_case(case: Case) -> Outcome:
     began = time.perf_counter()
     target = build(case)
     try:
-        record = Runner(plan, target, station="coverage", capture_frames=False).run()
+        record = Runner(plan, target, station="coverage", keep_log=False).run()
     finally:
         target.close()
     finding = diagnose(record, plan)

@@ -91,7 +91,7 @@ class Runner:
         unit: UnitInfo | None = None,
         hooks: Sequence[RunHooks] = (),
         station: str | None = None,
-        capture_frames: bool = True,
+        keep_log: bool = True,
     ) -> None:
         if plan.role == "box" and target.box is None:
             raise ValueError(f"plan {plan.name!r} tests a panel: it needs a box-role target")
@@ -102,9 +102,9 @@ class Runner:
         self.hooks = list(hooks)
         self.unit = unit or target.unit
         self.station = socket.gethostname() if station is None else station
-        self.capture_frames = capture_frames
-        """Keep every frame in the record (off only where nobody reads the record's frames:
-        the coverage matrix judges verdicts, and recording is a seventh of a run's cost)."""
+        self.keep_log = keep_log
+        """Keep every frame and the trace samples in the record (off only where nobody reads
+        them: the coverage matrix judges verdicts, and the log is a fifth of a run's cost)."""
         self._stalled: str | None = None
         """Set when a meter reading stalled during the current step (see MeterStalled)."""
 
@@ -155,7 +155,7 @@ class Runner:
             started_at=utc_now(),
         )
         listeners = (target.link or target.box).listeners  # type: ignore[union-attr]
-        if self.capture_frames:
+        if self.keep_log:
             listeners.append(self._frame)
         ctx = StepContext(
             target.driver,
@@ -166,7 +166,7 @@ class Runner:
             instruments=target.instruments,
             fitted=target.fitted,
             on_progress=self._progress,
-            on_sample=self._sample,
+            on_sample=self._sample if self.keep_log else None,
             start=self.start,
         )
         for hook in self.hooks:
@@ -185,7 +185,7 @@ class Runner:
             raise
         if not lost:
             self._leave_safe(target)
-        if self.capture_frames:
+        if self.keep_log:
             listeners.remove(self._frame)
         record.finished_at = utc_now()
         errors = [step for step in record.steps if step.outcome == "error"]
