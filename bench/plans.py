@@ -195,12 +195,7 @@ def parse_plan(text: str, source: str) -> Plan:
             raise PlanError(f"plan file {source}: step {index}: duplicate step name {spec.name!r}")
         seen.add(spec.name)
         steps.append(spec)
-    verifies = data.get("verifies", [])
-    if not isinstance(verifies, list) or not all(isinstance(f, str) for f in verifies):
-        raise PlanError(f"plan file {source}: verifies must be a list of fault ids")
-    unknown_faults = [fault for fault in verifies if fault not in FAULT_PARTS]
-    if unknown_faults:
-        raise PlanError(f"plan file {source}: unknown fault id(s) {', '.join(unknown_faults)}")
+    verifies = _fault_ids(data.get("verifies", []), f"plan file {source}", "verifies")
     return Plan(
         name=name,
         title=_text(data, "title", source, "plan", default=name),
@@ -220,6 +215,16 @@ def _text(
         raise PlanError(f'plan file {source}: {where} needs {key} = "..."')
     if not isinstance(value, str):
         raise PlanError(f"plan file {source}: {where} {key} must be text, got {value!r}")
+    return value
+
+
+def _fault_ids(value: Any, prefix: str, key: str) -> list[str]:
+    """``value`` as a list of catalogue fault ids; :class:`PlanError` says what is wrong."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise PlanError(f"{prefix}: {key} must be a list of fault ids")
+    bad = [item for item in value if item not in FAULT_PARTS]
+    if bad:
+        raise PlanError(f"{prefix}: unknown fault id(s) {', '.join(bad)} in {key}")
     return value
 
 
@@ -275,11 +280,7 @@ def _parse_step(raw: Any, index: int, source: str, role: str) -> StepSpec:
     if stop is not None and (not isinstance(stop, str) or not stop):
         raise PlanError(f"{prefix}: stop_on_fail must be the reason, as text")
     if suspects is not None:
-        if not isinstance(suspects, list) or not all(isinstance(s, str) for s in suspects):
-            raise PlanError(f"{prefix}: suspects must be a list of fault ids")
-        bad = [s for s in suspects if s not in FAULT_PARTS]
-        if bad:
-            raise PlanError(f"{prefix}: unknown fault id(s) {', '.join(bad)} in suspects")
+        suspects = _fault_ids(suspects, prefix, "suspects")
     if requires is not None and requires not in OPTIONAL_PARTS:
         raise PlanError(f"{prefix}: requires must be one of {', '.join(OPTIONAL_PARTS)}")
     return StepSpec(
