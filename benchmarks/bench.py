@@ -21,11 +21,11 @@ import time
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]
 
-from bench.coverage import plan_cases, run_cases
-from bench.instruments.specs import INSTRUMENT_SETS
-from bench.plans import load_plan
-from bench.runner import Runner
-from bench.target import virtual_box_target
+from bench.testing.coverage import plan_cases, run_cases
+from bench.testing.instruments.specs import INSTRUMENT_SETS
+from bench.testing.plans import load_plan
+from bench.testing.runner import Runner
+from bench.testing.targets import virtual_box_target
 from spasim.profiles import available_profiles
 
 FULL_TARGET_S = 3.0

@@ -35,7 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from protocols.mspa import Command, Frame, FrameDecoder
-from spasim.cmd_serve import SPEED_RANGE
+from spasim.cli.serve import SPEED_RANGE
 from spasim.profiles import load_profile
 from spasim.pytest_plugin import ServedUnit, start_served
 
@@ -58,7 +58,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 _UNBOUNDED = (
-    "import spasim.cmd_serve as c; c.SPEED_RANGE = (1e-9, 1e9); "
+    "import spasim.cli.serve as c; c.SPEED_RANGE = (1e-9, 1e9); "
     "import sys; from spasim.cli import main; sys.exit(main())"
 )
 

@@ -45,8 +45,9 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
 from bench.cli import main as spabench
-from bench.orders import overdue_orders
-from bench.record import (
+from bench.records.orders import overdue_orders
+from bench.records.store import Store
+from bench.testing.record import (
     FrameEntry,
     Limits,
     Measurement,
@@ -56,7 +57,6 @@ from bench.record import (
     TraceSample,
     UnitInfo,
 )
-from bench.store import Store
 
 STEPS = (
     (

@@ -29,7 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE.resolve()]
 
-from bench.store import Store
+from bench.records.store import Store
 
 
 def _records_benchmark() -> object:

@@ -55,8 +55,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Literal, NamedTuple
 
-from .mspa.decoder import DecoderCounters, FrameDecoder
-from .mspa.frames import FRAME_LENGTH, PARTIAL_FRAME_TIMEOUT, Direction, Frame
+from protocols.mspa.decoder import DecoderCounters, FrameDecoder
+from protocols.mspa.frames import FRAME_LENGTH, PARTIAL_FRAME_TIMEOUT, Direction, Frame
 
 MAGIC = "# spasim capture v1"
 Sender = Literal["box", "remote"]

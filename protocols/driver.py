@@ -25,8 +25,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .clock import Scheduler
-from .links import Link
+from protocols.clock import Scheduler
+from protocols.links import Link
 
 
 def _never() -> bool:

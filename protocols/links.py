@@ -28,7 +28,7 @@ from abc import ABC, abstractmethod
 
 import serial
 
-from .mspa.frames import BAUD_RATE
+from protocols.mspa.frames import BAUD_RATE
 
 
 class LinkLost(ConnectionError):

@@ -32,7 +32,7 @@ import random
 import struct
 from dataclasses import dataclass
 
-from .sdm120 import MeterReading
+from protocols.sdm120 import MeterReading
 
 NOMINAL_VOLTAGE_V = 230.0
 """Mains voltage the bench assumes when it turns a current floor into watts."""

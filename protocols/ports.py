@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from .clock import Scheduler
-from .driver import Driver
-from .links import Link, LinkLost
-from .mspa.frames import BAUD_RATE, BITS_PER_BYTE, FRAME_LENGTH
+from protocols.clock import Scheduler
+from protocols.driver import Driver
+from protocols.links import Link, LinkLost
+from protocols.mspa.frames import BAUD_RATE, BITS_PER_BYTE, FRAME_LENGTH
 
 ByteHook = Callable[[bytes], bytes]
 """Rewrites bytes in flight (fault injection); returning ``b""`` drops them."""

@@ -14,7 +14,7 @@ How it is put together, and why:
   world action, a fault — ends in :meth:`VirtualBox._settle`, which moves each follower
   region to its target state, recomputes the hardware, and repeats until nothing moves. One
   path for every input is what lets the invariants hold whatever order inputs arrive in.
-* **Command memory** (:mod:`spasim.commands`) judges each frame (range, edges, auto-off);
+* **Command memory** (:mod:`spasim.remote_requests`) judges each frame (range, edges, auto-off);
   **loads** (:mod:`spasim.loads`) turn region states and faults into watts; the
   **over-temperature watch** (:mod:`spasim.overtemp`) latches on the firmware's own
   readings.
@@ -56,14 +56,12 @@ from protocols.mspa import (
 )
 from protocols.ports import Port
 from protocols.sdm120 import MeterReading
-
-from .commands import CHANGED, IGNORED, REPLY, RemoteCommands
-from .faults import Fault, parse_fault
-from .loads import Loads, compute_loads, flow_switch_closed
-from .overtemp import OverTemperatureWatch
-from .physics import SensorNoise, Water
-from .profiles import Profile, resolve_profile
-from .regions import (
+from spasim.faults import Fault, parse_fault
+from spasim.loads import Loads, compute_loads, flow_switch_closed
+from spasim.overtemp import OverTemperatureWatch
+from spasim.physics import SensorNoise, Water
+from spasim.profiles import Profile, resolve_profile
+from spasim.regions import (
     BOOTING,
     DEAD,
     FAILSAFE,
@@ -86,6 +84,7 @@ from .regions import (
     SanitiserRegion,
     WatchdogRegion,
 )
+from spasim.remote_requests import CHANGED, IGNORED, REPLY, RemoteRequests
 
 LOADS = Loads._fields
 """Names of the loads :meth:`VirtualBox.load_powers` reports, in a fixed order."""
@@ -192,7 +191,7 @@ class VirtualBox:
         """The firmware's judgement of its latest reading: not stuck at a rail."""
         self._poll: Periodic | None = None
 
-        self.commands = RemoteCommands(scheduler, p, self._settle)
+        self.requests = RemoteRequests(scheduler, p, self._settle)
         """What the remote has asked for, as the firmware remembers it."""
         self._overtemp = OverTemperatureWatch(
             p.heater_overtemp_cut_c, p.heater_overtemp_recover_c, p.heater_overtemp_margin_c
@@ -203,7 +202,7 @@ class VirtualBox:
         self._blower = BlowerRegion()
         self._ozone = SanitiserRegion(p.ozone_fitted)
         self._uvc = SanitiserRegion(p.uvc_fitted)
-        self._watchdog = WatchdogRegion(self.commands.forget)
+        self._watchdog = WatchdogRegion(self.requests.forget)
         self._regions: dict[str, Region] = {
             "power": self._power,
             "filter": self._pump,
@@ -436,7 +435,7 @@ class VirtualBox:
     @property
     def blower_level(self) -> int:
         """The level the firmware runs the blower at (0 when off)."""
-        return self.commands.bubbles.value if self._blower.state != OFF else 0
+        return self.requests.bubbles.value if self._blower.state != OFF else 0
 
     @property
     def overtemp_latched(self) -> bool:
@@ -446,7 +445,7 @@ class VirtualBox:
     @property
     def setpoint(self) -> int:
         """The remote's last valid set-point (the remote runs the thermostat; SPEC §3)."""
-        return self.commands.setpoint
+        return self.requests.setpoint
 
     def load_powers(self) -> dict[str, float]:
         """Watts each load draws now: heater, filter, blower, ozone, uvc, standby."""
@@ -498,7 +497,7 @@ class VirtualBox:
     def snapshot(self) -> dict[str, Any]:
         """Everything a frame could change in the box: two equal snapshots mean a frame
         changed nothing (the test oracle of SPEC §4 invariant 5)."""
-        c = self.commands
+        c = self.requests
         return {
             "regions": self.region_states(),
             "heater": (
@@ -548,7 +547,7 @@ class VirtualBox:
         scheduler = self.scheduler
         self.boots += 1
         self._decoder.reset()
-        self.commands.reset()
+        self.requests.reset()
         self._overtemp.reset()
         self._poll_sensor()  # the firmware reads its sensor before it obeys anything
         start = self._boot_started - FRAME_SECONDS
@@ -585,7 +584,7 @@ class VirtualBox:
             self._watchdog_event = None
         if self._watchdog.state != IDLE:
             self._watchdog.trigger("disarm")
-        self.commands.forget()
+        self.requests.forget()
         self._overtemp.reset()
         self._sensor_ok = False
         self._decoder.reset()
@@ -648,18 +647,18 @@ class VirtualBox:
             return  # the firmware is not running: nobody reads the UART
         if self._noisy:
             data = self._line_in(data)
-        commands = self.commands
+        requests = self.requests
         power = self._power
         for command, parameter in self._decoder.feed(data, self.scheduler.now()):
             if power.state != RUNNING:
                 break  # a frame earlier in this chunk cost the power (blower + leaking valve)
-            outcome = commands.handle(command, parameter)
+            outcome = requests.handle(command, parameter)
             if outcome == IGNORED:
                 self.ignored_frames += 1
                 continue
             self._heard()
             if outcome & REPLY:
-                self._transmit(commands.reply)
+                self._transmit(requests.reply)
             if outcome & CHANGED:
                 self._settle()
 
@@ -710,15 +709,15 @@ class VirtualBox:
 
     def _settle_regions(self) -> bool:
         running = self._power.state == RUNNING
-        commands = self.commands
+        requests = self.requests
         ids = self._fault_ids
         pump = self._pump
-        moved = pump.move_to(pump.target(running, commands.filter))
+        moved = pump.move_to(pump.target(running, requests.filter))
         pump_driven = pump.state == PUMP_RUNNING
         heater = self._heater
         heater_target = heater.target(
             running,
-            commands.heater,
+            requests.heater,
             pump_driven and flow_switch_closed(ids, pump_driven),
             self._sensor_ok,
             self._overtemp.latched,
@@ -727,11 +726,11 @@ class VirtualBox:
         knob_inflate = self._knob == "inflate" or "knob-reed-switch-stuck" in ids
         blower = self._blower
         moved = (
-            blower.move_to(blower.target(running, commands.bubbles.value, knob_inflate)) or moved
+            blower.move_to(blower.target(running, requests.bubbles.value, knob_inflate)) or moved
         )
         ozone, uvc = self._ozone, self._uvc
-        moved = ozone.move_to(ozone.target(running, commands.ozone.value > 0, pump_driven)) or moved
-        moved = uvc.move_to(uvc.target(running, commands.uvc.value > 0, pump_driven)) or moved
+        moved = ozone.move_to(ozone.target(running, requests.ozone.value > 0, pump_driven)) or moved
+        moved = uvc.move_to(uvc.target(running, requests.uvc.value > 0, pump_driven)) or moved
         return moved
 
     def _update_hardware(self) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Set
 from typing import NamedTuple
 
-from .profiles import Profile
-from .regions import STAGE1, STAGE2
+from spasim.profiles import Profile
+from spasim.regions import STAGE1, STAGE2
 
 
 class Loads(NamedTuple):

@@ -22,7 +22,7 @@ computes the bound and profile validation refuses a margin below it.
 
 from __future__ import annotations
 
-from .physics import capacity_j_per_k
+from spasim.physics import capacity_j_per_k
 
 QUANTUM_C = 0.5
 """The report's resolution: the ``06`` parameter is °C × 2."""

@@ -19,8 +19,8 @@ import bisect
 import os
 from typing import Any
 
-from .board import LOADS
-from .simulate import NOTABLE_KINDS, Row, Trace
+from spasim.board import LOADS
+from spasim.simulate import NOTABLE_KINDS, Row, Trace
 
 PLOT_FORMATS = ("svg", "png")
 

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from protocols.files import parse_toml, read_text_file
-
-from .overtemp import minimum_margin_c
+from spasim.overtemp import minimum_margin_c
 
 UVC_VARIANT_A = 0x15
 """UVC enable code on a variant A box."""

@@ -62,8 +62,8 @@ from protocols.mspa import Frame
 from protocols.ports import CableEnd, SimCable
 
 if TYPE_CHECKING:
-    from .board import VirtualBox
-    from .remote import VirtualRemote
+    from spasim.board import VirtualBox
+    from spasim.remote import VirtualRemote
 
 MARKER = "spasim"
 _BOX_OPTIONS = frozenset(
@@ -152,7 +152,7 @@ class VirtualBoxRig:
 
     def plug_remote(self, **options: Any) -> VirtualRemote:
         """Plug a virtual panel (same profile as the box) into the cable and power it."""
-        from .remote import VirtualRemote
+        from spasim.remote import VirtualRemote
 
         options.setdefault("profile", self.box.profile)
         remote = VirtualRemote(self.scheduler, self.port, **options)
@@ -167,7 +167,7 @@ class VirtualBoxRig:
 
 def make_virtual_box(**options: Any) -> VirtualBoxRig:
     """Build the rig the ``virtual_box`` fixture gives (also usable outside pytest)."""
-    from .board import VirtualBox
+    from spasim.board import VirtualBox
 
     scheduler = Scheduler()
     driver = SimulatedDriver(scheduler)

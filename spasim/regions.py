@@ -16,7 +16,7 @@ that leads there (:data:`FOLLOWER_TRIGGERS`). An illegal move raises ``MachineEr
 a bug shows up in tests instead of a silent impossible state.
 
 No transitions ``Timeout`` states: those run wall-clock threads. Every timer — stage 1 → 2
-here, the auto-offs in :mod:`spasim.commands`, boot and watchdog in :mod:`spasim.board` — is
+here, the auto-offs in :mod:`spasim.remote_requests`, boot and watchdog in :mod:`spasim.board` — is
 an event on the simulation's :class:`~protocols.clock.Scheduler`, cancelled through the
 returned handle, so simulated time can jump and a real-time server runs the same code.
 

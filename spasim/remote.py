@@ -16,9 +16,8 @@ from typing import NamedTuple
 from protocols.clock import Scheduler
 from protocols.mspa import SETPOINT_MAX, SETPOINT_MIN, Command, RemoteState
 from protocols.mspa.remote import FrameListener, RemoteDuty, RemotePort
-
-from .faults import parse_fault
-from .profiles import Profile, resolve_profile
+from spasim.faults import parse_fault
+from spasim.profiles import Profile, resolve_profile
 
 DEFAULT_PROFILE = "premium-4"
 

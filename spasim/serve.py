@@ -1,6 +1,6 @@
 """Serving a virtual unit on an OS endpoint (pseudo-terminal or TCP) under a real-time driver.
 
-``spasim serve`` (see :mod:`spasim.cmd_serve`) puts a virtual box or remote where any
+``spasim serve`` (see :mod:`spasim.cli.serve`) puts a virtual box or remote where any
 program can open it like a serial port: the slave side of a pty, or a TCP port that
 pyserial opens as ``socket://HOST:PORT``. This module is the plumbing, free of argument
 parsing and signals so tests and the pytest plugin can use it directly:

@@ -40,11 +40,10 @@ from protocols.clock import Scheduler
 from protocols.driver import SimulatedDriver
 from protocols.mspa import RemoteState
 from protocols.ports import SimCable
-
-from .board import LOADS, VirtualBox
-from .faults import fault_spec, parse_fault
-from .profiles import Profile, load_profile
-from .regions import (
+from spasim.board import LOADS, VirtualBox
+from spasim.faults import fault_spec, parse_fault
+from spasim.profiles import Profile, load_profile
+from spasim.regions import (
     BOOTING,
     DEAD,
     FAILSAFE,
@@ -66,7 +65,7 @@ from .regions import (
     TRIPPED,
     UNPOWERED,
 )
-from .remote import VirtualRemote
+from spasim.remote import VirtualRemote
 
 DEFAULT_PROFILE = "premium-4"
 DEFAULT_SAMPLE_S = 10.0

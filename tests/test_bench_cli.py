@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.store import Store
+from bench.records.store import Store
 from protocols.clock import Scheduler
 from protocols.driver import RealTimeDriver
 from protocols.links import PtyPair

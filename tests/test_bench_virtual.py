@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from bench.coverage import fault_cases_ids
-from bench.instruments.specs import INSTRUMENT_SETS
-from bench.plans import PlanError, available_plans, load_plan
-from bench.runner import Runner
-from bench.target import virtual_box_target, virtual_panel_target
+from bench.testing.coverage import fault_cases_ids
+from bench.testing.instruments.specs import INSTRUMENT_SETS
+from bench.testing.plans import PlanError, available_plans, load_plan
+from bench.testing.runner import Runner
+from bench.testing.targets import virtual_box_target, virtual_panel_target
 from spasim.profiles import available_profiles
 
 BOX_PLANS = [name for name in available_plans() if load_plan(name).role == "remote"]
@@ -172,7 +172,7 @@ def test_verify_plan_fails_with_the_fault_and_passes_once_repaired(fault: str) -
     assert sorted({p.part_number for p in broken.suspected_parts}) == expected_parts(fault)
 
     target = virtual_box_target(faults=[fault], seed=6)
-    box = target.world
+    box = target.virtual_unit
     box.clear(fault)  # the part is replaced
     if box.prcd_tripped:
         box.press_prcd_reset()  # a new PRCD is fitted switched on

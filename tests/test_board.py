@@ -635,7 +635,7 @@ def test_diagram_dot_for_one_region(tmp_path: Path) -> None:
 
 def test_diagram_images_need_graphviz(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from spasim.cli import main
-    from spasim.cmd_diagram import graphviz_available
+    from spasim.cli.diagram import graphviz_available
 
     with pytest.raises(SystemExit) as exit_info:
         main(["diagram", "--format", "png"])  # binary data needs a file

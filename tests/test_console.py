@@ -34,11 +34,11 @@ from bench.console.stepped import SteppedDriver
 from bench.console.targets import virtual_target
 from bench.console.trees import TreeError, Walk, load_tree, load_trees, parse_tree
 from bench.console.widgets.framelog import FrameLog
-from bench.instruments.link import RemoteLink
-from bench.instruments.operator import OperatorError
-from bench.instruments.specs import INSTRUMENT_SETS
-from bench.store import Store
-from bench.target import Target, virtual_box_target
+from bench.records.store import Store
+from bench.testing.instruments.link import RemoteLink
+from bench.testing.instruments.operator import OperatorError
+from bench.testing.instruments.specs import INSTRUMENT_SETS
+from bench.testing.targets import Target, virtual_box_target
 from protocols.driver import RealTimeDriver
 from protocols.links import InProcessLink, in_process_pair
 from protocols.mspa import Command, encode
@@ -104,7 +104,7 @@ async def test_filter_key_drives_the_box_and_flow_appears(
     tmp_path: Path, size: tuple[int, int]
 ) -> None:
     app, driver = make_app(tmp_path)
-    box = app.session.target.world
+    box = app.session.target.virtual_unit
     async with app.run_test(size=size) as pilot:
         await advance(app, pilot, driver, 10)
         assert app.snapshot.link.state == "connected"
@@ -125,7 +125,7 @@ async def test_filter_key_drives_the_box_and_flow_appears(
 @in_event_loop
 async def test_bubble_key_cycles_levels_and_heater_and_uvc_keys(tmp_path: Path) -> None:
     app, driver = make_app(tmp_path)
-    box = app.session.target.world
+    box = app.session.target.virtual_unit
     async with app.run_test(size=BIG) as pilot:
         await advance(app, pilot, driver, 10)
         levels = []
@@ -146,7 +146,7 @@ async def test_bubble_key_cycles_levels_and_heater_and_uvc_keys(tmp_path: Path) 
 @in_event_loop
 async def test_setpoint_keys_change_the_box_setpoint_within_limits(tmp_path: Path) -> None:
     app, driver = make_app(tmp_path)
-    box = app.session.target.world
+    box = app.session.target.virtual_unit
     async with app.run_test(size=SMALL) as pilot:
         await advance(app, pilot, driver, 10)
         await pilot.press("minus", "minus", "minus")
@@ -161,7 +161,7 @@ async def test_setpoint_keys_change_the_box_setpoint_within_limits(tmp_path: Pat
 @in_event_loop
 async def test_temperature_shown_follows_the_box(tmp_path: Path) -> None:
     app, driver = make_app(tmp_path)
-    box = app.session.target.world
+    box = app.session.target.virtual_unit
     async with app.run_test(size=BIG) as pilot:
         await advance(app, pilot, driver, 10)
         await pilot.press("f")
@@ -256,7 +256,7 @@ async def test_a_verify_plan_diagnoses_an_injected_fault(tmp_path: Path) -> None
 @in_event_loop
 async def test_aborting_a_run_switches_the_loads_off(tmp_path: Path) -> None:
     app, driver = make_app(tmp_path)
-    box = app.session.target.world
+    box = app.session.target.virtual_unit
     async with app.run_test(size=BIG) as pilot:
         await advance(app, pilot, driver, 10)
         await pilot.press("t")
@@ -375,7 +375,7 @@ async def test_pressing_prcd_test_silences_the_unit_and_reset_brings_it_back(
     tmp_path: Path,
 ) -> None:
     app, driver = make_app(tmp_path)
-    box = app.session.target.world
+    box = app.session.target.virtual_unit
     async with app.run_test(size=SMALL) as pilot:
         await advance(app, pilot, driver, 10)
         await pilot.press("p")
@@ -395,7 +395,7 @@ async def test_pressing_prcd_test_silences_the_unit_and_reset_brings_it_back(
 @in_event_loop
 async def test_x_injects_and_clears_a_fault_from_the_catalogue(tmp_path: Path) -> None:
     app, driver = make_app(tmp_path)
-    box = app.session.target.world
+    box = app.session.target.virtual_unit
 
     async def pick(fault: str) -> None:
         await pilot.press("x")

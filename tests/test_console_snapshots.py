@@ -22,7 +22,7 @@ from bench.console.screens.troubleshoot import TroubleshootScreen
 from bench.console.session import Session
 from bench.console.stepped import SteppedDriver
 from bench.console.targets import virtual_target
-from bench.store import Store
+from bench.records.store import Store
 
 SIZE = (80, 24)
 NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-import bench.runner
+import bench.testing.runner
 from bench.cli import main
-from bench.coverage import PANEL, fault_cases_ids, plan_cases, run_coverage
-from bench.diagnosis import Finding
-from bench.instruments.specs import INSTRUMENT_SETS
-from bench.record import TestRecord
+from bench.testing.coverage import PANEL, fault_cases_ids, plan_cases, run_coverage
+from bench.testing.diagnosis import Finding
+from bench.testing.instruments.specs import INSTRUMENT_SETS
+from bench.testing.record import TestRecord
 from protocols.mspa.parts import FAULT_PARTS
 from spasim.faults import fault_ids
 from spasim.profiles import available_profiles
@@ -57,7 +57,7 @@ def test_matrix_fails_when_the_diagnosis_names_nothing(monkeypatch: pytest.Monke
     def blind(record: TestRecord, plan: object = None) -> Finding:
         return Finding(summary="unit OK")
 
-    monkeypatch.setattr(bench.runner, "diagnose", blind)
+    monkeypatch.setattr(bench.testing.runner, "diagnose", blind)
     result = run_coverage(healthy=0, instruments=["sdm120"], profiles=["premium-4"], workers=1)
     assert not result.ok
     assert {o.result for o in result.faults if o.case.fault != "prcd-tripped"} == {"missed"}
@@ -67,10 +67,10 @@ def test_matrix_fails_when_the_diagnosis_names_a_part_it_cannot_know(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A bench that guesses where its instruments are blind is wrong, not "needs"."""
-    from bench.record import SuspectedPart
+    from bench.testing.record import SuspectedPart
     from protocols.mspa.parts import parts_for_fault
 
-    real = bench.runner.diagnose
+    real = bench.testing.runner.diagnose
 
     def guess(record: TestRecord, plan: object = None) -> Finding:
         finding = real(record, plan)  # type: ignore[arg-type]
@@ -79,7 +79,7 @@ def test_matrix_fails_when_the_diagnosis_names_a_part_it_cannot_know(
             finding.parts = [SuspectedPart(part.number, part.name)]
         return finding
 
-    monkeypatch.setattr(bench.runner, "diagnose", guess)
+    monkeypatch.setattr(bench.testing.runner, "diagnose", guess)
     result = run_coverage(healthy=0, instruments=["person"], profiles=["premium-4"], workers=1)
     wrong = {o.case.fault for o in result.faults if o.result == "wrong"}
     assert "transformer-dead" in wrong

@@ -28,8 +28,8 @@ from test_store import (
     store_run,
 )
 
-from bench import customer_report, exports
-from bench.customer_report import (
+from bench.records import customer_report, exports
+from bench.records.customer_report import (
     FAULT_SENTENCES,
     format_value,
     nice_ticks,
@@ -38,9 +38,9 @@ from bench.customer_report import (
     run_report,
     svg_chart,
 )
-from bench.exports import RecordRef, canonical_json, measurements_csv, record_sha256
-from bench.record import TestRecord
-from bench.store import Store
+from bench.records.exports import RecordRef, canonical_json, measurements_csv, record_sha256
+from bench.records.store import Store
+from bench.testing.record import TestRecord
 
 SYMPTOM = "<script>alert('pwned')</script> Spa won't heat & pump is silent {{ 7*7 }}"
 
@@ -182,7 +182,7 @@ BEGIN_AND_DIE = """
 import os, sys
 sys.path.insert(0, sys.argv[2])
 from test_store import filter_pump_failure, started
-from bench.store import Store
+from bench.records.store import Store
 record = filter_pump_failure()
 store = Store(sys.argv[1])
 run_id = store.begin_run(started(record))

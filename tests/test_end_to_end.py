@@ -269,7 +269,7 @@ def test_sniffing_a_virtual_box_and_remote_through_two_taps_replays_identically(
 def test_the_served_meter_reads_to_its_data_sheet(spec: str, standby_w: float) -> None:
     """Issue 9: a served box's meter is as blind as the real one — an SDM120 reads 0 below
     20 mA, so the 2 W standby of an idle box is invisible to it; the ideal meter sees it."""
-    from bench.instruments.meter import ModbusMeter
+    from bench.testing.instruments.meter import ModbusMeter
 
     served = Served("--pty", "--meter-tcp", "0", "--meter-spec", spec)
     try:

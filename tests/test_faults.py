@@ -11,7 +11,7 @@ from protocols.clock import Scheduler
 from protocols.mspa import Command, Frame, FrameDecoder, RemoteState, key_press_burst, state_frames
 from protocols.ports import SimCable
 from spasim.board import VirtualBox
-from spasim.cmd_faults import format_table
+from spasim.cli.faults import format_table
 from spasim.faults import CATALOGUE, fault_ids, fault_spec, parse_fault
 
 
@@ -357,7 +357,7 @@ def test_frames_after_a_trip_in_the_same_chunk_are_not_obeyed() -> None:
     bench.advance(1)
     assert bench.box.prcd_tripped
     assert bench.frames_since(start) == []
-    assert bench.box.commands.filter is False
+    assert bench.box.requests.filter is False
 
 
 @pytest.mark.parametrize(

@@ -18,12 +18,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.cli import main
-from bench.instruments.meter import InstrumentError, ModbusMeter, UnreachableMeter
-from bench.instruments.operator import AnswersOperator, OperatorError, VirtualOperator
-from bench.instruments.specs import DMM, INSTRUMENT_SETS
-from bench.plans import PlanError, load_plan, parse_plan
-from bench.runner import Runner
-from bench.target import virtual_box_target
+from bench.testing.instruments.meter import InstrumentError, ModbusMeter, UnreachableMeter
+from bench.testing.instruments.operator import AnswersOperator, OperatorError, VirtualOperator
+from bench.testing.instruments.specs import DMM, INSTRUMENT_SETS
+from bench.testing.plans import PlanError, load_plan, parse_plan
+from bench.testing.runner import Runner
+from bench.testing.targets import virtual_box_target
 from protocols.meter_model import IDEAL, METER_SPECS, SDM120, WORST_IN_SPEC, MeterErrors
 from protocols.sdm120 import MeterReading
 from spasim.meter_server import MeterServer
@@ -117,7 +117,7 @@ def test_a_limit_below_the_declared_meters_floor_is_refused_at_plan_load(
 
 
 def test_every_shipped_plan_suits_every_bench_or_refuses_to_verify_blind() -> None:
-    from bench.plans import available_plans
+    from bench.testing.plans import available_plans
 
     refused = set()
     for name in available_plans():
@@ -157,7 +157,7 @@ def test_plans_command_says_what_a_bench_cannot_find(capsys: pytest.CaptureFixtu
 
 def test_the_virtual_person_perceives_running_loads_but_never_watts() -> None:
     target = virtual_box_target(instruments=INSTRUMENT_SETS["person"])
-    box = target.world
+    box = target.virtual_unit
     person = target.operator
     assert isinstance(person, VirtualOperator)
     for prompt in ("draw-heater", "draw-any", "standby-draw", "draw-ozone"):
@@ -260,7 +260,7 @@ def test_a_silent_box_with_no_instrument_to_tell_names_no_part(tmp_path: Path) -
 def test_the_stall_limit_follows_the_speed_but_never_below_a_round_trip() -> None:
     """At --speed 1000 (the top speed spasim serve allows) a loopback Modbus round trip of a
     few ms must not count as a stall."""
-    from bench.instruments.meter import stall_limit
+    from bench.testing.instruments.meter import stall_limit
 
     assert stall_limit(1.0) == 1.0
     assert stall_limit(20.0) == pytest.approx(0.05)
@@ -295,7 +295,7 @@ def test_a_clamp_bench_judges_heater_and_blower_but_not_ten_watts() -> None:
 
 
 def test_a_real_clamp_is_read_by_the_technician() -> None:
-    from bench.instruments.meter import ClampReadByPerson
+    from bench.testing.instruments.meter import ClampReadByPerson
 
     clamp = ClampReadByPerson(AnswersOperator({"clamp-a": 6.5}))
     reading = clamp.read()

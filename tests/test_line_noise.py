@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.plans import load_plan
-from bench.runner import Runner
-from bench.target import virtual_box_target
+from bench.testing.plans import load_plan
+from bench.testing.runner import Runner
+from bench.testing.targets import virtual_box_target
 from protocols.line_noise import LineNoise
 from protocols.mspa import Command, Frame, encode
 

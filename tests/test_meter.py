@@ -22,7 +22,7 @@ from pymodbus.pdu import ModbusPDU
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from bench.instruments.meter import (
+from bench.testing.instruments.meter import (
     InstrumentError,
     Meter,
     ModbusMeter,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_store import SERIAL, filter_pump_failure, passing_verification, register, store_run
 
-from bench.orders import (
+from bench.records.orders import (
     STATUSES,
     TRANSITIONS,
     IllegalTransition,
@@ -19,7 +19,7 @@ from bench.orders import (
     parse_status,
     status_label,
 )
-from bench.store import Store
+from bench.records.store import Store
 
 T0 = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
 

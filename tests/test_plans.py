@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.instruments.specs import INSTRUMENT_SETS
-from bench.plans import PlanError, available_plans, load_plan, parse_plan
-from bench.steps import STEP_TYPES
+from bench.testing.instruments.specs import INSTRUMENT_SETS
+from bench.testing.plans import PlanError, available_plans, load_plan, parse_plan
+from bench.testing.steps import STEP_TYPES
 from protocols.mspa.parts import FAULT_PARTS
 
 VERIFY_PLANS = {

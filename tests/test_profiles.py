@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from spasim.cli import main
-from spasim.cmd_profiles import format_profile
+from spasim.cli.profiles import format_profile
 from spasim.overtemp import minimum_margin_c
 from spasim.profiles import (
     UVC_VARIANT_A,

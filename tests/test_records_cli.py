@@ -13,9 +13,9 @@ import pytest
 from cli_runner import spabench
 from test_store import SERIAL, filter_pump_failure, passing_verification, started, store_run
 
-from bench.migrations import MIGRATIONS
-from bench.store import Store
-from bench.warranty import add_months
+from bench.records.migrations import MIGRATIONS
+from bench.records.store import Store
+from bench.records.warranty import add_months
 
 PURCHASED = date.today() - timedelta(days=100)  # the CLI judges warranty on the real date
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.diagnosis import diagnose, explain
-from bench.instruments.operator import AnswersOperator, OperatorError, TerminalOperator
-from bench.plans import load_plan, parse_plan
-from bench.record import StepResult, TestRecord
-from bench.runner import NoHooks, Runner, resolve_suspects
-from bench.steps import StepRun
-from bench.target import virtual_box_target
+from bench.testing.diagnosis import diagnose, explain
+from bench.testing.instruments.operator import AnswersOperator, OperatorError, TerminalOperator
+from bench.testing.plans import load_plan, parse_plan
+from bench.testing.record import StepResult, TestRecord
+from bench.testing.runner import NoHooks, Runner, resolve_suspects
+from bench.testing.steps import StepRun
+from bench.testing.targets import virtual_box_target
 from protocols.links import LinkLost
 
 LINK = """

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.capture.replay import decode_capture, play_capture
+from bench.capture.sniff import Sniffer, frame_line
 from bench.cli import main
-from bench.replay import decode_capture, play_capture
-from bench.sniff import Sniffer, frame_line
 from protocols.capture import open_capture, read_capture
 from protocols.driver import RealTimeDriver
 from protocols.links import Link, PtyPair, open_link

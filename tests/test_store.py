@@ -21,19 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.exports import canonical_json, record_sha256
-from bench.migrations import APPLICATION_ID, MIGRATIONS, Migration
-from bench.record import (
-    FrameEntry,
-    Limits,
-    Measurement,
-    StepResult,
-    SuspectedPart,
-    TestRecord,
-    TraceSample,
-    UnitInfo,
-)
-from bench.store import (
+from bench.records.exports import canonical_json, record_sha256
+from bench.records.migrations import APPLICATION_ID, MIGRATIONS, Migration
+from bench.records.store import (
     NotFound,
     RunFinished,
     Store,
@@ -42,6 +32,16 @@ from bench.store import (
     default_db_path,
     process_alive,
     process_start_token,
+)
+from bench.testing.record import (
+    FrameEntry,
+    Limits,
+    Measurement,
+    StepResult,
+    SuspectedPart,
+    TestRecord,
+    TraceSample,
+    UnitInfo,
 )
 
 SERIAL = "MS-2026-000123"
@@ -541,8 +541,8 @@ def test_a_batch_commits_once_and_a_failed_call_undoes_only_itself(tmp_path: Pat
 
 WRITER = """
 import sys, time
-from bench.record import Limits, Measurement, StepResult, TestRecord, UnitInfo
-from bench.store import Store
+from bench.testing.record import Limits, Measurement, StepResult, TestRecord, UnitInfo
+from bench.records.store import Store
 
 import os
 db, serial, tag, runs, steps, delay, go = sys.argv[1:8]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.warranty import WarrantyTerms, add_months, decide, explain
+from bench.records.warranty import WarrantyTerms, add_months, decide, explain
 from protocols.mspa.parts import CATALOGUE, FAULT_PARTS, PARTS, UnknownPart, lookup, parts_for_fault
 
 

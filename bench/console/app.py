@@ -18,21 +18,21 @@ from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 from textual.app import App
 from textual.message import Message
 
-from ..plans import PlanError, available_plans, load_plan
-from .runs import run_plan
-from .screens.main import MainScreen
-from .screens.orders import OrdersScreen
-from .screens.pickers import Picker
-from .screens.prompt import PromptModal
-from .screens.run import RunScreen
-from .screens.troubleshoot import TroubleshootScreen
-from .session import Session
-from .state import PromptView, Snapshot
-from .trees import load_tree, load_trees
-from .waiting import Updates
+from bench.console.runs import run_plan
+from bench.console.screens.main import MainScreen
+from bench.console.screens.orders import OrdersScreen
+from bench.console.screens.pickers import Picker
+from bench.console.screens.prompt import PromptModal
+from bench.console.screens.run import RunScreen
+from bench.console.screens.troubleshoot import TroubleshootScreen
+from bench.console.session import Session
+from bench.console.state import PromptView, Snapshot
+from bench.console.trees import load_tree, load_trees
+from bench.console.waiting import Updates
+from bench.testing.plans import PlanError, available_plans, load_plan
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from bench.records.store import Store
 
 T = TypeVar("T")
 JOIN_TIMEOUT = 10.0
@@ -227,7 +227,7 @@ class ConsoleApp(App[int]):
         )
 
     async def _add_note(self, screen: TroubleshootScreen, order_id: int, text: str) -> None:
-        from ..store import default_actor
+        from bench.records.store import default_actor
 
         actor = default_actor()
         try:
@@ -245,7 +245,7 @@ class ConsoleApp(App[int]):
 
     async def with_store(self, action: Callable[[Store], T]) -> T:
         """Run ``action`` on the records store in a thread (its own connection)."""
-        from ..store import Store
+        from bench.records.store import Store
 
         def call() -> T:
             with Store(self.db_path) as store:

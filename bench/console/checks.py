@@ -17,12 +17,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from bench.testing.instruments.link import RemoteLink
+from bench.testing.instruments.meter import InstrumentError, Meter
+from bench.testing.instruments.specs import DEFAULT_INSTRUMENTS, Instruments
+from bench.testing.steps.link_steps import TYPICAL_STANDBY_W
 from protocols.driver import Driver
-
-from ..instruments.link import RemoteLink
-from ..instruments.meter import InstrumentError, Meter
-from ..instruments.specs import DEFAULT_INSTRUMENTS, Instruments
-from ..steps.link_steps import TYPICAL_STANDBY_W
 
 ALIVE_WITHIN = 2.5
 SETTLE = 3.0

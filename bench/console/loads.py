@@ -14,11 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bench.console.state import LoadView
+from bench.testing.instruments.link import RemoteLink
 from protocols.clock import Event, Scheduler
 from protocols.mspa import RemoteState
-
-from ..instruments.link import RemoteLink
-from .state import LoadView
 
 SETTLE = 3.0
 """Seconds after a switch-on before the meter is read again (the heater's stage 1 is 10 s)."""
@@ -35,7 +34,7 @@ LABELS = {
 
 
 @dataclass(frozen=True)
-class AutoOff:
+class AutoOffTimes:
     """The box's auto-off times in seconds (SPEC §2 defaults; a profile may differ)."""
 
     bubbles: float = 600.0
@@ -78,7 +77,7 @@ class LoadWatch:
         link: RemoteLink,
         read_power: Callable[[], float | None],
         *,
-        auto_off: AutoOff,
+        auto_off: AutoOffTimes,
         fitted: Callable[[str], bool | None] | None,
         guard: Callable[..., None],
         changed: Callable[[], None],

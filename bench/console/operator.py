@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..instruments.operator import PROMPTS, OperatorError, VirtualOperator
-from .state import PromptKind
+from bench.console.state import PromptKind
+from bench.testing.instruments.operator import PROMPTS, OperatorError, VirtualOperator
 
 if TYPE_CHECKING:
-    from .session import Session
+    from bench.console.session import Session
 
 _WORLD_ACTIONS = frozenset(("prcd-test", "prcd-reset", "knob-inflate", "knob-off"))
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..plans import Plan
-from ..record import StepResult, TestRecord
-from ..runner import NoHooks, RunHooks, Runner
-from .state import RunView, StepView
+from bench.console.state import RunView, StepView
+from bench.testing.plans import Plan
+from bench.testing.record import StepResult, TestRecord
+from bench.testing.runner import NoHooks, RunHooks, Runner
 
 if TYPE_CHECKING:
-    from ..store import Store
-    from .session import Session
+    from bench.console.session import Session
+    from bench.records.store import Store
 
 
 class RunTracker(NoHooks):
@@ -127,7 +127,7 @@ def _open_store(session: Session, tracker: RunTracker) -> Store | None:
     if not serial:
         tracker.update(replace(tracker.view, filed="not filed: no unit serial (--unit)"))
         return None
-    from ..store import Store
+    from bench.records.store import Store
 
     try:
         return Store(session.db_path)

@@ -26,19 +26,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from protocols.links import LinkLost
-from protocols.mspa import SETPOINT_MAX, SETPOINT_MIN, Command, Frame
-from protocols.sdm120 import MeterReading
-
-from ..instruments.link import RemoteLink
-from ..instruments.meter import InstrumentError
-from ..instruments.operator import OperatorError, VirtualOperator
-from ..target import Target
-from .abortable import AbortableDriver, JobAborted
-from .checks import CHECKS, Bench, CheckResult
-from .loads import AutoOff, LoadWatch
-from .operator import ConsoleOperator
-from .state import (
+from bench.console.abortable import AbortableDriver, JobAborted
+from bench.console.checks import CHECKS, Bench, CheckResult
+from bench.console.loads import AutoOffTimes, LoadWatch
+from bench.console.operator import ConsoleOperator
+from bench.console.state import (
     FrameEntry,
     LinkStatus,
     PromptKind,
@@ -48,7 +40,14 @@ from .state import (
     Snapshot,
     WorldView,
 )
-from .stepped import SteppedDriver
+from bench.console.stepped import SteppedDriver
+from bench.testing.instruments.link import RemoteLink
+from bench.testing.instruments.meter import InstrumentError
+from bench.testing.instruments.operator import OperatorError, VirtualOperator
+from bench.testing.targets import Target
+from protocols.links import LinkLost
+from protocols.mspa import SETPOINT_MAX, SETPOINT_MIN, Command, Frame
+from protocols.sdm120 import MeterReading
 
 T = TypeVar("T")
 
@@ -74,7 +73,7 @@ class Session:
         self,
         target: Target,
         *,
-        auto_off: AutoOff | None = None,
+        auto_off: AutoOffTimes | None = None,
         sample_period: float = 1.0,
         history_seconds: float = 600.0,
         db_path: str | None = None,
@@ -128,7 +127,7 @@ class Session:
             self.inner.scheduler,
             self.link,
             self._read_power,
-            auto_off=auto_off or AutoOff(),
+            auto_off=auto_off or AutoOffTimes(),
             fitted=target.fitted,
             guard=self._guarded,
             changed=self.publish,
@@ -144,7 +143,8 @@ class Session:
     @property
     def virtual(self) -> bool:
         """A virtual unit the console can act on (PRCD, knob, faults)."""
-        return self.target.world is not None and hasattr(self.target.world, "press_prcd_test")
+        unit = self.target.virtual_unit
+        return unit is not None and hasattr(unit, "press_prcd_test")
 
     def take(self) -> tuple[Snapshot, list[FrameEntry]]:
         """The latest snapshot and the frames heard since the last call (UI thread)."""
@@ -340,7 +340,7 @@ class Session:
             self._command({"setpoint": setpoint})
 
     def _world_action(self, action: str, *args: Any) -> None:
-        world = self.target.world
+        world = self.target.virtual_unit
         if world is None:
             return
         if action == "prcd":
@@ -430,7 +430,7 @@ class Session:
         return LinkStatus("silent", silent_for=now - since)
 
     def _world(self) -> WorldView | None:
-        world = self.target.world
+        world = self.target.virtual_unit
         if not self.virtual:
             return None
         prcd = "tripped" if world.prcd_tripped else ("on" if world.prcd_light else "off")

@@ -23,18 +23,17 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Static
 
+from bench.capture.sniff import Sniffer, SniffResult, open_taps
+from bench.console.screens.pickers import CommandFilter
+from bench.console.state import FrameEntry
+from bench.console.waiting import Updates
+from bench.console.widgets.framelog import FrameLog
+from bench.console.widgets.keys import KeyBar
 from protocols.capture import CaptureWriter
 from protocols.cli_support import EXIT_ERROR, EXIT_OK
 from protocols.driver import RealTimeDriver
 from protocols.links import Link, LinkLost
 from protocols.mspa import Command, Direction, Frame
-
-from ..sniff import Sniffer, SniffResult, open_taps
-from .screens.pickers import CommandFilter
-from .state import FrameEntry
-from .waiting import Updates
-from .widgets.framelog import FrameLog
-from .widgets.keys import KeyBar
 
 
 def _discard(_line: str) -> None:
@@ -42,7 +41,7 @@ def _discard(_line: str) -> None:
 
 
 class ConsoleSniffer(Sniffer):
-    """A :class:`~bench.sniff.Sniffer` whose frames go to the console, not to stdout."""
+    """A :class:`~bench.capture.sniff.Sniffer` whose frames go to the console, not to stdout."""
 
     def __init__(
         self,

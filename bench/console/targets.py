@@ -1,6 +1,6 @@
 """The unit the console works on: a real one on a port, or a virtual one in-process.
 
-A virtual unit for the console is the bench's usual virtual box (:func:`bench.target.
+A virtual unit for the console is the bench's usual virtual box (:func:`bench.testing.targets.
 virtual_box_target`: 20 L test tank, virtual meter) with one difference: it runs under a
 :class:`~protocols.driver.RealTimeDriver` on the same scheduler instead of jumping through
 time, so the water visibly warms while the technician watches (``speed`` accelerates it).
@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from bench.console.loads import AutoOffTimes
+from bench.console.operator import ConsoleOperator
+from bench.testing.instruments.specs import DEFAULT_INSTRUMENTS, Instruments
+from bench.testing.targets import Target, real_target, virtual_box_target
 from protocols.clock import Scheduler
 from protocols.driver import Driver, RealTimeDriver
-
-from ..instruments.specs import DEFAULT_INSTRUMENTS, Instruments
-from ..target import Target, real_target, virtual_box_target
-from .loads import AutoOff
-from .operator import ConsoleOperator
 
 
 def redrive(target: Target, driver: Driver) -> Target:
@@ -74,14 +73,14 @@ def port_target(
     )
 
 
-def auto_off_for(profile: str | None) -> AutoOff:
+def auto_off_for(profile: str | None) -> AutoOffTimes:
     """The box's auto-off times from its profile (SPEC defaults when none is known)."""
     if not profile:
-        return AutoOff()
+        return AutoOffTimes()
     from spasim.profiles import load_profile
 
     loaded = load_profile(profile)
-    return AutoOff(loaded.bubble_auto_off_s, loaded.ozone_auto_off_s, loaded.uvc_auto_off_s)
+    return AutoOffTimes(loaded.bubble_auto_off_s, loaded.ozone_auto_off_s, loaded.uvc_auto_off_s)
 
 
 def fault_choices() -> list[tuple[str, str, str]]:

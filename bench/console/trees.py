@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Literal
 
+from bench.console.checks import CHECKS, CheckResult
+from bench.testing.instruments.operator import PROMPTS
+from bench.testing.steps.base import LOADS
 from protocols.mspa.parts import FAULT_PARTS, PARTS
-
-from ..instruments.operator import PROMPTS
-from ..steps.base import LOADS
-from .checks import CHECKS, CheckResult
 
 NodeKind = Literal["ask", "check", "act", "end"]
 _KINDS: tuple[NodeKind, ...] = ("check", "act", "end", "ask")

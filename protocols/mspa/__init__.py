@@ -3,8 +3,8 @@
 ``from protocols.mspa import FrameDecoder, Command, encode`` is all most callers need.
 """
 
-from .decoder import DecoderCounters, FrameDecoder
-from .frames import (
+from protocols.mspa.decoder import DecoderCounters, FrameDecoder
+from protocols.mspa.frames import (
     BAUD_RATE,
     FRAME_LENGTH,
     FRAME_SECONDS,
@@ -19,7 +19,7 @@ from .frames import (
     encode,
     parse,
 )
-from .sequences import (
+from protocols.mspa.sequences import (
     BOX_BOOT_FRAMES,
     HANDSHAKE_REPLIES,
     POWER_ON,
@@ -31,7 +31,7 @@ from .sequences import (
     key_press_burst,
     state_frames,
 )
-from .values import (
+from protocols.mspa.values import (
     SETPOINT_MAX,
     SETPOINT_MIN,
     TEMPERATURE_MAX,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .frames import FRAME_LENGTH, PARTIAL_FRAME_TIMEOUT, SYNC, Frame, as_command
+from protocols.mspa.frames import FRAME_LENGTH, PARTIAL_FRAME_TIMEOUT, SYNC, Frame, as_command
 
 _SYNC_BYTE = bytes((SYNC,))
 _WHOLE_FRAMES: dict[bytes, Frame] = {}

@@ -32,17 +32,17 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from ..clock import Event, Periodic, Scheduler
-from .decoder import DecoderCounters, FrameDecoder
-from .frames import Command, Frame
-from .sequences import (
+from protocols.clock import Event, Periodic, Scheduler
+from protocols.mspa.decoder import DecoderCounters, FrameDecoder
+from protocols.mspa.frames import Command, Frame
+from protocols.mspa.sequences import (
     BOX_BOOT_FRAMES,
     STATE_CYCLE,
     STATE_CYCLE_SECONDS,
     RemoteState,
     key_press_burst,
 )
-from .values import (
+from protocols.mspa.values import (
     FlowSwitches,
     decode_temperature,
     encode_bubble_level,

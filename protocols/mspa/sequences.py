@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from .frames import Command, Direction, Frame
+from protocols.mspa.frames import Command, Direction, Frame
 
 BOX = Direction.BOX_TO_REMOTE
 REMOTE = Direction.REMOTE_TO_BOX

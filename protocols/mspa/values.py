@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .frames import Command, Direction, Frame
+from protocols.mspa.frames import Command, Direction, Frame
 
 TEMPERATURE_STEP = 0.5
 TEMPERATURE_MAX = 127.5

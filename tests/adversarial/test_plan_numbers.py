@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.steps import STEP_TYPES
+from bench.testing.steps import STEP_TYPES
 
 CASES = [
     ('type = "wait"\nseconds = 1e9', "seconds must be ≤ 86400"),

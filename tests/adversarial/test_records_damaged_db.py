@@ -16,7 +16,7 @@ import pytest
 from cli_runner import one_line, spabench
 from test_store import SERIAL, filter_pump_failure, passing_verification, register, store_run
 
-from bench.store import Store
+from bench.records.store import Store
 
 PAGES_DAMAGED = 5
 

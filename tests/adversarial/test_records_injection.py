@@ -11,8 +11,8 @@ import pytest
 from cli_runner import spabench
 from test_store import SERIAL, filter_pump_failure, passing_verification, store_run
 
-from bench.exports import CSV_COLUMNS
-from bench.store import Store
+from bench.records.exports import CSV_COLUMNS
+from bench.records.store import Store
 
 FORMULAS = ("=cmd|' /C calc'!A0", "+SUM(1,2)", "-2+3+cmd|' /C calc'!A0", "@SUM(1)", "\tx", "\rx")
 ESC = "\x1b]0;owned\x07\x1b[2J\x1b[31m"
@@ -88,7 +88,7 @@ def test_a_stored_run_with_escapes_prints_clean_in_history_of_an_unfinished_run(
     with Store(db) as store:
         data = record.to_dict()
         data.update(verdict="running", finished_at=None, summary=f"half{ESC}")
-        from bench.record import TestRecord
+        from bench.testing.record import TestRecord
 
         begun = TestRecord.from_dict(data)
         run_id = store.begin_run(begun, unit_serial=SERIAL)

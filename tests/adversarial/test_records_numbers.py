@@ -10,7 +10,7 @@ import pytest
 from cli_runner import spabench
 from test_store import SERIAL, passing_verification, register, store_run
 
-from bench.store import Store
+from bench.records.store import Store
 
 TOO_BIG = str(2**63)  # one past SQLite's largest INTEGER
 HUGE = "9" * 40

@@ -13,7 +13,7 @@ from cli_runner import one_line, spabench
 from test_store import SERIAL, passing_verification, register, store_run
 
 from bench.cli import main
-from bench.store import Store
+from bench.records.store import Store
 from protocols.files import OutputWriteError, write_atomic
 
 

@@ -13,18 +13,17 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 
+from bench.console.screens.pickers import CommandFilter, Picker
+from bench.console.state import FrameEntry, Snapshot
+from bench.console.widgets.chart import Charts
+from bench.console.widgets.framelog import FrameLog
+from bench.console.widgets.keys import KeyBar
+from bench.console.widgets.status import LinkBar
+from bench.console.widgets.unit import UnitPanel
 from protocols.mspa import Command
 
-from ..state import FrameEntry, Snapshot
-from ..widgets.chart import Charts
-from ..widgets.framelog import FrameLog
-from ..widgets.keys import KeyBar
-from ..widgets.status import LinkBar
-from ..widgets.unit import UnitPanel
-from .pickers import CommandFilter, Picker
-
 if TYPE_CHECKING:
-    from ..app import ConsoleApp
+    from bench.console.app import ConsoleApp
 
 _LOAD_ACTIONS = frozenset(("switch", "bubbles", "setpoint"))
 _WORLD_ACTIONS = frozenset(("prcd", "knob", "fault"))
@@ -120,7 +119,7 @@ class MainScreen(Screen[None]):
         self.console.session.world_action("knob")
 
     def action_fault(self) -> None:
-        from ..targets import fault_choices
+        from bench.console.targets import fault_choices
 
         world = self.console.snapshot.world
         active = set() if world is None else {fault.split(":")[0] for fault in world.faults}

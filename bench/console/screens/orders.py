@@ -1,7 +1,7 @@
 """Open service orders from the records store, overdue ones first and flagged with why.
 
 The store is read in a thread (a slow or locked database must not freeze the console), and
-"overdue" comes from :func:`bench.orders.overdue_orders`, the one definition of it, at the
+"overdue" comes from :func:`bench.records.orders.overdue_orders`, the one definition of it, at the
 console's notion of now (injectable, so the view is reproducible).
 """
 
@@ -17,14 +17,14 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
-from ..state import Snapshot
-from ..widgets.keys import KeyBar
-from ..widgets.status import LinkBar
+from bench.console.state import Snapshot
+from bench.console.widgets.keys import KeyBar
+from bench.console.widgets.status import LinkBar
 
 if TYPE_CHECKING:
-    from ...orders import Order
-    from ...store import Store
-    from ..app import ConsoleApp
+    from bench.console.app import ConsoleApp
+    from bench.records.orders import Order
+    from bench.records.store import Store
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class OrderRow:
 
 def list_orders(store: Store, now: datetime) -> list[OrderRow]:
     """Open orders, overdue first (oldest intake first), each with its overdue reasons."""
-    from ...orders import overdue_orders
+    from bench.records.orders import overdue_orders
 
     overdue = {item.order.id: item.reasons for item in overdue_orders(store, now)}
     rows = [OrderRow(order, overdue.get(order.id, ())) for order in store.orders(open_only=True)]

@@ -13,8 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, SelectionList
 from textual.widgets.option_list import Option
 
-from ..widgets.framelog import command_name
-from ..widgets.keys import KeyBar
+from bench.console.widgets.framelog import command_name
+from bench.console.widgets.keys import KeyBar
 
 MODAL_CSS = """
 .dialog {

@@ -10,9 +10,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
-from ..state import PromptView
-from ..widgets.keys import KeyBar
-from .pickers import MODAL_CSS
+from bench.console.screens.pickers import MODAL_CSS
+from bench.console.state import PromptView
+from bench.console.widgets.keys import KeyBar
 
 _TITLES = {"confirm": "Question", "act": "Please do this", "number": "Reading needed"}
 

@@ -15,12 +15,12 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, ProgressBar
 
-from ..state import RunView, Snapshot
-from ..widgets.keys import KeyBar
-from ..widgets.status import LinkBar
+from bench.console.state import RunView, Snapshot
+from bench.console.widgets.keys import KeyBar
+from bench.console.widgets.status import LinkBar
 
 if TYPE_CHECKING:
-    from ..app import ConsoleApp
+    from bench.console.app import ConsoleApp
 
 _OUTCOME_STYLE = {
     "pass": "bold green",

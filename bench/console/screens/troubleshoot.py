@@ -20,13 +20,13 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Label, Static
 
-from ..state import Snapshot
-from ..trees import Tree, Walk
-from ..widgets.keys import KeyBar
-from ..widgets.status import LinkBar
+from bench.console.state import Snapshot
+from bench.console.trees import Tree, Walk
+from bench.console.widgets.keys import KeyBar
+from bench.console.widgets.status import LinkBar
 
 if TYPE_CHECKING:
-    from ..app import ConsoleApp
+    from bench.console.app import ConsoleApp
 
 T = TypeVar("T")
 Mode = Literal["working", "ask", "act", "end"]

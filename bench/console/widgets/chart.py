@@ -17,7 +17,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Label
 
-from ..state import Snapshot
+from bench.console.state import Snapshot
 
 BARS = " ▁▂▃▄▅▆▇█"
 """Eighths of a cell, from empty to full."""

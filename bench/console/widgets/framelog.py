@@ -15,9 +15,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, RichLog
 
+from bench.console.state import FrameEntry
 from protocols.mspa import Command
-
-from ..state import FrameEntry
 
 REDRAW_LINES = 1000
 """How many matching entries a redraw (filter change, resume) puts back."""

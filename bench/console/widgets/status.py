@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from ..state import Snapshot
+from bench.console.state import Snapshot
 
 _LINK_STYLE = {
     "connected": "bold green",

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ..state import Snapshot
+from bench.console.state import Snapshot
 
 
 def _on_off(on: bool | None) -> Text:

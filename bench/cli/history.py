@@ -1,0 +1,73 @@
+"""``spabench history SERIAL``: every bench run of a unit, oldest first.
+
+The status column is what the store says now: ``pass``/``fail``/``error`` for finished runs,
+``running`` while the bench process lives, ``interrupted`` once it is gone without finishing.
+Unfinished runs are followed by the steps they completed, one line each (not squeezed into a
+table cell), since a half-finished diagnosis is still evidence.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.records.store import (
+    NotFound,
+    RunInfo,
+    SafeTable,
+    Store,
+    add_db_option,
+    console,
+    run_with_store,
+)
+from protocols.cli_support import EXIT_OK, Subcommand
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("serial", metavar="SERIAL")
+    add_db_option(parser)
+
+
+def completed_steps(store: Store, run: RunInfo) -> str:
+    """``run 7 interrupted after 3 steps: power-on pass, ...`` for a run that did not finish."""
+    steps = store.run_steps(run.id)
+    done = ", ".join(f"{step.name} {step.outcome}" for step in steps) or "none"
+    return f"run {run.id} {run.status} after {len(steps)} completed step(s): {done}"
+
+
+def _history(store: Store, args: argparse.Namespace) -> int:
+    serial = args.serial.strip()
+    runs = store.runs_for_unit(serial)
+    if not runs and not store.has_unit(serial):
+        raise NotFound(f"unknown unit serial {serial!r}")
+    out = console()
+    if not runs:
+        out.print(f"unit {serial}: no bench runs yet")
+        return EXIT_OK
+    table = SafeTable(title=f"bench runs of unit {serial}")
+    for column in ("run", "started", "plan", "order", "operator", "status", "steps", "summary"):
+        table.add_column(column)
+    for run in runs:
+        table.add_row(
+            str(run.id),
+            run.started_at,
+            run.plan,
+            "—" if run.order_id is None else str(run.order_id),
+            run.operator,
+            run.status,
+            str(run.steps_done),
+            run.summary,
+        )
+    out.print(table)
+    for run in runs:
+        if not run.finished:
+            out.print(completed_steps(store, run), soft_wrap=True)
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    return run_with_store(args, lambda store: _history(store, args), read_only=True)
+
+
+COMMAND = Subcommand(
+    "history", "every bench run of a unit with its status (records)", _configure, _run
+)

@@ -1,0 +1,300 @@
+"""``spabench order ...``: the service desk — intake, status, contacts, parts, hand-back.
+
+Every change is time-stamped and carries who made it (``--by``, defaulting to the logged-in
+user), because a service order is evidence in a warranty dispute. Illegal status changes are
+refused with the reason and the allowed next steps (see :mod:`bench.records.orders`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from bench.cli.unit import date_argument
+from bench.records.orders import (
+    AGREEMENTS,
+    MAX_PART_QUANTITY,
+    MAX_QUOTE_CENTS,
+    STATUSES,
+    Order,
+    overdue_orders,
+    overdue_reasons,
+    parse_id,
+    status_label,
+)
+from bench.records.store import (
+    SafeTable,
+    Store,
+    add_db_option,
+    console,
+    default_actor,
+    run_with_store,
+)
+from bench.records.warranty import explain
+from protocols.cli_support import EXIT_OK, Subcommand
+from protocols.mspa.parts import PARTS
+
+
+def quote_argument(text: str) -> int:
+    """``120``, ``120.5``, ``120.50`` → cents; 0 to 1,000,000,000 with at most two decimals."""
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not an amount: {text!r}") from None
+    in_range = amount.is_finite() and 0 <= amount <= Decimal(MAX_QUOTE_CENTS) / 100
+    cents = amount * 100 if in_range else Decimal(-1)
+    if not in_range or cents != int(cents):
+        raise argparse.ArgumentTypeError(
+            f"an amount must be 0–{MAX_QUOTE_CENTS // 100} with at most two decimals, got {text!r}"
+        )
+    return int(cents)
+
+
+def id_argument(text: str) -> int:
+    """argparse type for an order id: 1..2^63-1."""
+    try:
+        return parse_id(text, "an order id")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value > MAX_PART_QUANTITY:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_PART_QUANTITY}, got {value}")
+    return value
+
+
+def _by(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--by", default=None, help="who makes the change (default: you)")
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    add_db_option(parser)
+    actions = parser.add_subparsers(dest="order_action", metavar="ACTION", required=True)
+
+    opened = actions.add_parser("open", help="intake: open an order, print its id")
+    opened.add_argument("--serial", required=True)
+    opened.add_argument("--symptom", required=True, help="what the customer said, in their words")
+    opened.add_argument("--agreement", choices=AGREEMENTS, default="diagnosis")
+    opened.add_argument("--quote", type=quote_argument, metavar="AMOUNT", default=None)
+    opened.add_argument("--promised", type=date_argument, metavar="YYYY-MM-DD", default=None)
+    _by(opened)
+
+    show = actions.add_parser("show", help="an order with its timeline, contacts, parts, runs")
+    show.add_argument("id", type=id_argument)
+
+    listing = actions.add_parser("list", help="list orders")
+    listing.add_argument("--overdue", action="store_true", help="only orders needing follow-up")
+    listing.add_argument("--open", action="store_true", help="only orders not handed back")
+
+    status = actions.add_parser("status", help="change an order's status")
+    status.add_argument("id", type=id_argument)
+    status.add_argument("new_status", metavar="NEW_STATUS", help=" | ".join(STATUSES))
+    status.add_argument("--note", default="")
+    _by(status)
+
+    contact = actions.add_parser("contact", help="record a contact with the customer")
+    contact.add_argument("id", type=id_argument)
+    contact.add_argument("--note", default="")
+    _by(contact)
+
+    part = actions.add_parser("part", help="record a replaced part")
+    part.add_argument("id", type=id_argument)
+    part.add_argument("--part", required=True, metavar="PN", help="part number")
+    part.add_argument("--qty", type=positive_int, default=1)
+    _by(part)
+
+    note = actions.add_parser("note", help="add a note to an order")
+    note.add_argument("id", type=id_argument)
+    note.add_argument("text")
+    _by(note)
+
+    close = actions.add_parser("close", help="hand the unit back (status handed-back)")
+    close.add_argument("id", type=id_argument)
+    close.add_argument("--note", default="")
+    _by(close)
+
+    for sub in (opened, show, listing, status, contact, part, note, close):
+        add_db_option(sub)
+
+
+def _actor(args: argparse.Namespace) -> str:
+    return str(args.by) if args.by is not None else default_actor()
+
+
+def _open(store: Store, args: argparse.Namespace) -> int:
+    order_id = store.open_order(
+        args.serial,
+        args.symptom,
+        agreement=args.agreement,
+        quote_cents=args.quote,
+        promised=args.promised,
+        by=_actor(args),
+    )
+    print(order_id)
+    return EXIT_OK
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _show(store: Store, args: argparse.Namespace) -> int:
+    order = store.order(args.id)
+    unit = store.unit(order.unit_serial)
+    out = console()
+    now = datetime.now().astimezone()
+    facts = SafeTable(show_header=False, box=None)
+    facts.add_row("order", str(order.id))
+    facts.add_row("unit", f"{unit.serial} ({unit.profile}, owner {unit.owner or '—'})")
+    facts.add_row("opened", f"{_local(order.opened_at)} by {order.opened_by or '—'}")
+    facts.add_row("symptom", order.symptom)
+    facts.add_row("agreement", order.agreement)
+    if order.quote_cents is not None and order.quote_date is not None:
+        facts.add_row("quote", f"{order.quote_text} on {order.quote_date.isoformat()}")
+    facts.add_row("promised", order.promised.isoformat() if order.promised else "—")
+    facts.add_row("status", status_label(order.status))
+    for reason in overdue_reasons(order, now):
+        facts.add_row("OVERDUE", reason)
+    out.print(facts)
+
+    timeline = SafeTable(title="timeline")
+    for column in ("when", "status", "by", "note"):
+        timeline.add_column(column)
+    for change in store.timeline(order.id):
+        timeline.add_row(_local(change.at), status_label(change.status), change.by, change.note)
+    out.print(timeline)
+
+    contacts = store.contacts(order.id)
+    if contacts:
+        table = SafeTable(title="customer contacts")
+        for column in ("when", "by", "note"):
+            table.add_column(column)
+        for contact in contacts:
+            table.add_row(_local(contact.at), contact.by, contact.note)
+        out.print(table)
+    parts = store.parts(order.id)
+    if parts:
+        on = order.opened_at.astimezone().date()
+        table = SafeTable(title="parts replaced")
+        for column in ("part", "name", "qty", "warranty"):
+            table.add_column(column)
+        for replaced in parts:
+            part = PARTS[replaced.part_number]
+            warranty = explain(unit.purchase_date, part.part_class, unit.original_owner, on)[1]
+            table.add_row(
+                part.number,
+                part.label.removeprefix(part.number + " "),
+                str(replaced.quantity),
+                warranty,
+            )
+        out.print(table)
+    runs = store.runs_for_order(order.id)
+    if runs:
+        table = SafeTable(title="bench runs")
+        for column in ("run", "started", "plan", "status", "summary"):
+            table.add_column(column)
+        for run in runs:
+            table.add_row(str(run.id), run.started_at, run.plan, run.status, run.summary)
+        out.print(table)
+    for note in store.notes(order_id=order.id):
+        out.print(f"note {_local(note.at)} {note.by}: {note.text}")
+    return EXIT_OK
+
+
+def _list(store: Store, args: argparse.Namespace) -> int:
+    now = datetime.now().astimezone()
+    reasons: dict[int, tuple[str, ...]] = {}
+    if args.overdue:
+        overdue = overdue_orders(store, now)
+        orders: list[Order] = [item.order for item in overdue]
+        reasons = {item.order.id: item.reasons for item in overdue}
+    else:
+        orders = store.orders(open_only=args.open)
+    out = console()
+    if not orders:
+        out.print("no overdue orders" if args.overdue else "no orders")
+        return EXIT_OK
+    table = SafeTable(title="overdue orders" if args.overdue else "orders")
+    columns = ["order", "unit", "opened", "status", "promised", "contacted", "symptom"]
+    if args.overdue:
+        columns.append("overdue because")
+    for column in columns:
+        table.add_column(column)
+    for order in orders:
+        row = [
+            str(order.id),
+            order.unit_serial,
+            _local(order.opened_at),
+            status_label(order.status),
+            order.promised.isoformat() if order.promised else "—",
+            _local(order.first_contact_at) if order.first_contact_at else "never",
+            order.symptom,
+        ]
+        if args.overdue:
+            row.append("; ".join(reasons[order.id]))
+        table.add_row(*row)
+    out.print(table)
+    return EXIT_OK
+
+
+def _status(store: Store, args: argparse.Namespace) -> int:
+    order = store.set_status(args.id, args.new_status, by=_actor(args), note=args.note)
+    print(f"order {order.id}: {status_label(order.status)}")
+    return EXIT_OK
+
+
+def _contact(store: Store, args: argparse.Namespace) -> int:
+    store.add_contact(args.id, by=_actor(args), note=args.note)
+    print(f"order {args.id}: customer contact recorded")
+    return EXIT_OK
+
+
+def _part(store: Store, args: argparse.Namespace) -> int:
+    replaced = store.add_part(args.id, args.part, args.qty, by=_actor(args))
+    print(f"order {args.id}: replaced {replaced.quantity} × {PARTS[replaced.part_number].label}")
+    return EXIT_OK
+
+
+def _note(store: Store, args: argparse.Namespace) -> int:
+    store.add_note(args.text, order_id=args.id, by=_actor(args))
+    print(f"order {args.id}: note added")
+    return EXIT_OK
+
+
+def _close(store: Store, args: argparse.Namespace) -> int:
+    order = store.set_status(args.id, "handed-back", by=_actor(args), note=args.note)
+    print(f"order {order.id}: {status_label(order.status)}")
+    return EXIT_OK
+
+
+_READERS = ("show", "list")
+"""Actions that only read: they open the records read-only (a read-only file system works)."""
+_ACTIONS = {
+    "open": _open,
+    "show": _show,
+    "list": _list,
+    "status": _status,
+    "contact": _contact,
+    "part": _part,
+    "note": _note,
+    "close": _close,
+}
+
+
+def _run(args: argparse.Namespace) -> int:
+    action = _ACTIONS[args.order_action]
+    read_only = args.order_action in _READERS
+    return run_with_store(args, lambda store: action(store, args), read_only=read_only)
+
+
+COMMAND = Subcommand(
+    "order", "service orders: intake, status, contacts, parts, hand-back", _configure, _run
+)

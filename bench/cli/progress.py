@@ -1,0 +1,165 @@
+"""Live progress of a run in the terminal, and the summary a technician reads at the end.
+
+The display is one of the runner's output callbacks (:class:`bench.testing.runner.RunHooks`): a
+table of the plan's steps with their status, and a progress bar for the current wait (in
+virtual mode the waits are simulated, so the bars move fast). On a terminal it redraws in
+place with rich's ``Live``; anywhere else (CI logs, pipes) it prints one line per finished
+step, so logs stay readable.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from bench.testing.plans import Plan
+from bench.testing.record import StepResult, TestRecord
+from bench.testing.runner import NoHooks
+
+STYLES = {
+    "pass": "green",
+    "fail": "bold red",
+    "error": "bold magenta",
+    "skipped": "dim",
+    "running": "yellow",
+    "pending": "dim",
+}
+VERDICT_STYLES = {"pass": "bold green", "fail": "bold red", "error": "bold magenta"}
+LOG_WIDTH = 140
+"""Width of tables written to a log or pipe (rich would otherwise assume 80 and wrap)."""
+
+
+def make_console() -> Console:
+    """A console for the terminal, or a wide one for logs (readable, greppable tables)."""
+    console = Console()
+    return console if console.is_terminal else Console(width=LOG_WIDTH)
+
+
+class LiveProgress(NoHooks):
+    """Runner hooks that draw the run; call :meth:`pause`/:meth:`resume` around prompts."""
+
+    def __init__(self, plan: Plan, console: Console | None = None) -> None:
+        self.plan = plan
+        self.console = console or Console()
+        self.status: dict[str, tuple[str, str]] = {
+            spec.name: ("pending", "") for spec in plan.steps
+        }
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
+        self._task: TaskID | None = None
+        self.live: Live | None = None
+        self.interactive = self.console.is_terminal
+
+    # -- rendering ------------------------------------------------------------------------
+
+    def _table(self) -> Table:
+        table = Table(title=f"{self.plan.name} — {self.plan.title}", title_justify="left")
+        table.add_column("#", justify="right")
+        table.add_column("step")
+        table.add_column("status")
+        table.add_column("")
+        for index, spec in enumerate(self.plan.steps, start=1):
+            state, message = self.status[spec.name]
+            table.add_row(
+                str(index), spec.title, Text(state, style=STYLES[state]), Text(message[:70])
+            )
+        return table
+
+    def _render(self) -> Group:
+        return Group(self._table(), self.progress)
+
+    def _refresh(self) -> None:
+        if self.live is not None:
+            self.live.update(self._render())
+
+    # -- hooks ----------------------------------------------------------------------------
+
+    def on_started(self, record: TestRecord) -> None:
+        if self.interactive:
+            self.live = Live(
+                self._render(), console=self.console, refresh_per_second=8, transient=True
+            )
+            self.live.start()
+        else:
+            unit = record.unit.serial or record.unit.profile or "unit"
+            self.console.print(f"spabench: plan {record.plan} on {unit} via {record.link}")
+
+    def on_step_started(self, step: StepResult) -> None:
+        self.status[step.name] = ("running", "")
+        if self._task is not None:
+            self.progress.remove_task(self._task)
+            self._task = None
+        self._refresh()
+
+    def on_progress(self, label: str, done: float, total: float) -> None:
+        if not self.interactive:
+            return
+        if self._task is None:
+            self._task = self.progress.add_task(label, total=total)
+        self.progress.update(self._task, description=label, completed=done, total=total)
+        self._refresh()
+
+    def on_step_finished(self, step: StepResult) -> None:
+        self.status[step.name] = (step.outcome, step.message)
+        if self._task is not None:
+            self.progress.remove_task(self._task)
+            self._task = None
+        if self.interactive:
+            self._refresh()
+        else:
+            message = f" — {step.message}" if step.message else ""
+            self.console.print(f"  {step.outcome:7} {step.name}{message}", markup=False)
+
+    def on_finished(self, record: TestRecord) -> None:
+        self.stop()
+        self.console.print(summary_table(record))
+        style = VERDICT_STYLES.get(record.verdict, "")
+        self.console.print(Text(f"verdict: {record.verdict.upper()}", style=style))
+        self.console.print(Text(record.summary, style="bold"))
+
+    # -- prompts ----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+    def pause(self) -> None:
+        """Step aside for an operator prompt."""
+        if self.live is not None:
+            self.live.stop()
+
+    def resume(self) -> None:
+        if self.live is not None:
+            self.live.start()
+
+
+def summary_table(record: TestRecord) -> Table:
+    """Every step with its outcome and what it measured against which limits."""
+    table = Table(title=f"Run {record.record_id[:8]} — {record.plan}", title_justify="left")
+    table.add_column("step")
+    table.add_column("outcome")
+    table.add_column("measured")
+    table.add_column("limits")
+    for step in record.steps:
+        measured = [m for m in step.measurements if m.outcome != "unset"]
+        values = "\n".join(
+            f"{m.name} = {m.value}{' ' + m.unit if m.unit else ''}" for m in measured
+        )
+        bounds = "\n".join(
+            Text.assemble((m.limits.text(m.unit), STYLES.get(m.outcome, ""))).plain
+            for m in measured
+        )
+        outcome = Text(step.outcome, style=STYLES.get(step.outcome, ""))
+        if step.outcome in ("skipped", "error") and step.message:
+            values = step.message
+        table.add_row(step.title, outcome, values, bounds)
+    return table

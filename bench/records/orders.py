@@ -1,0 +1,189 @@
+"""Service orders: the status flow of a repair and the follow-up rules.
+
+A service centre works intake → diagnosis → repair → hand-back (SPEC §6). The flow is data
+(:data:`TRANSITIONS`) checked in one place, :func:`check_transition`, so the CLI, the console
+and the store cannot disagree about which change is legal. Statuses are stored with hyphens
+(``awaiting-approval``) because technicians type them on a command line; :func:`status_label`
+gives the words.
+
+Follow-up rules (why an order is *overdue*): a customer who has heard nothing three days after
+leaving their spa calls the shop, and a missed promise costs more than a late one announced.
+So an order that is not handed back is overdue when
+
+* nobody has contacted the customer and more than ``contact_within`` (3 days) has passed since
+  intake — a contact made late clears this, because the follow-up has then been done; or
+* today is after its promised date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from bench.records.store import Store
+
+Status = Literal[
+    "received", "diagnosed", "awaiting-approval", "repaired", "verified", "handed-back"
+]
+STATUSES: tuple[Status, ...] = (
+    "received",
+    "diagnosed",
+    "awaiting-approval",
+    "repaired",
+    "verified",
+    "handed-back",
+)
+FINAL_STATUS: Status = "handed-back"
+
+MAX_ID = 2**63 - 1
+"""Largest order/run id: SQLite's INTEGER is 64-bit signed; ids start at 1."""
+MAX_QUOTE_CENTS = 100_000_000_000
+"""A quote is 0 to 1,000,000,000.00 (in the shop's currency), at most two decimals."""
+MAX_PART_QUANTITY = 1000
+"""Parts replaced on one order line: 1 to 1000."""
+
+
+def parse_id(text: str, what: str = "id") -> int:
+    """``ValueError`` (one line) unless ``text`` is a whole number 1..2^63-1."""
+    stripped = text.strip()
+    if not stripped.isascii() or not stripped.isdigit():
+        raise ValueError(f"{what} must be a whole number, got {text!r}")
+    value = int(stripped)
+    if not 1 <= value <= MAX_ID:
+        raise ValueError(f"{what} must be 1–{MAX_ID}, got {text!r}")
+    return value
+
+
+Agreement = Literal["diagnosis", "repair"]
+AGREEMENTS: tuple[Agreement, ...] = ("diagnosis", "repair")
+
+TRANSITIONS: dict[Status, tuple[Status, ...]] = {
+    "received": ("diagnosed",),
+    # repaired straight after diagnosis only when the customer agreed to a repair at intake;
+    # handed back straight after diagnosis: diagnosis-only order, or nothing worth repairing.
+    "diagnosed": ("awaiting-approval", "repaired", "handed-back"),
+    # approved → repaired; declined → handed back unrepaired.
+    "awaiting-approval": ("repaired", "handed-back"),
+    # verified needs a passing bench run (checked by the store); a failed verification that
+    # reveals another fault sends the order back to diagnosis.
+    "repaired": ("verified", "diagnosed"),
+    "verified": ("handed-back",),
+    "handed-back": (),
+}
+
+
+class IllegalTransition(ValueError):
+    """A status change the flow does not allow; the message says why and what is allowed."""
+
+
+def parse_status(text: str) -> Status:
+    """``"awaiting approval"``, ``"Awaiting_Approval"`` → ``"awaiting-approval"``."""
+    key = "-".join(text.strip().lower().replace("_", " ").replace("-", " ").split())
+    for status in STATUSES:
+        if status == key:
+            return status
+    raise ValueError(f"unknown status {text!r} (one of: {', '.join(STATUSES)})")
+
+
+def status_label(status: str) -> str:
+    return status.replace("-", " ")
+
+
+def check_transition(current: Status, new: Status, agreement: Agreement) -> None:
+    """Raise :class:`IllegalTransition` unless ``current → new`` is allowed for ``agreement``."""
+    allowed = TRANSITIONS[current]
+    if new not in allowed:
+        options = ", ".join(allowed) if allowed else "none: the order is closed"
+        raise IllegalTransition(
+            f"cannot change status from {current} to {new} (allowed next: {options})"
+        )
+    if current == "diagnosed" and new == "repaired" and agreement != "repair":
+        raise IllegalTransition(
+            "cannot change status from diagnosed to repaired: the customer agreed to a "
+            "diagnosis only; ask for approval first (status awaiting-approval)"
+        )
+
+
+@dataclass(frozen=True)
+class Order:
+    """One service order as stored; times are timezone-aware UTC."""
+
+    id: int
+    unit_serial: str
+    opened_at: datetime
+    opened_by: str
+    symptom: str
+    agreement: Agreement
+    quote_cents: int | None
+    quote_date: date | None
+    promised: date | None
+    status: Status
+    status_at: datetime
+    first_contact_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != FINAL_STATUS
+
+    @property
+    def quote_text(self) -> str:
+        if self.quote_cents is None:
+            return ""
+        return f"{self.quote_cents // 100}.{self.quote_cents % 100:02d}"
+
+
+@dataclass(frozen=True)
+class FollowUpRules:
+    contact_within: timedelta = timedelta(days=3)
+
+
+DEFAULT_RULES = FollowUpRules()
+
+
+def overdue_reasons(order: Order, now: datetime, rules: FollowUpRules = DEFAULT_RULES) -> list[str]:
+    """Why ``order`` is overdue at ``now`` (aware datetime); empty when it is not.
+
+    The promised date is compared with ``now``'s own calendar date, so pass the service
+    centre's local time (``datetime.now().astimezone()``).
+    """
+    if not order.is_open:
+        return []
+    reasons = []
+    if order.first_contact_at is None and now - order.opened_at > rules.contact_within:
+        days = rules.contact_within.total_seconds() / 86400
+        reasons.append(
+            f"no customer contact within {days:g} days of intake "
+            f"({order.opened_at.date().isoformat()})"
+        )
+    if order.promised is not None and now.date() > order.promised:
+        reasons.append(f"past the promised date {order.promised.isoformat()}")
+    return reasons
+
+
+@dataclass(frozen=True)
+class OverdueOrder:
+    order: Order
+    reasons: tuple[str, ...]
+
+
+def overdue_orders(
+    store: Store, now: datetime, rules: FollowUpRules = DEFAULT_RULES
+) -> list[OverdueOrder]:
+    """Open orders needing attention at ``now``, oldest intake first, each with its reasons.
+
+    The store pre-selects candidates with an indexed query; :func:`overdue_reasons` is the
+    one definition of overdue.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    candidates = store.overdue_candidates(
+        contact_deadline=now - rules.contact_within, today=now.date()
+    )
+    result = []
+    for order in candidates:
+        reasons = overdue_reasons(order, now, rules)
+        if reasons:
+            result.append(OverdueOrder(order, tuple(reasons)))
+    return result

@@ -1,0 +1,275 @@
+"""The operator instrument: questions and actions only a person at the bench can answer or do.
+
+A step asks through one small interface (:class:`Operator`) so a plan runs unchanged with a
+technician at a terminal, with answers prepared in a file (CI, the end-to-end smoke), or in a
+virtual world where the "person" looks at the virtual box. Every prompt has a stable id
+(:data:`PROMPTS`): answers files are keyed by it and the virtual operator recognises it.
+
+The virtual operator is the one place bench code may look at a virtual unit's state, because
+it stands for a person looking at the real one.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from bench.testing.instruments.specs import MultimeterSpec
+from protocols.files import load_toml
+
+PROMPTS: dict[str, str] = {
+    "prcd-light": "Is the PRCD's indicator light on?",
+    "prcd-test": "Press TEST on the PRCD (the unit should stop).",
+    "prcd-reset": "Press RESET on the PRCD.",
+    "pump-running": "Is the filter pump running (you hear it, water moves at the outlet)?",
+    "blower-running": "Is the air blower running (you hear it)?",
+    "mm-transformer-vac": (
+        "Multimeter on AC volts: measure across the transformer's secondary "
+        "(the power board's low-voltage input)."
+    ),
+    "transformer-secondary-present": (
+        "Multimeter on AC volts across the transformer's secondary: about 12 V there?"
+    ),
+    "clamp-a": "Clamp meter on the live wire of the unit's supply: how many amps does it read?",
+    "knob-inflate": "Turn the rotation knob to the inflation (ON) position.",
+    "knob-off": "Turn the rotation knob to OFF.",
+    "bubbles-visible": "Do you see bubbles in the test tank?",
+    "draw-heater": (
+        "Is the heater drawing power? (a clamp meter on the supply: about 6.5 A more with the "
+        "heater on)"
+    ),
+    "fitted-uvc": "Is a UVC lamp fitted to this unit?",
+    "fitted-ozone": "Is an ozone generator fitted to this unit?",
+    "fitted-jet": "Is a jet pump fitted to this unit?",
+    "panel-connect": "Connect the control panel under test to the bench cable.",
+    "panel-key": "Press the bubble key on the control panel.",
+}
+"""Every prompt id the shipped step types use, with the default wording."""
+
+
+class OperatorError(Exception):
+    """No answer could be had (nobody at the terminal, missing answer): the step errors."""
+
+
+class Operator(Protocol):
+    """The person at the bench."""
+
+    name: str
+
+    def confirm(self, prompt_id: str, question: str) -> bool:
+        """A yes/no question about what the operator sees."""
+        ...
+
+    def number(self, prompt_id: str, question: str, unit: str) -> float:
+        """A value the operator reads off something (a clamp meter, a thermometer)."""
+        ...
+
+    def act(self, prompt_id: str, instruction: str) -> None:
+        """Something the operator must do; returns when it is done."""
+        ...
+
+
+class TerminalOperator:
+    """A technician at this terminal, asked with rich prompts.
+
+    ``pause``/``resume`` are called around each prompt so a live display can step aside.
+    Without an interactive stdin nobody can answer, so the step errors instead of hanging.
+    """
+
+    def __init__(
+        self,
+        name: str = "technician",
+        *,
+        interactive: bool | None = None,
+        pause: Callable[[], None] | None = None,
+        resume: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.interactive = sys.stdin.isatty() if interactive is None else interactive
+        self.pause = pause
+        self.resume = resume
+
+    def _ask(self, question: str, ask: Callable[[], Any]) -> Any:
+        if not self.interactive:
+            raise OperatorError(f"operator needed: {question}")
+        if self.pause is not None:
+            self.pause()
+        try:
+            return ask()
+        except EOFError:
+            raise OperatorError(f"operator needed: {question}") from None
+        finally:
+            if self.resume is not None:
+                self.resume()
+
+    def confirm(self, prompt_id: str, question: str) -> bool:
+        from rich.prompt import Confirm
+
+        return bool(self._ask(question, lambda: Confirm.ask(question)))
+
+    def number(self, prompt_id: str, question: str, unit: str) -> float:
+        from rich.prompt import FloatPrompt
+
+        return float(self._ask(question, lambda: FloatPrompt.ask(f"{question} [{unit}]")))
+
+    def act(self, prompt_id: str, instruction: str) -> None:
+        from rich.prompt import Prompt
+
+        self._ask(
+            instruction, lambda: Prompt.ask(f"{instruction} Press Enter when done", default="")
+        )
+
+
+class AnswersOperator:
+    """Answers prepared in advance: a mapping prompt id → answer (from a TOML file).
+
+    ``confirm`` needs a boolean, ``number`` a number, ``act`` any value (``true`` is usual: the
+    person doing the run has done it). A missing or mistyped answer errors the step and names
+    the prompt id, so the file can be fixed.
+    """
+
+    def __init__(
+        self, answers: Mapping[str, Any], *, source: str = "answers", name: str = "answers-file"
+    ) -> None:
+        self.answers = dict(answers)
+        self.source = source
+        self.name = name
+        self.asked: list[str] = []
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, name: str = "answers-file") -> AnswersOperator:
+        """Load a TOML answers file; ``ValueError`` says what is wrong with it."""
+        path = Path(path)
+        data = load_toml(path, "answers file")  # InputFileError is a one-line ValueError
+        largest = 1e9  # a number read off a meter or thermometer; beyond is a typo
+        for key, value in data.items():
+            if not isinstance(value, bool | int | float | str):
+                raise ValueError(
+                    f"answers file {path}: answer {key!r} must be true/false, a number or text"
+                )
+            if (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and not abs(value) <= largest  # also refuses nan and inf
+            ):
+                raise ValueError(
+                    f"answers file {path}: answer {key!r} must be a finite number within "
+                    f"±{largest:g}, got {value!r}"
+                )
+        return cls(data, source=str(path), name=name)
+
+    def _answer(self, prompt_id: str) -> Any:
+        self.asked.append(prompt_id)
+        if prompt_id not in self.answers:
+            raise OperatorError(f"no answer for prompt {prompt_id!r} in {self.source}")
+        return self.answers[prompt_id]
+
+    def confirm(self, prompt_id: str, question: str) -> bool:
+        value = self._answer(prompt_id)
+        if not isinstance(value, bool):
+            raise OperatorError(
+                f"answer {prompt_id!r} in {self.source} must be true or false, got {value!r}"
+            )
+        return value
+
+    def number(self, prompt_id: str, question: str, unit: str) -> float:
+        value = self._answer(prompt_id)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise OperatorError(
+                f"answer {prompt_id!r} in {self.source} must be a number ({unit}), got {value!r}"
+            )
+        return float(value)
+
+    def act(self, prompt_id: str, instruction: str) -> None:
+        self._answer(prompt_id)
+
+
+TRANSFORMER_PRESENT_V = 6.0
+"""AC volts above which a technician calls the ≈ 12 V secondary present."""
+MULTIMETER_POINTS: dict[str, tuple[str, str]] = {
+    "mm-transformer-vac": ("transformer-secondary", "ac"),
+}
+"""Multimeter prompts → (test point of the unit, AC or DC)."""
+
+
+class VirtualOperator:
+    """The person at a virtual bench: perceives the virtual unit (``world``) as a person would
+    and acts on it.
+
+    A person sees bubbles, hears the pump and the blower, reads the PRCD's light and the
+    model plate (``fitted``), and — if the bench has one — reads a multimeter held on a test
+    point, with that multimeter's errors. A person never perceives watts: "is the heater
+    drawing power?" is a question for a meter, so the virtual operator refuses it like any
+    prompt it does not understand (:class:`OperatorError`), and a plan that asks it fails
+    loudly instead of getting an answer no technician could give.
+
+    ``world`` is a :class:`spasim.board.VirtualBox` (box plans) or a
+    :class:`spasim.remote.VirtualRemote` (panel plan).
+    """
+
+    def __init__(
+        self,
+        world: Any,
+        *,
+        fitted: Callable[[str], bool | None] | None = None,
+        multimeter: MultimeterSpec | None = None,
+        seed: int = 0,
+        name: str = "virtual",
+    ) -> None:
+        self.world = world
+        self.fitted = fitted
+        self.multimeter = multimeter
+        self._dice = random.Random(seed)
+        self.name = name
+        self.asked: list[str] = []
+
+    def _unknown(self, prompt_id: str, text: str) -> OperatorError:
+        return OperatorError(f"the virtual operator cannot handle prompt {prompt_id!r}: {text}")
+
+    def confirm(self, prompt_id: str, question: str) -> bool:
+        self.asked.append(prompt_id)
+        world = self.world
+        if prompt_id == "prcd-light":
+            return bool(world.prcd_light)
+        if prompt_id == "bubbles-visible":
+            return bool(world.bubbles_visible)
+        if prompt_id in ("pump-running", "blower-running"):
+            load = "filter" if prompt_id == "pump-running" else "blower"
+            return float(world.load_powers().get(load, 0.0)) > 0.0
+        if prompt_id == "transformer-secondary-present" and self.multimeter is not None:
+            volts = self.number("mm-transformer-vac", question, "V")
+            return volts > TRANSFORMER_PRESENT_V
+        if prompt_id.startswith("fitted-") and self.fitted is not None:
+            answer = self.fitted(prompt_id.removeprefix("fitted-"))
+            if answer is not None:
+                return answer
+        raise self._unknown(prompt_id, question)
+
+    def number(self, prompt_id: str, question: str, unit: str) -> float:
+        self.asked.append(prompt_id)
+        point = MULTIMETER_POINTS.get(prompt_id)
+        if point is None or self.multimeter is None:
+            raise self._unknown(prompt_id, question)
+        name, kind = point
+        return self.multimeter.read(float(self.world.test_point_v(name)), kind, self._dice)
+
+    def act(self, prompt_id: str, instruction: str) -> None:
+        self.asked.append(prompt_id)
+        world = self.world
+        if prompt_id == "prcd-test":
+            world.press_prcd_test()
+        elif prompt_id == "prcd-reset":
+            world.press_prcd_reset()
+        elif prompt_id == "knob-inflate":
+            world.set_knob("inflate")
+        elif prompt_id == "knob-off":
+            world.set_knob("off")
+        elif prompt_id == "panel-connect":
+            return
+        elif prompt_id == "panel-key":
+            world.press_bubbles()
+        else:
+            raise self._unknown(prompt_id, instruction)

@@ -1,0 +1,506 @@
+"""Steps that switch loads and check what the unit draws and reports.
+
+The wire never says whether a load really runs (SPEC §3), so a load is judged by the *change*
+in mains draw when it is switched on (the meter), or by the operator when no meter is attached.
+Measuring the change rather than the total makes the limits independent of standby and of
+loads already running, and halves the meter's calibration error's effect on small loads.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from bench.testing.instruments.link import RemoteLink
+from bench.testing.instruments.specs import Instruments
+from bench.testing.steps.base import (
+    LOADS,
+    Declared,
+    Param,
+    Params,
+    StepContext,
+    StepRun,
+    StepType,
+    limits,
+)
+from bench.testing.steps.link_steps import read_temperatures
+from protocols.mspa import TEMPERATURE_MAX
+
+RUNNING_WITHIN_S = 2.5
+"""The box reports every second; silent longer than this means it stopped."""
+
+ON_LIMITS: dict[str, tuple[float, float]] = {
+    "filter": (30.0, 120.0),
+    "heater": (1000.0, 2600.0),
+    "ozone": (5.0, 20.0),
+    "uvc": (8.0, 25.0),
+    "blower-1": (300.0, 800.0),
+    "blower-2": (450.0, 950.0),
+    "blower-3": (650.0, 1150.0),
+}
+"""Default draw limits (W) of a load switched on; every packaged profile falls inside."""
+OFF_HIGH_W = 30.0
+"""Default most a load that must stay off may add (W)."""
+
+LOW_SUSPECTS: dict[str, tuple[str, ...]] = {
+    "filter": ("filter-pump-dead",),
+    "heater": ("heater-open",),
+    "blower": ("blower-dead",),
+    "ozone": ("ozone-dead",),
+    "uvc": ("uvc-dead",),
+}
+NO_FLOW_SUSPECTS = ("filter-pump-dead", "flow-switch-stuck-open")
+"""A heater that does not run because no flow is reported points at the flow, not the heater."""
+
+
+HEATER_DRAWING_W = 500.0
+"""A heater adds at least this when it runs (stage 1 is 1500 W on every profile)."""
+HEATER_RUNNING_W = (HEATER_DRAWING_W, ON_LIMITS["heater"][0])
+PUMP_RUNNING_W = (ON_LIMITS["filter"][0] / 2, ON_LIMITS["filter"][0])
+"""(threshold, least draw of a running load): a meter judges "it runs" by reading above the
+threshold only if nothing reads above it and the least running load always does."""
+
+
+def heater_suspects(link: RemoteLink, baseline_w: float | None) -> tuple[str, ...]:
+    """Why a heater switched on does not draw (or heat), from what the bench can see.
+
+    The firmware refuses to heat on a sensor that reads open (0.0 °C) or shorted (127.5 °C)
+    and without flow; a welded relay makes the element draw before it is switched on.
+    """
+    water = link.water_c
+    if water is not None and water <= 0.0:
+        return ("temp-sensor-open",)
+    if water is not None and water >= TEMPERATURE_MAX:
+        return ("temp-sensor-short",)
+    if baseline_w is not None and baseline_w >= HEATER_DRAWING_W:
+        return ("heater-relay-welded",)
+    if not (link.flow and link.flow.flowing):
+        return NO_FLOW_SUSPECTS
+    return ("heater-open",)
+
+
+def switch(ctx: StepContext, load: str, on: bool, level: int = 1) -> None:
+    """Switch one load through the remote (the blower through its bubble level)."""
+    if load == "blower":
+        ctx.link.set_loads(bubbles=level if on else 0)
+    else:
+        ctx.link.set_loads(**{load: on})
+
+
+PERCEIVED: dict[str, str] = {"filter": "pump-running", "blower": "blower-running"}
+"""Loads a person perceives running without an instrument (heard, seen), by prompt id. The
+heater, ozone generator and UVC lamp make no sign a person can be asked about."""
+SIGNLESS = ("ozone", "uvc")
+"""Loads whose failure nothing but a meter shows (the heater shows in the water)."""
+NEEDS_METER = "a meter"
+
+
+def running_loads_heard(ctx: StepContext) -> bool:
+    """The person hears the pump or the blower (the loads a person can perceive)."""
+    return any(ctx.confirm(prompt) for prompt in PERCEIVED.values())
+
+
+def check_running(run: StepRun, load: str) -> bool:
+    """Measure ``unit_running``; a unit that went silent ends the plan (nothing else can run)."""
+    alive = run.ctx.link.alive(RUNNING_WITHIN_S)
+    run.measure("unit_running", alive)
+    if not alive:
+        run.suspect("check-valve-leak" if load == "blower" else "power-board-dead")
+        run.halt = f"the unit stopped after the {load} was switched on (PRCD tripped?)"
+    return alive
+
+
+RUNNING = Declared(
+    "unit_running",
+    description="the box still reports after the switch",
+    limits=limits(expected=True),
+)
+
+
+class SetLoads(StepType):
+    kind = "set-loads"
+    summary = "switch loads as a key press would (no check beyond the unit still running)"
+    params = (
+        Param("heater", "bool", None),
+        Param("filter", "bool", None),
+        Param("bubbles", "int", None, minimum=0, maximum=3),
+        Param("ozone", "bool", None),
+        Param("uvc", "bool", None),
+        Param("all_off", "bool", False, "switch every load off first"),
+        Param("settle", "float", 2.0, "seconds to wait afterwards", minimum=0, maximum=600),
+    )
+
+    def validate(self, params: Params) -> None:
+        if not params["all_off"] and not self._changes(params):
+            raise ValueError("set-loads needs at least one load or all_off = true")
+
+    @staticmethod
+    def _changes(params: Params) -> dict[str, Any]:
+        return {
+            k: params[k]
+            for k in ("heater", "filter", "bubbles", "ozone", "uvc")
+            if params[k] is not None
+        }
+
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
+        return [RUNNING]
+
+    def describe(self, params: Params) -> str:
+        changes = ", ".join(f"{k}={v}" for k, v in self._changes(params).items())
+        return ("all off; " if params["all_off"] else "") + (changes or "")
+
+    def run(self, run: StepRun) -> None:
+        link = run.ctx.link
+        if run.params["all_off"]:
+            link.all_off()
+        changes = self._changes(run.params)
+        if changes:
+            link.set_loads(**changes)
+        run.ctx.wait(run.params["settle"], "settling")
+        check_running(run, "blower" if changes.get("bubbles") else "load")
+
+
+class IdlePower(StepType):
+    watt_limits = ("idle_w", False)
+    kind = "idle-power"
+    summary = "with every load off nothing runs: the meter sees only standby (or, without one, \
+nothing is heard and the water does not warm)"
+    params = (
+        Param(
+            "low",
+            "float",
+            None,
+            "W, least standby draw (only for a meter that reads it)",
+            minimum=0,
+            maximum=10000,
+        ),
+        Param("high", "float", 15.0, "W, most standby draw", minimum=0, maximum=10000),
+        Param(
+            "settle", "float", 3.0, "seconds after switching everything off", minimum=0, maximum=600
+        ),
+        Param(
+            "watch",
+            "float",
+            180.0,
+            "s to watch the water for a live heater without a meter (0: do not)",
+            minimum=0,
+            maximum=3600,
+        ),
+        Param(
+            "warming",
+            "float",
+            1.5,
+            "°C the water may rise unheated without a meter",
+            minimum=1,
+            maximum=20,
+        ),
+    )
+    suspects = ("heater-relay-welded", "power-board-dead")
+
+    def validate(self, params: Params) -> None:
+        if params["watch"] and params["watch"] < 60:
+            raise ValueError("watch must be 0 (no water watch) or at least 60 s")
+
+    @staticmethod
+    def _metered(params: Params, instruments: Instruments) -> bool:
+        return instruments.meter_judges(params["low"], params["high"], change=False)
+
+    def blind_to(self, params: Params, instruments: Instruments) -> dict[str, str]:
+        if self._metered(params, instruments) or params["watch"]:
+            return {}
+        return {"heater-relay-welded": NEEDS_METER + " (or a water watch: watch > 0)"}
+
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
+        if self._metered(params, instruments):
+            return [
+                Declared(
+                    "idle_w", "W", "draw with all loads off", limits(params["low"], params["high"])
+                )
+            ]
+        declared = [
+            Declared(
+                "loads_idle",
+                description="operator: no pump or blower heard",
+                limits=limits(expected=True),
+            )
+        ]
+        if params["watch"]:
+            declared.append(
+                Declared(
+                    "unheated_rise_c",
+                    "°C",
+                    f"water rise over {params['watch']:g} s with every load off "
+                    "(a live heater warms it)",
+                    limits(high=params["warming"]),
+                )
+            )
+        return declared
+
+    def clears(self, params: Params) -> list[str]:
+        return ["heater-relay-welded"]
+
+    def run(self, run: StepRun) -> None:
+        ctx = run.ctx
+        ctx.link.all_off()
+        ctx.wait(run.params["settle"], "settling")
+        if ctx.meter is not None and self._metered(run.params, ctx.instruments):
+            idle = ctx.power_w()
+            if not run.measure("idle_w", round(idle, 2)) and idle >= HEATER_DRAWING_W:
+                run.suspect("heater-relay-welded")
+            return
+        if not run.measure("loads_idle", not running_loads_heard(ctx)):
+            run.suspect("power-board-dead")
+        if not run.params["watch"]:
+            return
+        start = statistics.mean(read_temperatures(run, 3))
+        ctx.wait(run.params["watch"], "watching the water")
+        rise = statistics.mean(read_temperatures(run, 3)) - start
+        if not run.measure("unheated_rise_c", round(rise, 2)):
+            run.suspect("heater-relay-welded")
+
+
+class LoadPower(StepType):
+    watt_limits = ("draw_w", True)
+    kind = "load-power"
+    summary = "switching a load changes the draw as it should (or not at all, for a lock-out)"
+    params = (
+        Param("load", "str", doc="load to switch", choices=LOADS),
+        Param("level", "int", 1, "bubble level for the blower", minimum=1, maximum=3),
+        Param("expect", "str", "on", "on: it must draw; off: it must not", choices=("on", "off")),
+        Param("filter", "bool", None, "filter pump during the test (default: as the load needs)"),
+        Param("low", "float", None, "W, least draw change", minimum=0, maximum=10000),
+        Param("high", "float", None, "W, most draw change", minimum=0, maximum=10000),
+        Param(
+            "marginal",
+            "float",
+            None,
+            "W, band inside the limits flagged as marginal",
+            minimum=0,
+            maximum=10000,
+        ),
+        Param(
+            "settle",
+            "float",
+            3.0,
+            "seconds after switching before reading",
+            minimum=0.5,
+            maximum=600,
+        ),
+        Param("leave_on", "bool", False, "leave the load (and pump) running afterwards"),
+    )
+
+    def default_suspects(self, params: Params) -> list[str]:
+        if params["expect"] == "off":
+            return (
+                ["flow-switch-stuck-closed", "heater-relay-welded"]
+                if params["load"] == "heater"
+                else ["power-board-dead"]
+            )
+        return list(LOW_SUSPECTS[params["load"]])
+
+    def clears(self, params: Params) -> list[str]:
+        load = params["load"]
+        if params["expect"] == "off":
+            return ["flow-switch-stuck-closed", "heater-relay-welded"] if load == "heater" else []
+        cleared = list(LOW_SUSPECTS[load])
+        if load == "heater":
+            cleared += NO_FLOW_SUSPECTS
+        if load == "blower":
+            cleared.append("check-valve-leak")
+        return cleared
+
+    def _limits(self, params: Params) -> tuple[float | None, float | None]:
+        if params["expect"] == "off":
+            low, high = None, OFF_HIGH_W
+        else:
+            key = f"blower-{params['level']}" if params["load"] == "blower" else params["load"]
+            low, high = ON_LIMITS[key]
+        return (
+            low if params["low"] is None else params["low"],
+            high if params["high"] is None else params["high"],
+        )
+
+    def requires(self, params: Params) -> str | None:
+        return params["load"] if params["load"] in ("ozone", "uvc") else None
+
+    def _filter(self, params: Params) -> bool | None:
+        if params["filter"] is not None:
+            return bool(params["filter"])
+        load = params["load"]
+        if load == "heater":
+            return bool(params["expect"] == "on")
+        if load in ("ozone", "uvc") and params["expect"] == "on":
+            return True
+        return None
+
+    def _metered(self, params: Params, instruments: Instruments) -> bool:
+        return instruments.meter_judges(*self._limits(params), change=True)
+
+    def unmeasurable(self, params: Params, instruments: Instruments) -> str | None:
+        if self._metered(params, instruments) or params["load"] in PERCEIVED:
+            return None
+        return NEEDS_METER
+
+    def blind_to(self, params: Params, instruments: Instruments) -> dict[str, str]:
+        # A heater is judged from the wire by heater-rise, a welded relay by idle-power; an
+        # ozone generator or UVC lamp that draws nothing shows no other sign at all.
+        load = params["load"]
+        if load not in SIGNLESS or params["expect"] != "on":
+            return {}
+        if self.unmeasurable(params, instruments) is None:
+            return {}
+        return dict.fromkeys(LOW_SUSPECTS[load], NEEDS_METER)
+
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
+        declared = [RUNNING]
+        on = params["expect"] == "on"
+        if self._metered(params, instruments):
+            low, high = self._limits(params)
+            declared.append(
+                Declared(
+                    "draw_w",
+                    "W",
+                    "change in draw",
+                    limits(low, high, marginal=params["marginal"]),
+                    change=True,
+                )
+            )
+        else:
+            declared.append(
+                Declared(
+                    "running",
+                    description=f"operator: the {params['load']} is heard running",
+                    limits=limits(expected=on),
+                )
+            )
+        if params["load"] == "heater":
+            declared.append(Declared("flow", description="flow reported during the test"))
+        return declared
+
+    def describe(self, params: Params) -> str:
+        load = params["load"]
+        name = f"blower level {params['level']}" if load == "blower" else load
+        if params["expect"] == "off":
+            return f"{name} on, filter {'on' if self._filter(params) else 'off'}: no draw"
+        return f"{name} on: draws"
+
+    def run(self, run: StepRun) -> None:
+        ctx = run.ctx
+        link = ctx.link
+        params = run.params
+        load, level, on = params["load"], params["level"], params["expect"] == "on"
+        pump_before = link.state.filter
+        pump = self._filter(params)
+        if pump is not None and pump != pump_before:
+            link.set_loads(filter=pump)
+            ctx.wait_for(
+                lambda: link.flow is not None and link.flow.flowing == pump, 5.0, "pump settling"
+            )
+            ctx.wait(1.0, "pump settling")
+        metered = ctx.meter is not None and self._metered(params, ctx.instruments)
+        baseline = ctx.power_w() if metered else None
+        switch(ctx, load, True, level)
+        ctx.wait(params["settle"], f"{load} settling")
+        try:
+            if not check_running(run, load):
+                raise run.fail(run.halt or "unit stopped")
+            if load == "heater":
+                run.measure("flow", bool(link.flow and link.flow.flowing))
+            if baseline is not None:
+                ok = run.measure("draw_w", round(ctx.power_w() - baseline, 1) + 0.0)
+            else:
+                ok = run.measure("running", ctx.confirm(PERCEIVED[load]))
+            if not ok:
+                self._narrow(run, load, on, baseline)
+        finally:
+            if not params["leave_on"] and link.alive(RUNNING_WITHIN_S):
+                switch(ctx, load, False)
+                if pump is not None and pump != pump_before:
+                    link.set_loads(filter=pump_before)
+                ctx.wait(1.0, "switching off")
+
+    @staticmethod
+    def _narrow(run: StepRun, load: str, on: bool, baseline: float | None) -> None:
+        if not on:
+            return  # the defaults say it
+        item = run.result.measurement("draw_w") if baseline is not None else None
+        too_high = (
+            item is not None
+            and item.limits.high is not None
+            and isinstance(item.value, float)
+            and item.value > item.limits.high
+        )
+        if too_high:
+            run.suspect("power-board-dead")
+        elif load == "heater":
+            run.suspect(*heater_suspects(run.ctx.link, baseline))
+
+
+class Flow(StepType):
+    kind = "flow"
+    summary = "the flow switches report flow exactly when the filter pump runs"
+    params = (
+        Param("filter", "bool", doc="filter pump on or off for the check"),
+        Param("timeout", "float", 6.0, "seconds for the report to follow", minimum=1, maximum=600),
+    )
+
+    def default_suspects(self, params: Params) -> list[str]:
+        return list(NO_FLOW_SUSPECTS) if params["filter"] else ["flow-switch-stuck-closed"]
+
+    def clears(self, params: Params) -> list[str]:
+        return list(NO_FLOW_SUSPECTS) if params["filter"] else ["flow-switch-stuck-closed"]
+
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
+        declared = [
+            Declared("flow", description="flow reported", limits=limits(expected=params["filter"]))
+        ]
+        if params["filter"] and instruments.meter_tells(*PUMP_RUNNING_W):
+            declared.append(
+                Declared("pump_draw_w", "W", "change in draw when the pump started", change=True)
+            )
+        return declared
+
+    def describe(self, params: Params) -> str:
+        return "pump on: flow reported" if params["filter"] else "pump off: no flow reported"
+
+    def run(self, run: StepRun) -> None:
+        ctx = run.ctx
+        link = ctx.link
+        pump = run.params["filter"]
+        metered = ctx.meter is not None and ctx.instruments.meter_tells(*PUMP_RUNNING_W)
+        baseline = ctx.power_w() if pump and metered else None
+        link.set_loads(filter=pump)
+        switched = ctx.now()
+
+        def settled() -> bool:
+            at = link.flow_at
+            return (
+                at is not None
+                and at > switched + 0.5
+                and link.flow is not None
+                and link.flow.flowing == pump
+            )
+
+        ctx.wait_for(settled, run.params["timeout"], "waiting for flow report")
+        if link.flow is None or link.flow_at is None or link.flow_at <= switched:
+            run.suspect("power-board-dead", "link-noisy")
+            raise run.fail("no flow report since the pump was switched")
+        flowing = link.flow.flowing
+        pump_drawing: bool | None = None
+        if baseline is not None:
+            change = ctx.power_w() - baseline
+            run.measure("pump_draw_w", round(change, 1) + 0.0)
+            pump_drawing = change > PUMP_RUNNING_W[0]
+        if run.measure("flow", flowing):
+            return
+        if pump:
+            if pump_drawing is None:
+                pump_drawing = ctx.confirm(PERCEIVED["filter"])
+            run.suspect("flow-switch-stuck-open" if pump_drawing else "filter-pump-dead")
+            raise run.fail(
+                "no flow reported with the pump " + ("running" if pump_drawing else "commanded on")
+            )
+        raise run.fail("flow reported with the pump off")
+
+
+STEP_TYPES: tuple[StepType, ...] = (SetLoads(), IdlePower(), LoadPower(), Flow())

@@ -1,0 +1,261 @@
+"""Targets: the unit under test with the instruments wired to it.
+
+In labgrid's terms a :class:`Target` bundles resources (a serial URL, a meter URL) with the
+drivers that use them (the link in its role, the meter, the operator). There is no
+strategy object: each step of a plan brings the unit into the state it needs itself.
+
+A :class:`Target` is everything a run needs — the driver that owns the clock, the link in
+its role, the meter (or None), the operator, and how to tell whether an optional part is
+fitted. Builders put one together:
+
+* :func:`virtual_box_target` — a :class:`spasim.board.VirtualBox` on a ``SimCable`` in the
+  bench test tank (20 L, SPEC §2), a virtual meter over its supply and the virtual operator,
+  all on one simulated clock: a full plan takes seconds;
+* :func:`virtual_panel_target` — a :class:`spasim.remote.VirtualRemote` for the ``panel``
+  plan, the bench in the box role;
+* :func:`real_target` — a serial port (USB-UART adapter, pty, ``socket://``) under a
+  real-time driver, an optional Modbus meter, a human or answers-file operator.
+
+Only the builders of virtual targets touch ``spasim``; nothing in a step does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.testing.instruments.link import BoxRoleLink, RemoteLink
+from bench.testing.instruments.meter import (
+    ClampReadByPerson,
+    InstrumentError,
+    Meter,
+    UnreachableMeter,
+    VirtualMeter,
+    open_meter,
+    stall_limit,
+)
+from bench.testing.instruments.operator import Operator, VirtualOperator
+from bench.testing.instruments.specs import DEFAULT_INSTRUMENTS, Instruments
+from bench.testing.record import UnitInfo
+from protocols.clock import Scheduler
+from protocols.driver import Driver, RealTimeDriver, SimulatedDriver
+from protocols.links import LinkLost, open_link
+from protocols.mspa import Command
+from protocols.ports import LinkPort, SimCable
+
+BENCH_TANK_LITRES = 20.0
+"""SPEC §2: the bench test tank."""
+
+
+@dataclass
+class Target:
+    """A unit under test and the bench's instruments on it."""
+
+    driver: Driver
+    operator: Operator
+    link: RemoteLink | None = None
+    box_role: BoxRoleLink | None = None
+    """The bench's own box role (``panel`` plans: the bench plays the box to test a remote)."""
+    meter: Meter | None = None
+    instruments: Instruments = DEFAULT_INSTRUMENTS
+    """What the bench declares it measures with (meter spec, multimeter)."""
+    fitted: Callable[[str], bool | None] | None = None
+    link_description: str = ""
+    meter_description: str | None = None
+    unit: UnitInfo = field(default_factory=UnitInfo)
+    virtual_unit: Any = None
+    """The virtual unit (VirtualBox / VirtualRemote) — for the virtual operator and tests."""
+    cable: SimCable | None = None
+    starters: list[Callable[[], None]] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Power the bench's side of the link (and, for a virtual panel, the panel)."""
+        if self.link is not None:
+            self.link.start()
+        if self.box_role is not None:
+            self.box_role.start()
+        for starter in self.starters:
+            starter()
+
+    def close(self) -> None:
+        for closer in reversed(self.closers):
+            with contextlib.suppress(OSError, LinkLost, InstrumentError):
+                closer()
+        self.closers.clear()
+
+
+def profile_fitted(profile: Any) -> Callable[[str], bool | None]:
+    """ "Is part X fitted?" answered from a board profile (the model plate)."""
+
+    def fitted(part: str) -> bool | None:
+        if part == "ozone":
+            return bool(profile.ozone_fitted)
+        if part == "uvc":
+            return bool(profile.uvc_fitted)
+        if part == "jet":
+            return False  # no packaged profile models the Elite's jet pump
+        return None
+
+    return fitted
+
+
+def _profile(name: str) -> Any:
+    from spasim.profiles import load_profile
+
+    return load_profile(name)
+
+
+def virtual_box_target(
+    profile: str = "premium-4",
+    *,
+    faults: Iterable[str] = (),
+    seed: int = 0,
+    ambient_c: float = 20.0,
+    instruments: Instruments = DEFAULT_INSTRUMENTS,
+    operator: Operator | None = None,
+    serial: str = "",
+) -> Target:
+    """A virtual box in the bench tank, on a simulated clock, with virtual instruments made
+    to ``instruments``' specs: a meter that spoils the truth as its data sheet allows, a
+    person who perceives what a person can (and reads the multimeter, if the bench has one)."""
+    from spasim.board import VirtualBox
+
+    loaded = _profile(profile)
+    scheduler = Scheduler()
+    driver = SimulatedDriver(scheduler)
+    cable = SimCable(scheduler)
+    link = RemoteLink(
+        driver,
+        cable.remote,
+        description=f"virtual:{loaded.name}",
+        uvc_command=Command(loaded.uvc_command),
+    )
+    box = VirtualBox(
+        scheduler,
+        cable.box,
+        loaded,
+        seed=seed,
+        faults=tuple(faults),
+        ambient_c=ambient_c,
+        tank_litres=BENCH_TANK_LITRES,
+    )
+    fitted = profile_fitted(loaded)
+    virtual_meter: Meter | None = None
+    if instruments.meter is not None:
+        virtual_meter = VirtualMeter(
+            box.meter, spec=instruments.meter, seed=seed, name=f"virtual-{instruments.meter.name}"
+        )
+    person = VirtualOperator(box, fitted=fitted, multimeter=instruments.multimeter, seed=seed)
+    return Target(
+        driver=driver,
+        operator=operator if operator is not None else person,
+        link=link,
+        meter=virtual_meter,
+        instruments=instruments,
+        fitted=fitted,
+        link_description=link.description,
+        meter_description=None if virtual_meter is None else virtual_meter.name,
+        unit=UnitInfo(serial=serial, profile=loaded.name, model=loaded.model),
+        virtual_unit=box,
+        cable=cable,
+        closers=[box.close],
+    )
+
+
+def virtual_panel_target(
+    *,
+    faults: Iterable[str] = (),
+    uvc_command: Command = Command.UVC,
+    operator: Operator | None = None,
+    serial: str = "",
+) -> Target:
+    """A virtual control panel on a simulated cable; the bench plays the box."""
+    from spasim.remote import VirtualRemote
+
+    scheduler = Scheduler()
+    driver = SimulatedDriver(scheduler)
+    cable = SimCable(scheduler)
+    box = BoxRoleLink(driver, cable.box, description="virtual:panel")
+    remote = VirtualRemote(scheduler, cable.remote, faults=tuple(faults), uvc_command=uvc_command)
+    return Target(
+        driver=driver,
+        operator=operator if operator is not None else VirtualOperator(remote),
+        instruments=DEFAULT_INSTRUMENTS.with_meter(None),
+        box_role=box,
+        link_description=box.description,
+        unit=UnitInfo(serial=serial, profile="panel", model="control panel"),
+        virtual_unit=remote,
+        cable=cable,
+        starters=[remote.start],
+        closers=[remote.stop],
+    )
+
+
+def real_target(
+    port_url: str,
+    *,
+    role: str = "remote",
+    operator: Operator,
+    meter_url: str | None = None,
+    profile: str | None = None,
+    speed: float = 1.0,
+    serial: str = "",
+    instruments: Instruments | None = None,
+) -> Target:
+    """A unit on a serial port (or pty, or ``socket://``) with an optional Modbus meter.
+
+    ``speed`` is 1 for real hardware; a simulated unit served faster than real time needs
+    the same speed here. ``instruments`` is what the bench declares (default: an SDM120 if a
+    meter URL is given, and a multimeter). Raises :class:`InstrumentError` when the port
+    cannot be opened; a meter that cannot be opened becomes one whose every reading is an
+    instrument error, so the run still happens and is filed.
+    """
+    if instruments is None:
+        instruments = DEFAULT_INSTRUMENTS if meter_url else DEFAULT_INSTRUMENTS.with_meter(None)
+    loaded = _profile(profile) if profile else None
+    driver = RealTimeDriver(speed=speed)
+    try:
+        os_link = open_link(port_url)
+    except LinkLost as error:
+        driver.close()
+        raise InstrumentError(f"link: {error}") from None
+    port = LinkPort(driver, os_link)
+    closers: list[Callable[[], None]] = [port.close, driver.close]
+    meter: Meter | None
+    try:
+        if instruments.meter is not None and instruments.meter.current_only:
+            meter = ClampReadByPerson(operator)  # read off its display, not over a wire
+        else:
+            meter = open_meter(meter_url, stall_s=stall_limit(speed))
+    except InstrumentError as error:
+        meter = UnreachableMeter(meter_url or "", str(error))
+    except ValueError:
+        port.close()
+        driver.close()
+        raise
+    if meter is not None:
+        closers.insert(0, meter.close)
+    target = Target(
+        driver=driver,
+        operator=operator,
+        meter=meter,
+        instruments=instruments,
+        fitted=None if loaded is None else profile_fitted(loaded),
+        link_description=port_url,
+        meter_description=meter_url,
+        unit=UnitInfo(
+            serial=serial,
+            profile="" if loaded is None else loaded.name,
+            model="" if loaded is None else loaded.model,
+        ),
+        closers=closers,
+    )
+    if role == "box":
+        target.box_role = BoxRoleLink(driver, port, description=port_url)
+    else:
+        uvc = Command.UVC if loaded is None else Command(loaded.uvc_command)
+        target.link = RemoteLink(driver, port, description=port_url, uvc_command=uvc)
+    return target

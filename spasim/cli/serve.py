@@ -1,0 +1,411 @@
+"""``spasim serve``: a virtual box (or remote) on a pseudo-terminal or TCP port.
+
+    spasim serve [--pty | --tcp HOST:PORT] [--role box|remote] [--profile NAME]
+                 [--speed X] [--fault ID]... [--water °C] [--ambient °C] [--seed N]
+                 [--set NAME=VALUE]... [--capture FILE] [--tank-litres L]
+                 [--meter-tcp HOST:PORT | --meter-pty] [-v]
+
+Output contract (programs and the pytest plugin rely on it): the first line on stdout is
+exactly ``listening on <pty path | host:port>`` and is flushed at once; with a virtual meter
+(``--meter-tcp``/``--meter-pty``) a second line ``meter on <tcp://host:port | pty path>``
+follows (what ``spabench run --meter`` takes); nothing else is written to stdout. ``-v``
+logs every frame both ways, one ``describe()`` line each with the simulated time, plus
+client connect/leave notices, on **stderr**. The process serves until SIGINT or SIGTERM,
+then closes the pty/sockets and exits 0. Bad arguments (unknown profile, unknown fault, bad
+HOST:PORT, a port it cannot listen on) give one line on stderr and exit 2.
+
+``--speed X`` makes every duration X times shorter: report periods, timers, the watchdog
+and the wire time of each frame all live on the simulated clock, which the real-time driver
+runs X times faster than the wall clock. TCP listens on 127.0.0.1 unless told otherwise;
+port 0 picks a free port and the ``listening on`` line shows the address really bound. HOST
+is an IP literal (or ``localhost``); only ``0.0.0.0`` / ``::`` listen on every interface.
+
+Every number has a range (``--speed`` 0.01–1000, ``--water`` 0–99 °C, ``--ambient`` −30–50
+°C, ``--seed`` 0–2³²−1, ``--tank-litres`` 1–10000); outside it: one line, exit 2. A client
+cannot make the server grow or block: the unit hears and says no more than a 9600-baud line
+carries (see :class:`~protocols.ports.LinkPort`), and no write waits for a client.
+
+``--meter-tcp HOST:PORT`` / ``--meter-pty`` (box role) also serve a virtual SDM120 mains
+energy meter (Modbus TCP, or Modbus RTU on a pseudo-terminal) that reads the box's supply:
+the bench's ``--meter tcp://HOST:PORT`` or ``--meter /dev/pts/N`` opens it like a real one.
+``--tank-litres L`` replaces the profile's tub with a test tank (the bench uses 20 L, so a
+heater test warms the water in minutes, not hours).
+
+``--capture FILE`` records every byte both ways in the capture text format of
+:mod:`protocols.capture` (header: profile, date, source), times in simulated seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO, cast
+
+from protocols.capture import open_capture
+from protocols.cli_support import (
+    EXIT_OK,
+    Subcommand,
+    UsageError,
+    bounded_float,
+    bounded_int,
+    host_port,
+)
+from protocols.driver import Driver, RealTimeDriver
+from protocols.meter_model import METER_SPECS, SDM120, MeterErrors, meter_spec
+from protocols.mspa import Direction, Frame, RemoteState, describe
+from spasim.faults import parse_fault
+from spasim.meter_server import MeterServer
+from spasim.profiles import Profile, load_profile
+from spasim.remote import DEFAULT_PROFILE, VirtualRemote
+from spasim.serve import (
+    ROLES,
+    ByteListener,
+    CaptureTap,
+    Endpoint,
+    FrameTap,
+    PtyEndpoint,
+    Server,
+    TcpEndpoint,
+    Unit,
+)
+from spasim.simulate import AMBIENT_RANGE_C, WATER_RANGE_C
+
+if TYPE_CHECKING:
+    from spasim.board import VirtualBox
+
+SPEED_RANGE = (0.01, 1000.0)
+"""``--speed``: below 0.01 a report period lasts minutes of wall time and waits overflow;
+above 1000 the loop no longer keeps up with the box's schedule on a small machine
+(``benchmarks/flood.py --speeds`` measures it)."""
+
+SEED_RANGE = (0, 2**32 - 1)
+TANK_LITRES_RANGE = (1.0, 10_000.0)
+"""``--tank-litres``: from a bucket to well beyond the largest tub (930 L)."""
+
+_SETTINGS = {
+    "heater": bool,
+    "filter": bool,
+    "bubbles": int,
+    "ozone": bool,
+    "uvc": bool,
+    "setpoint": int,
+}
+
+
+def remote_setting(text: str) -> tuple[str, int]:
+    """``NAME=VALUE`` for ``--set``: a panel setting the served remote starts with."""
+    name, sep, value = text.partition("=")
+    name = name.strip().lower()
+    if not sep or name not in _SETTINGS:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE with NAME one of {', '.join(_SETTINGS)}, got {text!r}"
+        )
+    lowered = value.strip().lower()
+    words = {"on": 1, "off": 0, "true": 1, "false": 0, "yes": 1, "no": 0}
+    try:
+        number = words[lowered] if lowered in words else int(lowered)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{name} needs a number or on/off, got {value!r}"
+        ) from None
+    return name, number
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--pty", action="store_true", help="serve on a new pseudo-terminal (the default)"
+    )
+    where.add_argument(
+        "--tcp",
+        type=host_port,
+        metavar="HOST:PORT",
+        help="serve on TCP (host defaults to 127.0.0.1; port 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--role",
+        choices=ROLES,
+        default="box",
+        help="play the control box (default) or the remote panel",
+    )
+    parser.add_argument(
+        "--profile",
+        default=DEFAULT_PROFILE,
+        metavar="NAME",
+        help=f"box model: a packaged profile name or a .toml path (default {DEFAULT_PROFILE})",
+    )
+    parser.add_argument(
+        "--speed",
+        type=bounded_float(*SPEED_RANGE),
+        default=1.0,
+        metavar="X",
+        help="run X times faster than real time (every duration X times shorter; "
+        f"{SPEED_RANGE[0]:g}–{SPEED_RANGE[1]:g})",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="inject a fault from the catalogue (repeatable)",
+    )
+    parser.add_argument(
+        "--water",
+        type=bounded_float(*WATER_RANGE_C, " °C"),
+        default=None,
+        metavar="°C",
+        help=f"box role: water temperature, {WATER_RANGE_C[0]:g}–{WATER_RANGE_C[1]:g} "
+        "(default: ambient)",
+    )
+    parser.add_argument(
+        "--ambient",
+        type=bounded_float(*AMBIENT_RANGE_C, " °C"),
+        default=20.0,
+        metavar="°C",
+        help=f"box role: air temperature, {AMBIENT_RANGE_C[0]:g}–{AMBIENT_RANGE_C[1]:g} "
+        "(default 20)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=bounded_int(*SEED_RANGE),
+        default=0,
+        metavar="N",
+        help=f"box role: seed for sensor noise, 0–{SEED_RANGE[1]} (default 0)",
+    )
+    parser.add_argument(
+        "--set",
+        type=remote_setting,
+        action="append",
+        default=[],
+        dest="settings",
+        metavar="NAME=VALUE",
+        help="role remote: a panel setting to start with, e.g. filter=on setpoint=37",
+    )
+    parser.add_argument(
+        "--tank-litres",
+        type=bounded_float(*TANK_LITRES_RANGE, " L"),
+        default=None,
+        metavar="L",
+        help="box role: water volume of a test tank instead of the profile's tub "
+        f"({TANK_LITRES_RANGE[0]:g}–{TANK_LITRES_RANGE[1]:g} L)",
+    )
+    meter = parser.add_mutually_exclusive_group()
+    meter.add_argument(
+        "--meter-tcp",
+        type=host_port,
+        metavar="HOST:PORT",
+        help="box role: also serve a virtual SDM120 energy meter on Modbus TCP",
+    )
+    meter.add_argument(
+        "--meter-pty",
+        action="store_true",
+        help="box role: also serve a virtual SDM120 energy meter, Modbus RTU on a new pty",
+    )
+    parser.add_argument(
+        "--meter-spec",
+        choices=sorted(METER_SPECS),
+        default=SDM120.name,
+        help="data sheet the virtual meter reads to: "
+        + ", ".join(sorted(METER_SPECS))
+        + f" (default {SDM120.name}: reads 0 below 20 mA, class 1 errors, float32)",
+    )
+    parser.add_argument(
+        "--capture",
+        metavar="FILE",
+        default=None,
+        help="record every frame both ways to FILE (capture text format)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log every frame both ways on stderr",
+    )
+
+
+def _endpoint(args: argparse.Namespace) -> Endpoint:
+    if args.tcp is None:
+        return PtyEndpoint()
+    host, port = args.tcp
+    try:
+        return TcpEndpoint(host, port)
+    except OSError as error:
+        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+
+
+def _profile(args: argparse.Namespace) -> Profile:
+    try:
+        return load_profile(args.profile)
+    except (ValueError, OSError) as error:
+        raise UsageError(str(error)) from None
+
+
+def _build_remote(driver: Driver, args: argparse.Namespace, profile: Profile) -> VirtualRemote:
+    values: dict[str, Any] = dict(RemoteState()._asdict())
+    for name, value in args.settings:
+        values[name] = _SETTINGS[name](value)
+    try:
+        state = RemoteState(**values)
+        remote = VirtualRemote(driver.scheduler, profile=profile, state=state, faults=args.fault)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    remote.start()
+    return remote
+
+
+def _build_box(driver: Driver, args: argparse.Namespace, profile: Profile) -> Unit:
+    from spasim.board import VirtualBox  # imported late: only the box role pays for it
+
+    try:
+        return VirtualBox(
+            driver.scheduler,
+            None,
+            profile,
+            seed=args.seed,
+            faults=tuple(args.fault),
+            water_c=args.water,
+            ambient_c=args.ambient,
+            tank_litres=args.tank_litres,
+        )
+    except (KeyError, ValueError) as error:
+        raise UsageError(str(error.args[0] if error.args else error)) from None
+
+
+def _frame_logger(stream: TextIO) -> ByteListener:
+    """``-v``: one ``describe()`` line per complete frame, both ways, simulated seconds."""
+
+    def log(time: float, sender: str, frame: Frame) -> None:
+        stream.write(f"{time:10.3f} {describe(frame, Direction.from_sender(sender))}\n")
+        stream.flush()
+
+    return FrameTap(log)
+
+
+def _event_logger(stream: TextIO) -> Callable[[str], None]:
+    def log(message: str) -> None:
+        stream.write(f"# {message}\n")
+        stream.flush()
+
+    return log
+
+
+def _open_capture(args: argparse.Namespace, profile: Profile) -> CaptureTap:
+    try:
+        writer = open_capture(
+            args.capture,
+            profile=profile.name,
+            source=f"spasim serve --role {args.role} --speed {args.speed:g}",
+        )
+    except OSError as error:
+        raise UsageError(
+            f"cannot write capture {args.capture}: {error.strerror or error}"
+        ) from None
+    return CaptureTap(writer)
+
+
+def _start_meter(args: argparse.Namespace, unit: Unit) -> MeterServer | None:
+    """The virtual energy meter on the box's supply, if one was asked for."""
+    if args.meter_tcp is None and not args.meter_pty:
+        return None
+    box = cast("VirtualBox", unit)
+    # A served meter is never kinder than the one on a real bench: the truth, spoiled as the
+    # declared data sheet allows (only the meter server's thread reads it).
+    errors = MeterErrors(meter_spec(args.meter_spec), seed=args.seed)
+    server = MeterServer(lambda: errors.spoil(box.meter()), tcp=args.meter_tcp, pty=args.meter_pty)
+    try:
+        server.start()
+    except OSError as error:
+        raise UsageError(f"cannot serve the meter: {error.strerror or error}") from None
+    return server
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Build the endpoint and the unit, announce the address, serve until a signal."""
+    profile = _profile(args)
+    for fault in args.fault:
+        try:
+            parse_fault(fault, role=args.role)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    if args.settings and args.role != "remote":
+        raise UsageError("--set is for --role remote (a box takes its settings from the remote)")
+    box_only = {
+        "--meter-tcp": args.meter_tcp is not None,
+        "--meter-pty": args.meter_pty,
+        "--tank-litres": args.tank_litres is not None,
+    }
+    for option, given in box_only.items():
+        if given and args.role != "box":
+            raise UsageError(f"{option} is for --role box")
+    driver = RealTimeDriver(speed=args.speed)
+    endpoint: Endpoint | None = None
+    server: Server | None = None
+    capture: CaptureTap | None = None
+    meter: MeterServer | None = None
+    stopping: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.append(signum)
+        driver.call_soon_threadsafe(lambda: None)  # wakes the select loop
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        endpoint = _endpoint(args)
+        if args.role == "box":
+            unit: Unit = _build_box(driver, args, profile)
+        else:
+            unit = _build_remote(driver, args, profile)
+        listeners: list[ByteListener] = []
+        if args.verbose:
+            listeners.append(_frame_logger(sys.stderr))
+        if args.capture is not None:
+            capture = _open_capture(args, profile)
+            listeners.append(capture)
+
+        def on_bytes(time: float, sender: str, data: bytes) -> None:
+            for listener in listeners:
+                listener(time, sender, data)
+
+        server = Server(
+            driver,
+            unit,
+            endpoint,
+            sender=args.role,
+            on_bytes=on_bytes if listeners else None,
+            on_event=_event_logger(sys.stderr) if args.verbose else None,
+        )
+        meter = _start_meter(args, unit)
+        sys.stdout.write(f"listening on {endpoint.address}\n")
+        if meter is not None:
+            sys.stdout.write(f"meter on {meter.url}\n")
+        sys.stdout.flush()
+        server.start()
+        driver.wait_until(lambda: bool(stopping), None)
+    finally:
+        if server is not None:
+            server.close()
+        elif endpoint is not None:
+            endpoint.close()
+        if capture is not None:
+            capture.close()
+        if meter is not None:
+            meter.stop()
+        driver.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    return serve(args)
+
+
+COMMAND = Subcommand(
+    "serve",
+    "serve a virtual box (or remote) on a pseudo-terminal or TCP port",
+    _configure,
+    _run,
+)
