@@ -1,0 +1,1 @@
+"""The tests' own support code: builders and helpers no product module needs."""
