@@ -2,42 +2,44 @@
 :class:`Profile`.
 
 Why data and not code: most figures are [model] choices (SPEC §2–§4) that a service partner
-may want to change for a box we have not measured. A profile file is flat TOML grouped in
-sections (``[heater] stage1_w`` becomes the field ``heater_stage1_w``) and may start from
-another with ``base = "premium-4"``, repeating only what differs. The packaged profiles live
-next to this module in ``spasim/profiles/*.toml``; a user file is loaded by path the same way.
+may want to change for a box we have not measured. A profile is a model file of
+:mod:`protocols.mspa.models` (``protocols/mspa/models/*.toml``, or a user file by path): the
+same file gives the bench a model's plate and wire facts (:class:`~protocols.mspa.models.
+ModelPlate`) and the simulator its figures here — watts, water, physics, timings — so no
+fact is written twice. The file format (sections, ``base = "premium-4"`` inheritance, type
+conversion) and the plate's own checks live there; this module adds the simulator's fields
+and the checks that keep a simulated box physically possible.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
-from typing import Any
 
-from protocols.files import parse_toml, read_text_file
+from protocols.mspa.models import (
+    PLATE_FIELDS,
+    PLATE_RANGES,
+    UVC_VARIANT_A,
+    UVC_VARIANT_B,
+    ModelPlate,
+    available_models,
+    plate_problems,
+    range_problems,
+    read_model_values,
+    typed_values,
+)
 from spasim.overtemp import minimum_margin_c
 
-UVC_VARIANT_A = 0x15
-"""UVC enable code on a variant A box."""
-UVC_VARIANT_B = 0x10
-"""UVC enable code on a variant B box (shared with the power-on 0x10 exchange)."""
-
-_SECTIONS = (
-    "heater",
-    "filter",
-    "blower",
-    "ozone",
-    "uvc",
-    "setpoint",
-    "thermal",
-    "link",
-    "boot",
-    "sensor",
-)
+__all__ = [
+    "RANGES",
+    "UVC_VARIANT_A",
+    "UVC_VARIANT_B",
+    "Profile",
+    "available_profiles",
+    "load_profile",
+    "resolve_profile",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +91,21 @@ class Profile:
             raise ValueError(f"profile {self.name!r}: " + "; ".join(problems))
 
     @property
+    def plate(self) -> ModelPlate:
+        """This model's plate and wire facts (what the bench knows of a real box)."""
+        return ModelPlate(**{field: getattr(self, field) for field in PLATE_FIELDS})
+
+    @property
     def bubble_auto_off_s(self) -> float:
-        return self.blower_auto_off_min * 60.0
+        return self.plate.bubble_auto_off_s
 
     @property
     def ozone_auto_off_s(self) -> float:
-        return self.ozone_auto_off_h * 3600.0
+        return self.plate.ozone_auto_off_s
 
     @property
     def uvc_auto_off_s(self) -> float:
-        return self.uvc_auto_off_h * 3600.0
+        return self.plate.uvc_auto_off_s
 
     @property
     def boot_first_flow_s(self) -> float:
@@ -107,7 +114,7 @@ class Profile:
 
     @property
     def uvc_variant(self) -> str:
-        return "A" if self.uvc_command == UVC_VARIANT_A else "B"
+        return self.plate.uvc_variant
 
     def blower_w(self, level: int) -> float:
         """Electrical power of the blower at ``level`` (0 = off)."""
@@ -125,12 +132,9 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "heater_overtemp_recover_c": (0, 100, "°C"),
     "filter_pump_w": (1, 1000, "W"),
     "blower_level_w": (1, 5000, "W"),
-    "blower_auto_off_min": (0.1, 1440, "min"),
     "blower_loss_w": (0, 5000, "W"),
     "ozone_w": (0, 500, "W"),
-    "ozone_auto_off_h": (0.01, 48, "h"),
     "uvc_w": (0, 500, "W"),
-    "uvc_auto_off_h": (0.01, 48, "h"),
     "setpoint_min_c": (0, 60, "°C"),
     "setpoint_max_c": (0, 60, "°C"),
     "setpoint_default_c": (0, 60, "°C"),
@@ -148,6 +152,7 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "sensor_poll_s": (0.01, 60, "s"),
     "heater_overtemp_margin_c": (0, 20, "°C"),
     "thermal_min_litres": (0, 5000, "L"),
+    **PLATE_RANGES,
 }
 """Physical range of every numeric profile field (low, high, unit), inclusive.
 
@@ -157,29 +162,15 @@ freezing the simulation later.
 """
 
 
-def _out_of_range(p: Profile) -> list[str]:
-    problems = []
-    for field, (low, high, unit) in RANGES.items():
-        value = getattr(p, field)
-        for item in value if isinstance(value, tuple) else (value,):
-            if not (math.isfinite(item) and low <= item <= high):
-                problems.append(f"{field} must be {low:g}–{high:g} {unit}".rstrip())
-                break
-    return problems
-
-
 def _problems(p: Profile) -> list[str]:
     """Everything in ``p`` that would make a box behave impossibly (empty when fine)."""
-    problems = []
+    problems = plate_problems(p)
     positive = (
         "water_litres",
         "mains_voltage_v",
         "heater_stage1_w",
         "heater_stage2_w",
         "filter_pump_w",
-        "blower_auto_off_min",
-        "ozone_auto_off_h",
-        "uvc_auto_off_h",
         "thermal_ua_w_per_k",
         "thermal_lid_off_factor",
         "thermal_blower_factor",
@@ -196,10 +187,6 @@ def _problems(p: Profile) -> list[str]:
             problems.append(f"{field} must not be negative")
     if len(p.blower_level_w) != 3 or any(w <= 0 for w in p.blower_level_w):
         problems.append("blower level_w needs three positive powers (levels 1–3)")
-    if p.uvc_command not in (UVC_VARIANT_A, UVC_VARIANT_B):
-        problems.append(
-            f"uvc command must be 0x15 (variant A) or 0x10 (variant B), got {p.uvc_command:#x}"
-        )
     if not p.setpoint_min_c <= p.setpoint_default_c <= p.setpoint_max_c:
         problems.append("set-point needs min_c <= default_c <= max_c")
     if not p.heater_overtemp_recover_c < p.heater_overtemp_cut_c:
@@ -224,94 +211,17 @@ def _problems(p: Profile) -> list[str]:
                 f"heater overtemp_margin_c must be at least {needed:.3f} °C (sensor noise clip"
                 " + half a 0.5 °C step + the fastest rise in min_litres over one sensor poll)"
             )
-    return problems + _out_of_range(p)
+    return problems + range_problems(p, _SIMULATION_RANGES)
 
 
-_FIELD_TYPES = {field.name: field.type for field in dataclasses.fields(Profile)}
-
-
-def _convert(key: str, value: Any) -> Any:
-    """TOML value → the field's type; ``ValueError`` naming the key when it cannot be."""
-    kind = _FIELD_TYPES[key]
-    if kind == "str":
-        if isinstance(value, str):
-            return value
-    elif kind == "bool":
-        if isinstance(value, bool):
-            return value
-    elif kind == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif kind == "float":
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    elif (
-        isinstance(value, list)
-        and len(value) == 3
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-    ):
-        return tuple(float(v) for v in value)
-    raise ValueError(f"{key} must be {kind}, got {value!r}")
-
-
-def _flatten(document: dict[str, Any], origin: str) -> dict[str, Any]:
-    """``{"heater": {"stage1_w": 1}}`` → ``{"heater_stage1_w": 1}``; unknown keys are errors."""
-    flat: dict[str, Any] = {}
-    for key, value in document.items():
-        if key == "base":
-            continue
-        if key in _SECTIONS:
-            if not isinstance(value, dict):
-                raise ValueError(f"{origin}: [{key}] must be a table")
-            for inner, inner_value in value.items():
-                flat[f"{key}_{inner}"] = inner_value
-        else:
-            flat[key] = value
-    unknown = sorted(set(flat) - set(_FIELD_TYPES))
-    if unknown:
-        raise ValueError(f"{origin}: unknown profile keys {', '.join(unknown)}")
-    return flat
-
-
-def _package_dir() -> Any:
-    return resources.files("spasim").joinpath("profiles")
+_FIELD_TYPES = {field.name: str(field.type) for field in dataclasses.fields(Profile)}
+_SIMULATION_RANGES = {key: limits for key, limits in RANGES.items() if key not in PLATE_FIELDS}
+"""The ranges :func:`plate_problems` does not already check."""
 
 
 def available_profiles() -> list[str]:
-    """Names of the packaged profiles, sorted."""
-    return sorted(
-        entry.name.removesuffix(".toml")
-        for entry in _package_dir().iterdir()
-        if entry.name.endswith(".toml")
-    )
-
-
-def _read_document(name_or_path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
-    text = os.fspath(name_or_path)
-    if text in available_profiles():
-        data = _package_dir().joinpath(f"{text}.toml").read_text(encoding="utf-8")
-        origin = f"profile {text!r}"
-    elif isinstance(name_or_path, os.PathLike) or text.endswith(".toml") or os.sep in text:
-        origin = str(Path(text))
-        data = read_text_file(text, "profile file")  # InputFileError: a one-line ValueError
-    else:
-        known = ", ".join(available_profiles())
-        raise ValueError(f"unknown profile {text!r}: known profiles are {known} (or a .toml path)")
-    return parse_toml(data, origin), origin
-
-
-def _resolve(name_or_path: str | os.PathLike[str], seen: tuple[str, ...]) -> dict[str, Any]:
-    document, origin = _read_document(name_or_path)
-    base = document.get("base")
-    merged: dict[str, Any] = {}
-    if base is not None:
-        if not isinstance(base, str):
-            raise ValueError(f"{origin}: base must be a profile name")
-        if base in seen:
-            raise ValueError(f"{origin}: base profiles form a loop ({' → '.join((*seen, base))})")
-        merged = _resolve(base, (*seen, base))
-    merged.update(_flatten(document, origin))
-    return merged
+    """Names of the packaged profiles, sorted: every model file of :mod:`protocols.mspa.models`."""
+    return available_models()
 
 
 def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
@@ -319,15 +229,8 @@ def load_profile(name_or_path: str | os.PathLike[str]) -> Profile:
 
     ``ValueError`` lists the known names for an unknown one, and names the key for a bad value.
     """
-    flat = _resolve(name_or_path, (os.fspath(name_or_path),))
-    missing = sorted(set(_FIELD_TYPES) - set(flat))
-    if missing:
-        raise ValueError(
-            f"profile {os.fspath(name_or_path)!r} lacks {', '.join(missing)} "
-            '(start it with base = "premium-4" to inherit the rest)'
-        )
-    values = {key: _convert(key, value) for key, value in flat.items()}
-    return Profile(**values)
+    values = read_model_values(name_or_path, known=_FIELD_TYPES)
+    return Profile(**typed_values(name_or_path, values, _FIELD_TYPES))
 
 
 def resolve_profile(profile: Profile | str | os.PathLike[str]) -> Profile:

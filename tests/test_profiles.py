@@ -1,4 +1,5 @@
-"""Board profiles: packaged TOML data, user files, validation, the ``profiles`` command."""
+"""Board profiles: packaged TOML data, user files, validation, the ``profiles`` command; the
+model plates (:mod:`protocols.mspa.models`) read from the same files."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from protocols.mspa.models import ModelPlate, available_models, load_model
 from spasim.cli import main
 from spasim.cli.profiles import format_profile
 from spasim.overtemp import minimum_margin_c
@@ -166,3 +168,81 @@ def test_profiles_command_rejects_an_unknown_name(capsys: pytest.CaptureFixture[
         main(["profiles", "--show", "deluxe"])
     assert exit_info.value.code == 2
     assert "known profiles are" in capsys.readouterr().err
+
+
+# -- the model plates: the same files, read without the simulator -------------------------
+
+
+def test_every_profile_is_a_model_file_and_its_plate_is_the_profiles() -> None:
+    assert available_models() == available_profiles() == PACKAGED
+    for name in PACKAGED:
+        plate, profile = load_model(name), load_profile(name)
+        assert plate == profile.plate
+        assert (plate.bubble_auto_off_s, plate.ozone_auto_off_s, plate.uvc_auto_off_s) == (
+            profile.bubble_auto_off_s,
+            profile.ozone_auto_off_s,
+            profile.uvc_auto_off_s,
+        )
+        assert plate.uvc_variant == profile.uvc_variant
+
+
+def test_the_model_files_live_at_the_protocol_layer_only() -> None:
+    """One file per model: the simulator keeps no copy of its own."""
+    import protocols.mspa.models
+    import spasim.profiles
+
+    models_dir = Path(protocols.mspa.models.__file__).with_suffix("")
+    assert sorted(path.stem for path in models_dir.glob("*.toml")) == PACKAGED
+    assert not list(Path(spasim.profiles.__file__).parent.glob("**/*.toml"))
+
+
+def test_plates_of_the_packaged_models() -> None:
+    aurora = load_model("aurora-urban")
+    assert aurora.model == "MSpa Urban Aurora 4-person (2021+)"
+    assert (aurora.uvc_command, aurora.uvc_variant, aurora.bubble_auto_off_s) == (0x10, "B", 1200)
+    concept = load_model("concept-4")
+    assert concept.ozone_fitted and not concept.uvc_fitted
+    assert load_model("premium-4").uvc_command == UVC_VARIANT_A
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        aurora.uvc_command = 0x15  # type: ignore[misc]
+
+
+def test_a_user_model_file_gives_its_plate_and_leaves_the_simulators_keys_alone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tank.toml"
+    path.write_text(
+        'base = "elite-6"\nname = "my-box"\n[heater]\nwatts = 3\n[uvc]\nauto_off_h = 1\n',
+        encoding="utf-8",
+    )
+    plate = load_model(path)
+    assert (plate.name, plate.uvc_command, plate.uvc_auto_off_s) == ("my-box", 0x10, 3600)
+    with pytest.raises(ValueError, match="unknown profile keys heater_watts"):
+        load_profile(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('base = "premium-4"\n[uvc]\ncommand = 0x16\n', "0x15 .variant A. or 0x10"),
+        ('base = "premium-4"\n[ozone]\nfitted = 1\n', "ozone_fitted must be bool"),
+        ('base = "premium-4"\n[blower]\nauto_off_min = 0\n', "blower_auto_off_min must be"),
+        ('base = "premium-4"\n[uvc]\nauto_off_h = inf\n', "uvc_auto_off_h must be 0.01–48 h"),
+        ('name = "bare"\n', "lacks"),
+        ('base = "nowhere"\n', "unknown profile 'nowhere'"),
+    ],
+)
+def test_bad_plates_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        load_model(path)
+    with pytest.raises(ValueError, match=message):
+        load_profile(path)  # the simulator judges the plate the same way
+
+
+def test_unknown_model_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown profile 'deluxe'.*premium-4"):
+        load_model("deluxe")
+    with pytest.raises(ValueError, match="must be positive"):
+        ModelPlate("x", "X", 10.0, True, 2.0, True, 0x15, 0.0)

@@ -23,8 +23,8 @@ from bench.records.store import (
 )
 from bench.records.warranty import explain
 from protocols.cli_support import EXIT_OK, Subcommand, UsageError
+from protocols.mspa.models import available_models
 from protocols.mspa.parts import PART_CLASSES
-from spasim.profiles import available_profiles
 
 
 def date_argument(text: str) -> date:
@@ -36,7 +36,8 @@ def date_argument(text: str) -> date:
 
 
 def check_profile(profile: str) -> str:
-    known = available_profiles()
+    """``profile`` if it names a packaged model file (the records path needs no simulator)."""
+    known = available_models()
     if profile not in known:
         raise UsageError(f"unknown profile {profile!r} (one of: {', '.join(known)})")
     return profile

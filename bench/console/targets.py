@@ -16,6 +16,7 @@ from bench.testing.instruments.specs import DEFAULT_INSTRUMENTS, Instruments
 from bench.testing.targets import Target, real_target, virtual_box_target
 from protocols.clock import Scheduler
 from protocols.driver import Driver, RealTimeDriver
+from protocols.mspa.models import load_model
 
 
 def redrive(target: Target, driver: Driver) -> Target:
@@ -74,13 +75,12 @@ def port_target(
 
 
 def auto_off_for(profile: str | None) -> AutoOffTimes:
-    """The box's auto-off times from its profile (SPEC defaults when none is known)."""
+    """The box's auto-off times from its model plate (SPEC defaults when none is known); read
+    from :mod:`protocols.mspa.models`, so a console on a real box loads no simulator."""
     if not profile:
         return AutoOffTimes()
-    from spasim.profiles import load_profile
-
-    loaded = load_profile(profile)
-    return AutoOffTimes(loaded.bubble_auto_off_s, loaded.ozone_auto_off_s, loaded.uvc_auto_off_s)
+    plate = load_model(profile)
+    return AutoOffTimes(plate.bubble_auto_off_s, plate.ozone_auto_off_s, plate.uvc_auto_off_s)
 
 
 def fault_choices() -> list[tuple[str, str, str]]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bench.testing.instruments.link import BoxRoleLink, RemoteLink
 from bench.testing.instruments.meter import (
@@ -43,6 +43,7 @@ from protocols.clock import Scheduler
 from protocols.driver import Driver, RealTimeDriver, SimulatedDriver
 from protocols.links import LinkLost, open_link
 from protocols.mspa import Command
+from protocols.mspa.models import load_model
 from protocols.ports import LinkPort, SimCable
 
 BENCH_TANK_LITRES = 20.0
@@ -87,22 +88,34 @@ class Target:
         self.closers.clear()
 
 
-def profile_fitted(profile: Any) -> Callable[[str], bool | None]:
-    """ "Is part X fitted?" answered from a board profile (the model plate)."""
+class FittedParts(Protocol):
+    """The model plate's optional parts: a :class:`~protocols.mspa.models.ModelPlate` (real
+    units) or a simulator profile (virtual ones), which carries the same facts."""
+
+    @property
+    def ozone_fitted(self) -> bool: ...
+    @property
+    def uvc_fitted(self) -> bool: ...
+
+
+def profile_fitted(plate: FittedParts) -> Callable[[str], bool | None]:
+    """ "Is part X fitted?" answered from the model plate."""
 
     def fitted(part: str) -> bool | None:
         if part == "ozone":
-            return bool(profile.ozone_fitted)
+            return bool(plate.ozone_fitted)
         if part == "uvc":
-            return bool(profile.uvc_fitted)
+            return bool(plate.uvc_fitted)
         if part == "jet":
-            return False  # no packaged profile models the Elite's jet pump
+            return False  # no packaged model file lists the Elite's jet pump
         return None
 
     return fitted
 
 
 def _profile(name: str) -> Any:
+    """The simulator's profile, for the virtual builders (a real unit needs only
+    :func:`~protocols.mspa.models.load_model`)."""
     from spasim.profiles import load_profile
 
     return load_profile(name)
@@ -215,7 +228,7 @@ def real_target(
     """
     if instruments is None:
         instruments = DEFAULT_INSTRUMENTS if meter_url else DEFAULT_INSTRUMENTS.with_meter(None)
-    loaded = _profile(profile) if profile else None
+    loaded = load_model(profile) if profile else None  # the plate: no simulator on this path
     driver = RealTimeDriver(speed=speed)
     try:
         os_link = open_link(port_url)

@@ -1,0 +1,266 @@
+"""The model files: what each MSpa model's plate and wire say, read without the simulator.
+
+Why here: a bench testing a *real* box must know what its model plate says — which optional
+parts are fitted, which code enables the UVC lamp on the wire, when the box switches bubbles,
+ozone and UVC off by itself — and none of that is simulation. Keeping these facts at the
+protocol layer lets the bench's real-hardware path run without importing :mod:`spasim`; the
+simulator (:mod:`spasim.profiles`) reads the very same files for its own figures (watts,
+water, physics, timings), so each fact is written once.
+
+One TOML file per model in ``protocols/mspa/models/*.toml``; a file may start from another
+with ``base = "premium-4"`` and repeat only what differs, and a user file is read by path the
+same way. Keys are grouped in sections (``[uvc] command`` is the field ``uvc_command``).
+:func:`load_model` gives the plate (:class:`ModelPlate`) and ignores the simulator's keys;
+:func:`read_model_values` gives every key, for the simulator to check and convert.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, Protocol
+
+from protocols.files import parse_toml, read_text_file
+from protocols.mspa.frames import Command
+
+UVC_VARIANT_A = int(Command.UVC)
+"""UVC enable code on a variant A box."""
+UVC_VARIANT_B = int(Command.INIT_10)
+"""UVC enable code on a variant B box (shared with the power-on 0x10 exchange)."""
+
+SECTIONS = (
+    "heater",
+    "filter",
+    "blower",
+    "ozone",
+    "uvc",
+    "setpoint",
+    "thermal",
+    "link",
+    "boot",
+    "sensor",
+)
+"""The tables a model file may hold; ``[heater] stage1_w`` is read as ``heater_stage1_w``."""
+
+PLATE_RANGES: dict[str, tuple[float, float, str]] = {
+    "blower_auto_off_min": (0.1, 1440, "min"),
+    "ozone_auto_off_h": (0.01, 48, "h"),
+    "uvc_auto_off_h": (0.01, 48, "h"),
+}
+"""Range of every numeric plate fact (low, high, unit), inclusive: a typo is refused by name."""
+
+
+class PlateFacts(Protocol):
+    """What :func:`plate_problems` judges: a :class:`ModelPlate`, or a simulator profile
+    that carries the same facts."""
+
+    @property
+    def uvc_command(self) -> int: ...
+    @property
+    def blower_auto_off_min(self) -> float: ...
+    @property
+    def ozone_auto_off_h(self) -> float: ...
+    @property
+    def uvc_auto_off_h(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPlate:
+    """One model's plate and wire facts: what the bench needs to test a real box."""
+
+    name: str
+    """The model file's key (``premium-4``)."""
+    model: str
+    """The maker's name for the model, as on the plate."""
+    blower_auto_off_min: float
+    ozone_fitted: bool
+    ozone_auto_off_h: float
+    uvc_fitted: bool
+    uvc_command: int
+    """The wire code that enables the UVC lamp: 0x15 (variant A) or 0x10 (variant B)."""
+    uvc_auto_off_h: float
+
+    def __post_init__(self) -> None:
+        problems = plate_problems(self)
+        if problems:
+            raise ValueError(f"profile {self.name!r}: " + "; ".join(problems))
+
+    @property
+    def bubble_auto_off_s(self) -> float:
+        return self.blower_auto_off_min * 60.0
+
+    @property
+    def ozone_auto_off_s(self) -> float:
+        return self.ozone_auto_off_h * 3600.0
+
+    @property
+    def uvc_auto_off_s(self) -> float:
+        return self.uvc_auto_off_h * 3600.0
+
+    @property
+    def uvc_variant(self) -> str:
+        return "A" if self.uvc_command == UVC_VARIANT_A else "B"
+
+
+PLATE_FIELDS: dict[str, str] = {
+    field.name: str(field.type) for field in dataclasses.fields(ModelPlate)
+}
+"""The plate's keys and their types (as written in the dataclass)."""
+
+
+def range_problems(values: object, ranges: Mapping[str, tuple[float, float, str]]) -> list[str]:
+    """``"{field} must be low–high unit"`` for every field of ``values`` outside its range
+    (each item of a tuple field is checked; NaN and infinities are always out)."""
+    problems = []
+    for field, (low, high, unit) in ranges.items():
+        value = getattr(values, field)
+        for item in value if isinstance(value, tuple) else (value,):
+            if not (math.isfinite(item) and low <= item <= high):
+                problems.append(f"{field} must be {low:g}–{high:g} {unit}".rstrip())
+                break
+    return problems
+
+
+def plate_problems(p: PlateFacts) -> list[str]:
+    """Everything in ``p``'s plate facts that no real box has (empty when fine)."""
+    problems = [
+        f"{field} must be positive"
+        for field in ("blower_auto_off_min", "ozone_auto_off_h", "uvc_auto_off_h")
+        if not getattr(p, field) > 0
+    ]
+    if p.uvc_command not in (UVC_VARIANT_A, UVC_VARIANT_B):
+        problems.append(
+            f"uvc command must be 0x15 (variant A) or 0x10 (variant B), got {p.uvc_command:#x}"
+        )
+    return problems + range_problems(p, PLATE_RANGES)
+
+
+# ----------------------------------------------------------------------------- the files
+
+
+def _package_dir() -> Traversable:
+    return resources.files("protocols.mspa").joinpath("models")
+
+
+def available_models() -> list[str]:
+    """Names of the packaged model files, sorted."""
+    return sorted(
+        entry.name.removesuffix(".toml")
+        for entry in _package_dir().iterdir()
+        if entry.name.endswith(".toml")
+    )
+
+
+def _read_document(name_or_path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
+    text = os.fspath(name_or_path)
+    if text in available_models():
+        data = _package_dir().joinpath(f"{text}.toml").read_text(encoding="utf-8")
+        origin = f"profile {text!r}"
+    elif isinstance(name_or_path, os.PathLike) or text.endswith(".toml") or os.sep in text:
+        origin = str(Path(text))
+        data = read_text_file(text, "profile file")  # InputFileError: a one-line ValueError
+    else:
+        known = ", ".join(available_models())
+        raise ValueError(f"unknown profile {text!r}: known profiles are {known} (or a .toml path)")
+    return parse_toml(data, origin), origin
+
+
+def _flatten(
+    document: dict[str, Any], origin: str, known: Collection[str] | None
+) -> dict[str, Any]:
+    """``{"heater": {"stage1_w": 1}}`` → ``{"heater_stage1_w": 1}``; keys not in ``known``
+    are errors (``known=None``: every key is accepted)."""
+    flat: dict[str, Any] = {}
+    for key, value in document.items():
+        if key == "base":
+            continue
+        if key in SECTIONS:
+            if not isinstance(value, dict):
+                raise ValueError(f"{origin}: [{key}] must be a table")
+            for inner, inner_value in value.items():
+                flat[f"{key}_{inner}"] = inner_value
+        else:
+            flat[key] = value
+    if known is not None:
+        unknown = sorted(set(flat) - set(known))
+        if unknown:
+            raise ValueError(f"{origin}: unknown profile keys {', '.join(unknown)}")
+    return flat
+
+
+def _resolve(
+    name_or_path: str | os.PathLike[str], seen: tuple[str, ...], known: Collection[str] | None
+) -> dict[str, Any]:
+    document, origin = _read_document(name_or_path)
+    base = document.get("base")
+    merged: dict[str, Any] = {}
+    if base is not None:
+        if not isinstance(base, str):
+            raise ValueError(f"{origin}: base must be a profile name")
+        if base in seen:
+            raise ValueError(f"{origin}: base profiles form a loop ({' → '.join((*seen, base))})")
+        merged = _resolve(base, (*seen, base), known)
+    merged.update(_flatten(document, origin, known))
+    return merged
+
+
+def read_model_values(
+    name_or_path: str | os.PathLike[str], known: Collection[str] | None = None
+) -> dict[str, Any]:
+    """Every key of a model file (packaged name or ``.toml`` path), its bases' included, as
+    written (unconverted). ``ValueError`` for an unknown name, an unreadable file, a base
+    loop, or a key not in ``known`` (when given)."""
+    return _resolve(name_or_path, (os.fspath(name_or_path),), known)
+
+
+def _convert(key: str, value: Any, kind: str) -> Any:
+    """TOML value → the field's type; ``ValueError`` naming the key when it cannot be."""
+    if kind == "str":
+        if isinstance(value, str):
+            return value
+    elif kind == "bool":
+        if isinstance(value, bool):
+            return value
+    elif kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind == "float":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif (
+        isinstance(value, list)
+        and len(value) == 3
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        return tuple(float(v) for v in value)
+    raise ValueError(f"{key} must be {kind}, got {value!r}")
+
+
+def typed_values(
+    name_or_path: str | os.PathLike[str], values: Mapping[str, Any], fields: Mapping[str, str]
+) -> dict[str, Any]:
+    """The ``fields`` (name → type) of a model file's ``values``, each converted to its type;
+    ``ValueError`` naming what is missing or of the wrong type."""
+    missing = sorted(set(fields) - set(values))
+    if missing:
+        raise ValueError(
+            f"profile {os.fspath(name_or_path)!r} lacks {', '.join(missing)} "
+            '(start it with base = "premium-4" to inherit the rest)'
+        )
+    return {key: _convert(key, values[key], kind) for key, kind in fields.items()}
+
+
+def load_model(name_or_path: str | os.PathLike[str]) -> ModelPlate:
+    """A packaged model by name, or a user model file from a ``.toml`` path: its plate.
+
+    The simulator's keys in the file are not read here (:mod:`spasim.profiles` checks them).
+    ``ValueError`` lists the known names for an unknown one, and names the key for a bad value.
+    """
+    values = read_model_values(name_or_path)
+    return ModelPlate(**typed_values(name_or_path, values, PLATE_FIELDS))
