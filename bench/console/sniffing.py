@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Static
 
-from bench.capture.sniff import Sniffer, SniffResult, open_taps
+from bench.capture.sniff import Sniffer, SniffResult, open_sniffer, taps_line
 from bench.console.screens.pickers import CommandFilter
 from bench.console.state import FrameEntry
 from bench.console.waiting import Updates
@@ -200,15 +200,11 @@ def run_sniff_console(args: argparse.Namespace) -> int:
     """``spabench sniff --console``: open the taps (and capture), show them in the console."""
     with ExitStack() as stack:
         try:
-            box, remote, capture = open_taps(stack, args.box, args.remote, args.capture)
+            sniffer = open_sniffer(stack, args.box, args.remote, args.capture, ConsoleSniffer)
         except LinkLost as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_ERROR
-        driver = RealTimeDriver()
-        stack.callback(driver.close)
-        sniffer = ConsoleSniffer(driver, box, remote, capture=capture)
-        taps = f"box→remote on {args.box}, remote→box on {args.remote}"
-        app = SniffApp(sniffer, taps, args.duration)
+        app = SniffApp(sniffer, taps_line(args.box, args.remote), args.duration)
         code = app.run()
         result = app.result
         if app.error is not None:
