@@ -87,7 +87,7 @@ class ConsoleApp(App[int]):
 
     async def on_mount(self) -> None:
         await self.push_screen(self._main)  # mounted before the first snapshot can arrive
-        self.session.notify = self._notify
+        self.session.mailbox.notify = self._notify
         self._thread = threading.Thread(
             target=self.session.run, name="spabench-console-driver", daemon=True
         )

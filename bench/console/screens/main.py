@@ -13,14 +13,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 
-from bench.console.screens.pickers import CommandFilter, Picker
+from bench.console.screens.pickers import Picker, filter_frame_log
 from bench.console.state import FrameEntry, Snapshot
 from bench.console.widgets.chart import Charts
 from bench.console.widgets.framelog import FrameLog
 from bench.console.widgets.keys import KeyBar
 from bench.console.widgets.status import LinkBar
 from bench.console.widgets.unit import UnitPanel
-from protocols.mspa import Command
 
 if TYPE_CHECKING:
     from bench.console.screens.host import ConsoleHost
@@ -133,15 +132,7 @@ class MainScreen(Screen[None]):
     # -- the frame log ----------------------------------------------------------------------
 
     def action_log_filter(self) -> None:
-        log = self.query_one(FrameLog)
-        codes = {int(command) for command in Command} | {entry.command for entry in log.entries}
-
-        def chosen(selected: frozenset[int] | None) -> None:
-            if selected is None:
-                return
-            log.set_filter(None if selected >= codes else selected)
-
-        self.app.push_screen(CommandFilter(codes, log.filter), chosen)
+        filter_frame_log(self.query_one(FrameLog))
 
     def action_log_pause(self) -> None:
         self.query_one(FrameLog).toggle_pause()
