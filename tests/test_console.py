@@ -773,3 +773,64 @@ def test_sniff_has_a_console_flag() -> None:
     with pytest.raises(SystemExit) as exit_info:
         bench_main(["sniff", "--box", "loop://", "--remote", "loop://", "--console"])
     assert exit_info.value.code == 2  # same adapter twice: refused before any screen opens
+
+
+# -- the console's own layering -----------------------------------------------------------------
+
+
+def _console_imports() -> dict[str, set[str]]:
+    """Each module of bench.console and the bench.console modules it imports (TYPE_CHECKING and
+    function-local imports included: a cycle through them is still a cycle to a reader)."""
+    import ast
+
+    import bench.console
+
+    root = Path(bench.console.__file__).parent
+    modules = {
+        ".".join(("bench", "console", *path.relative_to(root).with_suffix("").parts)).removesuffix(
+            ".__init__"
+        ): path
+        for path in root.rglob("*.py")
+    }
+
+    def module_of(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            found |= {m for name in names if (m := module_of(name)) and m != module}
+        graph[module] = found
+    return graph
+
+
+def test_the_screens_receive_the_app_instead_of_importing_it() -> None:
+    graph = _console_imports()
+    for module, imported in graph.items():
+        if module.startswith(("bench.console.screens", "bench.console.widgets")):
+            assert "bench.console.app" not in imported, module
+
+
+def test_no_import_cycle_inside_the_console() -> None:
+    graph = _console_imports()
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, " -> ".join((*path[path.index(module) :], module))
+        if module in done:
+            return
+        for imported in sorted(graph[module]):
+            visit(imported, (*path, module))
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, ())

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Protocol, TypeVar
 
 from protocols.capture import CaptureWriter, FrameSplitter, Segment, open_capture, round_time
 from protocols.cli_support import UsageError
@@ -27,6 +28,7 @@ from protocols.links import Link, LinkLost, open_link
 from protocols.mspa import DecoderCounters, Direction, Frame, describe
 
 Output = Callable[[str], None]
+S_co = TypeVar("S_co", bound="Sniffer", covariant=True)
 
 
 def frame_line(t: float, direction: Direction, frame: Frame) -> str:
@@ -41,6 +43,11 @@ def summary_lines(counters: dict[Direction, DecoderCounters]) -> list[str]:
         f"{_count(c.discarded_bytes, 'discarded byte')}"
         for direction, c in counters.items()
     ]
+
+
+def taps_line(box_url: str, remote_url: str) -> str:
+    """``box→remote on URL, remote→box on URL``: which adapter hears which wire."""
+    return f"box→remote on {box_url}, remote→box on {remote_url}"
 
 
 def _count(n: int, noun: str) -> str:
@@ -159,3 +166,29 @@ def open_taps(
         except OSError as error:
             raise UsageError(f"cannot write {capture_path}: {error.strerror}") from None
     return box, remote, capture
+
+
+class SnifferFactory(Protocol[S_co]):
+    """Builds a sniffer over opened taps: :class:`Sniffer` (with its ``out`` bound) or a
+    subclass, such as the console's."""
+
+    def __call__(
+        self, driver: RealTimeDriver, box: Link, remote: Link, *, capture: CaptureWriter | None
+    ) -> S_co: ...
+
+
+def open_sniffer(
+    stack: ExitStack,
+    box_url: str,
+    remote_url: str,
+    capture_path: str | None,
+    make: SnifferFactory[S_co],
+) -> S_co:
+    """The one set-up of a sniff, for the plain sniffer and the console alike: the taps and
+    the capture (:func:`open_taps`), a real-time driver, and the sniffer ``make`` builds over
+    them. ``stack`` closes the driver first, then the capture and the adapters. Raises as
+    :func:`open_taps` does."""
+    box, remote, capture = open_taps(stack, box_url, remote_url, capture_path)
+    driver = RealTimeDriver()
+    stack.callback(driver.close)
+    return make(driver, box, remote, capture=capture)

@@ -8,10 +8,10 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 
-from bench.capture.sniff import Sniffer, open_taps
+from bench.capture.sniff import Sniffer, open_sniffer, taps_line
 from protocols.cli_support import EXIT_ERROR, EXIT_OK, Subcommand, UsageError, positive_float
-from protocols.driver import RealTimeDriver
 from protocols.files import OutputPathError, check_output_path
 from protocols.links import LinkLost
 
@@ -70,15 +70,14 @@ def _run(args: argparse.Namespace) -> int:
         return run_sniff_console(args)
     with ExitStack() as stack:
         try:
-            box, remote, capture = open_taps(stack, args.box, args.remote, args.capture)
+            sniffer = open_sniffer(
+                stack, args.box, args.remote, args.capture, partial(Sniffer, out=_print)
+            )
         except LinkLost as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_ERROR
-        driver = RealTimeDriver()
-        stack.callback(driver.close)
-        sniffer = Sniffer(driver, box, remote, capture=capture, out=_print)
         print(
-            f"sniffing box→remote on {args.box}, remote→box on {args.remote}"
+            f"sniffing {taps_line(args.box, args.remote)}"
             + (f", capture {args.capture}" if args.capture else "")
             + ("" if args.duration else "; Ctrl-C to stop"),
             file=sys.stderr,

@@ -5,6 +5,9 @@ The app starts the session's driver thread and from then on only reacts: the ses
 latest snapshot and the new frames and hands them to the screens; a prompt in the snapshot
 becomes a modal dialog whose answer goes back through the driver. Records-store reads and
 writes run in a thread too, so no path of the UI waits on I/O.
+
+The app builds its screens and hands each itself as a
+:class:`~bench.console.screens.host.ConsoleHost`: the screens never import this module.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ class ConsoleApp(App[int]):
         self.snapshot: Snapshot = session.snapshot
         self.updates = Updates()
         """Snapshots applied so far; ``await app.updates.until(...)`` waits for one."""
-        self._main = MainScreen(speed)
+        self._main = MainScreen(self)
         self._prompt_seq = 0
         self._prompt_screen: PromptModal | None = None
         self._thread: threading.Thread | None = None
@@ -84,7 +87,7 @@ class ConsoleApp(App[int]):
 
     async def on_mount(self) -> None:
         await self.push_screen(self._main)  # mounted before the first snapshot can arrive
-        self.session.notify = self._notify
+        self.session.mailbox.notify = self._notify
         self._thread = threading.Thread(
             target=self.session.run, name="spabench-console-driver", daemon=True
         )
@@ -163,7 +166,7 @@ class ConsoleApp(App[int]):
     def open_plan(self) -> None:
         run = self.snapshot.run
         if run is not None and not run.finished:
-            self.push_screen(RunScreen(self.speed))
+            self.push_screen(RunScreen(self))
             return
         if self.snapshot.busy:
             self.notify(f"busy: {self.snapshot.busy}", severity="warning")
@@ -188,7 +191,7 @@ class ConsoleApp(App[int]):
         session = self.session
         session.submit(f"plan {name}", lambda: run_plan(session, plan))
         if not isinstance(self.screen, RunScreen):
-            self.push_screen(RunScreen(self.speed))
+            self.push_screen(RunScreen(self))
 
     # -- troubleshooting --------------------------------------------------------------------
 
@@ -200,14 +203,15 @@ class ConsoleApp(App[int]):
 
         def chosen(name: str | None) -> None:
             if name:
-                self.push_screen(TroubleshootScreen(load_tree(name), self.speed))
+                self.push_screen(TroubleshootScreen(self, load_tree(name)))
 
         self.push_screen(Picker("Guided troubleshooting: what is wrong?", choices), chosen)
 
-    def save_walk(self, screen: TroubleshootScreen) -> None:
-        self.run_worker(self._save_walk(screen), group="store")
+    def save_walk(self, text: str, saved: Callable[[int], None]) -> None:
+        """Pick an open order and add ``text`` (a finished walk) to it as a note."""
+        self.run_worker(self._save_walk(text, saved), group="store")
 
-    async def _save_walk(self, screen: TroubleshootScreen) -> None:
+    async def _save_walk(self, text: str, saved: Callable[[int], None]) -> None:
         try:
             orders = await self.with_store(lambda store: store.orders(open_only=True))
         except Exception as error:
@@ -216,17 +220,16 @@ class ConsoleApp(App[int]):
         choices = [
             (str(o.id), f"{o.id}  {o.unit_serial}  {o.status} — {o.symptom}") for o in orders
         ]
-        text = screen.walk.report()
 
         def chosen(order_id: str | None) -> None:
             if order_id:
-                self.run_worker(self._add_note(screen, int(order_id), text), group="store")
+                self.run_worker(self._add_note(int(order_id), text, saved), group="store")
 
         self.push_screen(
             Picker("Save the walk on which order?", choices, empty="no open orders"), chosen
         )
 
-    async def _add_note(self, screen: TroubleshootScreen, order_id: int, text: str) -> None:
+    async def _add_note(self, order_id: int, text: str, saved: Callable[[int], None]) -> None:
         from bench.records.store import default_actor
 
         actor = default_actor()
@@ -235,13 +238,13 @@ class ConsoleApp(App[int]):
         except Exception as error:
             self.notify(f"not saved: {error}", severity="error")
             return
-        screen.saved(order_id)
+        saved(order_id)
         self.notify(f"saved on order {order_id}")
 
     # -- records ----------------------------------------------------------------------------
 
     def open_orders(self) -> None:
-        self.push_screen(OrdersScreen(self.speed))
+        self.push_screen(OrdersScreen(self))
 
     async def with_store(self, action: Callable[[Store], T]) -> T:
         """Run ``action`` on the records store in a thread (its own connection)."""

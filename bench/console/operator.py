@@ -13,15 +13,22 @@ confirms an action, the console performs it on the virtual unit.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bench.console.state import PromptKind
 from bench.testing.instruments.operator import PROMPTS, OperatorError, VirtualOperator
 
-if TYPE_CHECKING:
-    from bench.console.session import Session
-
 _WORLD_ACTIONS = frozenset(("prcd-test", "prcd-reset", "knob-inflate", "knob-off"))
+
+
+class Prompter(Protocol):
+    """Where the operator's questions go: :meth:`bench.console.session.Session.ask`, which
+    shows a dialog and waits through the driver. A protocol, so that the session imports
+    this module and this module does not import the session."""
+
+    def ask(
+        self, kind: PromptKind, prompt_id: str, text: str, unit: str = "", hint: str = ""
+    ) -> object: ...
 
 
 class ConsoleOperator:
@@ -30,9 +37,9 @@ class ConsoleOperator:
     def __init__(self, name: str = "technician", *, world: VirtualOperator | None = None) -> None:
         self.name = name
         self.world = world
-        self._session: Session | None = None
+        self._session: Prompter | None = None
 
-    def bind(self, session: Session) -> None:
+    def bind(self, session: Prompter) -> None:
         self._session = session
 
     def _ask(

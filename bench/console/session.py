@@ -9,9 +9,10 @@ here, in :meth:`Session.run`, and the UI talks to it only in thread-safe ways:
 * jobs that wait (a plan, a troubleshooting check) are submitted and run one at a time; each
   returns a :class:`concurrent.futures.Future` the UI can await;
 * what the screen shows comes back as an immutable :class:`~bench.console.state.Snapshot`
-  plus the frames heard since the last look. The session calls ``notify`` (the app posts a
-  Textual message, which is thread-safe) when there is something new, at most once until the
-  UI has taken it — a fast unit cannot flood the UI's queue.
+  plus the frames heard since the last look. The session rings its
+  :class:`~bench.console.mailbox.Mailbox` (the app posts a Textual message, which is
+  thread-safe) when there is something new, at most once until the UI has taken it — a fast
+  unit cannot flood the UI's queue.
 
 A lost link is an observation, not a crash: it shows in the snapshot and the session keeps
 running (a plan started afterwards ends at once as "error: link lost").
@@ -29,6 +30,7 @@ from typing import Any, TypeVar
 from bench.console.abortable import AbortableDriver, JobAborted
 from bench.console.checks import CHECKS, Bench, CheckResult
 from bench.console.loads import AutoOffTimes, LoadWatch
+from bench.console.mailbox import Mailbox
 from bench.console.operator import ConsoleOperator
 from bench.console.state import (
     FrameEntry,
@@ -100,14 +102,11 @@ class Session:
             self.operator.name = operator_name  # who ran the plans, in the records
         self.operator.bind(self)
         target.operator = self.operator
-        self.notify: Callable[[], None] | None = None
-        """Called (from the driver thread) when a new snapshot is waiting."""
+        self.mailbox = Mailbox()
+        """The frames heard, and the wake-up (``mailbox.notify``) when a new snapshot waits."""
 
         self._history: deque[Sample] = deque(maxlen=max(1, int(history_seconds / sample_period)))
-        self._frames: deque[FrameEntry] = deque(maxlen=20000)
         self._jobs: deque[tuple[str, Callable[[], Any], Future[Any]]] = deque()
-        self._lock = threading.Lock()
-        self._posted = False
         self._stopped = False
         self._snapshot = Snapshot(
             serial=target.unit.serial,
@@ -148,12 +147,7 @@ class Session:
 
     def take(self) -> tuple[Snapshot, list[FrameEntry]]:
         """The latest snapshot and the frames heard since the last call (UI thread)."""
-        with self._lock:
-            self._posted = False
-        frames: list[FrameEntry] = []
-        pop = self._frames.popleft
-        while self._frames:
-            frames.append(pop())
+        frames = self.mailbox.take()  # first: the snapshot read after them is as new
         return self._snapshot, frames
 
     @property
@@ -394,7 +388,7 @@ class Session:
     # -- observation (driver thread) ----------------------------------------------------
 
     def _on_frame(self, t: float, sender: str, frame: Frame) -> None:
-        self._frames.append(FrameEntry(round(t - self._t0, 4), sender, frame))
+        self.mailbox.put(FrameEntry(round(t - self._t0, 4), sender, frame))
         if sender == "remote" and frame.command == Command.KEY_PRESS:
             self.loads.key_pressed(t)
         self.publish()
@@ -463,9 +457,4 @@ class Session:
             error=self._error,
             notice=self._notice,
         )
-        with self._lock:
-            if self._posted:
-                return
-            self._posted = True
-        if self.notify is not None:
-            self.notify()
+        self.mailbox.ring()

@@ -12,8 +12,6 @@ import argparse
 import asyncio
 import sys
 import threading
-from collections import deque
-from collections.abc import Callable
 from contextlib import ExitStack
 from typing import ClassVar
 
@@ -23,8 +21,9 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Static
 
-from bench.capture.sniff import Sniffer, SniffResult, open_taps
-from bench.console.screens.pickers import CommandFilter
+from bench.capture.sniff import Sniffer, SniffResult, open_sniffer, taps_line
+from bench.console.mailbox import Mailbox
+from bench.console.screens.pickers import filter_frame_log
 from bench.console.state import FrameEntry
 from bench.console.waiting import Updates
 from bench.console.widgets.framelog import FrameLog
@@ -33,7 +32,7 @@ from protocols.capture import CaptureWriter
 from protocols.cli_support import EXIT_ERROR, EXIT_OK
 from protocols.driver import RealTimeDriver
 from protocols.links import Link, LinkLost
-from protocols.mspa import Command, Direction, Frame
+from protocols.mspa import Direction, Frame
 
 
 def _discard(_line: str) -> None:
@@ -52,37 +51,18 @@ class ConsoleSniffer(Sniffer):
         capture: CaptureWriter | None = None,
     ) -> None:
         super().__init__(driver, box, remote, capture=capture, out=_discard)
-        self.entries: deque[FrameEntry] = deque(maxlen=20000)
+        self.mailbox = Mailbox()
+        """The decoded frames for the UI, and its wake-up (``mailbox.notify``)."""
         self.counts: tuple[tuple[str, int, int], ...] = ()
-        self.notify: Callable[[], None] | None = None
-        self._lock = threading.Lock()
-        self._posted = False
         self.on_frame = self._frame
 
     def _frame(self, t: float, direction: Direction, frame: Frame) -> None:
-        self.entries.append(FrameEntry(t, direction.sender, frame))
+        self.mailbox.put(FrameEntry(t, direction.sender, frame))
         self.counts = tuple(
             (way.value, counters.frames, counters.bad_checksums)
             for way, counters in self.counters().items()
         )
-        self._post()
-
-    def _post(self) -> None:
-        with self._lock:
-            if self._posted:
-                return
-            self._posted = True
-        if self.notify is not None:
-            self.notify()
-
-    def take(self) -> list[FrameEntry]:
-        """The frames decoded since the last call (UI thread)."""
-        with self._lock:
-            self._posted = False
-        taken = []
-        while self.entries:
-            taken.append(self.entries.popleft())
-        return taken
+        self.mailbox.ring()
 
 
 class FramesArrived(Message):
@@ -124,7 +104,7 @@ class SniffApp(App[int]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.sniffer.notify = self._frames_arrived
+        self.sniffer.mailbox.notify = self._frames_arrived
         self._status()
         self._thread = threading.Thread(target=self._listen, name="spabench-sniff", daemon=True)
         self._thread.start()
@@ -159,25 +139,18 @@ class SniffApp(App[int]):
         self.query_one("#sniff-status", Static).update(text)
 
     def on_frames_arrived(self, _message: FramesArrived) -> None:
-        self.query_one(FrameLog).add(self.sniffer.take())
+        self.query_one(FrameLog).add(self.sniffer.mailbox.take())
         self._status()
         self.updates.bump()
 
     def on_sniff_ended(self, _message: SniffEnded) -> None:
-        self.query_one(FrameLog).add(self.sniffer.take())
+        self.query_one(FrameLog).add(self.sniffer.mailbox.take())
         self.ended = True
         self._status()
         self.updates.bump()
 
     def action_log_filter(self) -> None:
-        log = self.query_one(FrameLog)
-        codes = {int(command) for command in Command} | {entry.command for entry in log.entries}
-
-        def chosen(selected: frozenset[int] | None) -> None:
-            if selected is not None:
-                log.set_filter(None if selected >= codes else selected)
-
-        self.push_screen(CommandFilter(codes, log.filter), chosen)
+        filter_frame_log(self.query_one(FrameLog))
 
     def action_log_pause(self) -> None:
         self.query_one(FrameLog).toggle_pause()
@@ -200,15 +173,11 @@ def run_sniff_console(args: argparse.Namespace) -> int:
     """``spabench sniff --console``: open the taps (and capture), show them in the console."""
     with ExitStack() as stack:
         try:
-            box, remote, capture = open_taps(stack, args.box, args.remote, args.capture)
+            sniffer = open_sniffer(stack, args.box, args.remote, args.capture, ConsoleSniffer)
         except LinkLost as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_ERROR
-        driver = RealTimeDriver()
-        stack.callback(driver.close)
-        sniffer = ConsoleSniffer(driver, box, remote, capture=capture)
-        taps = f"box→remote on {args.box}, remote→box on {args.remote}"
-        app = SniffApp(sniffer, taps, args.duration)
+        app = SniffApp(sniffer, taps_line(args.box, args.remote), args.duration)
         code = app.run()
         result = app.result
         if app.error is not None:

@@ -6,24 +6,23 @@ submits a job. Nothing here waits, so the screen stays live whatever the unit do
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 
-from bench.console.screens.pickers import CommandFilter, Picker
+from bench.console.screens.pickers import Picker, filter_frame_log
 from bench.console.state import FrameEntry, Snapshot
 from bench.console.widgets.chart import Charts
 from bench.console.widgets.framelog import FrameLog
 from bench.console.widgets.keys import KeyBar
 from bench.console.widgets.status import LinkBar
 from bench.console.widgets.unit import UnitPanel
-from protocols.mspa import Command
 
 if TYPE_CHECKING:
-    from bench.console.app import ConsoleApp
+    from bench.console.screens.host import ConsoleHost
 
 _LOAD_ACTIONS = frozenset(("switch", "bubbles", "setpoint"))
 _WORLD_ACTIONS = frozenset(("prcd", "knob", "fault"))
@@ -56,16 +55,12 @@ class MainScreen(Screen[None]):
         Binding("q", "quit", "quit"),
     ]
 
-    def __init__(self, speed: float | None = None) -> None:
+    def __init__(self, host: ConsoleHost) -> None:
         super().__init__()
-        self.speed = speed
-
-    @property
-    def console(self) -> ConsoleApp:
-        return cast("ConsoleApp", self.app)
+        self.host = host
 
     def compose(self) -> ComposeResult:
-        yield LinkBar(self.speed)
+        yield LinkBar(self.host.speed)
         with Horizontal(id="live"):
             yield UnitPanel()
             yield Charts()
@@ -83,45 +78,45 @@ class MainScreen(Screen[None]):
         self.query_one(FrameLog).add(entries)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        console = self.console
+        host = self.host
         if action in _WORLD_ACTIONS:
-            return console.session.virtual
+            return host.session.virtual
         if action in _LOAD_ACTIONS or action == "guide":
-            return None if console.snapshot.busy else True
+            return None if host.snapshot.busy else True
         return True
 
     # -- bench commands ---------------------------------------------------------------------
 
     def action_switch(self, load: str) -> None:
-        self.console.session.toggle(load)
+        self.host.session.toggle(load)
 
     def action_bubbles(self) -> None:
-        self.console.session.cycle_bubbles()
+        self.host.session.cycle_bubbles()
 
     def action_setpoint(self, delta: int) -> None:
-        self.console.session.change_setpoint(delta)
+        self.host.session.change_setpoint(delta)
 
     def action_plan(self) -> None:
-        self.console.open_plan()
+        self.host.open_plan()
 
     def action_guide(self) -> None:
-        self.console.open_guide()
+        self.host.open_guide()
 
     def action_orders(self) -> None:
-        self.console.open_orders()
+        self.host.open_orders()
 
     # -- the virtual unit (what a person at the bench does) ----------------------------------
 
     def action_prcd(self) -> None:
-        self.console.session.world_action("prcd")
+        self.host.session.world_action("prcd")
 
     def action_knob(self) -> None:
-        self.console.session.world_action("knob")
+        self.host.session.world_action("knob")
 
     def action_fault(self) -> None:
         from bench.console.targets import fault_choices
 
-        world = self.console.snapshot.world
+        world = self.host.snapshot.world
         active = set() if world is None else {fault.split(":")[0] for fault in world.faults}
         choices = [
             (fault_id, f"{fault_id} — {'ACTIVE, choose to clear' if base in active else text}")
@@ -130,25 +125,17 @@ class MainScreen(Screen[None]):
 
         def chosen(fault_id: str | None) -> None:
             if fault_id:
-                self.console.session.world_action("fault", fault_id)
+                self.host.session.world_action("fault", fault_id)
 
         self.app.push_screen(Picker("Inject or clear a fault (virtual unit)", choices), chosen)
 
     # -- the frame log ----------------------------------------------------------------------
 
     def action_log_filter(self) -> None:
-        log = self.query_one(FrameLog)
-        codes = {int(command) for command in Command} | {entry.command for entry in log.entries}
-
-        def chosen(selected: frozenset[int] | None) -> None:
-            if selected is None:
-                return
-            log.set_filter(None if selected >= codes else selected)
-
-        self.app.push_screen(CommandFilter(codes, log.filter), chosen)
+        filter_frame_log(self.query_one(FrameLog))
 
     def action_log_pause(self) -> None:
         self.query_one(FrameLog).toggle_pause()
 
     async def action_quit(self) -> None:
-        await self.console.action_quit()
+        await self.host.action_quit()

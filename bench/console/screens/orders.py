@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -22,7 +22,7 @@ from bench.console.widgets.keys import KeyBar
 from bench.console.widgets.status import LinkBar
 
 if TYPE_CHECKING:
-    from bench.console.app import ConsoleApp
+    from bench.console.screens.host import ConsoleHost
     from bench.records.orders import Order
     from bench.records.store import Store
 
@@ -57,18 +57,14 @@ class OrdersScreen(Screen[None]):
         Binding("q", "quit", "quit"),
     ]
 
-    def __init__(self, speed: float | None = None) -> None:
+    def __init__(self, host: ConsoleHost) -> None:
         super().__init__()
-        self.speed = speed
+        self.host = host
         self.rows: list[OrderRow] = []
         self.loaded = False
 
-    @property
-    def console(self) -> ConsoleApp:
-        return cast("ConsoleApp", self.app)
-
     def compose(self) -> ComposeResult:
-        yield LinkBar(self.speed)
+        yield LinkBar(self.host.speed)
         yield Label(" Open service orders", id="orders-title", markup=False)
         table: DataTable[Text | str] = DataTable(cursor_type="row")
         table.add_columns("order", "unit", "status", "opened", "promised", "follow-up")
@@ -77,7 +73,7 @@ class OrdersScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.show(self.console.snapshot)
+        self.show(self.host.snapshot)
         self.action_reload()
 
     def show(self, snapshot: Snapshot) -> None:
@@ -87,9 +83,9 @@ class OrdersScreen(Screen[None]):
         self.run_worker(self._load(), exclusive=True, group="orders")
 
     async def _load(self) -> None:
-        now = self.console.now()
+        now = self.host.now()
         try:
-            rows = await self.console.with_store(lambda store: list_orders(store, now))
+            rows = await self.host.with_store(lambda store: list_orders(store, now))
         except Exception as error:
             self.query_one("#order-detail", Static).update(
                 Text(f"records database: {error}", style="red")
@@ -137,4 +133,4 @@ class OrdersScreen(Screen[None]):
         self.app.pop_screen()
 
     async def action_quit(self) -> None:
-        await self.console.action_quit()
+        await self.host.action_quit()

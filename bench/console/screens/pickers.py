@@ -13,8 +13,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, SelectionList
 from textual.widgets.option_list import Option
 
-from bench.console.widgets.framelog import command_name
+from bench.console.widgets.framelog import FrameLog, command_name
 from bench.console.widgets.keys import KeyBar
+from protocols.mspa import Command
 
 MODAL_CSS = """
 .dialog {
@@ -126,3 +127,15 @@ class CommandFilter(ModalScreen[frozenset[int] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def filter_frame_log(log: FrameLog) -> None:
+    """Offer every command known or seen in ``log`` to tick; the log then shows only the
+    ticked ones (all of them ticked: no filter). The console's and the sniffer's ``/`` key."""
+    codes = {int(command) for command in Command} | {entry.command for entry in log.entries}
+
+    def chosen(selected: frozenset[int] | None) -> None:
+        if selected is not None:
+            log.set_filter(None if selected >= codes else selected)
+
+    log.app.push_screen(CommandFilter(codes, log.filter), chosen)

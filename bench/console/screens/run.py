@@ -7,7 +7,7 @@ screen's bar shows it is still going and ``t`` comes back here; ``a`` aborts it 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,7 +20,7 @@ from bench.console.widgets.keys import KeyBar
 from bench.console.widgets.status import LinkBar
 
 if TYPE_CHECKING:
-    from bench.console.app import ConsoleApp
+    from bench.console.screens.host import ConsoleHost
 
 _OUTCOME_STYLE = {
     "pass": "bold green",
@@ -65,17 +65,13 @@ class RunScreen(Screen[None]):
         Binding("q", "quit", "quit"),
     ]
 
-    def __init__(self, speed: float | None = None) -> None:
+    def __init__(self, host: ConsoleHost) -> None:
         super().__init__()
-        self.speed = speed
+        self.host = host
         self._shown: RunView | None = None
 
-    @property
-    def console(self) -> ConsoleApp:
-        return cast("ConsoleApp", self.app)
-
     def compose(self) -> ComposeResult:
-        yield LinkBar(self.speed)
+        yield LinkBar(self.host.speed)
         yield Label("", id="run-title", markup=False)
         table: DataTable[Text | str] = DataTable(cursor_type="row", zebra_stripes=False)
         table.add_columns("#", "step", "result", "note")
@@ -87,15 +83,15 @@ class RunScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.show(self.console.snapshot)
+        self.show(self.host.snapshot)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        run = self.console.snapshot.run
+        run = self.host.snapshot.run
         running = run is not None and not run.finished
         if action == "abort":
             return True if running else None
         if action == "again":
-            return None if running or self.console.snapshot.busy else True
+            return None if running or self.host.snapshot.busy else True
         return True
 
     def show(self, snapshot: Snapshot) -> None:
@@ -138,11 +134,11 @@ class RunScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_abort(self) -> None:
-        self.console.session.abort_job()
+        self.host.session.abort_job()
 
     def action_again(self) -> None:
         self.app.pop_screen()
-        self.console.open_plan()
+        self.host.open_plan()
 
     async def action_quit(self) -> None:
-        await self.console.action_quit()
+        await self.host.action_quit()

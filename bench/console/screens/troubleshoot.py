@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -26,7 +26,7 @@ from bench.console.widgets.keys import KeyBar
 from bench.console.widgets.status import LinkBar
 
 if TYPE_CHECKING:
-    from bench.console.app import ConsoleApp
+    from bench.console.screens.host import ConsoleHost
 
 T = TypeVar("T")
 Mode = Literal["working", "ask", "act", "end"]
@@ -49,20 +49,16 @@ class TroubleshootScreen(Screen[None]):
         Binding("escape", "leave", "leave"),
     ]
 
-    def __init__(self, tree: Tree, speed: float | None = None) -> None:
+    def __init__(self, host: ConsoleHost, tree: Tree) -> None:
         super().__init__()
+        self.host = host
         self.guide = tree
-        self.speed = speed
         self.walk = Walk(tree)
         self.mode: Mode = "working"
         self.saved_on: int | None = None
 
-    @property
-    def console(self) -> ConsoleApp:
-        return cast("ConsoleApp", self.app)
-
     def compose(self) -> ComposeResult:
-        yield LinkBar(self.speed)
+        yield LinkBar(self.host.speed)
         yield Label(f" Guided troubleshooting — {self.guide.title}", id="tree-title", markup=False)
         with VerticalScroll():
             yield Static("", id="trail")
@@ -71,8 +67,8 @@ class TroubleshootScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.start_state = self.console.snapshot.state
-        self.show(self.console.snapshot)
+        self.start_state = self.host.snapshot.state
+        self.show(self.host.snapshot)
         self._proceed()
 
     def show(self, snapshot: Snapshot) -> None:
@@ -129,7 +125,7 @@ class TroubleshootScreen(Screen[None]):
 
     async def _advance(self) -> None:
         walk = self.walk
-        session = self.console.session
+        session = self.host.session
         while not walk.finished:
             node = walk.current
             if node.kind == "check" and node.check is not None:
@@ -155,7 +151,7 @@ class TroubleshootScreen(Screen[None]):
     async def _hint(self, loads: dict[str, bool | int], prompt: str | None) -> str:
         if not loads and not prompt:
             return ""
-        hint = await self._await(self.console.session.prepare(loads, prompt))
+        hint = await self._await(self.host.session.prepare(loads, prompt))
         return hint or ""
 
     def _ask(self, question: str, hint: str) -> None:
@@ -174,21 +170,21 @@ class TroubleshootScreen(Screen[None]):
         if self.mode != "act":
             return
         node = self.walk.current
-        if node.prompt and self.console.session.operator.can_do(node.prompt):
-            self.console.session.world_action(node.prompt)
+        if node.prompt and self.host.session.operator.can_do(node.prompt):
+            self.host.session.world_action(node.prompt)
         self.walk.done()
         self._proceed()
 
     def action_save(self) -> None:
         if self.mode == "end":
-            self.console.save_walk(self)
+            self.host.save_walk(self.walk.report(), self.saved)
 
     def saved(self, order_id: int) -> None:
         self.saved_on = order_id
         self._show_end()
 
     def action_leave(self) -> None:
-        session = self.console.session
+        session = self.host.session
         if self.mode == "working":
             session.abort_job()
         session.command(**self.start_state._asdict())

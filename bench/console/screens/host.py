@@ -1,0 +1,59 @@
+"""What the console's screens need from the app that shows them, and nothing more.
+
+A screen asks its app for the session, the snapshot on show, the records store or another
+screen. It receives the app as a :class:`ConsoleHost` in its constructor instead of importing
+:mod:`bench.console.app`: the app depends on its screens and never the other way round, and
+mypy checks, where the app builds a screen, that the app still offers all a screen uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from bench.console.session import Session
+    from bench.console.state import Snapshot
+    from bench.records.store import Store
+
+T = TypeVar("T")
+
+
+class ConsoleHost(Protocol):
+    """The console app as its screens see it (:class:`~bench.console.app.ConsoleApp`)."""
+
+    @property
+    def session(self) -> Session:
+        """The unit on the bench: commands, jobs, checks and the operator go through it."""
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The snapshot the screens show (it may trail the session's latest by one update)."""
+
+    @property
+    def speed(self) -> float | None:
+        """The time scale the link bar names (``None``: real time)."""
+
+    @property
+    def now(self) -> Callable[[], datetime]:
+        """The console's clock (injectable, so the orders view is reproducible)."""
+
+    async def with_store(self, action: Callable[[Store], T]) -> T:
+        """Run ``action`` on the records store without blocking the UI."""
+
+    def open_plan(self) -> None:
+        """Show the running plan, or offer the plans to start one."""
+
+    def open_guide(self) -> None:
+        """Offer the troubleshooting trees and walk the chosen one."""
+
+    def open_orders(self) -> None:
+        """Show the open service orders."""
+
+    def save_walk(self, text: str, saved: Callable[[int], None]) -> None:
+        """Let the technician pick an open order, add ``text`` to it as a note, then call
+        ``saved`` with the order's id."""
+
+    async def action_quit(self) -> None:
+        """Stop the session and leave the console."""
