@@ -227,7 +227,7 @@ class ConsoleApp(App[int]):
         )
 
     async def _add_note(self, screen: TroubleshootScreen, order_id: int, text: str) -> None:
-        from bench.records.store import default_actor
+        from bench.records.database import default_actor
 
         actor = default_actor()
         try:
