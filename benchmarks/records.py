@@ -14,8 +14,9 @@ the file; ``--runs 20000`` for a quick look):
   and a 40-frame capture (≈ 6 KB of canonical JSON per run; a real 30-minute capture is
   larger, which costs disk, not query time: listings never read ``record_json``).
   The first ``--sample`` runs commit every call as the runner does (that rate is the one
-  that matters for a live bench); the rest are grouped by ``Store.batch()`` so the file
-  fills in reasonable time.
+  that matters for a live bench); the rest are grouped by the tests' ``batch(store)`` so the
+  file fills in reasonable time. The records and both helpers are the tests' own
+  (``tests/support/records.py``).
 
 Then it times ``spabench history SERIAL`` and ``spabench order list --overdue``: the store
 query alone and the whole command in-process (parsing, opening the file, rich rendering —
@@ -41,107 +42,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 # A script's own folder comes first on sys.path, and benchmarks/bench.py would shadow the
-# bench package: drop the folder (this script imports nothing from it).
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+# bench package: drop the folder (this script imports nothing from it). The records it
+# stores are the tests' own (tests/support/records.py), so put the tests' folder on the path.
+HERE = Path(__file__).parent.resolve()
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from support.records import FIVE_STEPS, batch, store_run, varied_record
 
 from bench.cli import main as spabench
 from bench.records.orders import overdue_orders
 from bench.records.store import Store
-from bench.testing.record import (
-    FrameEntry,
-    Limits,
-    Measurement,
-    StepResult,
-    SuspectedPart,
-    TestRecord,
-    TraceSample,
-    UnitInfo,
-)
-
-STEPS = (
-    (
-        "power-on",
-        "Power-on and handshake",
-        ("standby_w", "W", 0.5, 5.0),
-        ("first_report_s", "s", None, 10.0),
-    ),
-    ("filter-pump", "Filter pump", ("pump_w", "W", 40.0, 80.0), ("flow", "", None, None)),
-    ("heater", "Heater", ("heater_w", "W", 1400.0, 2100.0), ("rise_c", "°C", 0.5, None)),
-    ("blower", "Bubbles", ("blower_w", "W", 700.0, 1000.0), ("bubbles_seen", "", None, None)),
-    ("ozone", "Ozone", ("ozone_w", "W", 5.0, 15.0), ("auto_off_s", "s", 7000.0, 7400.0)),
-)
-NOMINAL = {
-    "standby_w": 2.0,
-    "first_report_s": 6.1,
-    "pump_w": 60.0,
-    "heater_w": 2000.0,
-    "rise_c": 3.0,
-    "blower_w": 900.0,
-    "ozone_w": 10.0,
-    "auto_off_s": 7200.0,
-}
-
-
-def frame(cmd: int, param: int) -> str:
-    return bytes([0xA5, cmd, param, (0xA5 + cmd + param) % 256]).hex()
-
-
-def make_record(rng: random.Random, fail: bool) -> TestRecord:
-    """One run of the 5-step plan; ``fail``: the filter pump is dead (diagnosis run)."""
-    steps = []
-    for index, (name, title, *specs) in enumerate(STEPS):
-        measurements = []
-        for key, unit, low, high in specs:
-            limits = Limits(low=low, high=high) if key in NOMINAL else Limits(expected=True)
-            item = Measurement(key, unit, key.replace("_", " "), limits)
-            if key in NOMINAL:
-                value: float | bool = NOMINAL[key] * rng.uniform(0.97, 1.03)
-                if fail and name == "filter-pump" and key == "pump_w":
-                    value = 0.3
-            else:
-                value = not (fail and name == "filter-pump")
-            item.set(value, at=index * 60.0)
-            measurements.append(item)
-        outcome = "fail" if any(m.outcome == "fail" for m in measurements) else "pass"
-        steps.append(
-            StepResult(
-                name,
-                title,
-                "load",
-                outcome,
-                "",
-                index * 60.0,
-                index * 60.0 + 55,
-                measurements,
-                ["filter-pump-dead"] if outcome == "fail" else [],
-            )
-        )
-    return TestRecord(
-        record_id="template",
-        plan="full" if fail else "verify-B9300929",
-        unit=UnitInfo(profile="premium-4", model="MSpa Premium 4"),
-        operator=rng.choice(("Ada", "Bo", "Cy")),
-        station="bench-1",
-        link="/dev/ttyUSB0",
-        software="spabench 0.1.0",
-        verdict="fail" if fail else "pass",
-        summary="replace: B9300929 filter pump" if fail else "unit OK",
-        suspected_parts=[SuspectedPart("B9300929", "filter pump", "filter-pump-dead")]
-        if fail
-        else [],
-        steps=steps,
-        frames=[
-            FrameEntry(i * 0.75, "box" if i % 2 else "remote", frame(0x06, 40 + i % 5))
-            for i in range(40)
-        ],
-        trace=[TraceSample(i * 15.0, 20.0 + i * 0.2, 2062.0) for i in range(20)],
-    )
-
+from bench.testing.record import UnitInfo
 
 # Pre-built records (measurements vary between them) so the figures measure the store,
 # not this script building dataclasses.
 _TEMPLATE_RNG = random.Random(0)
-TEMPLATES = {fail: [make_record(_TEMPLATE_RNG, fail) for _ in range(64)] for fail in (True, False)}
+TEMPLATES = {
+    fail: [varied_record(_TEMPLATE_RNG, fail) for _ in range(64)] for fail in (True, False)
+}
 
 
 class Rates:
@@ -153,7 +72,7 @@ class Rates:
 
     def line(self, label: str) -> str:
         per_s = self.runs / self.seconds if self.seconds else 0.0
-        transactions = (len(STEPS) + 2) * per_s
+        transactions = (len(FIVE_STEPS) + 2) * per_s
         return (
             f"  {label}: {self.runs:,} runs in {self.seconds:.1f} s = {per_s:,.0f} runs/s "
             f"({transactions:,.0f} begin/step/finish calls/s, {per_s * 10:,.0f} measurements/s)"
@@ -180,36 +99,22 @@ def store_runs(
             started_at=at.isoformat(),
             finished_at=(at + timedelta(minutes=5)).isoformat(),
         )
-        # as the runner has it at the start: nothing measured or captured yet
-        begin = replace(
-            record,
-            steps=[],
-            frames=[],
-            trace=[],
-            suspected_parts=[],
-            verdict="running",
-            finished_at=None,
-            summary="",
-        )
         t = time.perf_counter()
-        run_id = store.begin_run(begin, unit_serial=serial, order_id=order_id)
-        for step in record.steps:
-            store.add_step(run_id, step)
-        store.finish_run(run_id, record)
+        store_run(store, record, order_id)
         rates.seconds += time.perf_counter() - t
         rates.runs += 1
 
 
 def populate(store: Store, runs: int, open_orders: int, sample: int, seed: int = 1) -> list[str]:
     """Fill ``store``; returns the unit serials. The first ``sample`` runs commit every call,
-    as the runner does; the rest go through the same calls grouped by :meth:`Store.batch`."""
+    as the runner does; the rest go through the same calls grouped by ``batch(store)``."""
     rng = random.Random(seed)
     now = datetime.now(UTC)
     units, orders = max(1, runs // 4), max(1, runs // 2)
     start = now - timedelta(days=3 * 365)
     serials = [f"MS-{index:06d}" for index in range(units)]
     t0 = time.perf_counter()
-    with store.batch():
+    with batch(store):
         for serial in serials:
             purchased = start.date() - timedelta(days=rng.randrange(700))
             store.add_unit(serial, "premium-4", purchased, now=start)
@@ -219,7 +124,7 @@ def populate(store: Store, runs: int, open_orders: int, sample: int, seed: int =
     while order_index < orders:
         in_sample = run_number < sample
         chunk = range(order_index, min(orders, order_index + (50 if in_sample else 1000)))
-        with contextlib.nullcontext() if in_sample else store.batch():
+        with contextlib.nullcontext() if in_sample else batch(store):
             for index in chunk:
                 serial = serials[index % units]
                 is_open = index >= orders - open_orders
@@ -258,7 +163,7 @@ def populate(store: Store, runs: int, open_orders: int, sample: int, seed: int =
     )
     print("run inserts through begin_run / add_step ×5 / finish_run (10 measurements each):")
     print(live.line("committed per call (the runner)"))
-    print(batched.line("grouped by Store.batch() (bulk load)"))
+    print(batched.line("grouped by batch(store) (bulk load)"))
     return serials
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_store import (
+from support.records import (
     NOW,
     SERIAL,
     filter_pump_failure,
@@ -181,7 +181,7 @@ def test_a_failed_run_report_names_the_part_and_the_failed_limits(store: Store) 
 BEGIN_AND_DIE = """
 import os, sys
 sys.path.insert(0, sys.argv[2])
-from test_store import filter_pump_failure, started
+from support.records import filter_pump_failure, started
 from bench.records.store import Store
 record = filter_pump_failure()
 store = Store(sys.argv[1])

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_store import SERIAL, filter_pump_failure, passing_verification, register, store_run
+from support.records import SERIAL, filter_pump_failure, passing_verification, register, store_run
 
 from bench.records.orders import (
     STATUSES,

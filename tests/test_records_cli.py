@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from cli_runner import spabench
-from test_store import SERIAL, filter_pump_failure, passing_verification, started, store_run
+from support.records import SERIAL, filter_pump_failure, passing_verification, started, store_run
 
 from bench.records.migrations import MIGRATIONS
 from bench.records.store import Store

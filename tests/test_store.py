@@ -1,8 +1,8 @@
 """The records store: schema, the runner's run API, immutability, crashes, concurrency,
 refusing files it must not touch.
 
-The record builders at the top (a filter-pump failure and a passing verification run) are
-shared with the other records tests, which import them from here.
+The records it stores (a filter-pump failure and a passing verification run) come from
+:mod:`support.records`, shared with the other records tests and the records benchmarks.
 """
 
 from __future__ import annotations
@@ -16,202 +16,31 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from support.records import (
+    NOW,
+    SERIAL,
+    batch,
+    filter_pump_failure,
+    passing_verification,
+    power_on_step,
+    register,
+    started,
+    store_run,
+)
 
+from bench.records.database import NotFound, StoreError, StoreOpenError, default_db_path
 from bench.records.exports import canonical_json, record_sha256
+from bench.records.liveness import process_alive, process_start_token
 from bench.records.migrations import APPLICATION_ID, MIGRATIONS, Migration
-from bench.records.store import (
-    NotFound,
-    RunFinished,
-    Store,
-    StoreError,
-    StoreOpenError,
-    default_db_path,
-    process_alive,
-    process_start_token,
-)
-from bench.testing.record import (
-    FrameEntry,
-    Limits,
-    Measurement,
-    StepResult,
-    SuspectedPart,
-    TestRecord,
-    TraceSample,
-    UnitInfo,
-)
+from bench.records.run_records import RunFinished
+from bench.records.store import Store
 
-SERIAL = "MS-2026-000123"
 PYTHON = sys.executable
 CLI = "import sys; from bench.cli import main; sys.exit(main(sys.argv[1:]))"
-
-# ------------------------------------------------------------------------------ builders
-
-
-def frame_hex(cmd: int, param: int) -> str:
-    return bytes([0xA5, cmd, param, (0xA5 + cmd + param) % 256]).hex()
-
-
-def _measured(
-    name: str, value: float | str | bool | None, limits: Limits, unit: str = "", text: str = ""
-) -> Measurement:
-    item = Measurement(name=name, unit=unit, description=text, limits=limits)
-    item.set(value, at=1.0)
-    return item
-
-
-def power_on_step() -> StepResult:
-    return StepResult(
-        name="power-on",
-        title="Power-on and handshake",
-        kind="link",
-        outcome="pass",
-        started=0.0,
-        finished=7.2,
-        measurements=[
-            _measured("handshake", True, Limits(expected=True), text="box answers the handshake"),
-            _measured(
-                "first_report_s", 6.06, Limits(high=10.0), "s", "first temperature report after"
-            ),
-            _measured("standby_w", 2.1, Limits(low=0.5, high=5.0, marginal=0.3), "W", "standby"),
-        ],
-    )
-
-
-def filter_pump_failure(record_id: str = "rec-fail-0001", serial: str = SERIAL) -> TestRecord:
-    """A returned box whose filter pump is dead: no pump draw, no flow, heater skipped."""
-    pump = StepResult(
-        name="filter-pump",
-        title="Filter pump",
-        kind="load",
-        outcome="fail",
-        message="filter on: no pump draw, flow stays 0",
-        started=7.2,
-        finished=22.0,
-        measurements=[
-            _measured("pump_w", 0.4, Limits(low=40.0, high=80.0), "W", "filter pump power"),
-            _measured("flow", False, Limits(expected=True), text="flow switch closes"),
-        ],
-        suspects=["filter-pump-dead"],
-    )
-    heater = StepResult(
-        name="heater",
-        title="Heater",
-        kind="load",
-        outcome="skipped",
-        message="needs water flow",
-        measurements=[Measurement("heater_w", "W", "heater power", Limits(low=1400, high=2100))],
-    )
-    return TestRecord(
-        record_id=record_id,
-        plan="full",
-        unit=UnitInfo(serial=serial, profile="premium-4", model="MSpa Premium 4"),
-        operator="Ada Tech",
-        station="bench-1",
-        link="/dev/ttyUSB0",
-        meter="rtu:/dev/ttyUSB1",
-        software="spabench 0.1.0",
-        started_at="2026-03-20T09:00:00+00:00",
-        finished_at="2026-03-20T09:01:02+00:00",
-        verdict="fail",
-        summary="replace: B9300929 filter pump",
-        suspected_parts=[
-            SuspectedPart(
-                "B9300929", "filter pump", "filter-pump-dead", "no pump draw, flow stays 0"
-            )
-        ],
-        steps=[power_on_step(), pump, heater],
-        frames=[
-            FrameEntry(5.46, "box", frame_hex(0x09, 0x00)),
-            FrameEntry(5.66, "box", frame_hex(0x07, 0x0C)),
-            FrameEntry(5.89, "remote", frame_hex(0x0B, 0x00)),
-            FrameEntry(5.89, "box", frame_hex(0x0B, 0x86)),
-            FrameEntry(6.06, "box", frame_hex(0x06, 0x2F)),
-            FrameEntry(8.00, "remote", frame_hex(0x02, 0x01)),
-            FrameEntry(8.87, "box", frame_hex(0x08, 0x00)),
-        ],
-        trace=[TraceSample(t, 23.5, 2.1 if t < 8 else 2.5) for t in (0.0, 10.0, 20.0)],
-    )
-
-
-def passing_verification(record_id: str = "rec-pass-0001", serial: str = SERIAL) -> TestRecord:
-    """After the new pump: it draws 62 W, flow closes, the 20 L tank heats at full power."""
-    samples = []
-    water = 20.0
-    for index in range(41):  # every 15 s for 10 minutes
-        t = index * 15.0
-        power = 2.1 if t < 15 else 62.0 if t < 60 else 1562.0 if t < 75 else 2062.0
-        if t >= 60:
-            water += (power - 62.0) * 15.0 / (20 * 4186)
-        samples.append(TraceSample(t, round(water * 2) / 2, power))
-    rise = round(water * 2) / 2 - 20.0
-    pump = StepResult(
-        name="filter-pump",
-        title="Filter pump",
-        kind="load",
-        outcome="pass",
-        started=7.2,
-        finished=60.0,
-        measurements=[
-            _measured("pump_w", 62.0, Limits(low=40.0, high=80.0), "W", "filter pump power"),
-            _measured("flow", True, Limits(expected=True), text="flow switch closes"),
-        ],
-    )
-    heater = StepResult(
-        name="heater",
-        title="Heater",
-        kind="load",
-        outcome="pass",
-        started=60.0,
-        finished=600.0,
-        measurements=[
-            _measured("heater_w", 2000.0, Limits(low=1400, high=2100), "W", "heater power"),
-            _measured("rise_c", rise, Limits(low=0.5), "°C", "water rise"),
-        ],
-    )
-    return TestRecord(
-        record_id=record_id,
-        plan="verify-B9300929",
-        unit=UnitInfo(serial=serial, profile="premium-4", model="MSpa Premium 4"),
-        operator="Ada Tech",
-        station="bench-1",
-        link="/dev/ttyUSB0",
-        meter="rtu:/dev/ttyUSB1",
-        software="spabench 0.1.0",
-        started_at="2026-03-21T10:00:00+00:00",
-        finished_at="2026-03-21T10:10:05+00:00",
-        verdict="pass",
-        summary="unit OK",
-        steps=[power_on_step(), pump, heater],
-        frames=[FrameEntry(6.06, "box", frame_hex(0x06, 0x28))],
-        trace=samples,
-    )
-
-
-def started(record: TestRecord) -> TestRecord:
-    """The record as the runner has it at begin_run: no steps, running."""
-    data = record.to_dict()
-    data.update(steps=[], verdict="running", finished_at=None, summary="", suspected_parts=[])
-    return TestRecord.from_dict(data)
-
-
-def store_run(store: Store, record: TestRecord, order_id: int | None = None) -> int:
-    """Store ``record`` the way the runner does: begin, a step at a time, finish."""
-    run_id = store.begin_run(started(record), unit_serial=record.unit.serial, order_id=order_id)
-    for step in record.steps:
-        store.add_step(run_id, step)
-    store.finish_run(run_id, record)
-    return run_id
-
-
-NOW = datetime(2026, 3, 20, 8, 0, tzinfo=UTC)
-
-
-def register(store: Store, serial: str = SERIAL) -> None:
-    store.add_unit(serial, "premium-4", date(2025, 6, 1), owner="Jo Customer", now=NOW)
 
 
 @pytest.fixture
@@ -521,18 +350,18 @@ def test_process_liveness(tmp_path: Path) -> None:
 def test_a_batch_commits_once_and_a_failed_call_undoes_only_itself(tmp_path: Path) -> None:
     path = tmp_path / "records.sqlite3"
     with Store(path) as store:
-        with store.batch():
+        with batch(store):
             register(store)
             order_id = store.open_order(SERIAL, "leaks", now=NOW)
             with pytest.raises(ValueError):
                 store.set_status(order_id, "diagnosed", now=NOW - timedelta(days=1))
-            with pytest.raises(StoreError, match="do not nest"), store.batch():
+            with pytest.raises(StoreError, match="do not nest"), batch(store):
                 pass
             with Store(path) as other:  # nothing visible to others before the commit
                 assert not other.has_unit(SERIAL)
         with Store(path) as other:
             assert other.order(order_id).status == "received"
-        with pytest.raises(RuntimeError), store.batch():
+        with pytest.raises(RuntimeError), batch(store):
             store.add_unit("GONE-1", "premium-4", date(2025, 1, 1), now=NOW)
             raise RuntimeError("import aborted")
         assert not store.has_unit("GONE-1")

@@ -87,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
     except InstrumentError as error:
         sys.stderr.write(f"spabench console: error: {error}\n")
         return EXIT_ERROR
-    from bench.records.store import default_actor
+    from bench.records.database import default_actor
 
     operator = args.operator or default_actor() or "technician"
     session = Session(target, auto_off=auto_off, db_path=args.db, operator_name=operator)

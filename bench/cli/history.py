@@ -10,15 +10,10 @@ from __future__ import annotations
 
 import argparse
 
-from bench.records.store import (
-    NotFound,
-    RunInfo,
-    SafeTable,
-    Store,
-    add_db_option,
-    console,
-    run_with_store,
-)
+from bench.cli.records_support import SafeTable, add_db_option, console, run_with_store
+from bench.records.database import NotFound
+from bench.records.run_records import RunInfo
+from bench.records.store import Store
 from protocols.cli_support import EXIT_OK, Subcommand
 
 

@@ -11,7 +11,9 @@ import argparse
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from bench.cli.records_support import SafeTable, add_db_option, console, run_with_store
 from bench.cli.unit import date_argument
+from bench.records.database import default_actor
 from bench.records.orders import (
     AGREEMENTS,
     MAX_PART_QUANTITY,
@@ -23,14 +25,7 @@ from bench.records.orders import (
     parse_id,
     status_label,
 )
-from bench.records.store import (
-    SafeTable,
-    Store,
-    add_db_option,
-    console,
-    default_actor,
-    run_with_store,
-)
+from bench.records.store import Store
 from bench.records.warranty import explain
 from protocols.cli_support import EXIT_OK, Subcommand
 from protocols.mspa.parts import PARTS

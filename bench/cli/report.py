@@ -11,9 +11,10 @@ import argparse
 from typing import Any
 
 from bench.cli.order import id_argument
+from bench.cli.records_support import add_db_option, printable, run_with_store
 from bench.records import customer_report, exports
 from bench.records.orders import parse_id, status_label
-from bench.records.store import Store, add_db_option, printable, run_with_store
+from bench.records.store import Store
 from protocols.cli_support import EXIT_OK, Subcommand, UsageError
 from protocols.files import check_output_path
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from bench.records.orders import status_label
-from bench.records.store import (
+from bench.cli.records_support import (
     SafeTable,
-    Store,
     add_db_option,
     console,
     parse_date,
     printable,
     run_with_store,
-    utc_now,
 )
+from bench.records.database import utc_now
+from bench.records.orders import status_label
+from bench.records.store import Store
 from bench.records.warranty import explain
 from protocols.cli_support import EXIT_OK, Subcommand, UsageError
 from protocols.mspa.models import available_models

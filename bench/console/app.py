@@ -230,7 +230,7 @@ class ConsoleApp(App[int]):
         )
 
     async def _add_note(self, order_id: int, text: str, saved: Callable[[int], None]) -> None:
-        from bench.records.store import default_actor
+        from bench.records.database import default_actor
 
         actor = default_actor()
         try:

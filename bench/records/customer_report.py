@@ -24,9 +24,13 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from bench.records.database import NotFound, utc_now
 from bench.records.exports import CANONICAL_JSON_RULE, RecordRef, record_sha256
+from bench.records.order_records import StatusChange
 from bench.records.orders import Order, status_label
-from bench.records.store import NotFound, RunInfo, StatusChange, Store, Unit, utc_now
+from bench.records.run_records import RunInfo
+from bench.records.store import Store
+from bench.records.unit_records import Unit
 from bench.records.warranty import DEFAULT_TERMS, WarrantyTerms, explain
 from bench.testing.record import Measurement, TestRecord
 from protocols.mspa.parts import PART_CLASSES, PARTS, UnknownPart, lookup, parts_for_fault

@@ -19,10 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from bench.records.store import Store
+from typing import Literal, Protocol
 
 Status = Literal[
     "received", "diagnosed", "awaiting-approval", "repaired", "verified", "handed-back"
@@ -168,8 +165,16 @@ class OverdueOrder:
     reasons: tuple[str, ...]
 
 
+class OverdueCandidates(Protocol):
+    """What :func:`overdue_orders` needs from the records: a cheap pre-selection of orders
+    that may be overdue (the store answers it with an indexed query). A protocol, so these
+    rules never import the persistence that obeys them."""
+
+    def overdue_candidates(self, *, contact_deadline: datetime, today: date) -> list[Order]: ...
+
+
 def overdue_orders(
-    store: Store, now: datetime, rules: FollowUpRules = DEFAULT_RULES
+    store: OverdueCandidates, now: datetime, rules: FollowUpRules = DEFAULT_RULES
 ) -> list[OverdueOrder]:
     """Open orders needing attention at ``now``, oldest intake first, each with its reasons.
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from cli_runner import one_line, spabench
-from test_store import SERIAL, filter_pump_failure, passing_verification, register, store_run
+from support.records import SERIAL, filter_pump_failure, passing_verification, register, store_run
 
 from bench.records.store import Store
 

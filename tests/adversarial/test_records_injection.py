@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_runner import spabench
-from test_store import SERIAL, filter_pump_failure, passing_verification, store_run
+from support.records import SERIAL, filter_pump_failure, passing_verification, store_run
 
 from bench.records.exports import CSV_COLUMNS
 from bench.records.store import Store

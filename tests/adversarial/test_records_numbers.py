@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from cli_runner import spabench
-from test_store import SERIAL, passing_verification, register, store_run
+from support.records import SERIAL, passing_verification, register, store_run
 
 from bench.records.store import Store
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from cli_runner import one_line, spabench
-from test_store import SERIAL, passing_verification, register, store_run
+from support.records import SERIAL, passing_verification, register, store_run
 
 from bench.cli import main
 from bench.records.store import Store
