@@ -17,8 +17,7 @@ import argparse
 import getpass
 import math
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -28,11 +27,14 @@ from bench.cli.progress import LiveProgress, make_console
 from bench.testing.instruments.meter import InstrumentError
 from bench.testing.instruments.operator import AnswersOperator, Operator, TerminalOperator
 from bench.testing.plans import Plan, PlanError, load_plan
-from bench.testing.record import StepResult, TestRecord
-from bench.testing.runner import NoHooks, RunHooks, Runner
+from bench.testing.runner import RunHooks, Runner
 from bench.testing.targets import Target, real_target, virtual_box_target, virtual_panel_target
 from protocols.cli_support import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Subcommand, UsageError
 from protocols.files import OutputPathError, OutputWriteError, check_output_path, write_atomic
+
+if TYPE_CHECKING:
+    from bench.records.filing import RunFiling
+    from bench.records.store import Store
 
 EXIT_BY_VERDICT = {"pass": EXIT_OK, "fail": EXIT_FAIL, "error": EXIT_ERROR}
 
@@ -165,65 +167,18 @@ def _faults(faults: list[str], role: Any) -> list[str]:
     return faults
 
 
-class StoreHooks(NoHooks):
-    """Files the run in the records store as it goes: begin, each step, finish.
+def _filing(store: Store, serial: str, order_id: int | None, console: Console) -> RunFiling:
+    """File the run as it goes, saying on the terminal what the records did with it."""
+    from bench.records.filing import RunFiling
 
-    A run that cannot be filed (the disk fills, the file is damaged mid-run) is not lost:
-    the finished record is saved as JSON next to the database, its path printed, and
-    :attr:`unfiled` set so the command does not exit 0.
-    """
-
-    def __init__(self, store: Any, serial: str, order_id: int | None, console: Console) -> None:
-        self.store = store
-        self.serial = serial
-        self.order_id = order_id
-        self.console = console
-        self.run_id: int | None = None
-        self.unfiled: str | None = None
-        """Why the run is not (completely) in the records; None once it is filed."""
-
-    def _warn(self, error: Exception) -> None:
-        self.console.print(f"[yellow]records: {error}[/yellow]")
-        self.unfiled = self.unfiled or str(error)
-        self.run_id = None
-
-    def on_started(self, record: TestRecord) -> None:
-        try:
-            self.run_id = self.store.begin_run(
-                record, unit_serial=self.serial, order_id=self.order_id
-            )
-        except Exception as error:
-            self._warn(error)
-
-    def on_step_finished(self, step: StepResult) -> None:
-        if self.run_id is not None:
-            try:
-                self.store.add_step(self.run_id, step)
-            except Exception as error:
-                self._warn(error)
-
-    def on_finished(self, record: TestRecord) -> None:
-        if self.run_id is not None:
-            try:
-                self.store.finish_run(self.run_id, record)
-                self.console.print(f"filed as run {self.run_id}")
-                return
-            except Exception as error:
-                self._warn(error)
-        self.rescue(record)
-
-    def rescue(self, record: TestRecord) -> None:
-        """Save the record next to the database, since it could not go into it."""
-        db = Path(self.store.path)
-        name = f"{db.name}.unfiled-{record.record_id or 'run'}.json"
-        for folder in (db.parent, Path.cwd()):
-            try:
-                write_atomic(folder / name, record.to_json() + "\n")
-            except (OutputPathError, OutputWriteError) as error:
-                self.console.print(f"[red]records: {error}[/red]")
-                continue
-            self.console.print(f"records: NOT FILED; the record is saved as {folder / name}")
-            return
+    return RunFiling(
+        store,
+        serial,
+        order_id,
+        on_problem=lambda text: console.print(f"[yellow]records: {text}[/yellow]"),
+        on_filed=lambda run_id: console.print(f"filed as run {run_id}"),
+        on_rescued=lambda path: console.print(f"records: NOT FILED; the record is saved as {path}"),
+    )
 
 
 def _open_store(args: argparse.Namespace, console: Console) -> Any:
@@ -294,7 +249,7 @@ def _run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"spabench run: error: {error}\n")
             return EXIT_ERROR
         hooks: list[RunHooks] = [progress]
-        filing = None if store is None else StoreHooks(store, args.unit, args.order, console)
+        filing = None if store is None else _filing(store, args.unit, args.order, console)
         if filing is not None:
             hooks.append(filing)
         record = Runner(plan, target, hooks=hooks).run()

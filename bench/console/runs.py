@@ -3,8 +3,9 @@
 The runner's output hooks are called in the driver thread; :class:`RunTracker` turns them into
 an immutable :class:`~bench.console.state.RunView` the session publishes, so the run screen
 redraws from snapshots like everything else. With a records database and a unit serial the
-run is filed as it goes (:class:`StoreFiling`, the store opened in the driver thread because a
-SQLite connection belongs to the thread that opened it).
+run is filed as it goes (:class:`~bench.records.filing.RunFiling`, as ``spabench run`` files
+it; the store is opened in the driver thread because a SQLite connection belongs to the
+thread that opened it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bench.testing.runner import NoHooks, RunHooks, Runner
 
 if TYPE_CHECKING:
     from bench.console.session import Session
+    from bench.records.filing import RunFiling
     from bench.records.store import Store
 
 
@@ -70,48 +72,13 @@ class RunTracker(NoHooks):
         self.update(replace(self.view, aborted=True, progress=None))
 
 
-class StoreFiling(NoHooks):
-    """Files the run in the records store step by step (as ``spabench run`` does)."""
-
-    def __init__(self, store: Store, serial: str, tracker: RunTracker) -> None:
-        self.store = store
-        self.serial = serial
-        self.tracker = tracker
-        self.run_id: int | None = None
-
-    def _note(self, text: str) -> None:
-        self.tracker.update(replace(self.tracker.view, filed=text))
-
-    def on_started(self, record: TestRecord) -> None:
-        try:
-            self.run_id = self.store.begin_run(record, unit_serial=self.serial)
-        except Exception as error:  # the store says why; the run itself goes on
-            self._note(f"not filed: {error}")
-
-    def on_step_finished(self, step: StepResult) -> None:
-        if self.run_id is not None:
-            try:
-                self.store.add_step(self.run_id, step)
-            except Exception as error:
-                self._note(f"not filed: {error}")
-                self.run_id = None
-
-    def on_finished(self, record: TestRecord) -> None:
-        if self.run_id is not None:
-            try:
-                self.store.finish_run(self.run_id, record)
-                self._note(f"filed as run {self.run_id}")
-            except Exception as error:
-                self._note(f"not filed: {error}")
-
-
 def run_plan(session: Session, plan: Plan) -> TestRecord | None:
     """Run ``plan`` on the session's target (in the driver thread); the finished record."""
     tracker = RunTracker(session, plan)
     hooks: list[RunHooks] = [tracker]
     store = _open_store(session, tracker)
     if store is not None:
-        hooks.append(StoreFiling(store, session.target.unit.serial, tracker))
+        hooks.append(_filing(store, session.target.unit.serial, tracker))
     try:
         return Runner(plan, session.target, hooks=hooks).run()
     except KeyboardInterrupt:
@@ -120,6 +87,22 @@ def run_plan(session: Session, plan: Plan) -> TestRecord | None:
     finally:
         if store is not None:
             store.close()
+
+
+def _filing(store: Store, serial: str, tracker: RunTracker) -> RunFiling:
+    """File the run as it goes; the run screen says what the records did with it."""
+    from bench.records.filing import RunFiling
+
+    def note(text: str) -> None:
+        tracker.update(replace(tracker.view, filed=text))
+
+    return RunFiling(
+        store,
+        serial,
+        on_problem=lambda text: note(f"not filed: {text}"),
+        on_filed=lambda run_id: note(f"filed as run {run_id}"),
+        on_rescued=lambda path: note(f"not filed: the record is saved as {path}"),
+    )
 
 
 def _open_store(session: Session, tracker: RunTracker) -> Store | None:
