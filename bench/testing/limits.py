@@ -9,8 +9,9 @@ refuses a written watt limit the declared meter cannot resolve); what a bench's 
 can resolve comes from their data-sheet specs (:mod:`bench.testing.instruments.specs`:
 ``meter_judges``, ``meter_tells``, ``meter_sees``), never from a number copied here.
 
-Each figure says where it comes from: a SPEC section (``/work/shared/SPEC.md``, facts marked
-[verified] or [model] there), a captured trace, or a bench choice (a margin of ours, said so).
+Each figure says where it comes from: a section of the product specification ("SPEC §n"; its
+facts are marked [verified] or [model] there), the packaged profiles, or a bench choice (a
+margin of ours, said so).
 
 No per-model overrides: every packaged profile's figures lie inside these defaults (a test
 checks it), and the auto-off window spans the 10- and 20-minute remotes (SPEC §2), so no step
@@ -43,7 +44,7 @@ class DrawBand:
     high: float
     source: str
     marginal: float | None = None
-    """Band inside the limits flagged as marginal; None: SPEC §5 asks for none."""
+    """Band inside the limits flagged as marginal; None: none by default (a plan may set one)."""
 
     @property
     def running_w(self) -> float:
