@@ -2,7 +2,8 @@
 and how long until the box's own auto-off stops it.
 
 One meter sits on the whole supply, so it cannot say which load draws what. A technician
-learns it by switching: read the supply, switch the load on, read again a few seconds later.
+learns it by switching: read the supply, switch the load on, read again a few seconds later
+(:data:`~bench.testing.limits.SETTLE_S`, as a plan's steps do).
 :class:`LoadWatch` does exactly that for every switch the console makes (two keys pressed at
 once share one window, and say so). The auto-off countdown follows the key-press marker the
 bench sends (16 00): the box re-arms a load's timer on every burst that leaves it on.
@@ -16,14 +17,12 @@ from typing import Any
 
 from bench.console.state import LoadView
 from bench.testing.instruments.link import RemoteLink
+from bench.testing.limits import LOADS, SETTLE_S
 from protocols.clock import Event, Scheduler
 from protocols.mspa import RemoteState
 
-SETTLE = 3.0
-"""Seconds after a switch-on before the meter is read again (the heater's stage 1 is 10 s)."""
 MERGE = 0.5
 """Switches closer together than this share one measurement window."""
-LOADS = ("filter", "heater", "blower", "ozone", "uvc")
 LABELS = {
     "filter": "Filter",
     "heater": "Heater",
@@ -127,7 +126,7 @@ class LoadWatch:
             if before is None:
                 before = self.read_power()
             if before is not None:
-                event = self.scheduler.call_later(SETTLE, self.guard, self.close)
+                event = self.scheduler.call_later(SETTLE_S, self.guard, self.close)
                 self._window = _Window(switched_on, before, event, now)
 
     def close(self) -> float | None:

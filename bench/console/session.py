@@ -46,17 +46,13 @@ from bench.console.stepped import SteppedDriver
 from bench.testing.instruments.link import RemoteLink
 from bench.testing.instruments.meter import InstrumentError
 from bench.testing.instruments.operator import OperatorError, VirtualOperator
+from bench.testing.limits import ALIVE_WITHIN_S, SETTLE_S
 from bench.testing.targets import Target
 from protocols.links import LinkLost
 from protocols.mspa import SETPOINT_MAX, SETPOINT_MIN, Command, Frame
 from protocols.sdm120 import MeterReading
 
 T = TypeVar("T")
-
-ALIVE_WITHIN = 2.5
-"""The box reports every second; silent longer than this and the link is "silent"."""
-SETTLE = 3.0
-"""Seconds a question waits after switching loads on, so they have started."""
 
 
 class JobStopped(Exception):
@@ -198,7 +194,7 @@ class Session:
         def job() -> str:
             if loads:
                 self._command(dict(loads))
-                self.driver.sleep(SETTLE)
+                self.driver.sleep(SETTLE_S)
             return self.operator.hint(prompt_id) if prompt_id else ""
 
         return self.submit("preparing the question", job)
@@ -418,7 +414,7 @@ class Session:
         if lost is not None:
             return LinkStatus("lost", detail=lost)
         last = self.link.last_frame_at
-        if last is not None and now - last <= ALIVE_WITHIN:
+        if last is not None and now - last <= ALIVE_WITHIN_S:
             return LinkStatus("connected" if self.link.handshake_done else "handshaking")
         since = last if last is not None else self._t0
         return LinkStatus("silent", silent_for=now - since)

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from bench.console.checks import CHECKS, CheckResult
 from bench.testing.instruments.operator import PROMPTS
-from bench.testing.steps.base import LOADS
+from bench.testing.limits import LOADS
 from protocols.mspa.parts import FAULT_PARTS, PARTS
 
 NodeKind = Literal["ask", "check", "act", "end"]

@@ -3,7 +3,9 @@
 A plan file names its steps' *types* from the step library (:mod:`bench.testing.steps`) and gives
 their parameters; every key is checked (unknown keys, wrong kinds, out-of-range values,
 unknown fault ids), and the error names the file and the step, so a service partner can
-write plans without being able to run code through them.
+write plans without being able to run code through them. A step's limits default to the
+bench's one table (:mod:`bench.testing.limits`, which the console's checks judge by too); a
+plan writes a number only to judge differently from it.
 
 Shipped plans live in ``bench/testing/plans/*.toml``; a user plan is loaded by path the same way::
 

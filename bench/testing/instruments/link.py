@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+from bench.testing.limits import ALIVE_WITHIN_S
 from protocols.clock import Periodic, Scheduler
 from protocols.driver import Driver
 from protocols.mspa import (
@@ -206,8 +207,9 @@ class RemoteLink:
     def frames_heard(self) -> int:
         return sum(self.duty.received.values())
 
-    def alive(self, within: float = 2.5) -> bool:
-        """Has the box spoken within the last ``within`` seconds? (It reports every second.)"""
+    def alive(self, within: float = ALIVE_WITHIN_S) -> bool:
+        """Has the box spoken within the last ``within`` seconds? It reports every second;
+        the default is the bench's one alive window (:mod:`bench.testing.limits`)."""
         last = self.last_frame_at
         return last is not None and self.now() - last <= within
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bench.testing.instruments.specs import MultimeterSpec
+from bench.testing.limits import transformer_present
 from protocols.files import load_toml
 
 PROMPTS: dict[str, str] = {
@@ -187,8 +188,6 @@ class AnswersOperator:
         self._answer(prompt_id)
 
 
-TRANSFORMER_PRESENT_V = 6.0
-"""AC volts above which a technician calls the ≈ 12 V secondary present."""
 MULTIMETER_POINTS: dict[str, tuple[str, str]] = {
     "mm-transformer-vac": ("transformer-secondary", "ac"),
 }
@@ -241,7 +240,7 @@ class VirtualOperator:
             return float(world.load_powers().get(load, 0.0)) > 0.0
         if prompt_id == "transformer-secondary-present" and self.multimeter is not None:
             volts = self.number("mm-transformer-vac", question, "V")
-            return volts > TRANSFORMER_PRESENT_V
+            return transformer_present(volts)
         if prompt_id.startswith("fitted-") and self.fitted is not None:
             answer = self.fitted(prompt_id.removeprefix("fitted-"))
             if answer is not None:

@@ -21,6 +21,7 @@ from bench.testing.instruments.link import BoxRoleLink, RemoteLink
 from bench.testing.instruments.meter import Meter
 from bench.testing.instruments.operator import PROMPTS, Operator
 from bench.testing.instruments.specs import DEFAULT_INSTRUMENTS, Instruments
+from bench.testing.limits import nothing_drawn_w
 from bench.testing.record import Limits, Measurement, StepResult
 from protocols.driver import Driver
 from protocols.links import LinkLost
@@ -28,8 +29,6 @@ from protocols.links import LinkLost
 REQUIRED: Any = object()
 """Default of a parameter the plan must give."""
 
-LOADS: tuple[str, ...] = ("heater", "filter", "blower", "ozone", "uvc")
-"""Loads the bench can switch and measure; ``blower`` is switched through bubble levels."""
 OPTIONAL_PARTS: tuple[str, ...] = ("ozone", "uvc", "jet")
 """Parts a profile may lack; steps that need one declare ``requires``."""
 
@@ -237,23 +236,29 @@ class StepContext:
 
     def nothing_drawn_w(self) -> float:
         """The most the declared meter may show when the unit draws nothing it can see."""
-        spec = self.instruments.meter
-        return max(0.5, spec.zero_band_w() if spec is not None else 0.0)
+        return nothing_drawn_w(self.instruments)
 
     def power_w(self, reads: int = 3, spacing: float = 0.3) -> float:
         """Mean of ``reads`` meter readings ``spacing`` s apart (meter noise averages out)."""
-        meter = self.meter
-        if meter is None:
+        if self.meter is None:
             raise StepError("no meter attached")
-        spec = self.instruments.meter
-        if spec is not None and spec.current_only:
-            reads = 1  # a clamp meter is read by the technician: one reading, not three
-        total = 0.0
-        for index in range(reads):
-            if index:
-                self.driver.sleep(spacing)
-            total += float(meter.read().power_w)
-        return total / reads
+        return mean_power_w(self.meter, self.driver, self.instruments, reads, spacing)
+
+
+def mean_power_w(
+    meter: Meter, driver: Driver, instruments: Instruments, reads: int = 3, spacing: float = 0.3
+) -> float:
+    """Mean of ``reads`` meter readings ``spacing`` s apart (meter noise averages out), as a
+    step and the console's checks read the supply; ``InstrumentError`` passes through."""
+    spec = instruments.meter
+    if spec is not None and spec.current_only:
+        reads = 1  # a clamp meter is read by the technician: one reading, not three
+    total = 0.0
+    for index in range(reads):
+        if index:
+            driver.sleep(spacing)
+        total += float(meter.read().power_w)
+    return total / reads
 
 
 class StepRun:

@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import statistics
 
-from bench.testing.instruments.operator import TRANSFORMER_PRESENT_V
 from bench.testing.instruments.specs import Instruments
+from bench.testing.limits import (
+    HANDSHAKE_TIMEOUT_S,
+    KEEP_ALIVE_ANSWER_S,
+    LINK_MIN_FRAMES,
+    LOST_REPORT_PERCENT,
+    NOISY_LINE_PERCENT,
+    PLAUSIBLE_WATER_C,
+    REPORT_PERIOD_S,
+    REPORT_WAIT_S,
+    REPORTS_PER_S,
+    board_supplied,
+    meter_sees_standby,
+    transformer_present,
+    water_band,
+)
 from bench.testing.steps.base import Declared, Param, Params, StepFailure, StepRun, StepType, limits
 from protocols.mspa import FRAME_LENGTH, TEMPERATURE_MAX, Command, Frame
 
-TYPICAL_STANDBY_W = 2.0
-"""What a healthy box draws with everything off (SPEC §2): a meter that cannot see this
-cannot tell a dead transformer from a dead power board."""
-NOISY_LINE_PERCENT = 1.0
-"""SPEC §5: a line is noisy above 1 % spoiled."""
-REPORT_PERIOD_S = 1.0132
-"""The box's report period as captured (SPEC §3): one 0x06 and one 0x08 per period."""
 NEEDS_SUPPLY_CHECK = "a multimeter (or a meter that reads the standby draw)"
 
 
@@ -30,12 +37,17 @@ class LinkUp(StepType):
     summary = "the box answers the remote's handshake; if silent, find out why (PRCD, supply)"
     params = (
         Param(
-            "timeout", "float", 15.0, "seconds to wait for the handshake", minimum=1, maximum=600
+            "timeout",
+            "float",
+            HANDSHAKE_TIMEOUT_S,
+            "seconds to wait for the handshake",
+            minimum=1,
+            maximum=600,
         ),
         Param(
             "reset_timeout",
             "float",
-            15.0,
+            HANDSHAKE_TIMEOUT_S,
             "seconds to wait after a PRCD reset",
             minimum=1,
             maximum=600,
@@ -56,7 +68,7 @@ class LinkUp(StepType):
         return ["prcd-tripped", "transformer-dead", "power-board-dead"]
 
     def blind_to(self, params: Params, instruments: Instruments) -> dict[str, str]:
-        if instruments.meter_sees(TYPICAL_STANDBY_W) or instruments.multimeter is not None:
+        if meter_sees_standby(instruments) or instruments.multimeter is not None:
             return {}
         return {fault: NEEDS_SUPPLY_CHECK for fault in ("transformer-dead", "power-board-dead")}
 
@@ -121,11 +133,11 @@ class LinkUp(StepType):
         draw, else the multimeter on the transformer's secondary, else nobody can tell."""
         ctx = run.ctx
         instruments = ctx.instruments
-        if ctx.meter is not None and instruments.meter_sees(TYPICAL_STANDBY_W):
+        if ctx.meter is not None and meter_sees_standby(instruments):
             run.add(Declared("standby_w", "W", "draw of the silent unit"))
             standby = ctx.power_w()
             run.measure("standby_w", round(standby, 2))
-            return standby > ctx.nothing_drawn_w()
+            return board_supplied(standby, instruments)
         if instruments.multimeter is not None:
             run.add(
                 Declared(
@@ -136,7 +148,7 @@ class LinkUp(StepType):
             )
             volts = ctx.number("mm-transformer-vac", "V AC")
             run.measure("transformer_vac", volts)
-            return volts > TRANSFORMER_PRESENT_V
+            return transformer_present(volts)
         return None
 
 
@@ -145,8 +157,10 @@ class ReportsPresent(StepType):
     summary = "the box reports water temperature (0x06) and flow (0x08) about once a second"
     params = (
         Param("window", "float", 5.0, "seconds to count reports over", minimum=2, maximum=3600),
-        Param("low", "float", 0.6, "fewest reports per second", minimum=0, maximum=100),
-        Param("high", "float", 1.4, "most reports per second", minimum=0, maximum=100),
+        Param(
+            "low", "float", REPORTS_PER_S[0], "fewest reports per second", minimum=0, maximum=100
+        ),
+        Param("high", "float", REPORTS_PER_S[1], "most reports per second", minimum=0, maximum=100),
     )
     suspects = ("power-board-dead", "link-noisy")
 
@@ -171,15 +185,31 @@ class TemperaturePlausible(StepType):
     kind = "temperature-plausible"
     summary = "the reported water temperature is a plausible tank temperature"
     params = (
-        Param("low", "float", 1.0, "°C; an open sensor reads 0.0", minimum=-20, maximum=130),
-        Param("high", "float", 50.0, "°C; a shorted sensor reads 127.5", minimum=-20, maximum=130),
+        Param(
+            "low",
+            "float",
+            PLAUSIBLE_WATER_C[0],
+            "°C; an open sensor reads 0.0",
+            minimum=-20,
+            maximum=130,
+        ),
+        Param(
+            "high",
+            "float",
+            PLAUSIBLE_WATER_C[1],
+            "°C; a shorted sensor reads 127.5",
+            minimum=-20,
+            maximum=130,
+        ),
         Param("samples", "int", 3, "reports to take the median of", minimum=1, maximum=100),
     )
     suspects = ("temp-sensor-open", "temp-sensor-short")
 
     def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
         return [
-            Declared("water_c", "°C", "median water report", limits(params["low"], params["high"]))
+            Declared(
+                "water_c", "°C", "median water report", water_band(params["low"], params["high"])
+            )
         ]
 
     def clears(self, params: Params) -> list[str]:
@@ -207,8 +237,8 @@ def read_temperatures(run: StepRun, count: int) -> list[float]:
         def fresh(before: float | None = before) -> bool:
             return link.water_at != before
 
-        if not run.ctx.wait_for(fresh, 3.0, "temperature"):
-            raise run.fail("no temperature report within 3 s")
+        if not run.ctx.wait_for(fresh, REPORT_WAIT_S, "temperature"):
+            raise run.fail(f"no temperature report within {REPORT_WAIT_S:g} s")
         assert link.water_c is not None
         readings.append(link.water_c)
     return readings
@@ -228,7 +258,14 @@ class SendExpect(StepType):
         _byte("parameter", "parameter to send"),
         _byte("expect_command", "command code of the answer"),
         _byte("expect_parameter", "parameter of the answer (-1: any)", -1),
-        Param("timeout", "float", 1.0, "seconds to wait for the answer", minimum=0.01, maximum=60),
+        Param(
+            "timeout",
+            "float",
+            KEEP_ALIVE_ANSWER_S,
+            "seconds to wait for the answer",
+            minimum=0.01,
+            maximum=60,
+        ),
     )
     suspects = ("power-board-dead", "link-noisy")
 
@@ -298,12 +335,19 @@ class LinkQuality(StepType):
         Param(
             "lost",
             "float",
-            5.0,
+            LOST_REPORT_PERCENT,
             "largest share of reports lost in the window, %",
             minimum=0,
             maximum=100,
         ),
-        Param("min_frames", "int", 100, "fewest frames to judge on", minimum=1, maximum=100000),
+        Param(
+            "min_frames",
+            "int",
+            LINK_MIN_FRAMES,
+            "fewest frames to judge on",
+            minimum=1,
+            maximum=100000,
+        ),
     )
     suspects = ("link-noisy",)
 

@@ -4,6 +4,8 @@ The wire never says whether a load really runs (SPEC §3), so a load is judged b
 in mains draw when it is switched on (the meter), or by the operator when no meter is attached.
 Measuring the change rather than the total makes the limits independent of standby and of
 loads already running, and halves the meter's calibration error's effect on small loads.
+The limits and the judgments ("does it draw as it should?", "does it run at all?") are
+:mod:`bench.testing.limits`, which the console's troubleshooting checks use too.
 """
 
 from __future__ import annotations
@@ -13,8 +15,24 @@ from typing import Any
 
 from bench.testing.instruments.link import RemoteLink
 from bench.testing.instruments.specs import Instruments
-from bench.testing.steps.base import (
+from bench.testing.limits import (
+    FLOW_TIMEOUT_S,
+    IDLE_HIGH_W,
     LOADS,
+    PUMP_SETTLE_S,
+    SETTLE_S,
+    UNHEATED_RISE_C,
+    WATER_WATCH_S,
+    draw_band,
+    draw_change_w,
+    flow_settled,
+    heater_live_w,
+    load_runs,
+    meter_judges_draw,
+    meter_tells_running,
+)
+from bench.testing.record import Limits
+from bench.testing.steps.base import (
     Declared,
     Param,
     Params,
@@ -26,22 +44,6 @@ from bench.testing.steps.base import (
 from bench.testing.steps.link_steps import read_temperatures
 from protocols.mspa import TEMPERATURE_MAX
 
-RUNNING_WITHIN_S = 2.5
-"""The box reports every second; silent longer than this means it stopped."""
-
-ON_LIMITS: dict[str, tuple[float, float]] = {
-    "filter": (30.0, 120.0),
-    "heater": (1000.0, 2600.0),
-    "ozone": (5.0, 20.0),
-    "uvc": (8.0, 25.0),
-    "blower-1": (300.0, 800.0),
-    "blower-2": (450.0, 950.0),
-    "blower-3": (650.0, 1150.0),
-}
-"""Default draw limits (W) of a load switched on; every packaged profile falls inside."""
-OFF_HIGH_W = 30.0
-"""Default most a load that must stay off may add (W)."""
-
 LOW_SUSPECTS: dict[str, tuple[str, ...]] = {
     "filter": ("filter-pump-dead",),
     "heater": ("heater-open",),
@@ -51,14 +53,6 @@ LOW_SUSPECTS: dict[str, tuple[str, ...]] = {
 }
 NO_FLOW_SUSPECTS = ("filter-pump-dead", "flow-switch-stuck-open")
 """A heater that does not run because no flow is reported points at the flow, not the heater."""
-
-
-HEATER_DRAWING_W = 500.0
-"""A heater adds at least this when it runs (stage 1 is 1500 W on every profile)."""
-HEATER_RUNNING_W = (HEATER_DRAWING_W, ON_LIMITS["heater"][0])
-PUMP_RUNNING_W = (ON_LIMITS["filter"][0] / 2, ON_LIMITS["filter"][0])
-"""(threshold, least draw of a running load): a meter judges "it runs" by reading above the
-threshold only if nothing reads above it and the least running load always does."""
 
 
 def heater_suspects(link: RemoteLink, baseline_w: float | None) -> tuple[str, ...]:
@@ -72,7 +66,7 @@ def heater_suspects(link: RemoteLink, baseline_w: float | None) -> tuple[str, ..
         return ("temp-sensor-open",)
     if water is not None and water >= TEMPERATURE_MAX:
         return ("temp-sensor-short",)
-    if baseline_w is not None and baseline_w >= HEATER_DRAWING_W:
+    if baseline_w is not None and heater_live_w(baseline_w):
         return ("heater-relay-welded",)
     if not (link.flow and link.flow.flowing):
         return NO_FLOW_SUSPECTS
@@ -102,7 +96,7 @@ def running_loads_heard(ctx: StepContext) -> bool:
 
 def check_running(run: StepRun, load: str) -> bool:
     """Measure ``unit_running``; a unit that went silent ends the plan (nothing else can run)."""
-    alive = run.ctx.link.alive(RUNNING_WITHIN_S)
+    alive = run.ctx.link.alive()
     run.measure("unit_running", alive)
     if not alive:
         run.suspect("check-valve-leak" if load == "blower" else "power-board-dead")
@@ -174,14 +168,19 @@ nothing is heard and the water does not warm)"
             minimum=0,
             maximum=10000,
         ),
-        Param("high", "float", 15.0, "W, most standby draw", minimum=0, maximum=10000),
+        Param("high", "float", IDLE_HIGH_W, "W, most standby draw", minimum=0, maximum=10000),
         Param(
-            "settle", "float", 3.0, "seconds after switching everything off", minimum=0, maximum=600
+            "settle",
+            "float",
+            SETTLE_S,
+            "seconds after switching everything off",
+            minimum=0,
+            maximum=600,
         ),
         Param(
             "watch",
             "float",
-            180.0,
+            WATER_WATCH_S,
             "s to watch the water for a live heater without a meter (0: do not)",
             minimum=0,
             maximum=3600,
@@ -189,7 +188,7 @@ nothing is heard and the water does not warm)"
         Param(
             "warming",
             "float",
-            1.5,
+            UNHEATED_RISE_C,
             "°C the water may rise unheated without a meter",
             minimum=1,
             maximum=20,
@@ -245,7 +244,7 @@ nothing is heard and the water does not warm)"
         ctx.wait(run.params["settle"], "settling")
         if ctx.meter is not None and self._metered(run.params, ctx.instruments):
             idle = ctx.power_w()
-            if not run.measure("idle_w", round(idle, 2)) and idle >= HEATER_DRAWING_W:
+            if not run.measure("idle_w", round(idle, 2)) and heater_live_w(idle):
                 run.suspect("heater-relay-welded")
             return
         if not run.measure("loads_idle", not running_loads_heard(ctx)):
@@ -281,7 +280,7 @@ class LoadPower(StepType):
         Param(
             "settle",
             "float",
-            3.0,
+            SETTLE_S,
             "seconds after switching before reading",
             minimum=0.5,
             maximum=600,
@@ -309,15 +308,16 @@ class LoadPower(StepType):
             cleared.append("check-valve-leak")
         return cleared
 
-    def _limits(self, params: Params) -> tuple[float | None, float | None]:
-        if params["expect"] == "off":
-            low, high = None, OFF_HIGH_W
-        else:
-            key = f"blower-{params['level']}" if params["load"] == "blower" else params["load"]
-            low, high = ON_LIMITS[key]
-        return (
-            low if params["low"] is None else params["low"],
-            high if params["high"] is None else params["high"],
+    @staticmethod
+    def _band(params: Params) -> Limits:
+        """What the draw change is judged against (the console's draw checks use the same)."""
+        return draw_band(
+            params["load"],
+            level=params["level"],
+            expect=params["expect"],
+            low=params["low"],
+            high=params["high"],
+            marginal=params["marginal"],
         )
 
     def requires(self, params: Params) -> str | None:
@@ -334,7 +334,7 @@ class LoadPower(StepType):
         return None
 
     def _metered(self, params: Params, instruments: Instruments) -> bool:
-        return instruments.meter_judges(*self._limits(params), change=True)
+        return meter_judges_draw(self._band(params), instruments)
 
     def unmeasurable(self, params: Params, instruments: Instruments) -> str | None:
         if self._metered(params, instruments) or params["load"] in PERCEIVED:
@@ -355,15 +355,8 @@ class LoadPower(StepType):
         declared = [RUNNING]
         on = params["expect"] == "on"
         if self._metered(params, instruments):
-            low, high = self._limits(params)
             declared.append(
-                Declared(
-                    "draw_w",
-                    "W",
-                    "change in draw",
-                    limits(low, high, marginal=params["marginal"]),
-                    change=True,
-                )
+                Declared("draw_w", "W", "change in draw", self._band(params), change=True)
             )
         else:
             declared.append(
@@ -394,7 +387,9 @@ class LoadPower(StepType):
         if pump is not None and pump != pump_before:
             link.set_loads(filter=pump)
             ctx.wait_for(
-                lambda: link.flow is not None and link.flow.flowing == pump, 5.0, "pump settling"
+                lambda: link.flow is not None and link.flow.flowing == pump,
+                PUMP_SETTLE_S,
+                "pump settling",
             )
             ctx.wait(1.0, "pump settling")
         metered = ctx.meter is not None and self._metered(params, ctx.instruments)
@@ -407,13 +402,13 @@ class LoadPower(StepType):
             if load == "heater":
                 run.measure("flow", bool(link.flow and link.flow.flowing))
             if baseline is not None:
-                ok = run.measure("draw_w", round(ctx.power_w() - baseline, 1) + 0.0)
+                ok = run.measure("draw_w", draw_change_w(baseline, ctx.power_w()))
             else:
                 ok = run.measure("running", ctx.confirm(PERCEIVED[load]))
             if not ok:
                 self._narrow(run, load, on, baseline)
         finally:
-            if not params["leave_on"] and link.alive(RUNNING_WITHIN_S):
+            if not params["leave_on"] and link.alive():
                 switch(ctx, load, False)
                 if pump is not None and pump != pump_before:
                     link.set_loads(filter=pump_before)
@@ -441,7 +436,14 @@ class Flow(StepType):
     summary = "the flow switches report flow exactly when the filter pump runs"
     params = (
         Param("filter", "bool", doc="filter pump on or off for the check"),
-        Param("timeout", "float", 6.0, "seconds for the report to follow", minimum=1, maximum=600),
+        Param(
+            "timeout",
+            "float",
+            FLOW_TIMEOUT_S,
+            "seconds for the report to follow",
+            minimum=1,
+            maximum=600,
+        ),
     )
 
     def default_suspects(self, params: Params) -> list[str]:
@@ -454,7 +456,7 @@ class Flow(StepType):
         declared = [
             Declared("flow", description="flow reported", limits=limits(expected=params["filter"]))
         ]
-        if params["filter"] and instruments.meter_tells(*PUMP_RUNNING_W):
+        if params["filter"] and meter_tells_running("filter", instruments):
             declared.append(
                 Declared("pump_draw_w", "W", "change in draw when the pump started", change=True)
             )
@@ -467,30 +469,25 @@ class Flow(StepType):
         ctx = run.ctx
         link = ctx.link
         pump = run.params["filter"]
-        metered = ctx.meter is not None and ctx.instruments.meter_tells(*PUMP_RUNNING_W)
+        metered = ctx.meter is not None and meter_tells_running("filter", ctx.instruments)
         baseline = ctx.power_w() if pump and metered else None
         link.set_loads(filter=pump)
         switched = ctx.now()
 
-        def settled() -> bool:
-            at = link.flow_at
-            return (
-                at is not None
-                and at > switched + 0.5
-                and link.flow is not None
-                and link.flow.flowing == pump
-            )
-
-        ctx.wait_for(settled, run.params["timeout"], "waiting for flow report")
+        ctx.wait_for(
+            lambda: flow_settled(link, switched, pump),
+            run.params["timeout"],
+            "waiting for flow report",
+        )
         if link.flow is None or link.flow_at is None or link.flow_at <= switched:
             run.suspect("power-board-dead", "link-noisy")
             raise run.fail("no flow report since the pump was switched")
         flowing = link.flow.flowing
         pump_drawing: bool | None = None
         if baseline is not None:
-            change = ctx.power_w() - baseline
-            run.measure("pump_draw_w", round(change, 1) + 0.0)
-            pump_drawing = change > PUMP_RUNNING_W[0]
+            after = ctx.power_w()
+            run.measure("pump_draw_w", draw_change_w(baseline, after))
+            pump_drawing = load_runs("filter", after - baseline)
         if run.measure("flow", flowing):
             return
         if pump:

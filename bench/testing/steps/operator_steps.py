@@ -7,9 +7,17 @@ same step runs with a technician, an answers file or the virtual operator.
 from __future__ import annotations
 
 from bench.testing.instruments.specs import Instruments
+from bench.testing.limits import (
+    PRCD_RESTART_S,
+    PRCD_STOP_WITHIN_S,
+    SETTLE_S,
+    STOPPED_QUIET_S,
+    load_runs,
+    meter_tells_running,
+    unit_stopped,
+)
 from bench.testing.steps.base import Declared, Param, Params, StepRun, StepType, limits
 from bench.testing.steps.load_steps import PERCEIVED, RUNNING, check_running
-from bench.testing.steps.timed_steps import BLOWER_DRAWING_W, BLOWER_RUNNING_W
 
 
 class PrcdTest(StepType):
@@ -19,7 +27,7 @@ class PrcdTest(StepType):
         Param(
             "stop_within",
             "float",
-            3.0,
+            PRCD_STOP_WITHIN_S,
             "seconds for the unit to fall silent",
             minimum=0.5,
             maximum=60,
@@ -27,7 +35,7 @@ class PrcdTest(StepType):
         Param(
             "restart_timeout",
             "float",
-            20.0,
+            PRCD_RESTART_S,
             "seconds for the handshake after RESET",
             minimum=5,
             maximum=600,
@@ -54,13 +62,13 @@ class PrcdTest(StepType):
         link.all_off()
         ctx.wait(1.0, "switching off")
         ctx.act("prcd-test")
-        quiet = 1.5
-        stopped = ctx.wait_for(
-            lambda: not link.alive(quiet), run.params["stop_within"] + quiet, "TEST"
+        silent = ctx.wait_for(
+            lambda: not link.alive(STOPPED_QUIET_S),
+            run.params["stop_within"] + STOPPED_QUIET_S,
+            "TEST",
         )
-        if stopped and ctx.meter is not None:
-            stopped = ctx.power_w(reads=1) <= ctx.nothing_drawn_w()
-        if not run.measure("unit_stopped", stopped):
+        watts = ctx.power_w(reads=1) if silent and ctx.meter is not None else None
+        if not run.measure("unit_stopped", unit_stopped(silent, watts, ctx.instruments)):
             raise run.fail("PRCD TEST did not stop the unit")
         link.power_cycle()
         ctx.act("prcd-reset")
@@ -83,7 +91,7 @@ class Bubbles(StepType):
             choices=("", "off", "inflate"),
         ),
         Param("visible", "bool", True, "bubbles expected"),
-        Param("settle", "float", 3.0, "seconds after switching on", minimum=0.5, maximum=600),
+        Param("settle", "float", SETTLE_S, "seconds after switching on", minimum=0.5, maximum=600),
     )
 
     def default_suspects(self, params: Params) -> list[str]:
@@ -118,7 +126,7 @@ class Bubbles(StepType):
         knob = run.params["knob"]
         if knob:
             ctx.act(f"knob-{knob}")
-        metered = ctx.meter is not None and ctx.instruments.meter_tells(*BLOWER_RUNNING_W)
+        metered = ctx.meter is not None and meter_tells_running("blower", ctx.instruments)
         baseline = ctx.power_w() if metered else None
         link.set_loads(bubbles=run.params["level"])
         try:
@@ -126,7 +134,7 @@ class Bubbles(StepType):
             if not check_running(run, "blower"):
                 raise run.fail(run.halt or "unit stopped")
             if baseline is not None:
-                drawing = ctx.power_w() - baseline > BLOWER_DRAWING_W
+                drawing = load_runs("blower", ctx.power_w() - baseline)
             else:
                 drawing = ctx.confirm(PERCEIVED["blower"])
             run.measure("blower_running", drawing)
@@ -138,7 +146,7 @@ class Bubbles(StepType):
             run.suspect("knob-reed-switch-stuck")
             raise run.fail("bubbles with the knob in the inflation position")
         finally:
-            if link.alive(2.5):
+            if link.alive():
                 link.set_loads(bubbles=0)
                 ctx.wait(1.0, "switching off")
             if knob == "inflate":

@@ -8,6 +8,7 @@ dead panel sends nothing at all (``panel-dead``).
 from __future__ import annotations
 
 from bench.testing.instruments.specs import Instruments
+from bench.testing.limits import PANEL_CYCLE_S, PANEL_HANDSHAKE_S, PANEL_KEY_S
 from bench.testing.steps.base import Declared, Param, Params, StepRun, StepType, limits
 from protocols.mspa import REMOTE_HANDSHAKE, STATE_CYCLE, Command
 
@@ -18,7 +19,9 @@ class PanelHandshake(StepType):
     kind = "panel-handshake"
     summary = "the panel sends its power-on handshake (0B, 0A, 11, 10) to the box"
     role = "box"
-    params = (Param("timeout", "float", 12.0, "seconds to wait", minimum=1, maximum=600),)
+    params = (
+        Param("timeout", "float", PANEL_HANDSHAKE_S, "seconds to wait", minimum=1, maximum=600),
+    )
     suspects = PANEL_SUSPECTS
 
     def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
@@ -49,7 +52,9 @@ class PanelCycle(StepType):
     kind = "panel-cycle"
     summary = "the panel repeats every state frame within one 7.5 s cycle"
     role = "box"
-    params = (Param("window", "float", 9.0, "seconds to listen", minimum=2, maximum=3600),)
+    params = (
+        Param("window", "float", PANEL_CYCLE_S, "seconds to listen", minimum=2, maximum=3600),
+    )
     suspects = PANEL_SUSPECTS
 
     def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
@@ -72,7 +77,14 @@ class PanelKey(StepType):
     summary = "a key press on the panel sends the state burst ending in 16 00"
     role = "box"
     params = (
-        Param("timeout", "float", 5.0, "seconds to wait for the burst", minimum=0.5, maximum=60),
+        Param(
+            "timeout",
+            "float",
+            PANEL_KEY_S,
+            "seconds to wait for the burst",
+            minimum=0.5,
+            maximum=60,
+        ),
     )
     suspects = PANEL_SUSPECTS
 

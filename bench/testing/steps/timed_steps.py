@@ -10,31 +10,40 @@ from __future__ import annotations
 import statistics
 
 from bench.testing.instruments.specs import Instruments
+from bench.testing.limits import (
+    AUTO_OFF_S,
+    FAIL_SAFE_SILENCE_S,
+    FLOW_TIMEOUT_S,
+    HEATER_RISE_C,
+    HEATER_RISE_TIMEOUT_S,
+    IDLE_HIGH_W,
+    ON_DRAW,
+    PUMP_SETTLE_S,
+    SETTLE_S,
+    heater_live_w,
+    load_runs,
+    meter_tells_running,
+)
 from bench.testing.steps.base import Declared, Param, Params, StepRun, StepType, limits
 from bench.testing.steps.link_steps import read_temperatures
 from bench.testing.steps.load_steps import (
-    HEATER_DRAWING_W,
-    HEATER_RUNNING_W,
     NO_FLOW_SUSPECTS,
-    ON_LIMITS,
     PERCEIVED,
     RUNNING,
-    RUNNING_WITHIN_S,
     check_running,
     heater_suspects,
     running_loads_heard,
 )
-
-BLOWER_DRAWING_W = 150.0
-BLOWER_RUNNING_W = (BLOWER_DRAWING_W, ON_LIMITS["blower-1"][0])
 
 
 class HeaterRise(StepType):
     kind = "heater-rise"
     summary = "with the pump and heater on, the reported water temperature rises"
     params = (
-        Param("rise", "float", 1.0, "°C the report must rise", minimum=0.5, maximum=20),
-        Param("timeout", "float", 300.0, "seconds allowed", minimum=10, maximum=7200),
+        Param("rise", "float", HEATER_RISE_C, "°C the report must rise", minimum=0.5, maximum=20),
+        Param(
+            "timeout", "float", HEATER_RISE_TIMEOUT_S, "seconds allowed", minimum=10, maximum=7200
+        ),
     )
     suspects = ("heater-open", "temp-sensor-open", "temp-sensor-short")
 
@@ -54,10 +63,12 @@ class HeaterRise(StepType):
         pump_before = link.state.filter
         if not pump_before:
             link.set_loads(filter=True)
-            ctx.wait_for(lambda: bool(link.flow and link.flow.flowing), 5.0, "pump settling")
+            ctx.wait_for(
+                lambda: bool(link.flow and link.flow.flowing), PUMP_SETTLE_S, "pump settling"
+            )
         start = statistics.mean(read_temperatures(run, 3))
         run.measure("start_c", round(start, 2))
-        metered = ctx.meter is not None and ctx.instruments.meter_tells(*HEATER_RUNNING_W)
+        metered = ctx.meter is not None and meter_tells_running("heater", ctx.instruments)
         baseline = ctx.power_w() if metered else None
         link.set_loads(heater=True)
         began = ctx.now()
@@ -75,13 +86,13 @@ class HeaterRise(StepType):
             # Why no rise: the heater is not drawing (sensor lock-out, no flow, open element,
             # welded relay already heating), or it draws and the sensor does not follow.
             # Without a meter nobody can tell whether the element draws: judge by the wire.
-            heating = baseline is not None and ctx.power_w() - baseline > HEATER_DRAWING_W
+            heating = baseline is not None and load_runs("heater", ctx.power_w() - baseline)
             if heating:
                 run.suspect("temp-sensor-open", "temp-sensor-short")
             else:
                 run.suspect(*heater_suspects(link, baseline))
         finally:
-            if link.alive(RUNNING_WITHIN_S):
+            if link.alive():
                 link.set_loads(heater=False, filter=pump_before)
                 ctx.wait(1.0, "switching off")
 
@@ -91,8 +102,8 @@ class AutoOffStep(StepType):
     summary = "the bubbles stop by themselves after the auto-off time (10 or 20 min)"
     params = (
         Param("level", "int", 1, "bubble level", minimum=1, maximum=3),
-        Param("low", "float", 540.0, "s, earliest allowed stop", minimum=0, maximum=7200),
-        Param("high", "float", 1260.0, "s, latest allowed stop", minimum=1, maximum=7200),
+        Param("low", "float", AUTO_OFF_S[0], "s, earliest allowed stop", minimum=0, maximum=7200),
+        Param("high", "float", AUTO_OFF_S[1], "s, latest allowed stop", minimum=1, maximum=7200),
         Param("poll", "float", 2.0, "s between meter readings", minimum=0.5, maximum=60),
     )
     suspects = ("power-board-dead",)
@@ -101,7 +112,7 @@ class AutoOffStep(StepType):
         started = Declared(
             "blower_started", description="the blower ran", limits=limits(expected=True)
         )
-        if instruments.meter_tells(*BLOWER_RUNNING_W):
+        if meter_tells_running("blower", instruments):
             return [
                 RUNNING,
                 started,
@@ -131,16 +142,16 @@ class AutoOffStep(StepType):
         ctx = run.ctx
         link = ctx.link
         low, high = run.params["low"], run.params["high"]
-        metered = ctx.meter is not None and ctx.instruments.meter_tells(*BLOWER_RUNNING_W)
+        metered = ctx.meter is not None and meter_tells_running("blower", ctx.instruments)
         baseline = ctx.power_w() if metered else None
         link.set_loads(bubbles=run.params["level"])
         began = ctx.now()
         try:
-            ctx.wait(3.0, "blower starting")
+            ctx.wait(SETTLE_S, "blower starting")
             if not check_running(run, "blower"):
                 raise run.fail(run.halt or "unit stopped")
             if baseline is not None:
-                started = ctx.power_w() - baseline > BLOWER_DRAWING_W
+                started = load_runs("blower", ctx.power_w() - baseline)
             else:
                 started = ctx.confirm(PERCEIVED["blower"])
             if not run.measure("blower_started", started):
@@ -159,14 +170,14 @@ class AutoOffStep(StepType):
                 progress = ctx.now() - began
                 if ctx.on_progress is not None:
                     ctx.on_progress("waiting for auto-off", min(progress, timeout), timeout)
-                if ctx.power_w(reads=1) - baseline < BLOWER_DRAWING_W:
+                if ctx.power_w(reads=1) - baseline < ON_DRAW["blower-1"].running_w:
                     stopped_at = progress
                     break
             run.measure(
                 "auto_off_s", round(stopped_at if stopped_at is not None else ctx.now() - began, 1)
             )
         finally:
-            if link.alive(RUNNING_WITHIN_S):
+            if link.alive():
                 link.set_loads(bubbles=0)
                 ctx.wait(1.0, "switching off")
 
@@ -176,8 +187,17 @@ class FailSafe(StepType):
     kind = "fail-safe"
     summary = "when the remote goes silent for 30 s the box switches every load off"
     params = (
-        Param("silence", "float", 35.0, "seconds the bench stays silent", minimum=31, maximum=600),
-        Param("high", "float", 15.0, "W, most draw after the silence", minimum=0, maximum=10000),
+        Param(
+            "silence",
+            "float",
+            FAIL_SAFE_SILENCE_S,
+            "seconds the bench stays silent",
+            minimum=31,
+            maximum=600,
+        ),
+        Param(
+            "high", "float", IDLE_HIGH_W, "W, most draw after the silence", minimum=0, maximum=10000
+        ),
     )
     suspects = ("power-board-dead",)
 
@@ -216,7 +236,9 @@ class FailSafe(StepType):
         ctx = run.ctx
         link = ctx.link
         link.set_loads(filter=True)
-        ran = ctx.wait_for(lambda: bool(link.flow and link.flow.flowing), 6.0, "pump starting")
+        ran = ctx.wait_for(
+            lambda: bool(link.flow and link.flow.flowing), FLOW_TIMEOUT_S, "pump starting"
+        )
         run.measure("flow_before", ran)
         heard = link.frames_heard()
         link.go_silent()
@@ -233,7 +255,7 @@ class FailSafe(StepType):
                 after = ctx.power_w()
                 if not run.measure("after_silence_w", round(after, 2)):
                     run.suspect(
-                        "heater-relay-welded" if after >= HEATER_DRAWING_W else "power-board-dead"
+                        "heater-relay-welded" if heater_live_w(after) else "power-board-dead"
                     )
             else:
                 if not run.measure("loads_off", not running_loads_heard(ctx)):
