@@ -21,13 +21,13 @@ needs a model's own numbers. A per-model entry belongs here the day one does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bench.testing.instruments.specs import Instruments
 from bench.testing.record import Limits, MeasurementOutcome
 
 if TYPE_CHECKING:
-    from bench.testing.instruments.link import RemoteLink
+    from protocols.mspa.values import FlowSwitches
 
 # -- the loads ------------------------------------------------------------------------------
 
@@ -278,7 +278,18 @@ def transformer_present(volts_ac: float) -> bool:
     return volts_ac > TRANSFORMER_PRESENT_V
 
 
-def flow_settled(link: RemoteLink, switched_at: float, flowing: bool) -> bool:
+class FlowReports(Protocol):
+    """What :func:`flow_settled` reads: the last flow report and when it came (a
+    :class:`~bench.testing.instruments.link.RemoteLink` is one)."""
+
+    @property
+    def flow(self) -> FlowSwitches | None: ...
+
+    @property
+    def flow_at(self) -> float | None: ...
+
+
+def flow_settled(link: FlowReports, switched_at: float, flowing: bool) -> bool:
     """Has a flow report made after a pump switch at ``switched_at`` said ``flowing``?"""
     at = link.flow_at
     return (
