@@ -7,7 +7,7 @@
     1 Hz temperature and flow reports, the 7.5 s state cycle, keep-alives) on a
     :class:`~protocols.driver.SimulatedDriver`: wall time and simulated/real ratio, best of
     ``--repeat``. Target ≥ 100,000× real time (24 h in < 0.864 s). Also the same day through
-    :func:`spasim.simulate.simulate` (the ``spasim simulate`` trace recorder on top). When the
+    :func:`spasim.simulation.simulate` (the ``spasim simulate`` trace recorder on top). When the
     target is missed (or with ``--profile``) the top costs of one run are printed (cProfile,
     by own time) so the fix can aim at them.
 (b) **physics** — 1,000 boards × 24 h on the vectorised :class:`WaterBank` (below) in
@@ -52,13 +52,11 @@ if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(
 import numpy as np
 import numpy.typing as npt
 
-from protocols.clock import Scheduler
-from protocols.driver import RealTimeDriver, SimulatedDriver
+from protocols.driver import RealTimeDriver
 from protocols.links import open_link
 from protocols.mspa import Command, Frame, RemoteState
 from protocols.mspa.remote import RemoteDuty
-from protocols.ports import LinkPort, SimCable
-from spasim.board import VirtualBox
+from protocols.ports import LinkPort
 from spasim.physics import (
     SPECIFIC_HEAT_J_PER_KG_K,
     FloatArray,
@@ -68,7 +66,8 @@ from spasim.physics import (
 )
 from spasim.profiles import load_profile
 from spasim.remote import VirtualRemote
-from spasim.simulate import Scenario, simulate
+from spasim.rig import build_box_rig
+from spasim.simulation import Scenario, simulate
 
 SIM_TARGET_RATIO = 100_000.0
 PHYSICS_TARGET_S = 1.0
@@ -97,24 +96,21 @@ class Line:
 
 def box_day(hours: float) -> tuple[float, int]:
     """One run of box + panel for ``hours``: (wall seconds, scheduler events)."""
-    scheduler = Scheduler()
-    driver = SimulatedDriver(scheduler)
-    cable = SimCable(scheduler)
-    box = VirtualBox(scheduler, cable.box, "premium-4", water_c=START_WATER_C)
+    rig = build_box_rig("premium-4", water_c=START_WATER_C)
     remote = VirtualRemote(
-        scheduler,
-        cable.remote,
+        rig.scheduler,
+        rig.port,
         profile="premium-4",
         state=RemoteState(heater=True, filter=True, setpoint=SETPOINT),
     )
     remote.start()
     began = time.perf_counter()
-    driver.sleep(hours * 3600.0)
+    rig.driver.sleep(hours * 3600.0)
     wall = time.perf_counter() - began
     if remote.duty.water_c is None or not remote.duty.handshake_done:
         raise RuntimeError("the box and the panel never talked: the benchmark measured nothing")
-    box.close()
-    return wall, scheduler.events_run
+    rig.box.close()
+    return wall, rig.scheduler.events_run
 
 
 def bench_sim(hours: float, repeat: int) -> tuple[list[Line], bool]:

@@ -1,4 +1,4 @@
-"""A picture of a :class:`~spasim.simulate.Trace` a person can read at a glance.
+"""A picture of a :class:`~spasim.simulation.Trace` a person can read at a glance.
 
 Two panels on one time axis: the water (true temperature, what the panel was told, the
 set-point and the thermostat's hysteresis band) and the power drawn, stacked per load as
@@ -20,7 +20,7 @@ import os
 from typing import Any
 
 from spasim.board import LOADS
-from spasim.simulate import NOTABLE_KINDS, Row, Trace
+from spasim.simulation import NOTABLE_KINDS, Row, Trace
 
 PLOT_FORMATS = ("svg", "png")
 

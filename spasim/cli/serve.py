@@ -71,7 +71,7 @@ from spasim.serve import (
     TcpEndpoint,
     Unit,
 )
-from spasim.simulate import AMBIENT_RANGE_C, WATER_RANGE_C
+from spasim.simulation import AMBIENT_RANGE_C, WATER_RANGE_C
 
 if TYPE_CHECKING:
     from spasim.board import VirtualBox

@@ -25,7 +25,7 @@ import sys
 from protocols.cli_support import EXIT_OK, Subcommand, UsageError, bounded_int, positive_float
 from spasim.faults import parse_fault
 from spasim.profiles import Profile, load_profile
-from spasim.simulate import (
+from spasim.simulation import (
     DEFAULT_PROFILE,
     DEFAULT_SAMPLE_S,
     LidOff,
