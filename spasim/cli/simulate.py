@@ -73,6 +73,14 @@ def timed_fault(text: str) -> TimedFault:
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
+    _add_box_options(parser)
+    _add_action_options(parser)
+    _add_world_options(parser)
+    _add_output_options(parser)
+
+
+def _add_box_options(parser: argparse.ArgumentParser) -> None:
+    """How long, which model, which set-point."""
     parser.add_argument(
         "--hours", type=positive_float, required=True, metavar="H", help="simulated hours to run"
     )
@@ -89,6 +97,10 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         metavar="°C",
         help="whole °C the panel's thermostat holds (default: the profile's power-on value)",
     )
+
+
+def _add_action_options(parser: argparse.ArgumentParser) -> None:
+    """What happens during the run: key presses and the lid."""
     parser.add_argument(
         "--bubbles-at",
         type=minutes,
@@ -113,6 +125,10 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         metavar="MIN[-MIN]",
         help="take the lid off at MIN (and put it back at the second MIN; repeatable)",
     )
+
+
+def _add_world_options(parser: argparse.ArgumentParser) -> None:
+    """Air, water, sensor noise and faults."""
     parser.add_argument(
         "--ambient", type=float, default=20.0, metavar="°C", help="air temperature (default 20)"
     )
@@ -134,6 +150,10 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         metavar="ID[@MIN]",
         help="a catalogue fault from the start, or from MIN minutes (repeatable)",
     )
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """Sample period, CSV and plot."""
     parser.add_argument(
         "--sample",
         type=positive_float,
