@@ -72,7 +72,7 @@ from spasim.serve import (
     TcpEndpoint,
     Unit,
 )
-from spasim.simulation import AMBIENT_RANGE_C, WATER_RANGE_C
+from spasim.simulation import AMBIENT_RANGE_C, SEED_RANGE, WATER_RANGE_C
 
 if TYPE_CHECKING:
     from spasim.board import VirtualBox
@@ -82,7 +82,6 @@ SPEED_RANGE = (0.01, 1000.0)
 above 1000 the loop no longer keeps up with the box's schedule on a small machine
 (``benchmarks/flood.py --speeds`` measures it)."""
 
-SEED_RANGE = (0, 2**32 - 1)
 TANK_LITRES_RANGE = (1.0, 10_000.0)
 """``--tank-litres``: from a bucket to well beyond the largest tub (930 L)."""
 

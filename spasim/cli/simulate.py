@@ -28,15 +28,13 @@ from spasim.profiles import Profile, load_profile
 from spasim.simulation import (
     DEFAULT_PROFILE,
     DEFAULT_SAMPLE_S,
+    SEED_RANGE,
     LidOff,
     Scenario,
     TimedFault,
     format_summary,
     simulate,
 )
-
-SEED_RANGE = (0, 2**32 - 1)
-"""``--seed``: what the noise generators take (a negative seed used to crash mid-run)."""
 
 
 def minutes(text: str) -> float:

@@ -25,6 +25,8 @@ range); a longer run needs a longer sample period."""
 AMBIENT_RANGE_C = (-30.0, 50.0)
 WATER_RANGE_C = (0.0, 99.0)
 """Liquid water; the over-temperature lock-out is part of what can be simulated."""
+SEED_RANGE = (0, 2**32 - 1)
+"""Seeds the noise generators take (a negative seed used to crash mid-run)."""
 
 
 @dataclass(frozen=True, slots=True)
