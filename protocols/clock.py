@@ -13,13 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Callable
-from typing import Any, Protocol
-
-
-class Clock(Protocol):
-    """Anything that can tell the current time in simulated seconds."""
-
-    def now(self) -> float: ...
+from typing import Any
 
 
 class Event:

@@ -7,8 +7,7 @@ One small interface (:class:`Link`: ``read`` with a timeout, ``write``, ``close`
   ``spy://...``), opened 9600 8N1 and exclusive where the OS supports it — :func:`open_link`;
 * a pseudo-terminal pair whose slave path other programs open like a serial port —
   :class:`PtyPair`;
-* a TCP connection accepted by a server — :class:`SocketLink`;
-* an in-process pair for tests, no OS resources — :func:`in_process_pair`.
+* a TCP connection accepted by a server — :class:`SocketLink`.
 
 Links are plain blocking byte pipes in wall-clock time. Pacing at 9600 baud and simulated
 time live one level up, in :mod:`protocols.ports`.
@@ -21,7 +20,6 @@ import errno
 import os
 import select
 import socket
-import threading
 import time
 import tty
 from abc import ABC, abstractmethod
@@ -297,60 +295,3 @@ class SocketLink(Link):
             self._closed = True
             self._pending.clear()
             self._socket.close()
-
-
-class _Mailbox:
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.closed = False
-        self.condition = threading.Condition()
-
-
-class InProcessLink(Link):
-    """One end of an in-process pair: thread-safe, no OS resources."""
-
-    def __init__(self, inbox: _Mailbox, outbox: _Mailbox, url: str) -> None:
-        self._inbox = inbox
-        self._outbox = outbox
-        self.url = url
-
-    def read(self, timeout: float | None = 0.0) -> bytes:
-        inbox = self._inbox
-        with inbox.condition:
-            if not inbox.data and not inbox.closed and timeout != 0:
-                deadline = None if timeout is None else time.monotonic() + timeout
-                while not inbox.data and not inbox.closed:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        break
-                    inbox.condition.wait(remaining)
-            if inbox.data:
-                data = bytes(inbox.data)
-                inbox.data.clear()
-                return data
-            if inbox.closed:
-                raise LinkLost(f"{self.url}: peer closed")
-            return b""
-
-    def write(self, data: bytes) -> None:
-        outbox = self._outbox
-        with outbox.condition:
-            if outbox.closed:
-                raise LinkLost(f"{self.url}: peer closed")
-            outbox.data += data
-            outbox.condition.notify_all()
-
-    def close(self) -> None:
-        for box in (self._inbox, self._outbox):
-            with box.condition:
-                box.closed = True
-                box.condition.notify_all()
-
-
-def in_process_pair(name: str = "inproc") -> tuple[InProcessLink, InProcessLink]:
-    """Two connected links: what one writes, the other reads. Closing either loses both."""
-    a_to_b, b_to_a = _Mailbox(), _Mailbox()
-    return (
-        InProcessLink(b_to_a, a_to_b, f"{name}://a"),
-        InProcessLink(a_to_b, b_to_a, f"{name}://b"),
-    )

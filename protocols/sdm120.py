@@ -54,15 +54,12 @@ DEFAULT_UNIT = 1
 """Modbus unit (slave) id of a meter fresh from the factory."""
 FACTORY_BAUDRATE = 2400
 """Bit rate of a meter fresh from the factory (SDM120-Modbus manual)."""
-SUPPORTED_BAUDRATES = (1200, 2400, 4800, 9600)
 BYTESIZE = 8
 PARITY = "N"
 STOPBITS = 1
 FUNCTION_READ_INPUT_REGISTERS = 0x04
 REGISTERS_PER_VALUE = 2
 """A float32 spans two 16-bit registers."""
-MAX_REGISTERS_PER_REQUEST = 80
-"""Eastron meters answer at most 40 parameters per request."""
 
 
 class InputRegister(IntEnum):
@@ -74,14 +71,6 @@ class InputRegister(IntEnum):
     FREQUENCY = 0x0046
     IMPORT_ACTIVE_ENERGY = 0x0048
 
-
-UNITS: dict[InputRegister, str] = {
-    InputRegister.VOLTAGE: "V",
-    InputRegister.CURRENT: "A",
-    InputRegister.ACTIVE_POWER: "W",
-    InputRegister.FREQUENCY: "Hz",
-    InputRegister.IMPORT_ACTIVE_ENERGY: "kWh",
-}
 
 READING_BLOCK = (InputRegister.VOLTAGE.value, InputRegister.ACTIVE_POWER + REGISTERS_PER_VALUE)
 """``(address, count)`` of the one request that carries voltage, current and power."""

@@ -112,6 +112,18 @@ _SUPPLIED = frozenset((DEAD, BOOTING, RUNNING))
 _BOARD_FAULTS = frozenset(("transformer-dead", "power-board-dead"))
 
 
+def _checked_litres(p: Profile, tank_litres: float | None) -> float:
+    """The water the box heats: the profile's tub or a test tank, never less than the
+    over-temperature margin was sized for."""
+    litres = p.water_litres if tank_litres is None else float(tank_litres)
+    if litres < p.thermal_min_litres:
+        raise ValueError(
+            f"{litres:g} L is below the {p.thermal_min_litres:g} L the {p.name} "
+            "firmware's over-temperature margin is sized for ([thermal] min_litres)"
+        )
+    return litres
+
+
 class VirtualBox:
     """An MSpa control box on a remote-cable :class:`~protocols.ports.Port` (or none yet).
 
@@ -139,20 +151,33 @@ class VirtualBox:
         self.scheduler = scheduler
         self.profile = p = resolve_profile(profile)
         self.seed = seed
-        self.litres = p.water_litres if tank_litres is None else float(tank_litres)
-        if self.litres < p.thermal_min_litres:
-            raise ValueError(
-                f"{self.litres:g} L is below the {p.thermal_min_litres:g} L the {p.name} "
-                "firmware's over-temperature margin is sized for ([thermal] min_litres)"
-            )
+        self.litres = _checked_litres(p, tank_litres)
+        self._init_world(ambient_c if water_c is None else water_c, ambient_c, noise)
+        self.ignored_frames = 0
+        """Valid-checksum frames the firmware ignored (unknown code, out-of-range parameter)."""
+        self.boots = 0
+        """How many times the firmware has started."""
+        self._init_state()
+        self._init_firmware()
+
+        if port is not None:
+            self.attach(port)
+        for fault in faults:
+            self.inject(fault)
+        self.set_mains(mains_on)
+
+    def _init_world(self, water_c: float, ambient_c: float, noise: bool) -> None:
+        """What the firmware can only sense: the water, its sensor's noise, the cable's noise."""
+        p = self.profile
+        seed = self.seed
         self._water = Water(
             self.litres,
-            ambient_c if water_c is None else water_c,
+            water_c,
             ambient_c,
             p.thermal_ua_w_per_k,
             lid_factor=p.thermal_lid_off_factor,
             blower_factor=p.thermal_blower_factor,
-            now=scheduler.now(),
+            now=self.scheduler.now(),
         )
         self._noise = (
             SensorNoise(seed, p.sensor_noise_sigma_c, p.sensor_noise_clip_c, stream=0)
@@ -163,11 +188,10 @@ class VirtualBox:
         self._line_out = LineNoise(**LINK_NOISE, seed=seed * 4 + 1)
         self._line_in = LineNoise(**LINK_NOISE, seed=seed * 4 + 2)
         self._decoder = FrameDecoder()
-        self.ignored_frames = 0
-        """Valid-checksum frames the firmware ignored (unknown code, out-of-range parameter)."""
-        self.boots = 0
-        """How many times the firmware has started."""
 
+    def _init_state(self) -> None:
+        """Everything that changes while the box runs, as it is before anything happened: no
+        faults, no mains, no cable, no events."""
         self._faults: dict[str, Fault] = {}
         self._fault_ids: frozenset[str] = frozenset()
         self._noisy = False
@@ -191,14 +215,17 @@ class VirtualBox:
         """The firmware's judgement of its latest reading: not stuck at a rail."""
         self._poll: Periodic | None = None
 
-        self.requests = RemoteRequests(scheduler, p, self._settle)
+    def _init_firmware(self) -> None:
+        """The firmware's command memory, its over-temperature latch and its regions."""
+        p = self.profile
+        self.requests = RemoteRequests(self.scheduler, p, self._settle)
         """What the remote has asked for, as the firmware remembers it."""
         self._overtemp = OverTemperatureWatch(
             p.heater_overtemp_cut_c, p.heater_overtemp_recover_c, p.heater_overtemp_margin_c
         )
         self._power = PowerRegion(self)
         self._pump = PumpRegion()
-        self._heater = HeaterRegion(scheduler, p.heater_stage1_s, self._settle)
+        self._heater = HeaterRegion(self.scheduler, p.heater_stage1_s, self._settle)
         self._blower = BlowerRegion()
         self._ozone = SanitiserRegion(p.ozone_fitted)
         self._uvc = SanitiserRegion(p.uvc_fitted)
@@ -212,12 +239,6 @@ class VirtualBox:
             "uvc": self._uvc,
             "watchdog": self._watchdog,
         }
-
-        if port is not None:
-            self.attach(port)
-        for fault in faults:
-            self.inject(fault)
-        self.set_mains(mains_on)
 
     # ------------------------------------------------------------------ port
 

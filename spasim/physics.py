@@ -3,13 +3,13 @@
 ``C·dT/dt = P_heater − UA·(T − T_amb) − P_loss`` with constant inputs between events has the
 solution ``T(t) = T_eq + (T0 − T_eq)·exp(−t·UA/C)`` where ``T_eq = T_amb + (P_heater −
 P_loss)/UA``. Nothing here steps through time: a board asks for the temperature *at* an
-instant (the scalar :class:`Water`, one ``exp`` per sensor poll) and what-if sweeps ask
-*when* the water will reach a temperature (:func:`time_to_reach`). This is the world's
+instant (the scalar :class:`Water`, one ``exp`` per sensor poll). This is the world's
 truth: the firmware never reads it directly, only through its noisy sensor (:class:`SensorNoise`,
 see :mod:`spasim.overtemp` for why its margin keeps the true water below 42 °C).
 
 :func:`settle` is the one formula; the scalar path passes ``math.exp`` (no array overhead per
-report) and :class:`WaterBank` passes ``np.exp`` to advance many boards in one call.
+report) and the fleet benchmark (``benchmarks/sim.py``) passes ``np.exp`` to advance many
+boards in one call.
 Sensor noise comes from a seeded numpy ``Generator`` drawn in blocks, so a run is
 reproducible from its seed and a report costs a list pop, not a numpy call.
 """
@@ -59,23 +59,6 @@ def settle(temp0: T, equilibrium_c: T, rate: T, dt: T, exp: Callable[[Any], Any]
     """
     result: T = equilibrium_c + (temp0 - equilibrium_c) * exp(-rate * dt)
     return result
-
-
-def time_to_reach(temp0: float, equilibrium_c: float, rate: float, target: float) -> float:
-    """Seconds until the water, starting at ``temp0``, reaches ``target`` (``inf``: never).
-
-    The curve approaches ``equilibrium_c`` monotonically, so the target is reached only when it
-    lies between ``temp0`` (inclusive) and the equilibrium (exclusive).
-    """
-    if temp0 == target:
-        return 0.0
-    span = temp0 - equilibrium_c
-    if span == 0.0:
-        return math.inf
-    ratio = (target - equilibrium_c) / span
-    if not 0.0 < ratio < 1.0:
-        return math.inf
-    return -math.log(ratio) / rate
 
 
 class Water:
@@ -166,56 +149,6 @@ class Water:
             self.bubbling = bubbling
         self._derive()
 
-    def time_to_reach(self, now: float, target: float) -> float:
-        """Seconds from ``now`` until the water reaches ``target`` with today's inputs."""
-        return time_to_reach(self.at(now), self.equilibrium_c, self.rate, target)
-
-
-class WaterBank:
-    """Many boards' water as arrays: one :meth:`advance` moves every board ``dt`` seconds.
-
-    For fleet simulations and what-if sweeps (ambient 5–35 °C, lid on/off) where a Python loop
-    over boards would dominate. Inputs are plain arrays the caller may change between calls.
-    """
-
-    def __init__(
-        self,
-        litres: npt.ArrayLike,
-        temp_c: npt.ArrayLike,
-        ambient_c: npt.ArrayLike,
-        ua_w_per_k: npt.ArrayLike,
-    ) -> None:
-        self.capacity: FloatArray = np.asarray(litres, dtype=np.float64) * SPECIFIC_HEAT_J_PER_KG_K
-        n = self.capacity.shape
-        self.temp_c: FloatArray = np.broadcast_to(np.asarray(temp_c, np.float64), n).copy()
-        self.ambient_c: FloatArray = np.broadcast_to(np.asarray(ambient_c, np.float64), n).copy()
-        self.ua_w_per_k: FloatArray = np.broadcast_to(np.asarray(ua_w_per_k, np.float64), n).copy()
-        self.heater_w: FloatArray = np.zeros(n)
-        self.loss_w: FloatArray = np.zeros(n)
-
-    def equilibrium(self) -> FloatArray:
-        return equilibrium(self.ambient_c, self.heater_w, self.loss_w, self.ua_w_per_k)
-
-    def advance(self, dt: float | FloatArray) -> FloatArray:
-        """Move every board ``dt`` seconds (scalar or per board) and return the temperatures."""
-        rate = self.ua_w_per_k / self.capacity
-        dt_array = np.broadcast_to(np.asarray(dt, np.float64), self.capacity.shape)
-        self.temp_c = settle(self.temp_c, self.equilibrium(), rate, dt_array, np.exp)
-        return self.temp_c
-
-    def time_to_reach(self, target: float | FloatArray) -> FloatArray:
-        """Seconds until each board reaches ``target`` (``inf`` where it never will)."""
-        eq = self.equilibrium()
-        rate = self.ua_w_per_k / self.capacity
-        target_array = np.broadcast_to(np.asarray(target, np.float64), self.capacity.shape)
-        span = self.temp_c - eq
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = (target_array - eq) / span
-            seconds = np.where((ratio > 0.0) & (ratio < 1.0), -np.log(ratio) / rate, np.inf)
-        seconds = np.where(self.temp_c == target_array, 0.0, seconds)
-        result: FloatArray = seconds.astype(np.float64)
-        return result
-
 
 class SensorNoise:
     """Reproducible, clipped Gaussian sensor noise: one float per call.
@@ -245,21 +178,4 @@ class SensorNoise:
                 else (np.zeros(self._block))
             )
             pool.extend(np.clip(draws, -self._clip, self._clip)[::-1].tolist())
-        return pool.pop()
-
-
-class Uniforms:
-    """Reproducible uniform draws in [0, 1), block-drawn like :class:`SensorNoise`."""
-
-    __slots__ = ("_block", "_pool", "_rng")
-
-    def __init__(self, seed: int, *, stream: int, block: int = 4096) -> None:
-        self._rng = np.random.default_rng((seed, stream))
-        self._block = block
-        self._pool: list[float] = []
-
-    def __call__(self) -> float:
-        pool = self._pool
-        if not pool:
-            pool.extend(self._rng.random(self._block)[::-1].tolist())
         return pool.pop()

@@ -1,4 +1,4 @@
-"""A picture of a :class:`~spasim.simulate.Trace` a person can read at a glance.
+"""A picture of a :class:`~spasim.simulation.Trace` a person can read at a glance.
 
 Two panels on one time axis: the water (true temperature, what the panel was told, the
 set-point and the thermostat's hysteresis band) and the power drawn, stacked per load as
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import bisect
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 from spasim.board import LOADS
-from spasim.simulate import NOTABLE_KINDS, Row, Trace
+from spasim.simulation import NOTABLE_KINDS, Row, Scenario, Summary, Trace
 
 PLOT_FORMATS = ("svg", "png")
 
@@ -63,27 +63,56 @@ def plot_format(path: str | os.PathLike[str]) -> str:
     return extension
 
 
+class _TimeAxis(NamedTuple):
+    """The shared x axis: hours for long runs, minutes for short ones."""
+
+    scale: float
+    """Seconds per unit."""
+    unit: str
+    x: list[float]
+    """Each row's time in units."""
+    end: float
+    """The end of the run in units."""
+
+    @property
+    def steps(self) -> list[float]:
+        """Step plots need the last state carried to the end of the run."""
+        return [*self.x, self.end]
+
+
 def plot_trace(trace: Trace, path: str | os.PathLike[str]) -> None:
     """Draw ``trace`` into ``path`` (SVG or PNG by extension)."""
     fmt = plot_format(path)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    scenario = trace.scenario
     summary = trace.summary()
-    rows = trace.rows
-    seconds = scenario.seconds
+    seconds = trace.scenario.seconds
     scale, unit = (3600.0, "h") if seconds >= 2 * 3600 else (60.0, "min")
-    x = [row.time_s / scale for row in rows]
-    x_end = seconds / scale
-    # Steps need the last state carried to the end of the run.
-    x_steps = [*x, x_end]
+    axis = _TimeAxis(scale, unit, [row.time_s / scale for row in trace.rows], seconds / scale)
 
     fig = Figure(figsize=(12, 7.5), layout="constrained")
     FigureCanvasAgg(fig)
     water_ax, power_ax = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    _draw_water(water_ax, power_ax, trace, axis)
+    _mark_events(water_ax, power_ax, trace, axis)
+    water_ax.legend(loc="lower right", fontsize=8, ncols=2)
+    _draw_power(power_ax, trace, summary, axis)
+    _write_titles(fig, water_ax, power_ax, trace.scenario, summary)
 
-    # --- water ---------------------------------------------------------------------
+    metadata: dict[str, Any] = {"Date": None} if fmt == "svg" else {}
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.hashsalt": "spasim", "svg.fonttype": "none"}):
+        fig.savefig(os.fspath(path), format=fmt, dpi=110, metadata=metadata)
+
+
+def _draw_water(water_ax: Any, power_ax: Any, trace: Trace, axis: _TimeAxis) -> None:
+    """True and reported water, the set-point with its hysteresis band, the lid-off spans
+    (through both panels) and the over-temperature cut when the water came near it."""
+    scenario = trace.scenario
+    rows = trace.rows
+    x = axis.x
     target = scenario.target_c
     water_ax.axhspan(target - 1.0, target, color="#2ca02c", alpha=0.08, lw=0)
     water_ax.axhline(target, color="#2ca02c", ls="--", lw=1.2, label=f"set-point {target} °C")
@@ -101,10 +130,10 @@ def plot_trace(trace: Trace, path: str | os.PathLike[str]) -> None:
             label="reported (0x06)",
         )
     for number, lid in enumerate(scenario.lid_off):
-        end = x_end if lid.end_min is None else lid.end_min * 60.0 / scale
+        end = axis.end if lid.end_min is None else lid.end_min * 60.0 / axis.scale
         for ax in (water_ax, power_ax):
             ax.axvspan(
-                lid.start_min * 60.0 / scale,
+                lid.start_min * 60.0 / axis.scale,
                 end,
                 color="#17becf",
                 alpha=0.07,
@@ -119,13 +148,17 @@ def plot_trace(trace: Trace, path: str | os.PathLike[str]) -> None:
     water_ax.set_ylabel("water °C")
     water_ax.grid(True, alpha=0.3)
 
-    # --- events --------------------------------------------------------------------
+
+def _mark_events(water_ax: Any, power_ax: Any, trace: Trace, axis: _TimeAxis) -> None:
+    """Notable events: a marker on the water curve, a faint line through both panels, and
+    a label each when there are few enough to read."""
+    rows = trace.rows
     notable = [e for e in trace.events if e.kind in NOTABLE_KINDS]
     times = [row.time_s for row in rows]
     seen: set[str] = set()
     for event in notable:
         marker, colour = _MARKERS[event.kind]
-        xe = event.time_s / scale
+        xe = event.time_s / axis.scale
         water_ax.axvline(xe, color=colour, lw=0.6, alpha=0.35)
         power_ax.axvline(xe, color=colour, lw=0.6, alpha=0.35)
         label = _KIND_LABELS[event.kind] if event.kind not in seen else None
@@ -141,25 +174,28 @@ def plot_trace(trace: Trace, path: str | os.PathLike[str]) -> None:
             label=label,
         )
     labelled = [event for event in notable if event.kind != "setpoint"]
-    if len(labelled) <= 12:
-        for number, event in enumerate(labelled):
-            # Staggered above/below so neighbouring events do not print over each other.
-            water_ax.annotate(
-                event.text,
-                (event.time_s / scale, _water_at(times, rows, event.time_s)),
-                xytext=(6, _LABEL_OFFSETS[number % len(_LABEL_OFFSETS)]),
-                textcoords="offset points",
-                fontsize=7,
-                color=_MARKERS[event.kind][1],
-                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7},
-            )
-    water_ax.legend(loc="lower right", fontsize=8, ncols=2)
+    if len(labelled) > 12:
+        return
+    for number, event in enumerate(labelled):
+        # Staggered above/below so neighbouring events do not print over each other.
+        water_ax.annotate(
+            event.text,
+            (event.time_s / axis.scale, _water_at(times, rows, event.time_s)),
+            xytext=(6, _LABEL_OFFSETS[number % len(_LABEL_OFFSETS)]),
+            textcoords="offset points",
+            fontsize=7,
+            color=_MARKERS[event.kind][1],
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7},
+        )
 
-    # --- power, stacked as steps ----------------------------------------------------
+
+def _draw_power(power_ax: Any, trace: Trace, summary: Summary, axis: _TimeAxis) -> None:
+    """The power drawn, stacked per load as steps, each labelled with its energy."""
+    x_steps = axis.steps
     base = [0.0] * len(x_steps)
     for load in _STACK_ORDER:
         index = LOADS.index(load)
-        values = [row.powers[index] for row in rows]
+        values = [row.powers[index] for row in trace.rows]
         if not any(values):
             continue
         values.append(values[-1])
@@ -177,8 +213,8 @@ def plot_trace(trace: Trace, path: str | os.PathLike[str]) -> None:
         )
         base = top_line
     power_ax.set_ylabel("power W")
-    power_ax.set_xlabel(f"time since mains on ({unit})")
-    power_ax.set_xlim(0, x_end)
+    power_ax.set_xlabel(f"time since mains on ({axis.unit})")
+    power_ax.set_xlim(0, axis.end)
     power_ax.set_ylim(bottom=0)
     power_ax.grid(True, alpha=0.3)
     if base != [0.0] * len(x_steps):
@@ -186,7 +222,11 @@ def plot_trace(trace: Trace, path: str | os.PathLike[str]) -> None:
     else:
         power_ax.text(0.5, 0.5, "no load drew power", transform=power_ax.transAxes, ha="center")
 
-    # --- titles ----------------------------------------------------------------------
+
+def _write_titles(
+    fig: Any, water_ax: Any, power_ax: Any, scenario: Scenario, summary: Summary
+) -> None:
+    """The model above everything, the scenario over the water, the figures over the power."""
     fig.suptitle(
         f"spasim simulate — {scenario.profile.model} ({scenario.profile.name}, "
         f"{scenario.profile.water_litres:g} L)",
@@ -205,12 +245,6 @@ def plot_trace(trace: Trace, path: str | os.PathLike[str]) -> None:
         f"{summary.heater_starts} heater starts",
         fontsize=9,
     )
-
-    metadata: dict[str, Any] = {"Date": None} if fmt == "svg" else {}
-    import matplotlib
-
-    with matplotlib.rc_context({"svg.hashsalt": "spasim", "svg.fonttype": "none"}):
-        fig.savefig(os.fspath(path), format=fmt, dpi=110, metadata=metadata)
 
 
 def _water_at(times: list[float], rows: list[Row], when: float) -> float:

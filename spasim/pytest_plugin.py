@@ -167,23 +167,18 @@ class VirtualBoxRig:
 
 def make_virtual_box(**options: Any) -> VirtualBoxRig:
     """Build the rig the ``virtual_box`` fixture gives (also usable outside pytest)."""
-    from spasim.board import VirtualBox
+    from spasim.rig import build_box_rig  # imported late: loading the plugin stays cheap
 
-    scheduler = Scheduler()
-    driver = SimulatedDriver(scheduler)
-    cable = SimCable(scheduler)
-    box = VirtualBox(
-        scheduler,
-        cable.box,
+    built = build_box_rig(
         options.get("profile", "premium-4"),
         seed=options.get("seed", 0),
-        faults=tuple(options.get("faults", ())),
+        faults=options.get("faults", ()),
         water_c=options.get("water_c"),
         ambient_c=options.get("ambient_c", 20.0),
         tank_litres=options.get("tank_litres"),
         mains_on=options.get("mains_on", True),
     )
-    rig = VirtualBoxRig(box, cable, cable.remote, scheduler, driver)
+    rig = VirtualBoxRig(built.box, built.cable, built.port, built.scheduler, built.driver)
     if options.get("remote", False):
         rig.plug_remote()
     return rig

@@ -43,10 +43,19 @@ class AutoOffRequest:
     Only a *change* (a value different from the last one received) switches the load on and
     (re)arms the timer; a repeat, inside a key-press burst or not, changes nothing.
     :meth:`forget` clears the memory (power loss, watchdog fail-safe) so the next frame
-    counts as a change again.
+    counts as a change again. :attr:`armed_at` tells an observer (the ``simulate`` recorder)
+    when the timer last started, so nobody re-derives this rule from what the load did.
     """
 
-    __slots__ = ("_event", "_on_expire", "_scheduler", "auto_off_s", "last_received", "value")
+    __slots__ = (
+        "_event",
+        "_on_expire",
+        "_scheduler",
+        "armed_at",
+        "auto_off_s",
+        "last_received",
+        "value",
+    )
 
     def __init__(
         self, scheduler: Scheduler, auto_off_s: float, on_expire: Callable[[], None]
@@ -59,6 +68,9 @@ class AutoOffRequest:
         """The last value heard from the remote (None: nothing since power-on/fail-safe)."""
         self.value = 0
         """What the firmware obeys now: 0 off, else the level (1 for on/off loads)."""
+        self.armed_at: float | None = None
+        """When the timer last (re)started: the change that switched the load on or set its
+        level. Kept after the load goes off (how long did it run?); None after :meth:`forget`."""
 
     @property
     def deadline(self) -> float | None:
@@ -77,11 +89,13 @@ class AutoOffRequest:
         self._cancel()
         self.last_received = None
         self.value = 0
+        self.armed_at = None
 
     def _set(self, value: int) -> None:
         self._cancel()
         self.value = value
         if value:
+            self.armed_at = self._scheduler.now()
             self._event = self._scheduler.call_later(self.auto_off_s, self._expire)
 
     def _cancel(self) -> None:
@@ -111,6 +125,8 @@ class RemoteRequests:
         self.bubbles = AutoOffRequest(scheduler, profile.bubble_auto_off_s, on_expire)
         self.ozone = AutoOffRequest(scheduler, profile.ozone_auto_off_s, on_expire)
         self.uvc = AutoOffRequest(scheduler, profile.uvc_auto_off_s, on_expire)
+        self.auto_offs = {"bubbles": self.bubbles, "ozone": self.ozone, "uvc": self.uvc}
+        """The commands that switch themselves off, by the panel key that sends them."""
         self.setpoint = profile.setpoint_default_c
         self.reply = b""
         """The answer to the last frame :meth:`handle` flagged with ``REPLY``."""

@@ -381,6 +381,34 @@ def test_bubbles_restart_only_on_a_changed_level() -> None:
     assert rig.box.load_powers()["blower"] == 0
 
 
+def test_the_firmware_tells_when_it_armed_the_auto_off() -> None:
+    """``armed_at`` is the instant of the change that (re)started the timer — what the
+    ``simulate`` recorder reports instead of guessing it from the load's states."""
+    rig = Rig()
+    rig.boot()
+    request = rig.box.requests.auto_offs["bubbles"]
+    assert request is rig.box.requests.bubbles and request.armed_at is None
+    remote = rig.start_state_cycle(RemoteState(bubbles=1))
+    sent = rig.scheduler.now()
+    rig.send(Frame(Command.BUBBLES, 1))
+    rig.advance(0.1)
+    armed = request.armed_at
+    assert armed is not None and sent < armed < sent + 0.1  # when the frame arrived
+    rig.advance(60)
+    assert request.armed_at == armed  # the state cycle's repeats re-arm nothing
+    remote[0] = RemoteState(bubbles=2)
+    sent = rig.scheduler.now()
+    rig.send(Frame(Command.BUBBLES, 2))
+    rig.advance(0.1)
+    armed = request.armed_at
+    assert armed is not None and sent < armed < sent + 0.1  # a new level re-arms
+    rig.advance(601)
+    assert rig.box.blower_level == 0
+    assert request.armed_at == armed  # kept after the timer ran out
+    rig.box.set_mains(False)
+    assert request.armed_at is None  # power loss: forgotten with everything else
+
+
 def test_silence_makes_the_next_repeat_count_as_a_command() -> None:
     rig = Rig()
     rig.boot()

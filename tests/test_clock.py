@@ -8,10 +8,10 @@ import time
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.sim import in_process_pair
 
 from protocols.clock import Scheduler
 from protocols.driver import RealTimeDriver, SimulatedDriver
-from protocols.links import in_process_pair
 from protocols.ports import LinkPort, SimCable
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.sim import InProcessLink, in_process_pair
 from textual.app import App
 from textual.pilot import Pilot
 
@@ -40,7 +41,6 @@ from bench.testing.instruments.operator import OperatorError
 from bench.testing.instruments.specs import INSTRUMENT_SETS
 from bench.testing.targets import Target, virtual_box_target
 from protocols.driver import RealTimeDriver
-from protocols.links import InProcessLink, in_process_pair
 from protocols.mspa import Command, encode
 from protocols.ports import LinkPort
 

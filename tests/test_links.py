@@ -7,13 +7,13 @@ import threading
 
 import pytest
 import serial
+from support.sim import in_process_pair
 
 from protocols.driver import RealTimeDriver
 from protocols.links import (
     LinkLost,
     PtyPair,
     SocketLink,
-    in_process_pair,
     open_link,
 )
 from protocols.mspa import Command, Frame, FrameDecoder, encode

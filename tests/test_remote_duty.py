@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from support.sim import heat_demand
 
 from protocols.clock import Scheduler
 from protocols.mspa import (
@@ -310,7 +311,7 @@ def test_thermostat_only_acts_while_the_heater_key_is_on() -> None:
     duty.press(setpoint=37)
     scheduler.call_at(30.0, box.report_water, 30.0)
     scheduler.run_until(40.0)
-    assert duty.heat_demand and not duty.heater_output
+    assert heat_demand(duty) and not duty.heater_output
     assert all(p == 0 for _, p in heater_frames(box, since=0.0))
 
 

@@ -19,7 +19,7 @@ from spasim.board import LOADS
 from spasim.cli import main
 from spasim.physics import capacity_j_per_k
 from spasim.profiles import load_profile
-from spasim.simulate import (
+from spasim.simulation import (
     CSV_COLUMNS,
     LidOff,
     Scenario,
@@ -158,6 +158,18 @@ def test_summary_names_the_figures(trace: Trace) -> None:
     assert f"set-point {SETPOINT} °C reached after 1 h" in text
     assert "thermostat cycles" in text and "while holding" in text
     assert "bubbles off: auto-off after 10.0 min" in text
+
+
+def test_auto_off_is_timed_from_the_command_the_firmware_armed_it_with() -> None:
+    """A knob stuck at "inflate" changes what the blower does, not its timer: the summary
+    says what the box's own timer counted (10 min from the key press), not the time since
+    the blower's last change of state."""
+    trace = simulate(
+        Scenario(hours=0.5, bubbles_at=(1.0,), faults=(TimedFault("knob-reed-switch-stuck", 5.0),))
+    )
+    (auto_off,) = [e for e in trace.events if e.kind == "auto-off"]
+    assert auto_off.text == "bubbles off: auto-off after 10.0 min"
+    assert auto_off.time_s == pytest.approx(60.0 + 600.0, abs=0.1)
 
 
 # ------------------------------------------------------------------ scenario actions

@@ -134,26 +134,18 @@ def virtual_box_target(
     """A virtual box in the bench tank, on a simulated clock, with virtual instruments made
     to ``instruments``' specs: a meter that spoils the truth as its data sheet allows, a
     person who perceives what a person can (and reads the multimeter, if the bench has one)."""
-    from spasim.board import VirtualBox
+    from spasim.rig import build_box_rig
 
     loaded = _profile(profile)
-    scheduler = Scheduler()
-    driver = SimulatedDriver(scheduler)
-    cable = SimCable(scheduler)
+    rig = build_box_rig(
+        loaded, seed=seed, faults=faults, ambient_c=ambient_c, tank_litres=BENCH_TANK_LITRES
+    )
+    box = rig.box
     link = RemoteLink(
-        driver,
-        cable.remote,
+        rig.driver,
+        rig.port,
         description=f"virtual:{loaded.name}",
         uvc_command=Command(loaded.uvc_command),
-    )
-    box = VirtualBox(
-        scheduler,
-        cable.box,
-        loaded,
-        seed=seed,
-        faults=tuple(faults),
-        ambient_c=ambient_c,
-        tank_litres=BENCH_TANK_LITRES,
     )
     fitted = profile_fitted(loaded)
     virtual_meter: Meter | None = None
@@ -163,7 +155,7 @@ def virtual_box_target(
         )
     person = VirtualOperator(box, fitted=fitted, multimeter=instruments.multimeter, seed=seed)
     return Target(
-        driver=driver,
+        driver=rig.driver,
         operator=operator if operator is not None else person,
         link=link,
         meter=virtual_meter,
@@ -173,7 +165,7 @@ def virtual_box_target(
         meter_description=None if virtual_meter is None else virtual_meter.name,
         unit=UnitInfo(serial=serial, profile=loaded.name, model=loaded.model),
         virtual_unit=box,
-        cable=cable,
+        cable=rig.cable,
         closers=[box.close],
     )
 

@@ -34,10 +34,6 @@ class Direction(Enum):
     """Black wire: the remote talks, the control box listens."""
 
     @property
-    def arrow(self) -> str:
-        return self.value
-
-    @property
     def sender(self) -> str:
         """``"box"`` or ``"remote"``: the short name used in captures."""
         return "box" if self is Direction.BOX_TO_REMOTE else "remote"

@@ -260,11 +260,6 @@ class RemoteDuty:
         return self._state.heater and (self._demand or not self.thermostat)
 
     @property
-    def heat_demand(self) -> bool:
-        """The thermostat's wish (water below the set-point band), whatever the key says."""
-        return self._demand
-
-    @property
     def wire_state(self) -> RemoteState:
         """The state as sent to the box (heater = :attr:`heater_output`)."""
         return self._state._replace(heater=self.heater_output)

@@ -12,7 +12,6 @@ from typing import NamedTuple
 
 from protocols.mspa.frames import Command, Direction, Frame
 
-TEMPERATURE_STEP = 0.5
 TEMPERATURE_MAX = 127.5
 """Largest reportable water temperature (parameter 0xFF); a shorted sensor reads this."""
 SETPOINT_MIN = 20

@@ -41,6 +41,7 @@ import argparse
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
@@ -71,7 +72,7 @@ from spasim.serve import (
     TcpEndpoint,
     Unit,
 )
-from spasim.simulate import AMBIENT_RANGE_C, WATER_RANGE_C
+from spasim.simulation import AMBIENT_RANGE_C, SEED_RANGE, WATER_RANGE_C
 
 if TYPE_CHECKING:
     from spasim.board import VirtualBox
@@ -81,7 +82,6 @@ SPEED_RANGE = (0.01, 1000.0)
 above 1000 the loop no longer keeps up with the box's schedule on a small machine
 (``benchmarks/flood.py --speeds`` measures it)."""
 
-SEED_RANGE = (0, 2**32 - 1)
 TANK_LITRES_RANGE = (1.0, 10_000.0)
 """``--tank-litres``: from a bucket to well beyond the largest tub (930 L)."""
 
@@ -115,6 +115,14 @@ def remote_setting(text: str) -> tuple[str, int]:
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
+    _add_serving_options(parser)
+    _add_unit_options(parser)
+    _add_meter_options(parser)
+    _add_output_options(parser)
+
+
+def _add_serving_options(parser: argparse.ArgumentParser) -> None:
+    """Where to serve, which role, which model, how fast."""
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--pty", action="store_true", help="serve on a new pseudo-terminal (the default)"
@@ -145,6 +153,10 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         help="run X times faster than real time (every duration X times shorter; "
         f"{SPEED_RANGE[0]:g}–{SPEED_RANGE[1]:g})",
     )
+
+
+def _add_unit_options(parser: argparse.ArgumentParser) -> None:
+    """The unit's faults and world (box role) or its panel settings (remote role)."""
     parser.add_argument(
         "--fault",
         action="append",
@@ -192,6 +204,10 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         help="box role: water volume of a test tank instead of the profile's tub "
         f"({TANK_LITRES_RANGE[0]:g}–{TANK_LITRES_RANGE[1]:g} L)",
     )
+
+
+def _add_meter_options(parser: argparse.ArgumentParser) -> None:
+    """A virtual energy meter on the box's supply (box role)."""
     meter = parser.add_mutually_exclusive_group()
     meter.add_argument(
         "--meter-tcp",
@@ -212,6 +228,10 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         + ", ".join(sorted(METER_SPECS))
         + f" (default {SDM120.name}: reads 0 below 20 mA, class 1 errors, float32)",
     )
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """What is recorded or logged besides serving."""
     parser.add_argument(
         "--capture",
         metavar="FILE",
@@ -322,9 +342,8 @@ def _start_meter(args: argparse.Namespace, unit: Unit) -> MeterServer | None:
     return server
 
 
-def serve(args: argparse.Namespace) -> int:
-    """Build the endpoint and the unit, announce the address, serve until a signal."""
-    profile = _profile(args)
+def _check_roles(args: argparse.Namespace) -> None:
+    """Options that belong to the other role, or faults of the other role: one line, exit 2."""
     for fault in args.fault:
         try:
             parse_fault(fault, role=args.role)
@@ -340,20 +359,20 @@ def serve(args: argparse.Namespace) -> int:
     for option, given in box_only.items():
         if given and args.role != "box":
             raise UsageError(f"{option} is for --role box")
-    driver = RealTimeDriver(speed=args.speed)
+
+
+@dataclass
+class _Serving:
+    """What one ``spasim serve`` opened, so that :meth:`close` undoes exactly that."""
+
     endpoint: Endpoint | None = None
     server: Server | None = None
     capture: CaptureTap | None = None
     meter: MeterServer | None = None
-    stopping: list[int] = []
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.append(signum)
-        driver.call_soon_threadsafe(lambda: None)  # wakes the select loop
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        endpoint = _endpoint(args)
+    def start(self, driver: Driver, args: argparse.Namespace, profile: Profile) -> None:
+        """Open the endpoint, build the unit, announce the address(es), start serving."""
+        self.endpoint = endpoint = _endpoint(args)
         if args.role == "box":
             unit: Unit = _build_box(driver, args, profile)
         else:
@@ -362,14 +381,14 @@ def serve(args: argparse.Namespace) -> int:
         if args.verbose:
             listeners.append(_frame_logger(sys.stderr))
         if args.capture is not None:
-            capture = _open_capture(args, profile)
-            listeners.append(capture)
+            self.capture = _open_capture(args, profile)
+            listeners.append(self.capture)
 
         def on_bytes(time: float, sender: str, data: bytes) -> None:
             for listener in listeners:
                 listener(time, sender, data)
 
-        server = Server(
+        self.server = server = Server(
             driver,
             unit,
             endpoint,
@@ -377,22 +396,42 @@ def serve(args: argparse.Namespace) -> int:
             on_bytes=on_bytes if listeners else None,
             on_event=_event_logger(sys.stderr) if args.verbose else None,
         )
-        meter = _start_meter(args, unit)
+        self.meter = meter = _start_meter(args, unit)
         sys.stdout.write(f"listening on {endpoint.address}\n")
         if meter is not None:
             sys.stdout.write(f"meter on {meter.url}\n")
         sys.stdout.flush()
         server.start()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        elif self.endpoint is not None:
+            self.endpoint.close()
+        if self.capture is not None:
+            self.capture.close()
+        if self.meter is not None:
+            self.meter.stop()
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Build the endpoint and the unit, announce the address, serve until a signal."""
+    profile = _profile(args)
+    _check_roles(args)
+    driver = RealTimeDriver(speed=args.speed)
+    serving = _Serving()
+    stopping: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.append(signum)
+        driver.call_soon_threadsafe(lambda: None)  # wakes the select loop
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        serving.start(driver, args, profile)
         driver.wait_until(lambda: bool(stopping), None)
     finally:
-        if server is not None:
-            server.close()
-        elif endpoint is not None:
-            endpoint.close()
-        if capture is not None:
-            capture.close()
-        if meter is not None:
-            meter.stop()
+        serving.close()
         driver.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -25,18 +25,16 @@ import sys
 from protocols.cli_support import EXIT_OK, Subcommand, UsageError, bounded_int, positive_float
 from spasim.faults import parse_fault
 from spasim.profiles import Profile, load_profile
-from spasim.simulate import (
+from spasim.simulation import (
     DEFAULT_PROFILE,
     DEFAULT_SAMPLE_S,
+    SEED_RANGE,
     LidOff,
     Scenario,
     TimedFault,
     format_summary,
     simulate,
 )
-
-SEED_RANGE = (0, 2**32 - 1)
-"""``--seed``: what the noise generators take (a negative seed used to crash mid-run)."""
 
 
 def minutes(text: str) -> float:
@@ -73,6 +71,14 @@ def timed_fault(text: str) -> TimedFault:
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
+    _add_box_options(parser)
+    _add_action_options(parser)
+    _add_world_options(parser)
+    _add_output_options(parser)
+
+
+def _add_box_options(parser: argparse.ArgumentParser) -> None:
+    """How long, which model, which set-point."""
     parser.add_argument(
         "--hours", type=positive_float, required=True, metavar="H", help="simulated hours to run"
     )
@@ -89,6 +95,10 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         metavar="°C",
         help="whole °C the panel's thermostat holds (default: the profile's power-on value)",
     )
+
+
+def _add_action_options(parser: argparse.ArgumentParser) -> None:
+    """What happens during the run: key presses and the lid."""
     parser.add_argument(
         "--bubbles-at",
         type=minutes,
@@ -113,6 +123,10 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         metavar="MIN[-MIN]",
         help="take the lid off at MIN (and put it back at the second MIN; repeatable)",
     )
+
+
+def _add_world_options(parser: argparse.ArgumentParser) -> None:
+    """Air, water, sensor noise and faults."""
     parser.add_argument(
         "--ambient", type=float, default=20.0, metavar="°C", help="air temperature (default 20)"
     )
@@ -134,6 +148,10 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         metavar="ID[@MIN]",
         help="a catalogue fault from the start, or from MIN minutes (repeatable)",
     )
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """Sample period, CSV and plot."""
     parser.add_argument(
         "--sample",
         type=positive_float,

@@ -143,10 +143,6 @@ class RemoteLink:
     def all_off(self) -> None:
         self.duty.press(heater=False, filter=False, bubbles=0, ozone=False, uvc=False)
 
-    @property
-    def silent(self) -> bool:
-        return self._gate.muted
-
     def go_silent(self) -> None:
         """Stop sending anything (the box's fail-safe should switch every load off)."""
         self._gate.muted = True
