@@ -114,12 +114,17 @@ class AutoOffModel:
             self.confirmed = True
             self.confirmed_at = now
 
-    def frames_reached_box(self, frames: list[Frame], now: float) -> None:
-        """Valid frames (per SPEC §3) in one chunk reaching the box at ``now``."""
+    def frames_reached_box(self, frames: list[Frame], now: float, *, noisy: bool = False) -> None:
+        """Valid frames (per SPEC §3) in one chunk reaching the box at ``now``.
+
+        On a noisy line (``link-noisy``: bytes flipped, dropped or doubled on the way in) the
+        box may have missed any earlier frame, so what it remembers is unknown: each bubble
+        level may be a change to it and re-arm the auto-off.
+        """
         if not frames:
             return
-        if self.confirmed and now - self.last_valid >= self.watchdog_s - EPSILON_S:
-            self.memory = None  # the box may have failed safe and forgotten
+        if noisy or (self.confirmed and now - self.last_valid >= self.watchdog_s - EPSILON_S):
+            self.memory = None  # the box may have missed frames, or failed safe and forgotten
         for command, level in frames:
             if command != Command.BUBBLES:
                 continue
@@ -303,7 +308,7 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
         now = self.scheduler.now()
         frames = self.to_box.feed(data, now)
         valid = [frame for frame in frames if frame_is_valid(frame, self.variant_b)]
-        self.model.frames_reached_box(valid, now)
+        self.model.frames_reached_box(valid, now, noisy="link-noisy" in self._faults())
         powers_before, sends_before = box.load_powers(), self.box_sends
         self._box_receive(data)
         if not valid:
