@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from protocols.mspa.models import ModelPlate, available_models, load_model
+from protocols.mspa.models import MODEL_KEYS, ModelPlate, available_models, load_model
 from spasim.cli import main
 from spasim.cli.profiles import format_profile
 from spasim.overtemp import minimum_margin_c
@@ -212,12 +212,12 @@ def test_a_user_model_file_gives_its_plate_and_leaves_the_simulators_keys_alone(
 ) -> None:
     path = tmp_path / "tank.toml"
     path.write_text(
-        'base = "elite-6"\nname = "my-box"\n[heater]\nwatts = 3\n[uvc]\nauto_off_h = 1\n',
+        'base = "elite-6"\nname = "my-box"\n[heater]\nstage1_w = -3\n[uvc]\nauto_off_h = 1\n',
         encoding="utf-8",
     )
-    plate = load_model(path)
+    plate = load_model(path)  # a simulation figure says nothing about a real box's plate
     assert (plate.name, plate.uvc_command, plate.uvc_auto_off_s) == ("my-box", 0x10, 3600)
-    with pytest.raises(ValueError, match="unknown profile keys heater_watts"):
+    with pytest.raises(ValueError, match="heater_stage1_w"):
         load_profile(path)
 
 
@@ -246,3 +246,19 @@ def test_unknown_model_lists_the_known_ones() -> None:
         load_model("deluxe")
     with pytest.raises(ValueError, match="must be positive"):
         ModelPlate("x", "X", 10.0, True, 2.0, True, 0x15, 0.0)
+
+
+def test_a_misspelt_key_is_refused_on_the_real_path_too(tmp_path: Path) -> None:
+    """The bench reads only the plate, yet a typo must not silently give the default:
+    ``auto_of_min = 20`` would leave a 10-minute auto-off where the file meant 20."""
+    user = tmp_path / "typo.toml"
+    user.write_text('base = "premium-4"\n[blower]\nauto_of_min = 20\n')
+    with pytest.raises(ValueError, match="blower_auto_of_min"):
+        load_model(user)
+    with pytest.raises(ValueError, match="blower_auto_of_min"):
+        load_profile(user)
+
+
+def test_the_model_keys_are_the_simulators_fields() -> None:
+    """Every key the simulator reads is a key the protocol layer accepts, and no other."""
+    assert {field.name for field in dataclasses.fields(Profile)} == MODEL_KEYS

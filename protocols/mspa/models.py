@@ -48,6 +48,44 @@ SECTIONS = (
 )
 """The tables a model file may hold; ``[heater] stage1_w`` is read as ``heater_stage1_w``."""
 
+SIMULATION_KEYS = frozenset(
+    {
+        "water_litres",
+        "mains_voltage_v",
+        "standby_w",
+        "heater_stage1_w",
+        "heater_stage2_w",
+        "heater_stage1_s",
+        "heater_overtemp_cut_c",
+        "heater_overtemp_recover_c",
+        "heater_overtemp_margin_c",
+        "filter_pump_w",
+        "blower_level_w",
+        "blower_loss_w",
+        "ozone_w",
+        "uvc_w",
+        "setpoint_min_c",
+        "setpoint_max_c",
+        "setpoint_default_c",
+        "thermal_ua_w_per_k",
+        "thermal_lid_off_factor",
+        "thermal_blower_factor",
+        "thermal_min_litres",
+        "link_watchdog_s",
+        "link_report_period_s",
+        "link_flow_offset_s",
+        "boot_frame_09_s",
+        "boot_frame_07_s",
+        "boot_first_temperature_s",
+        "sensor_noise_sigma_c",
+        "sensor_noise_clip_c",
+        "sensor_poll_s",
+    }
+)
+"""The keys of a model file the simulator reads (:mod:`spasim.profiles` converts and checks
+them). Named here so that the bench, reading only the plate, still refuses a misspelt key
+(``auto_of_min``) instead of silently using the default."""
+
 PLATE_RANGES: dict[str, tuple[float, float, str]] = {
     "blower_auto_off_min": (0.1, 1440, "min"),
     "ozone_auto_off_h": (0.01, 48, "h"),
@@ -112,6 +150,9 @@ PLATE_FIELDS: dict[str, str] = {
     field.name: str(field.type) for field in dataclasses.fields(ModelPlate)
 }
 """The plate's keys and their types (as written in the dataclass)."""
+
+MODEL_KEYS = frozenset(PLATE_FIELDS) | SIMULATION_KEYS
+"""Every key a model file may hold."""
 
 
 def range_problems(values: object, ranges: Mapping[str, tuple[float, float, str]]) -> list[str]:
@@ -259,8 +300,9 @@ def typed_values(
 def load_model(name_or_path: str | os.PathLike[str]) -> ModelPlate:
     """A packaged model by name, or a user model file from a ``.toml`` path: its plate.
 
-    The simulator's keys in the file are not read here (:mod:`spasim.profiles` checks them).
+    The simulator's keys in the file are not read here (:mod:`spasim.profiles` checks them),
+    but a key that is neither a plate fact nor a simulator key is refused by name.
     ``ValueError`` lists the known names for an unknown one, and names the key for a bad value.
     """
-    values = read_model_values(name_or_path)
+    values = read_model_values(name_or_path, known=MODEL_KEYS)
     return ModelPlate(**typed_values(name_or_path, values, PLATE_FIELDS))
