@@ -368,6 +368,16 @@ def test_a_batch_commits_once_and_a_failed_call_undoes_only_itself(tmp_path: Pat
         store.add_unit("AFTER-1", "premium-4", date(2025, 1, 1), now=NOW)  # usable again
 
 
+def test_a_transaction_left_open_is_not_mistaken_for_a_batch(tmp_path: Path) -> None:
+    """A COMMIT that failed (the disk full, a lock) leaves SQLite's transaction open; the
+    next write must fail loudly, not become a savepoint nobody ever commits."""
+    path = tmp_path / "records.sqlite3"
+    with Store(path) as store:
+        store._conn.execute("BEGIN")  # what a failed COMMIT leaves behind
+        with pytest.raises(sqlite3.OperationalError, match="within a transaction"):
+            store.add_unit("LOST-1", "premium-4", date(2025, 1, 1), now=NOW)
+
+
 WRITER = """
 import sys, time
 from bench.testing.record import Limits, Measurement, StepResult, TestRecord, UnitInfo

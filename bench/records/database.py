@@ -234,6 +234,8 @@ class RecordsDatabase:
         self.path = default_db_path() if path is None else Path(path)
         self.read_only = read_only
         self._conn = _connect(self.path, timeout, migrations, read_only)
+        self.grouped = False
+        """True while a caller holds its own transaction around many writes (a bulk load)."""
 
     def close(self) -> None:
         self._conn.close()
@@ -248,12 +250,14 @@ class RecordsDatabase:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction, taking the write lock up front (see module doc).
 
-        Inside a transaction the caller opened itself (a bulk load grouping many calls) it is
-        a savepoint instead: a failed call still undoes only itself, and nothing is committed
-        until the caller commits.
+        Inside a transaction the caller opened itself and said so (:attr:`grouped`: a bulk load
+        grouping many calls) it is a savepoint instead: a failed call still undoes only itself,
+        and nothing is committed until the caller commits. A transaction left open by anything
+        else (a COMMIT that failed) is not taken for a group: ``BEGIN IMMEDIATE`` then fails
+        loudly rather than writes being silently left uncommitted.
         """
         conn = self._conn
-        nested = conn.in_transaction
+        nested = self.grouped
         begin, undo, done = (
             ("SAVEPOINT op", "ROLLBACK TO op", "RELEASE op")
             if nested

@@ -342,6 +342,7 @@ def batch(store: Store) -> Iterator[None]:
     if conn.in_transaction:
         raise StoreError("store batches do not nest")
     conn.execute("BEGIN IMMEDIATE")
+    store.grouped = True
     try:
         yield
     except BaseException:
@@ -349,3 +350,5 @@ def batch(store: Store) -> Iterator[None]:
         raise
     else:
         conn.execute("COMMIT")
+    finally:
+        store.grouped = False
