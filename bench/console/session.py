@@ -46,7 +46,7 @@ from bench.console.stepped import SteppedDriver
 from bench.testing.instruments.link import RemoteLink
 from bench.testing.instruments.meter import InstrumentError
 from bench.testing.instruments.operator import OperatorError, VirtualOperator
-from bench.testing.limits import ALIVE_WITHIN_S, SETTLE_S
+from bench.testing.limits import SETTLE_S
 from bench.testing.targets import Target
 from protocols.links import LinkLost
 from protocols.mspa import SETPOINT_MAX, SETPOINT_MIN, Command, Frame
@@ -413,9 +413,9 @@ class Session:
         lost = self._lost or (str(self.link.port.lost) if self.link.port.lost else None)
         if lost is not None:
             return LinkStatus("lost", detail=lost)
-        last = self.link.last_frame_at
-        if last is not None and now - last <= ALIVE_WITHIN_S:
+        if self.link.alive():
             return LinkStatus("connected" if self.link.handshake_done else "handshaking")
+        last = self.link.last_frame_at
         since = last if last is not None else self._t0
         return LinkStatus("silent", silent_for=now - since)
 

@@ -82,7 +82,8 @@ STANDBY_W = 2.0
 this cannot tell a dead transformer from a dead power board."""
 IDLE_HIGH_W = 15.0
 """The most a box with every load off may draw, W (standby, and after the fail-safe): room
-for the 2 W standby and a meter's offset, below half the least running pump (bench choice)."""
+for the 2 W standby and a meter's offset, no more than half the least running pump (bench
+choice)."""
 NOTHING_DRAWN_MIN_W = 0.5
 """Even a perfect meter calls up to this "nothing drawn" (bench choice)."""
 MAINS_PRESENT_V = 100.0
@@ -120,6 +121,9 @@ PRCD_STOP_WITHIN_S = 3.0
 """Seconds PRCD TEST may take to stop the unit (SPEC §2: the unit must stop; bench choice)."""
 PRCD_RESTART_S = 20.0
 """Seconds for the handshake after PRCD RESET: the box talks 5.9 s after mains on (SPEC §3)."""
+FRAMES_WAIT_S = 10.0
+"""Seconds the console waits for a first frame before "no frames from the box": ten
+reports' worth (SPEC §3: one a second; bench choice)."""
 HANDSHAKE_TIMEOUT_S = 15.0
 """Seconds to wait for the handshake (after power-on or a PRCD reset; SPEC §3: 5.9 s)."""
 SETTLE_S = 3.0
@@ -142,6 +146,12 @@ KEEP_ALIVE_ANSWER_S = 1.0
 AUTO_OFF_S = (540.0, 1260.0)
 """When the bubbles must stop by themselves, s: 10 min, or 20 min on some newer remotes
 (SPEC §2), ±1 min."""
+AUTO_OFF_PERSON_MARGIN_S = 30.0
+"""Without a meter a person checks the bubbles this long before the earliest and after the
+latest allowed auto-off (a person's glance is no stopwatch; bench choice)."""
+AUTO_OFF_TIMEOUT_MARGIN_S = 60.0
+"""With a meter the blower is watched this long past the latest allowed auto-off before the
+wait ends as "never stopped" (bench choice)."""
 FAIL_SAFE_SILENCE_S = 35.0
 """Seconds the bench stays silent to see the fail-safe: the box gives up after 30 s (SPEC §3
 [model])."""
@@ -166,6 +176,13 @@ PANEL_KEY_S = 5.0
 
 
 # -- judgments ------------------------------------------------------------------------------
+
+
+POWER_READS = 3
+"""Meter readings averaged into one power figure (its noise averages out; bench choice)."""
+POWER_READ_SPACING_S = 0.3
+"""Seconds between those readings: an SDM120 updates about three times a second (bench
+choice)."""
 
 
 def draw_key(load: str, level: int = 1) -> str:

@@ -73,7 +73,7 @@ CREATE TABLE parts_replaced (
 );
 CREATE INDEX parts_by_order ON parts_replaced(order_id);
 
--- Bench runs. record_json is the canonical JSON of the TestRecord (see bench.exports): at
+-- Bench runs. record_json is the canonical JSON of the TestRecord (see bench.records.exports): at
 -- begin_run the record as it started, at finish_run the final record; sha256 is its hash.
 CREATE TABLE runs (
     id           INTEGER PRIMARY KEY,

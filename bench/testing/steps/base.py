@@ -21,7 +21,7 @@ from bench.testing.instruments.link import BoxRoleLink, RemoteLink
 from bench.testing.instruments.meter import Meter
 from bench.testing.instruments.operator import PROMPTS, Operator
 from bench.testing.instruments.specs import DEFAULT_INSTRUMENTS, Instruments
-from bench.testing.limits import nothing_drawn_w
+from bench.testing.limits import POWER_READ_SPACING_S, POWER_READS
 from bench.testing.record import Limits, Measurement, StepResult
 from protocols.driver import Driver
 from protocols.links import LinkLost
@@ -234,11 +234,7 @@ class StepContext:
     def number(self, prompt_id: str, unit: str, question: str | None = None) -> float:
         return self.operator.number(prompt_id, question or self.question(prompt_id), unit)
 
-    def nothing_drawn_w(self) -> float:
-        """The most the declared meter may show when the unit draws nothing it can see."""
-        return nothing_drawn_w(self.instruments)
-
-    def power_w(self, reads: int = 3, spacing: float = 0.3) -> float:
+    def power_w(self, reads: int = POWER_READS, spacing: float = POWER_READ_SPACING_S) -> float:
         """Mean of ``reads`` meter readings ``spacing`` s apart (meter noise averages out)."""
         if self.meter is None:
             raise StepError("no meter attached")
@@ -246,7 +242,11 @@ class StepContext:
 
 
 def mean_power_w(
-    meter: Meter, driver: Driver, instruments: Instruments, reads: int = 3, spacing: float = 0.3
+    meter: Meter,
+    driver: Driver,
+    instruments: Instruments,
+    reads: int = POWER_READS,
+    spacing: float = POWER_READ_SPACING_S,
 ) -> float:
     """Mean of ``reads`` meter readings ``spacing`` s apart (meter noise averages out), as a
     step and the console's checks read the supply; ``InstrumentError`` passes through."""

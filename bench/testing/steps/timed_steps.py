@@ -11,13 +11,14 @@ import statistics
 
 from bench.testing.instruments.specs import Instruments
 from bench.testing.limits import (
+    AUTO_OFF_PERSON_MARGIN_S,
     AUTO_OFF_S,
+    AUTO_OFF_TIMEOUT_MARGIN_S,
     FAIL_SAFE_SILENCE_S,
     FLOW_TIMEOUT_S,
     HEATER_RISE_C,
     HEATER_RISE_TIMEOUT_S,
     IDLE_HIGH_W,
-    ON_DRAW,
     PUMP_SETTLE_S,
     SETTLE_S,
     heater_live_w,
@@ -158,19 +159,25 @@ class AutoOffStep(StepType):
                 run.suspect("blower-dead")
                 raise run.fail("the blower did not start")
             if baseline is None:
-                ctx.wait(max(0.0, low - 30.0 - (ctx.now() - began)), "waiting for auto-off")
+                ctx.wait(
+                    max(0.0, low - AUTO_OFF_PERSON_MARGIN_S - (ctx.now() - began)),
+                    "waiting for auto-off",
+                )
                 run.measure("running_before", ctx.confirm(PERCEIVED["blower"]))
-                ctx.wait(max(0.0, high + 30.0 - (ctx.now() - began)), "waiting for auto-off")
+                ctx.wait(
+                    max(0.0, high + AUTO_OFF_PERSON_MARGIN_S - (ctx.now() - began)),
+                    "waiting for auto-off",
+                )
                 run.measure("stopped_after", not ctx.confirm(PERCEIVED["blower"]))
                 return
-            timeout = high + 60.0
+            timeout = high + AUTO_OFF_TIMEOUT_MARGIN_S
             stopped_at: float | None = None
             while ctx.now() - began < timeout:
                 ctx.wait(run.params["poll"])  # progress is reported against the whole wait
                 progress = ctx.now() - began
                 if ctx.on_progress is not None:
                     ctx.on_progress("waiting for auto-off", min(progress, timeout), timeout)
-                if ctx.power_w(reads=1) - baseline < ON_DRAW["blower-1"].running_w:
+                if not load_runs("blower", ctx.power_w(reads=1) - baseline):
                     stopped_at = progress
                     break
             run.measure(
