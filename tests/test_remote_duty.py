@@ -24,6 +24,7 @@ from protocols.mspa import (
     encode_temperature,
 )
 from protocols.mspa.remote import BOOT_REPLY_SECONDS, FIRST_STATE_SECONDS, RemoteDuty
+from protocols.mspa.values import auto_off_change
 from protocols.ports import SimCable
 from spasim.remote import VirtualRemote
 
@@ -583,3 +584,18 @@ def test_panel_thermostat_holds_a_virtual_box_in_its_band() -> None:
     assert True in heating and False in heating
     assert min(waters) > 32.0 and max(waters) < 35.5
     assert remote.duty.handshakes_completed == 1
+
+
+@pytest.mark.parametrize(
+    ("previous", "level", "expected"),
+    [
+        (0, 2, True),  # switched on: the timer starts
+        (2, 3, True),  # level changed: it restarts
+        (3, 3, None),  # the same level repeated (a burst, the state cycle): it runs on
+        (3, 0, False),  # switched off: no timer
+        (0, 0, False),
+    ],
+)
+def test_the_one_auto_off_rule(previous: int, level: int, expected: bool | None) -> None:
+    """SPEC §4 invariant 3, as the panel's mirror and the console's countdown apply it."""
+    assert auto_off_change(previous, level) is expected

@@ -20,6 +20,7 @@ from bench.testing.instruments.link import RemoteLink
 from bench.testing.limits import LOADS, SETTLE_S
 from protocols.clock import Event, Scheduler
 from protocols.mspa import RemoteState
+from protocols.mspa.values import AUTO_OFF_MINUTES, auto_off_change
 
 MERGE = 0.5
 """Switches closer together than this share one measurement window."""
@@ -36,9 +37,9 @@ LABELS = {
 class AutoOffTimes:
     """The box's auto-off times in seconds (SPEC §2 defaults; a profile may differ)."""
 
-    bubbles: float = 600.0
-    ozone: float = 7200.0
-    uvc: float = 7200.0
+    bubbles: float = AUTO_OFF_MINUTES["bubbles"] * 60.0
+    ozone: float = AUTO_OFF_MINUTES["ozone"] * 60.0
+    uvc: float = AUTO_OFF_MINUTES["uvc"] * 60.0
 
     def limit(self, load: str) -> float:
         return {"blower": self.bubbles, "ozone": self.ozone}.get(load, self.uvc)
@@ -152,10 +153,11 @@ class LoadWatch:
         state = self.link.state
         for load in ("blower", "ozone", "uvc"):
             level = state.bubbles if load == "blower" else int(is_on(state, load))
-            if not level:
-                self.armed.pop(load, None)
-            elif level != self._levels.get(load):
+            change = auto_off_change(self._levels.get(load, 0), level)
+            if change:
                 self.armed[load] = t
+            elif change is False:
+                self.armed.pop(load, None)
             self._levels[load] = level
 
     def views(self, now: float) -> tuple[LoadView, ...]:

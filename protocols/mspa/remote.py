@@ -43,7 +43,9 @@ from protocols.mspa.sequences import (
     key_press_burst,
 )
 from protocols.mspa.values import (
+    AUTO_OFF_MINUTES,
     FlowSwitches,
+    auto_off_change,
     decode_temperature,
     encode_bubble_level,
     encode_setpoint,
@@ -135,9 +137,9 @@ class RemoteDuty:
         cycle_seconds: float = STATE_CYCLE_SECONDS,
         keepalive_seconds: float = 60.0,
         state: RemoteState = RemoteState(),  # noqa: B008 - an immutable NamedTuple
-        bubble_auto_off_minutes: float | None = 10.0,
-        ozone_auto_off_minutes: float | None = 120.0,
-        uvc_auto_off_minutes: float | None = 120.0,
+        bubble_auto_off_minutes: float | None = AUTO_OFF_MINUTES["bubbles"],
+        ozone_auto_off_minutes: float | None = AUTO_OFF_MINUTES["ozone"],
+        uvc_auto_off_minutes: float | None = AUTO_OFF_MINUTES["uvc"],
         join_seconds: float = 1.0,
         boot_wait_seconds: float = 8.0,
         retry_seconds: float = 2.0,
@@ -442,14 +444,13 @@ class RemoteDuty:
             ("ozone", self.ozone_auto_off_minutes),
             ("uvc", self.uvc_auto_off_minutes),
         ):
-            value = getattr(new, field)
-            is_on = bool(value)
-            if is_on and minutes is not None and value != getattr(old, field):
+            change = auto_off_change(int(getattr(old, field)), int(getattr(new, field)))
+            if change and minutes is not None:
                 self._cancel_auto_off(field)
                 self._auto_off[field] = self.scheduler.call_later(
                     minutes * 60.0, self._auto_off_expired, field
                 )
-            elif not is_on:
+            elif change is False:
                 self._cancel_auto_off(field)
 
     def _cancel_auto_off(self, field: str) -> None:

@@ -18,6 +18,25 @@ SETPOINT_MIN = 20
 SETPOINT_MAX = 40
 """Set-point range in whole °C [verified via the maker's app limits]."""
 BUBBLE_LEVEL_MAX = 3
+AUTO_OFF_MINUTES = {"bubbles": 10.0, "ozone": 120.0, "uvc": 120.0}
+"""The loads that switch themselves off and after how long, by remote-state field (SPEC §2;
+a model's plate may say otherwise)."""
+
+
+def auto_off_change(previous: int, level: int) -> bool | None:
+    """What a remote-state change does to a self-switching load's auto-off timer (SPEC §4
+    invariant 3): True — (re)start it (the load was switched on or changed its level);
+    False — stop it (the load is off); None — leave it running (the same level repeated, as
+    every key press's burst and the state cycle do).
+
+    One rule for everyone who must follow the box's timer: the remote's own mirror, the
+    console's countdown (the box's firmware keeps its own memory, judged the same way).
+    """
+    if not level:
+        return False
+    return True if level != previous else None
+
+
 FLOW_IN = 0x01
 FLOW_OUT = 0x02
 
