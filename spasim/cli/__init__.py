@@ -12,7 +12,7 @@ from protocols.cli_support import run_cli
 from spasim import __version__
 
 COMMAND_MODULES = [
-    "spasim.selfcheck",
+    "spasim.cli.selfcheck",
     "spasim.cli.serve",
     "spasim.cli.profiles",
     "spasim.cli.faults",
