@@ -142,28 +142,121 @@ def test_registering_a_unit_loads_no_simulator(tmp_path: Path) -> None:
     assert outcome["spasim"] == []
 
 
+_CONSOLE_SESSION = """\
+import asyncio
+import threading
+import time
+
+from bench.console.app import ConsoleApp
+from bench.console.session import Session
+from bench.console.targets import auto_off_for, port_target
+
+url, meter_url, speed = sys.argv[4], sys.argv[5], float(sys.argv[6])
+target = port_target(
+    url, meter_url=meter_url, profile="aurora-urban", speed=speed, serial="SN-CONSOLE"
+)
+outcome["unit"] = [target.unit.profile, target.unit.model]
+outcome["uvc"] = int(target.link.duty.uvc_command)
+outcome["fitted"] = [target.fitted(part) for part in ("ozone", "uvc", "jet")]
+times = auto_off_for("aurora-urban")
+outcome["auto_off"] = [times.bubbles, times.ozone, times.uvc]
+
+session = Session(target, auto_off=times)
+changed = threading.Event()
+session.mailbox.notify = changed.set  # what the app's message does, without the app
+heard = []
+
+
+def until(predicate, what, wall_s=60.0):
+    # A live unit in real time: the wall clock bounds the wait, the mailbox wakes it.
+    deadline = time.monotonic() + wall_s
+    while True:
+        snapshot, frames = session.take()
+        heard.extend(frames)
+        if predicate(snapshot):
+            return snapshot
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: last snapshot {snapshot}")
+        changed.wait(0.5)
+        changed.clear()
+
+
+worker = threading.Thread(target=session.run, name="console-driver", daemon=True)
+worker.start()
+try:
+    first = until(
+        lambda s: s.link.state == "connected" and s.water_c is not None and s.meter is not None,
+        "connected, a temperature and a meter reading",
+    )
+    outcome["connected"] = [first.serial, first.profile, first.where.startswith("socket://")]
+    session.toggle("filter")
+    flowing = until(lambda s: s.flow is not None and s.flow.flowing, "flow with the filter on")
+    outcome["filter"] = flowing.state.filter
+    checks = {}
+    for check in ("frames-arriving", "flow-with-filter", "filter-draw"):
+        checks[check] = session.run_check(check).result(timeout=60).answer
+    outcome["checks"] = checks
+finally:
+    session.stop()
+    outcome["finished"] = session.finished.wait(30)
+    worker.join(30)
+last, frames = session.take()
+heard.extend(frames)
+outcome["error"] = last.error
+outcome["lost"] = target.link.lost is not None
+outcome["box_frames"] = sorted({entry.command for entry in heard if entry.sender == "box"})
+
+
+# The same unit again, now under the Textual app itself (headless, Textual's test harness).
+async def on_screen():
+    again = port_target(url, meter_url=meter_url, profile="aurora-urban", speed=speed)
+    app = ConsoleApp(Session(again, auto_off=times), speed=speed)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await app.updates.until(lambda: app.snapshot.link.state == "connected", 60)
+        await pilot.press("f")
+        await app.updates.until(
+            lambda: app.snapshot.flow is not None and app.snapshot.flow.flowing, 60
+        )
+        outcome["app"] = [app.snapshot.state.filter, app.snapshot.error]
+        await pilot.press("q")
+    outcome["app_closed"] = app.session.finished.wait(30)
+
+
+asyncio.run(on_screen())
+"""
+"""The console's real path in a fresh interpreter: its target on a port and the auto-off times
+of the model plate; then its :class:`~bench.console.session.Session` on that target in its
+own driver thread (the mailbox's wake-up standing in for the app's message) until the unit
+shows connected, through a load key and three troubleshooting checks, and closed; then the
+same unit under the Textual app itself (``run_test``: no terminal), a key pressed, quit."""
+
+
 def test_the_console_on_a_real_unit_loads_no_simulator(
     launch: Callable[..., ServedUnit], tmp_path: Path
 ) -> None:
-    """The console's real path — its target on a port and the auto-off times of the model
-    plate — loads no :mod:`spasim` module either."""
-    served = launch("--tcp", "127.0.0.1:0", "--profile", "aurora-urban", transport="tcp")
-    script = """\
-from bench.console.targets import auto_off_for, port_target
-
-target = port_target(sys.argv[4], profile="aurora-urban")
-try:
-    outcome["unit"] = [target.unit.profile, target.unit.model]
-    outcome["uvc"] = int(target.link.duty.uvc_command)
-    outcome["fitted"] = [target.fitted(part) for part in ("ozone", "uvc", "jet")]
-finally:
-    target.close()
-times = auto_off_for("aurora-urban")
-outcome["auto_off"] = [times.bubbles, times.ozone, times.uvc]
-"""
-    outcome = _in_fresh_interpreter(tmp_path, script, served.url)
+    """The console's real path — its target on a port, the auto-off times of the model
+    plate, its session driving the unit (frames, meter, a load key, checks, shutdown) and
+    the app on top of it — loads no :mod:`spasim` module either: a simulator import hidden
+    in the driver thread or a screen shows only when the console runs, not on import."""
+    served = launch(
+        "--tcp", "127.0.0.1:0", "--meter-tcp", "0", "--profile", "aurora-urban",
+        "--tank-litres", "20", transport="tcp", speed=20,
+    )  # fmt: skip
+    meter = _meter_url(served)
+    outcome = _in_fresh_interpreter(tmp_path, _CONSOLE_SESSION, served.url, meter, "20")
     assert outcome["unit"] == ["aurora-urban", "MSpa Urban Aurora 4-person (2021+)"]
     assert outcome["uvc"] == 0x10
     assert outcome["fitted"] == [True, True, False]
     assert outcome["auto_off"] == [1200.0, 7200.0, 7200.0]
+    assert outcome["connected"] == ["SN-CONSOLE", "aurora-urban", True]
+    assert outcome["filter"] is True
+    assert outcome["checks"] == {
+        "frames-arriving": True,
+        "flow-with-filter": True,
+        "filter-draw": True,
+    }
+    assert outcome["finished"] is True
+    assert outcome["error"] is None and outcome["lost"] is False
+    assert {0x06, 0x08} <= set(outcome["box_frames"])  # temperature and flow reports heard
+    assert outcome["app"] == [True, None] and outcome["app_closed"] is True
     assert outcome["spasim"] == []
