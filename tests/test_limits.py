@@ -31,6 +31,7 @@ from bench.console import loads as console_loads
 from bench.console.checks import CHECKS, Bench, CheckResult
 from bench.testing import limits
 from bench.testing.instruments.link import RemoteLink
+from bench.testing.instruments.meter import InstrumentError
 from bench.testing.instruments.specs import INSTRUMENT_SETS, Instruments
 from bench.testing.record import StepResult
 from bench.testing.steps import STEP_TYPES, StepContext, StepFailure, StepRun
@@ -617,6 +618,28 @@ def test_prcd_test_is_judged_as_the_specification_says(
     assert answer_of(step, "unit_stopped") is stopped, why
     if stopped:  # SPEC §2: press RESET, it must run again (reports 6.06 s after mains on)
         assert answer_of(step, "unit_restarted") is True, step
+
+
+class DeadMeter:
+    """A meter fitted on the bench that stopped answering (its adapter pulled)."""
+
+    def read(self) -> MeterReading:
+        raise InstrumentError("meter: no answer")
+
+    def close(self) -> None:
+        pass
+
+
+def test_prcd_test_with_a_fitted_meter_that_cannot_be_read_is_not_called_stopped() -> None:
+    """Silence alone does not prove the unit stopped when the bench has a meter to prove it
+    with: the step errs on the unreadable meter, the console's check asks the technician."""
+    instruments = INSTRUMENT_SETS["sdm120"]
+    unit = ScriptedUnit(SimulatedDriver(), test_stops_after=0.5)
+    unit.press_test()
+    assert run_check("frames-stop", unit, DeadMeter(), instruments).answer is None
+    unit = ScriptedUnit(SimulatedDriver(), test_stops_after=0.5)
+    with pytest.raises(InstrumentError):
+        run_step("prcd-test", {}, unit, DeadMeter(), instruments)
 
 
 @pytest.mark.parametrize(
