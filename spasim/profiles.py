@@ -51,6 +51,7 @@ class Profile:
     water_litres: float
     mains_voltage_v: float
     standby_w: float
+    auto_off_by: str
     heater_stage1_w: float
     heater_stage2_w: float
     heater_stage1_s: float
@@ -58,9 +59,12 @@ class Profile:
     heater_overtemp_recover_c: float
     heater_overtemp_margin_c: float
     filter_pump_w: float
+    filter_run_on_s: float
     blower_level_w: tuple[float, float, float]
     blower_auto_off_min: float
     blower_loss_w: float
+    jets_fitted: bool
+    jets_w: float
     ozone_fitted: bool
     ozone_w: float
     ozone_auto_off_h: float
@@ -71,6 +75,7 @@ class Profile:
     setpoint_min_c: int
     setpoint_max_c: int
     setpoint_default_c: int
+    setpoint_encoding: str
     thermal_ua_w_per_k: float
     thermal_lid_off_factor: float
     thermal_blower_factor: float
@@ -81,6 +86,20 @@ class Profile:
     boot_frame_09_s: float
     boot_frame_07_s: float
     boot_first_temperature_s: float
+    boot_repeat_07_s: float
+    box_blower_frame: bool
+    box_led_frame: bool
+    box_status_frame: bool
+    remote_cycle: tuple[str, ...]
+    remote_cycle_offsets_s: tuple[float, ...]
+    remote_cycle_period_s: float
+    remote_frame_0f_s: float
+    remote_burst: tuple[str, ...]
+    remote_show_setpoint: bool
+    remote_keepalive_s: float
+    errors_f1_after_s: float
+    errors_f1_reset_report_s: float
+    errors_a0_after_h: float
     sensor_noise_sigma_c: float
     sensor_noise_clip_c: float
     sensor_poll_s: float
@@ -110,7 +129,7 @@ class Profile:
     @property
     def boot_first_flow_s(self) -> float:
         """The first 0x08 after mains on: the first 0x06 plus the flow-report offset."""
-        return self.boot_first_temperature_s + self.link_flow_offset_s
+        return self.plate.boot_first_flow_s
 
     @property
     def uvc_variant(self) -> str:
@@ -135,18 +154,10 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "blower_loss_w": (0, 5000, "W"),
     "ozone_w": (0, 500, "W"),
     "uvc_w": (0, 500, "W"),
-    "setpoint_min_c": (0, 60, "°C"),
-    "setpoint_max_c": (0, 60, "°C"),
-    "setpoint_default_c": (0, 60, "°C"),
+    "jets_w": (0, 3000, "W"),
     "thermal_ua_w_per_k": (0.01, 1000, "W/K"),
     "thermal_lid_off_factor": (0.01, 100, ""),
     "thermal_blower_factor": (0.01, 100, ""),
-    "link_watchdog_s": (0.1, 3600, "s"),
-    "link_report_period_s": (0.01, 60, "s"),
-    "link_flow_offset_s": (0, 60, "s"),
-    "boot_frame_09_s": (0, 600, "s"),
-    "boot_frame_07_s": (0, 600, "s"),
-    "boot_first_temperature_s": (0, 600, "s"),
     "sensor_noise_sigma_c": (0, 5, "°C"),
     "sensor_noise_clip_c": (0, 10, "°C"),
     "sensor_poll_s": (0.01, 60, "s"),
@@ -182,19 +193,13 @@ def _problems(p: Profile) -> list[str]:
     for field in positive:
         if not getattr(p, field) > 0:
             problems.append(f"{field} must be positive")
-    for field in ("standby_w", "heater_stage1_s", "blower_loss_w", "ozone_w", "uvc_w"):
+    for field in ("standby_w", "heater_stage1_s", "blower_loss_w", "ozone_w", "uvc_w", "jets_w"):
         if getattr(p, field) < 0:
             problems.append(f"{field} must not be negative")
     if len(p.blower_level_w) != 3 or any(w <= 0 for w in p.blower_level_w):
         problems.append("blower level_w needs three positive powers (levels 1–3)")
-    if not p.setpoint_min_c <= p.setpoint_default_c <= p.setpoint_max_c:
-        problems.append("set-point needs min_c <= default_c <= max_c")
     if not p.heater_overtemp_recover_c < p.heater_overtemp_cut_c:
         problems.append("heater overtemp_recover_c must be below overtemp_cut_c")
-    if not 0 < p.boot_frame_09_s <= p.boot_frame_07_s < p.boot_first_temperature_s:
-        problems.append("boot needs 0 < frame_09_s <= frame_07_s < first_temperature_s")
-    if not 0 <= p.link_flow_offset_s < p.link_report_period_s:
-        problems.append("link flow_offset_s must be within one report period")
     if p.sensor_noise_sigma_c < 0 or p.sensor_noise_clip_c < 0:
         problems.append("sensor noise figures must not be negative")
     if p.thermal_min_litres > p.water_litres:

@@ -245,7 +245,7 @@ def test_the_console_on_a_real_unit_loads_no_simulator(
     meter = _meter_url(served)
     outcome = _in_fresh_interpreter(tmp_path, _CONSOLE_SESSION, served.url, meter, "20")
     assert outcome["unit"] == ["aurora-urban", "MSpa Urban Aurora 4-person (2021+)"]
-    assert outcome["uvc"] == 0x10
+    assert outcome["uvc"] == 0x15  # the capture and MW's shipped configuration
     assert outcome["fitted"] == [True, True, False]
     assert outcome["auto_off"] == [1200.0, 7200.0, 7200.0]
     assert outcome["connected"] == ["SN-CONSOLE", "aurora-urban", True]

@@ -38,12 +38,16 @@ SECTIONS = (
     "heater",
     "filter",
     "blower",
+    "jets",
     "ozone",
     "uvc",
     "setpoint",
     "thermal",
     "link",
     "boot",
+    "box",
+    "remote",
+    "errors",
     "sensor",
 )
 """The tables a model file may hold; ``[heater] stage1_w`` is read as ``heater_stage1_w``."""
@@ -64,19 +68,11 @@ SIMULATION_KEYS = frozenset(
         "blower_loss_w",
         "ozone_w",
         "uvc_w",
-        "setpoint_min_c",
-        "setpoint_max_c",
-        "setpoint_default_c",
+        "jets_w",
         "thermal_ua_w_per_k",
         "thermal_lid_off_factor",
         "thermal_blower_factor",
         "thermal_min_litres",
-        "link_watchdog_s",
-        "link_report_period_s",
-        "link_flow_offset_s",
-        "boot_frame_09_s",
-        "boot_frame_07_s",
-        "boot_first_temperature_s",
         "sensor_noise_sigma_c",
         "sensor_noise_clip_c",
         "sensor_poll_s",
@@ -86,10 +82,43 @@ SIMULATION_KEYS = frozenset(
 them). Named here so that the bench, reading only the plate, still refuses a misspelt key
 (``auto_of_min``) instead of silently using the default."""
 
+UVC_VARIANT_C = 0x19
+"""UVC enable code on a variant C box (weak source: "Sanitize" rides on 0x19)."""
+UVC_COMMANDS = (UVC_VARIANT_A, UVC_VARIANT_B, UVC_VARIANT_C)
+JETS_COMMAND = int(Command.CYCLE_0D)
+"""On a model with a jet pump, 0x0D 0/1 switches the jets (0x0D 00 in the cycle otherwise)."""
+
+CYCLE_ENTRIES = ("heater", "filter", "bubbles", "jets", "ozone", "uvc")
+"""What the remote's state cycle can carry, by name (``jets`` is the 0x0D slot)."""
+BURST_ENTRIES = (*CYCLE_ENTRIES, "marker", "setpoint")
+"""What a key-press burst can carry: the states, the 0x16 marker, the 0x04 set-point."""
+SETPOINT_ENCODINGS = ("celsius", "double")
+"""0x04's parameter: whole °C, or °C × 2."""
+AUTO_OFF_SIDES = ("box", "remote")
+"""Who times the bubble/ozone/UVC auto-offs: the box's firmware, or the remote (panel)."""
+
 PLATE_RANGES: dict[str, tuple[float, float, str]] = {
     "blower_auto_off_min": (0.1, 1440, "min"),
     "ozone_auto_off_h": (0.01, 48, "h"),
     "uvc_auto_off_h": (0.01, 48, "h"),
+    "filter_run_on_s": (0, 600, "s"),
+    "setpoint_min_c": (0, 60, "°C"),
+    "setpoint_max_c": (0, 60, "°C"),
+    "setpoint_default_c": (0, 60, "°C"),
+    "link_watchdog_s": (0.1, 3600, "s"),
+    "link_report_period_s": (0.01, 60, "s"),
+    "link_flow_offset_s": (0, 60, "s"),
+    "boot_frame_09_s": (0, 600, "s"),
+    "boot_frame_07_s": (0, 600, "s"),
+    "boot_first_temperature_s": (0, 600, "s"),
+    "boot_repeat_07_s": (0, 3600, "s"),
+    "remote_cycle_offsets_s": (0, 60, "s"),
+    "remote_cycle_period_s": (0.1, 60, "s"),
+    "remote_frame_0f_s": (0, 60, "s"),
+    "remote_keepalive_s": (1, 3600, "s"),
+    "errors_f1_after_s": (0.1, 600, "s"),
+    "errors_f1_reset_report_s": (0, 60, "s"),
+    "errors_a0_after_h": (1, 100000, "h"),
 }
 """Range of every numeric plate fact (low, high, unit), inclusive: a typo is refused by name."""
 
@@ -106,23 +135,107 @@ class PlateFacts(Protocol):
     def ozone_auto_off_h(self) -> float: ...
     @property
     def uvc_auto_off_h(self) -> float: ...
+    @property
+    def setpoint_min_c(self) -> int: ...
+    @property
+    def setpoint_max_c(self) -> int: ...
+    @property
+    def setpoint_default_c(self) -> int: ...
+    @property
+    def setpoint_encoding(self) -> str: ...
+    @property
+    def auto_off_by(self) -> str: ...
+    @property
+    def link_report_period_s(self) -> float: ...
+    @property
+    def link_flow_offset_s(self) -> float: ...
+    @property
+    def boot_frame_09_s(self) -> float: ...
+    @property
+    def boot_frame_07_s(self) -> float: ...
+    @property
+    def boot_first_temperature_s(self) -> float: ...
+    @property
+    def remote_cycle(self) -> tuple[str, ...]: ...
+    @property
+    def remote_cycle_offsets_s(self) -> tuple[float, ...]: ...
+    @property
+    def remote_cycle_period_s(self) -> float: ...
+    @property
+    def remote_burst(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
 class ModelPlate:
-    """One model's plate and wire facts: what the bench needs to test a real box."""
+    """One model's plate and wire facts: what the bench needs to test a real box.
+
+    Every field is a key of the model file (``[link] report_period_s`` is
+    ``link_report_period_s``); the model files say where each value comes from.
+    """
 
     name: str
     """The model file's key (``premium-4``)."""
     model: str
     """The maker's name for the model, as on the plate."""
+    auto_off_by: str
+    """Who switches bubbles, ozone and UVC off after their time: ``box`` or ``remote``."""
+    filter_run_on_s: float
+    """The box keeps the filter pump running this long after the heater stops (0: none)."""
     blower_auto_off_min: float
+    jets_fitted: bool
+    """A jet pump, switched by 0x0D 0/1 (Elite)."""
     ozone_fitted: bool
     ozone_auto_off_h: float
     uvc_fitted: bool
     uvc_command: int
-    """The wire code that enables the UVC lamp: 0x15 (variant A) or 0x10 (variant B)."""
+    """The wire code that enables the UVC lamp: 0x15 (variant A), 0x10 (B) or 0x19 (C)."""
     uvc_auto_off_h: float
+    setpoint_min_c: int
+    setpoint_max_c: int
+    setpoint_default_c: int
+    """The box's set-point after power-on."""
+    setpoint_encoding: str
+    """0x04's parameter: ``celsius`` (whole °C) or ``double`` (°C × 2)."""
+    link_watchdog_s: float
+    """The box switches every load off after hearing no valid frame for this long."""
+    link_report_period_s: float
+    """0x06 and 0x08 each once per period."""
+    link_flow_offset_s: float
+    """0x08 follows 0x06 by this much."""
+    boot_frame_09_s: float
+    """Box 09 00, seconds after mains on."""
+    boot_frame_07_s: float
+    """Box 07 0C, seconds after mains on."""
+    boot_first_temperature_s: float
+    """The first 0x06, seconds after mains on; the first 0x08 follows by the flow offset."""
+    boot_repeat_07_s: float
+    """The box repeats 07 0C this often while running (0: only at power-on)."""
+    box_blower_frame: bool
+    """The box sends 12 01 twice a second while the blower runs (12 00 when it stops)."""
+    box_led_frame: bool
+    """The box sends 1A <LED flags> with every temperature report."""
+    box_status_frame: bool
+    """The box sends 1B <set-point + bubbles> with every flow report."""
+    remote_cycle: tuple[str, ...]
+    """The remote's state cycle, in order (names of :data:`CYCLE_ENTRIES`)."""
+    remote_cycle_offsets_s: tuple[float, ...]
+    """When each cycle entry goes out, seconds after the cycle's first one."""
+    remote_cycle_period_s: float
+    """The cycle repeats this often."""
+    remote_frame_0f_s: float
+    """The remote sends 0F 00 once, this long after its first 0x0D (0: never)."""
+    remote_burst: tuple[str, ...]
+    """A key press's frames, in order (names of :data:`BURST_ENTRIES`; no ``marker``: no 16)."""
+    remote_show_setpoint: bool
+    """The first press of + or − only shows the set-point (04 with the unchanged value)."""
+    remote_keepalive_s: float
+    """The remote's 0B 00, this often."""
+    errors_f1_after_s: float
+    """F1 latches when the pump is commanded and the flow switches stay open this long."""
+    errors_f1_reset_report_s: float
+    """After the 0B 00 reset, the box reports 08 03 for this long before the true flow."""
+    errors_a0_after_h: float
+    """The panel shows A0 (clean the filter) after this many hours of filtering."""
 
     def __post_init__(self) -> None:
         problems = plate_problems(self)
@@ -142,8 +255,18 @@ class ModelPlate:
         return self.uvc_auto_off_h * 3600.0
 
     @property
+    def boot_first_flow_s(self) -> float:
+        """The first 0x08 after mains on: the first 0x06 plus the flow-report offset."""
+        return self.boot_first_temperature_s + self.link_flow_offset_s
+
+    @property
     def uvc_variant(self) -> str:
-        return "A" if self.uvc_command == UVC_VARIANT_A else "B"
+        return {UVC_VARIANT_A: "A", UVC_VARIANT_B: "B"}.get(self.uvc_command, "C")
+
+    @property
+    def key_marker(self) -> bool:
+        """The remote sends 16 00 in a key-press burst."""
+        return "marker" in self.remote_burst
 
 
 PLATE_FIELDS: dict[str, str] = {
@@ -175,10 +298,31 @@ def plate_problems(p: PlateFacts) -> list[str]:
         for field in ("blower_auto_off_min", "ozone_auto_off_h", "uvc_auto_off_h")
         if not getattr(p, field) > 0
     ]
-    if p.uvc_command not in (UVC_VARIANT_A, UVC_VARIANT_B):
+    if p.uvc_command not in UVC_COMMANDS:
         problems.append(
-            f"uvc command must be 0x15 (variant A) or 0x10 (variant B), got {p.uvc_command:#x}"
+            "uvc command must be 0x15 (variant A), 0x10 (variant B) or 0x19 (variant C), "
+            f"got {p.uvc_command:#x}"
         )
+    if p.setpoint_encoding not in SETPOINT_ENCODINGS:
+        problems.append(f"setpoint encoding must be celsius or double, got {p.setpoint_encoding!r}")
+    if p.auto_off_by not in AUTO_OFF_SIDES:
+        problems.append(f"auto_off_by must be box or remote, got {p.auto_off_by!r}")
+    if not p.setpoint_min_c <= p.setpoint_default_c <= p.setpoint_max_c:
+        problems.append("set-point needs min_c <= default_c <= max_c")
+    if not 0 < p.boot_frame_09_s <= p.boot_frame_07_s < p.boot_first_temperature_s:
+        problems.append("boot needs 0 < frame_09_s <= frame_07_s < first_temperature_s")
+    if not 0 <= p.link_flow_offset_s < p.link_report_period_s:
+        problems.append("link flow_offset_s must be within one report period")
+    cycle, offsets = p.remote_cycle, p.remote_cycle_offsets_s
+    if sorted(cycle) != sorted(set(cycle)) or not set(cycle) <= set(CYCLE_ENTRIES) or not cycle:
+        problems.append(f"remote cycle must name each of {', '.join(CYCLE_ENTRIES)} at most once")
+    if len(offsets) != len(cycle) or list(offsets) != sorted(offsets) or (offsets and offsets[0]):
+        problems.append("remote cycle_offsets_s needs one rising offset per entry, the first 0")
+    elif offsets and not offsets[-1] < p.remote_cycle_period_s:
+        problems.append("remote cycle_offsets_s must fall within cycle_period_s")
+    burst = p.remote_burst
+    if sorted(burst) != sorted(set(burst)) or not set(burst) <= set(BURST_ENTRIES):
+        problems.append(f"remote burst must name each of {', '.join(BURST_ENTRIES)} at most once")
     return problems + range_problems(p, PLATE_RANGES)
 
 
@@ -274,12 +418,14 @@ def _convert(key: str, value: Any, kind: str) -> Any:
     elif kind == "float":
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
-    elif (
-        isinstance(value, list)
-        and len(value) == 3
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    elif kind == "tuple[str, ...]":
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+    elif isinstance(value, list) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value
     ):
-        return tuple(float(v) for v in value)
+        if kind == "tuple[float, ...]" or len(value) == 3:
+            return tuple(float(v) for v in value)
     raise ValueError(f"{key} must be {kind}, got {value!r}")
 
 
