@@ -12,11 +12,21 @@ with ``base = "premium-4"`` and repeat only what differs, and a user file is rea
 same way. Keys are grouped in sections (``[uvc] command`` is the field ``uvc_command``).
 :func:`load_model` gives the plate (:class:`ModelPlate`) and ignores the simulator's keys;
 :func:`read_model_values` gives every key, for the simulator to check and convert.
+
+Provenance: every value of a packaged file says where it comes from, beside it —
+``report_period_s = { value = 1.0132, from = "capture" }`` — with one of the tags of
+``research/mspa-public-facts.md``: ``capture``, ``source:KEY``, ``weak:KEY`` or ``model``
+(:data:`TAG_KINDS`). The source keys are registered as data in ``protocols/mspa/sources.toml``
+(:func:`model_sources`); a tag naming an unregistered key is refused by name in any file. A
+user file may write bare values (``key = value``): they read as :data:`UNTAGGED`. The readers
+above return plain values either way; :func:`model_provenance` returns each key's value, tag
+and the file that set it (with ``base =``, a value keeps the tag of the file that wrote it).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from collections.abc import Collection, Mapping
@@ -326,6 +336,118 @@ def plate_problems(p: PlateFacts) -> list[str]:
     return problems + range_problems(p, PLATE_RANGES)
 
 
+# ----------------------------------------------------------------------------- provenance
+
+TAG_KINDS = ("capture", "source", "weak", "model")
+"""How a value is known: ``capture`` (seen in the public capture of a real box, SPEC §3),
+``source`` (stated by one source of :func:`model_sources`), ``weak`` (one source that is itself
+uncertain), ``model`` (our own choice where no public source exists)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One registered source of model facts (a row of ``protocols/mspa/sources.toml``)."""
+
+    key: str
+    """What a tag names: ``MW`` in ``source:MW``."""
+    repository: str
+    """The public repository (``owner/name`` on GitHub); empty for the maker's own documents."""
+    documents: str
+    """Which of its documents hold the facts (or the maker's document itself)."""
+    what: str
+    """What the source is."""
+
+    @property
+    def where(self) -> str:
+        """Where to read it: the repository, or the document when there is none."""
+        return self.repository or self.documents
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where one value comes from: a kind of :data:`TAG_KINDS` (and its source), or
+    ``untagged`` for a bare value in a user file."""
+
+    kind: str
+    source: Source | None = None
+
+    @property
+    def tag(self) -> str:
+        """As written in a model file (``source:MW``); ``untagged (user file)`` for a bare value."""
+        if self.kind == "untagged":
+            return "untagged (user file)"
+        return f"{self.kind}:{self.source.key}" if self.source else self.kind
+
+    def __str__(self) -> str:
+        return self.tag
+
+
+UNTAGGED = Provenance("untagged")
+"""The provenance of a bare value (``key = value``), legal in user files only."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenanceEntry:
+    """One key of a model as read: its value (as written, unconverted), where that value comes
+    from, and which file set it."""
+
+    key: str
+    """The flat key (``uvc_command``)."""
+    value: Any
+    provenance: Provenance
+    file: str
+    """The packaged model's name (``premium-4``), or a user file's path."""
+
+    @property
+    def tag(self) -> str:
+        return self.provenance.tag
+
+
+def _sources_path() -> Traversable:
+    return resources.files("protocols.mspa").joinpath("sources.toml")
+
+
+@functools.cache
+def model_sources() -> dict[str, Source]:
+    """The registered sources, by key (``protocols/mspa/sources.toml``)."""
+    origin = "protocols/mspa/sources.toml"
+    document = parse_toml(_sources_path().read_text(encoding="utf-8"), origin)
+    sources = {}
+    for key, row in document.items():
+        fields = ("repository", "documents", "what")
+        if not isinstance(row, dict) or sorted(row) != sorted(fields):
+            raise ValueError(f"{origin}: [{key}] needs exactly {', '.join(fields)}")
+        sources[key] = Source(key, *(str(row[field]) for field in fields))
+    return sources
+
+
+def parse_tag(text: object, where: str) -> Provenance:
+    """A ``from =`` tag → :class:`Provenance`; ``ValueError`` naming ``where`` for an unknown
+    kind, a source key that is not registered, or a kind that takes no key."""
+    sources = model_sources()
+    if isinstance(text, str):
+        kind, colon, key = text.partition(":")
+        if kind in ("capture", "model") and not colon:
+            return Provenance(kind)
+        if kind in ("source", "weak") and key in sources:
+            return Provenance(kind, sources[key])
+        if kind in ("source", "weak"):
+            known = ", ".join(sorted(sources))
+            raise ValueError(f"{where}: unregistered source {key!r} in {text!r} (known: {known})")
+    raise ValueError(
+        f"{where}: unknown provenance tag {text!r} (capture, source:KEY, weak:KEY or model)"
+    )
+
+
+def _unwrap(key: str, value: Any, origin: str) -> tuple[Any, Provenance]:
+    """A file's value → (the value, its provenance): ``{ value = …, from = "TAG" }`` or bare."""
+    if not isinstance(value, dict):
+        return value, UNTAGGED
+    if sorted(value) != ["from", "value"]:
+        raise ValueError(f'{origin}: {key} must be a value or {{ value = …, from = "TAG" }}')
+    return value["value"], parse_tag(value["from"], f"{origin}: {key}")
+
+
 # ----------------------------------------------------------------------------- the files
 
 
@@ -342,26 +464,27 @@ def available_models() -> list[str]:
     )
 
 
-def _read_document(name_or_path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
+def _read_document(name_or_path: str | os.PathLike[str]) -> tuple[dict[str, Any], str, str]:
+    """(the parsed file, its name in messages, its name in provenance entries)."""
     text = os.fspath(name_or_path)
     if text in available_models():
         data = _package_dir().joinpath(f"{text}.toml").read_text(encoding="utf-8")
-        origin = f"profile {text!r}"
+        origin, label = f"profile {text!r}", text
     elif isinstance(name_or_path, os.PathLike) or text.endswith(".toml") or os.sep in text:
-        origin = str(Path(text))
+        origin = label = str(Path(text))
         data = read_text_file(text, "profile file")  # InputFileError: a one-line ValueError
     else:
         known = ", ".join(available_models())
         raise ValueError(f"unknown profile {text!r}: known profiles are {known} (or a .toml path)")
-    return parse_toml(data, origin), origin
+    return parse_toml(data, origin), origin, label
 
 
 def _flatten(
-    document: dict[str, Any], origin: str, known: Collection[str] | None
-) -> dict[str, Any]:
-    """``{"heater": {"stage1_w": 1}}`` → ``{"heater_stage1_w": 1}``; keys not in ``known``
-    are errors (``known=None``: every key is accepted)."""
-    flat: dict[str, Any] = {}
+    document: dict[str, Any], origin: str, label: str, known: Collection[str] | None
+) -> dict[str, ProvenanceEntry]:
+    """``{"heater": {"stage1_w": 1}}`` → ``{"heater_stage1_w": entry}``; keys not in
+    ``known`` are errors (``known=None``: every key is accepted)."""
+    flat: dict[str, ProvenanceEntry] = {}
     for key, value in document.items():
         if key == "base":
             continue
@@ -369,9 +492,12 @@ def _flatten(
             if not isinstance(value, dict):
                 raise ValueError(f"{origin}: [{key}] must be a table")
             for inner, inner_value in value.items():
-                flat[f"{key}_{inner}"] = inner_value
+                flat_key = f"{key}_{inner}"
+                written, provenance = _unwrap(f"[{key}] {inner}", inner_value, origin)
+                flat[flat_key] = ProvenanceEntry(flat_key, written, provenance, label)
         else:
-            flat[key] = value
+            written, provenance = _unwrap(key, value, origin)
+            flat[key] = ProvenanceEntry(key, written, provenance, label)
     if known is not None:
         unknown = sorted(set(flat) - set(known))
         if unknown:
@@ -381,17 +507,17 @@ def _flatten(
 
 def _resolve(
     name_or_path: str | os.PathLike[str], seen: tuple[str, ...], known: Collection[str] | None
-) -> dict[str, Any]:
-    document, origin = _read_document(name_or_path)
+) -> dict[str, ProvenanceEntry]:
+    document, origin, label = _read_document(name_or_path)
     base = document.get("base")
-    merged: dict[str, Any] = {}
+    merged: dict[str, ProvenanceEntry] = {}
     if base is not None:
         if not isinstance(base, str):
             raise ValueError(f"{origin}: base must be a profile name")
         if base in seen:
             raise ValueError(f"{origin}: base profiles form a loop ({' → '.join((*seen, base))})")
         merged = _resolve(base, (*seen, base), known)
-    merged.update(_flatten(document, origin, known))
+    merged.update(_flatten(document, origin, label, known))
     return merged
 
 
@@ -401,7 +527,17 @@ def read_model_values(
     """Every key of a model file (packaged name or ``.toml`` path), its bases' included, as
     written (unconverted). ``ValueError`` for an unknown name, an unreadable file, a base
     loop, or a key not in ``known`` (when given)."""
-    return _resolve(name_or_path, (os.fspath(name_or_path),), known)
+    entries = _resolve(name_or_path, (os.fspath(name_or_path),), known)
+    return {key: entry.value for key, entry in entries.items()}
+
+
+def model_provenance(name_or_path: str | os.PathLike[str]) -> list[ProvenanceEntry]:
+    """Every key of a model (packaged name or ``.toml`` path), its bases' included: its value
+    as written, its provenance and the file that set it, in file order (the base's keys
+    first, each in the place its first writer gave it). Judges keys and tags like
+    :func:`load_model` but not the values (load the model for that)."""
+    entries = _resolve(name_or_path, (os.fspath(name_or_path),), MODEL_KEYS)
+    return list(entries.values())
 
 
 def _convert(key: str, value: Any, kind: str) -> Any:
@@ -421,11 +557,12 @@ def _convert(key: str, value: Any, kind: str) -> Any:
     elif kind == "tuple[str, ...]":
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return tuple(value)
-    elif isinstance(value, list) and all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    elif (
+        isinstance(value, list)
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        and (kind == "tuple[float, ...]" or len(value) == 3)
     ):
-        if kind == "tuple[float, ...]" or len(value) == 3:
-            return tuple(float(v) for v in value)
+        return tuple(float(v) for v in value)
     raise ValueError(f"{key} must be {kind}, got {value!r}")
 
 
