@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from protocols.mspa.models import MODEL_KEYS, ModelPlate, available_models, load_model
+from protocols.mspa.models import MODEL_KEYS, available_models, load_model
 from spasim.cli import main
 from spasim.cli.profiles import format_profile
 from spasim.overtemp import minimum_margin_c
@@ -21,7 +21,15 @@ from spasim.profiles import (
     resolve_profile,
 )
 
-PACKAGED = ["aurora-urban", "concept-4", "elite-6", "premium-4", "premium-6"]
+PACKAGED = [
+    "aurora-urban",
+    "concept-4",
+    "elite-6",
+    "premium-4",
+    "premium-6",
+    "series-d",
+    "super-camaro",
+]
 
 
 def test_packaged_profiles() -> None:
@@ -37,10 +45,12 @@ def test_spec_figures() -> None:
     assert (p.heater_stage1_w, p.heater_stage2_w, p.heater_stage1_s) == (1500, 2000, 10)
     assert p.filter_pump_w == 60 and p.blower_level_w[2] == 900 and p.blower_w(0) == 0
     assert (p.ozone_w, p.uvc_w, p.standby_w) == (10, 15, 2)
-    assert (p.setpoint_min_c, p.setpoint_max_c, p.setpoint_default_c) == (20, 40, 40)
+    # 10 °C: the "hibernate" set-point bridges send (research: MW allows 10–40; issue 12)
+    assert (p.setpoint_min_c, p.setpoint_max_c, p.setpoint_default_c) == (10, 40, 40)
     assert (p.heater_overtemp_cut_c, p.heater_overtemp_recover_c) == (42, 40)
     assert p.bubble_auto_off_s == 600 and p.ozone_auto_off_s == p.uvc_auto_off_s == 7200
-    assert p.link_watchdog_s == 30 and p.link_report_period_s == 1.0
+    assert p.link_watchdog_s == 30 and p.link_report_period_s == 1.0132  # SPEC §3 capture
+    assert p.link_flow_offset_s == 0.81
     assert (p.boot_frame_09_s, p.boot_frame_07_s, p.boot_first_temperature_s) == (5.46, 5.66, 6.06)
     assert p.boot_first_flow_s == pytest.approx(6.87)
     assert (p.thermal_ua_w_per_k, p.thermal_lid_off_factor, p.thermal_blower_factor) == (12, 1.5, 2)
@@ -66,10 +76,11 @@ def test_overtemp_margin_covers_noise_quantisation_and_one_poll_of_heating() -> 
 
 def test_variants_and_options_are_represented() -> None:
     profiles = [load_profile(name) for name in PACKAGED]
-    assert {p.uvc_command for p in profiles} == {UVC_VARIANT_A, UVC_VARIANT_B}
+    assert {p.uvc_command for p in profiles} == {UVC_VARIANT_A, UVC_VARIANT_B, 0x19}
     assert {p.blower_auto_off_min for p in profiles} == {10, 20}
     assert any(not p.uvc_fitted for p in profiles)
     assert load_profile("elite-6").uvc_variant == "B"
+    assert load_profile("series-d").uvc_variant == "C"
 
 
 def test_unknown_profile_lists_the_known_ones() -> None:
@@ -96,7 +107,10 @@ def test_user_file_inherits_from_a_packaged_profile(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ('base = "premium-4"\n[heater]\nstage1_w = -5\n', "heater_stage1_w must be positive"),
-        ('base = "premium-4"\n[uvc]\ncommand = 0x16\n', "0x15 .variant A. or 0x10"),
+        (
+            'base = "premium-4"\n[uvc]\ncommand = 0x16\n',
+            "0x15 .variant A., 0x10 .variant B. or 0x19",
+        ),
         ('base = "premium-4"\n[setpoint]\ndefault_c = 45\n', "min_c <= default_c <= max_c"),
         ('base = "premium-4"\n[heater]\novertemp_recover_c = 43\n', "recover_c must be below"),
         ('base = "premium-4"\n[heater]\novertemp_margin_c = 0.5\n', "at least 0.574 °C"),
@@ -199,7 +213,8 @@ def test_the_model_files_live_at_the_protocol_layer_only() -> None:
 def test_plates_of_the_packaged_models() -> None:
     aurora = load_model("aurora-urban")
     assert aurora.model == "MSpa Urban Aurora 4-person (2021+)"
-    assert (aurora.uvc_command, aurora.uvc_variant, aurora.bubble_auto_off_s) == (0x10, "B", 1200)
+    # UVC on 0x15 as in the capture of this very model (issue 12; research: MW)
+    assert (aurora.uvc_command, aurora.uvc_variant, aurora.bubble_auto_off_s) == (0x15, "A", 1200)
     concept = load_model("concept-4")
     assert concept.ozone_fitted and not concept.uvc_fitted
     assert load_model("premium-4").uvc_command == UVC_VARIANT_A
@@ -224,7 +239,10 @@ def test_a_user_model_file_gives_its_plate_and_leaves_the_simulators_keys_alone(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('base = "premium-4"\n[uvc]\ncommand = 0x16\n', "0x15 .variant A. or 0x10"),
+        (
+            'base = "premium-4"\n[uvc]\ncommand = 0x16\n',
+            "0x15 .variant A., 0x10 .variant B. or 0x19",
+        ),
         ('base = "premium-4"\n[ozone]\nfitted = 1\n', "ozone_fitted must be bool"),
         ('base = "premium-4"\n[blower]\nauto_off_min = 0\n', "blower_auto_off_min must be"),
         ('base = "premium-4"\n[uvc]\nauto_off_h = inf\n', "uvc_auto_off_h must be 0.01–48 h"),
@@ -245,7 +263,7 @@ def test_unknown_model_lists_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown profile 'deluxe'.*premium-4"):
         load_model("deluxe")
     with pytest.raises(ValueError, match="must be positive"):
-        ModelPlate("x", "X", 10.0, True, 2.0, True, 0x15, 0.0)
+        dataclasses.replace(load_model("premium-4"), blower_auto_off_min=0.0)
 
 
 def test_a_misspelt_key_is_refused_on_the_real_path_too(tmp_path: Path) -> None:
