@@ -8,8 +8,9 @@ fault catalogue says when a fault is injected.
 
 How it is put together, and why:
 
-* **Regions** (:mod:`spasim.regions`): power/PRCD, filter pump, heater, blower, ozone, UVC
-  and the link watchdog are separate flat ``transitions`` machines, one shared machine per
+* **Regions** (:mod:`spasim.regions`): power/PRCD, filter pump (with its run-on), heater,
+  blower, ozone, UVC, jets, the F1 flow error and the link watchdog are separate flat
+  ``transitions`` machines, one shared machine per
   region type, so a board is a handful of plain objects. Every input — a frame, a timer, a
   world action, a fault — ends in :meth:`VirtualBox._settle`, which moves each follower
   region to its target state, recomputes the hardware, and repeats until nothing moves. One
@@ -21,7 +22,9 @@ How it is put together, and why:
 * **Firmware senses, the world is true**: the firmware decides only on what it can sense —
   its temperature sensor, polled every ``[sensor] poll_s`` (the noisy, 0.5 °C-quantised
   reading it also reports in ``06``; a reading stuck at a rail, 0.0 or 127.5 °C, is a failed
-  sensor and locks the heater out), the flow switch and the knob's reed switch. The water
+  sensor and locks the heater out), its two flow switches (inlet and outlet: the heater
+  needs both closed; F1 latches when the pump is commanded and they are not) and the knob's
+  reed switch. The water
   (:mod:`spasim.physics`, closed form) is the truth an observer may measure
   (:attr:`VirtualBox.water_c`); the over-temperature margin keeps it below 42 °C.
 * **Time** is the shared :class:`~protocols.clock.Scheduler`: boot frames, periodic reports,

@@ -1,7 +1,8 @@
 """The control box's state machine (SPEC §4) as parallel regions, one flat machine per region.
 
 Why separate flat machines instead of one hierarchical machine with parallel states: the
-regions of SPEC §4 (power, filter pump, heater, blower, ozone, UVC, link watchdog) change
+regions of SPEC §4 (power, filter pump, heater, blower, ozone, UVC, link watchdog; issue 12
+adds the Elite's jets and the F1 flow error) change
 independently and only *read* each other (the heater looks at the pump and the flow switch),
 so each is a small machine of its own that a diagram shows on one page. Each region *type*
 is ONE shared :class:`transitions.Machine` built at import time (``model=None``,
