@@ -3,18 +3,23 @@ machine plays remote, operator, weather and fate (faults) against a virtual box 
 after every step and every chunk the box receives, only what an observer can see — the
 frames on the wire in both directions (decoded with :class:`~protocols.mspa.FrameDecoder`),
 a meter per load (:meth:`VirtualBox.load_powers`), the true water temperature
-(:attr:`VirtualBox.water_c`) and the PRCD's lamp. No region states, no ``driven()``.
+(:attr:`VirtualBox.water_c`) and the PRCD's lamp. No region states, no ``driven()`` — with one
+exception: the F1 flow error has no frame of its own (the panel infers it), so the box's F1
+latch (:attr:`VirtualBox.flow_error`) is read to check that it switches heater, ozone and UVC
+off.
 
-1. heater drawing power ⇒ filter pump drawing power, the flow switch reported closed (judged
-   at every ``08`` the box sends) and true water < 42 °C — except under ``heater-relay-welded``
-   (the element is live whatever the firmware does) and, for the pump, a dead pump behind a
-   stuck-closed flow switch (the firmware's only flow sensor lies);
+1. heater drawing power ⇒ filter pump drawing power, both flow switches reported closed
+   (``08 03``, judged at every ``08`` the box sends) and true water < 42 °C — except under
+   ``heater-relay-welded`` (the element is live whatever the firmware does) and, for the
+   pump, a dead pump behind stuck-closed flow switches (the firmware's only flow sensors lie);
 2. ozone or UVC drawing power ⇒ filter pump drawing power (unless the pump is dead: then the
    meter cannot show that the firmware drives it);
 3. the blower draws power at most the profile's auto-off after the bubble command that
    switched it on or changed its level; a repeat of the same level (the state cycle, any
    other key press) does not re-arm it — :class:`AutoOffModel`, written from SPEC §4;
 4. PRCD lamp off ⇒ no load draws power, and the box sends nothing (checked at every send);
+F1 (issue 12). F1 latched ⇒ heater, ozone and UVC draw nothing (the welded heater aside).
+
 5. a chunk with no valid frame in it changes nothing: no load's power changes and the box
    answers nothing; and, because an ignored frame must not feed the watchdog either, every
    switched load is off once no valid frame has reached the box for the watchdog time.
@@ -38,6 +43,7 @@ from protocols.mspa import (
     key_press_burst,
     state_frames,
 )
+from protocols.mspa.models import JETS_COMMAND, ModelPlate
 from protocols.ports import CableEnd, SimCable
 from spasim.board import VirtualBox
 from spasim.faults import fault_ids
@@ -56,21 +62,29 @@ _ZERO_ONLY = {
 }
 
 
-def frame_is_valid(frame: Frame, variant_b: bool) -> bool:
-    """SPEC §3's table, written independently of the box: would a box obey this frame?"""
+def frame_is_valid(frame: Frame, plate: ModelPlate) -> bool:
+    """SPEC §3's table and the model's plate (issue 12: UVC code, jets on 0D, set-point
+    range and encoding), written independently of the box: would a box obey this frame?"""
     command, parameter = frame
+    variant_b = plate.uvc_command == UVC_VARIANT_B
     if command in _ENABLES:
         return parameter <= 1
     if command == Command.BUBBLES:
         return parameter <= 3
     if command == Command.SETPOINT:
-        return 20 <= parameter <= 40
+        if plate.setpoint_encoding == "double":
+            if parameter % 2:
+                return False  # a half degree: the box keeps whole degrees
+            parameter //= 2
+        return plate.setpoint_min_c <= parameter <= plate.setpoint_max_c
+    if command == JETS_COMMAND and plate.jets_fitted:
+        return parameter <= 1
     if command in _ZERO_ONLY:
         return parameter == 0
     if command == Command.INIT_10:
         return parameter <= (1 if variant_b else 0)
-    if command == Command.UVC:
-        return not variant_b and parameter <= 1
+    if command == plate.uvc_command:
+        return parameter <= 1
     return False
 
 
@@ -195,6 +209,8 @@ _REMOTE_COMMANDS = [
     Command.KEY_PRESS,
     Command.KEEPALIVE,
     Command.HANDSHAKE,
+    Command.CYCLE_0D,
+    0x19,
 ]
 _parameter = st.integers(0, 3) | st.integers(0, 255) | st.integers(15, 45)
 _known_frame = st.builds(Frame, st.sampled_from(_REMOTE_COMMANDS), _parameter)
@@ -218,6 +234,8 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
         self.cable = cable
         self.box: VirtualBox
         self.variant_b = False
+        self.plate = load_profile("premium-4").plate
+        self.jets = False
         # The remote: it repeats its state every 1.5 s per frame while alive.
         self.remote_state = RemoteState()
         self._cycle_frames = [bytes(f) for f in state_frames(self.remote_state)]
@@ -250,6 +268,7 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
         noise: bool,
     ) -> None:
         loaded = load_profile(profile)
+        self.plate = loaded.plate
         self.variant_b = loaded.uvc_command == UVC_VARIANT_B
         self.model = AutoOffModel(loaded.bubble_auto_off_s, loaded.link_watchdog_s)
         self.box = VirtualBox(
@@ -263,7 +282,7 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
             tank_litres=tank,
             noise=noise,
         )
-        self._cycle_frames = [bytes(f) for f in state_frames(self.remote_state, self._uvc())]
+        self._cycle_frames = self._state_cycle()
         handler = self.cable.box.on_receive
         assert handler is not None
         self._box_receive = handler
@@ -300,14 +319,14 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
                 and powers["heater"] > 0
                 and "heater-relay-welded" not in self._faults()
             ):
-                assert frame.parameter & 0x01, f"heater on while the box reports {frame}"
+                assert frame.parameter == 0x03, f"heater on while the box reports {frame}"
 
     def _tap(self, data: bytes) -> None:
         """Every chunk that reaches the box: invariant 5, and the auto-off model."""
         box = self.box
         now = self.scheduler.now()
         frames = self.to_box.feed(data, now)
-        valid = [frame for frame in frames if frame_is_valid(frame, self.variant_b)]
+        valid = [frame for frame in frames if frame_is_valid(frame, self.plate)]
         self.model.frames_reached_box(valid, now, noisy="link-noisy" in self._faults())
         powers_before, sends_before = box.load_powers(), self.box_sends
         self._box_receive(data)
@@ -323,7 +342,17 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
             self._tick += 1
 
     def _uvc(self) -> Command:
+        """The cycle's UVC frame: 0x10 on variant B, 0x15 otherwise (a variant C box ignores
+        it; :meth:`uvc_variant_c` sends 0x19)."""
         return Command.INIT_10 if self.variant_b else Command.UVC
+
+    def _with_jets(self, frames: list[Frame]) -> list[bytes]:
+        """The remote's 0D slot carries the jets (0 when none are fitted)."""
+        jets = Frame(Command.CYCLE_0D, int(self.jets and self.plate.jets_fitted))
+        return [bytes(jets if f.command == Command.CYCLE_0D else f) for f in frames]
+
+    def _state_cycle(self) -> list[bytes]:
+        return self._with_jets(state_frames(self.remote_state, self._uvc()))
 
     def _send(self, data: bytes) -> None:
         self.cable.remote.send(data)
@@ -334,10 +363,34 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
     @rule(state=_remote_state, setpoint_changed=st.booleans())
     def key_press(self, state: RemoteState, setpoint_changed: bool) -> None:
         self.remote_state = state
-        self._cycle_frames = [bytes(f) for f in state_frames(state, self._uvc())]
+        self._cycle_frames = self._state_cycle()
         self.remote_alive = True
         frames = key_press_burst(state, setpoint_changed=setpoint_changed, uvc_command=self._uvc())
-        self._send(b"".join(bytes(f) for f in frames))
+        self._send(b"".join(self._with_jets(frames)))
+
+    @rule(on=st.booleans())
+    def jets_key(self, on: bool) -> None:
+        """The Elite's jets key: 0D 0/1 now and in the cycle (0D 00 elsewhere)."""
+        self.jets = on
+        self._cycle_frames = self._state_cycle()
+        self._send(bytes(Frame(Command.CYCLE_0D, int(on))))
+
+    @rule()
+    def long_press_filter(self) -> None:
+        """0B 00: the keep-alive, and what a long press of Filter sends (clears F1)."""
+        self._send(bytes(Frame(Command.KEEPALIVE, 0)))
+
+    @rule(celsius=st.integers(5, 45), half=st.booleans())
+    def setpoint(self, celsius: int, half: bool) -> None:
+        """04 in the plate's encoding (°C × 2 on super-camaro), in range or not."""
+        double = self.plate.setpoint_encoding == "double"
+        parameter = celsius * 2 + int(half) if double else celsius
+        self._send(bytes(Frame(Command.SETPOINT, parameter)))
+
+    @rule(on=st.booleans())
+    def uvc_variant_c(self, on: bool) -> None:
+        """19 0/1: the UVC enable of a variant C box, an unknown code elsewhere."""
+        self._send(bytes(Frame(0x19, int(on))))
 
     @rule(alive=st.booleans())
     def remote_plugged(self, alive: bool) -> None:
@@ -441,6 +494,10 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
             assert water < 42.0, f"heater on at {water:.3f} °C"
             if not (pump_unseen and "flow-switch-stuck-closed" in faults):
                 assert powers["filter"] > 0, f"heater on without the pump: {powers}"
+        # F1: heater, ozone and UVC off while latched
+        if box.flow_error:
+            assert powers["ozone"] == 0 and powers["uvc"] == 0, f"F1 latched, yet {powers}"
+            assert welded or powers["heater"] == 0, f"F1 latched, yet {powers}"
         # 2
         if (powers["ozone"] > 0 or powers["uvc"] > 0) and not pump_unseen:
             assert powers["filter"] > 0, f"sanitiser on without the pump: {powers}"
@@ -473,13 +530,22 @@ TestBoxUnderAnyInput = BoxUnderAnyInput.TestCase
 
 def test_frame_validity_table_matches_spec_examples() -> None:
     """The test's own oracle, checked against the examples SPEC §4 names."""
-    assert not frame_is_valid(Frame(Command.BUBBLES, 7), False)
-    assert not frame_is_valid(Frame(Command.SETPOINT, 90), False)
-    assert not frame_is_valid(Frame(Command.HEATER, 2), False)
-    assert frame_is_valid(Frame(Command.SETPOINT, 37), False)
-    assert frame_is_valid(Frame(Command.UVC, 1), False) and not frame_is_valid(
-        Frame(Command.UVC, 1), True
-    )
-    assert frame_is_valid(Frame(Command.INIT_10, 1), True) and not frame_is_valid(
-        Frame(Command.INIT_10, 1), False
-    )
+    premium, elite = load_profile("premium-4").plate, load_profile("elite-6").plate
+    camaro, series_d = load_profile("super-camaro").plate, load_profile("series-d").plate
+    assert not frame_is_valid(Frame(Command.BUBBLES, 7), premium)
+    assert not frame_is_valid(Frame(Command.SETPOINT, 90), premium)
+    assert not frame_is_valid(Frame(Command.HEATER, 2), premium)
+    assert frame_is_valid(Frame(Command.SETPOINT, 37), premium)
+    assert frame_is_valid(Frame(Command.SETPOINT, 10), premium)  # MW: "hibernate" at 10 °C
+    assert not frame_is_valid(Frame(Command.SETPOINT, 9), premium)
+    assert frame_is_valid(Frame(Command.SETPOINT, 74), camaro)  # 37 °C × 2
+    assert not frame_is_valid(Frame(Command.SETPOINT, 90), camaro)
+    assert frame_is_valid(Frame(Command.UVC, 1), premium)
+    assert not frame_is_valid(Frame(Command.UVC, 1), elite)
+    assert not frame_is_valid(Frame(Command.UVC, 1), series_d)
+    assert frame_is_valid(Frame(0x19, 1), series_d) and not frame_is_valid(Frame(0x19, 1), premium)
+    assert frame_is_valid(Frame(Command.INIT_10, 1), elite)
+    assert not frame_is_valid(Frame(Command.INIT_10, 1), premium)
+    assert frame_is_valid(Frame(Command.CYCLE_0D, 1), elite)
+    assert not frame_is_valid(Frame(Command.CYCLE_0D, 1), premium)
+    assert frame_is_valid(Frame(Command.CYCLE_0D, 0), premium)

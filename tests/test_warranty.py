@@ -153,7 +153,7 @@ def test_catalogue_has_the_makers_numbers_and_marks_internal_codes() -> None:
 
 
 def test_every_fault_of_the_catalogue_maps_to_known_parts() -> None:
-    assert len(FAULT_PARTS) == 18
+    assert len(FAULT_PARTS) == 21  # SPEC §5 and issue 12: inlet/outlet switch, jet pump
     for fault_id, numbers in FAULT_PARTS.items():
         assert all(number in PARTS for number in numbers), fault_id
     assert [p.number for p in parts_for_fault("filter-pump-dead")] == ["B9300929"]
