@@ -122,7 +122,8 @@ def test_temperature_helpers() -> None:
 
 def test_setpoint_bubbles_switch_helpers() -> None:
     assert encode_setpoint(37) == 0x25
-    for bad_setpoint in (19, 41, 37.5, True):
+    assert encode_setpoint(10) == 10, "MW's bridge sends 10 °C (hibernate)"
+    for bad_setpoint in (9, 41, 37.5, True):
         with pytest.raises(ValueError, match="set-point"):
             encode_setpoint(bad_setpoint)  # type: ignore[arg-type]
     assert encode_bubble_level(3) == 3
@@ -156,17 +157,17 @@ def test_flow_bits() -> None:
 def test_key_press_burst_order() -> None:
     state = RemoteState(heater=True, filter=True, bubbles=2, setpoint=37)
     burst = key_press_burst(state, setpoint_changed=True)
-    assert [f.command for f in burst] == [
+    assert [f.command for f in burst] == [  # the capture: 01 02 03 0D 0E 15 16 04
+        Command.HEATER,
+        Command.FILTER,
         Command.BUBBLES,
         Command.CYCLE_0D,
         Command.OZONE,
         Command.UVC,
-        Command.HEATER,
-        Command.FILTER,
         Command.KEY_PRESS,
         Command.SETPOINT,
     ]
-    assert burst[0].parameter == 2 and burst[-1].parameter == 37
+    assert burst[2].parameter == 2 and burst[-1].parameter == 37
     variant_b = key_press_burst(state, uvc_command=Command.INIT_10)
     assert Command.INIT_10 in [f.command for f in variant_b]
     assert burst[-2] == Frame(Command.KEY_PRESS, 0)
@@ -346,3 +347,31 @@ def test_decoder_takes_any_bytes_like_chunk_and_decodes_the_same(
             buffer[:] = b"\x00" * len(buffer)  # the caller reuses its buffer
     assert got == expected
     assert decoder.counters == reference.counters
+
+
+def test_describe_names_the_model_dependent_codes() -> None:
+    """Research: 12 blower, 1A LED flags, 1B status, 19 UVC (C), 0D jets, 0F, 0B 00 reset,
+    04 as °C × 2 on some models; without a plate the ambiguity is named."""
+    from protocols.mspa.models import load_model
+
+    remote = Direction.REMOTE_TO_BOX
+    box = Direction.BOX_TO_REMOTE
+    camaro, elite = load_model("super-camaro"), load_model("elite-6")
+    assert "set-point 37 °C" in describe(Frame(Command.SETPOINT, 74), remote, camaro)
+    assert "30 °C (or 15 °C on a °C × 2 model)" in describe(Frame(Command.SETPOINT, 30), remote)
+    assert "set-point 37 °C (°C × 2 model)" in describe(Frame(Command.SETPOINT, 74), remote)
+    assert "jets on" in describe(Frame(Command.CYCLE_0D, 1), remote, elite)
+    assert "[premium-4 has no jets" in describe(
+        Frame(Command.CYCLE_0D, 1), remote, load_model("premium-4")
+    )
+    assert "UVC on (variant C)" in describe(Frame(Command.UVC_C, 1), remote)
+    assert "UVC on (variant B)" in describe(Frame(Command.INIT_10, 1), remote, elite)
+    assert "init-10 / UVC (variant B)" in describe(Frame(Command.INIT_10, 0), remote)
+    assert "long press Filter clears F1, A0" in describe(Frame(Command.KEEPALIVE, 0), remote)
+    assert "keep-alive answer" in describe(Frame(Command.KEEPALIVE, 0x86), box)
+    assert "blower running" in describe(Frame(Command.BLOWER, 1), box)
+    assert "blower stopped" in describe(Frame(Command.BLOWER, 0), box)
+    assert "LEDs heater, filter" in describe(Frame(Command.LED_FLAGS, 0x03), box)
+    assert "status" in describe(Frame(Command.STATUS, 0x25), box)
+    assert "once after the first 0D" in describe(Frame(Command.BOOT_0F, 0), remote)
+    assert interpret(Frame(Command.SETPOINT, 90)).problem is not None

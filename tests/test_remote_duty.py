@@ -7,6 +7,7 @@ the remote's behaviour alone.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -23,6 +24,7 @@ from protocols.mspa import (
     RemoteState,
     encode_temperature,
 )
+from protocols.mspa.models import ModelPlate, load_model
 from protocols.mspa.remote import BOOT_REPLY_SECONDS, FIRST_STATE_SECONDS, RemoteDuty
 from protocols.mspa.values import auto_off_change
 from protocols.ports import SimCable
@@ -94,13 +96,14 @@ def handshaken(**options: object) -> tuple[Scheduler, FakeBox, RemoteDuty]:
 
 
 def burst(state: RemoteState, *, uvc: int = Command.UVC, setpoint: bool = False) -> list[Frame]:
+    """The capture's key-press burst: 01 02 03 0D 0E 15 16, then 04 (research: MW log)."""
     frames = [
+        Frame(Command.HEATER, int(state.heater)),
+        Frame(Command.FILTER, int(state.filter)),
         Frame(Command.BUBBLES, state.bubbles),
         Frame(Command.CYCLE_0D, 0),
         Frame(Command.OZONE, int(state.ozone)),
         Frame(uvc, int(state.uvc)),
-        Frame(Command.HEATER, int(state.heater)),
-        Frame(Command.FILTER, int(state.filter)),
         Frame(Command.KEY_PRESS, 0),
     ]
     if setpoint:
@@ -184,8 +187,13 @@ def test_box_reboot_restarts_the_handshake() -> None:
 # -- state cycle and keep-alive -------------------------------------------------------------
 
 
+CAPTURE_OFFSETS = (0.0, 1.40, 2.90, 4.41, 5.91, 7.42)
+"""Research (MW capture): 01, then 02 +1.40, 03 +2.90, 0D +4.41, 0E +5.91, 15 +7.42."""
+CAPTURE_PERIOD = 7.517
+
+
 def test_every_state_is_heard_at_least_every_cycle() -> None:
-    scheduler, box, duty = handshaken(cycle_seconds=7.5)
+    scheduler, box, duty = handshaken()
     start = duty.handshake_done_at
     assert start is not None
     scheduler.run_until(start + 300.0)
@@ -198,12 +206,15 @@ def test_every_state_is_heard_at_least_every_cycle() -> None:
         Command.OZONE,
         Command.UVC,
     ]
-    gaps = [b[0] - a[0] for a, b in itertools.pairwise(cycle_frames)]
-    assert all(gap == pytest.approx(1.25) for gap in gaps)
+    first = cycle_frames[0][0]
+    assert first == pytest.approx(start + FIRST_STATE_SECONDS + FRAME_TIME)
+    for n, (time, _) in enumerate(cycle_frames):
+        expected = first + (n // 6) * CAPTURE_PERIOD + CAPTURE_OFFSETS[n % 6]
+        assert time == pytest.approx(expected, abs=1e-6), f"cycle frame {n}"
     for command in STATE_CYCLE:
         times = box.times_of(command, since=start)
         assert len(times) >= 39
-        assert max(b - a for a, b in itertools.pairwise(times)) <= 7.5 + 1e-9
+        assert max(b - a for a, b in itertools.pairwise(times)) <= CAPTURE_PERIOD + 1e-6
 
 
 def test_variant_b_sends_init_10_in_place_of_uvc() -> None:
@@ -274,8 +285,10 @@ def test_bad_presses_change_nothing() -> None:
         duty.press(bubbles=7)
     with pytest.raises(ValueError, match="set-point"):
         duty.press(setpoint=90)
-    with pytest.raises(ValueError, match="unknown"):
+    with pytest.raises(ValueError, match="no jets"):
         duty.press(jets=True)
+    with pytest.raises(ValueError, match="unknown"):
+        duty.press(turbo=True)
     assert duty.state == RemoteState()
     scheduler.run_until(scheduler.now() + 0.5)
     assert Frame(Command.KEY_PRESS, 0) not in box.frames()[mark:]
@@ -435,7 +448,7 @@ def test_rejects_impossible_configuration() -> None:
     with pytest.raises(ValueError, match="cycle_seconds"):
         RemoteDuty(scheduler, None, cycle_seconds=0)
     with pytest.raises(ValueError, match="set-point"):
-        RemoteDuty(scheduler, None, state=RemoteState(setpoint=10))
+        RemoteDuty(scheduler, None, state=RemoteState(setpoint=9))
 
 
 # -- the virtual panel (spasim.remote) -------------------------------------------------------
@@ -460,12 +473,12 @@ def test_panel_keys_step_like_the_real_ones() -> None:
     for _ in range(3):
         remote.setpoint_up()
     assert remote.state.setpoint == 40, "40 °C is the top of the range"
-    for _ in range(25):
+    for _ in range(35):
         remote.setpoint_down()
-    assert remote.state.setpoint == 20
-    scheduler.run_until(13.0)  # 35 bursts of 7–8 frames take about 1.2 s of line time
+    assert remote.state.setpoint == 10, "10 °C is the bottom (MW's hibernate preset)"
+    scheduler.run_until(14.0)  # 45 bursts of 7–8 frames take about 1.5 s of line time
     markers = [f for f in box.frames(since=10.0) if f.command == Command.KEY_PRESS]
-    assert len(markers) == 5 + 2 + 3 + 25, "every key press sends a burst"
+    assert len(markers) == 5 + 2 + 3 + 35, "every key press sends a burst"
 
 
 def test_panel_display_shows_what_the_box_reports() -> None:
@@ -525,8 +538,9 @@ def test_panel_follows_its_profile() -> None:
     pressed = scheduler.now()
     scheduler.run_until(pressed + 15 * 60)
     assert remote.state.bubbles == 1, "aurora-urban bubbles run 20 minutes"
-    assert box.times_of(Command.UVC) == []
-    assert any(f == Frame(Command.INIT_10, 1) for f in box.frames(since=pressed))
+    # The capture's Aurora Urban (and MW's configuration for it) enable UVC on 0x15.
+    assert Frame(Command.INIT_10, 1) not in box.frames()
+    assert Frame(Command.UVC, 1) in box.frames(since=pressed)
     scheduler.run_until(pressed + 20 * 60 + 1)
     assert remote.state.bubbles == 0
 
@@ -599,3 +613,202 @@ def test_panel_thermostat_holds_a_virtual_box_in_its_band() -> None:
 def test_the_one_auto_off_rule(previous: int, level: int, expected: bool | None) -> None:
     """SPEC §4 invariant 3, as the panel's mirror and the console's countdown apply it."""
     assert auto_off_change(previous, level) is expected
+
+
+# -- the model plate's variants (issue 12; expectations from the research notes) ------------
+
+
+def plate_of(name: str, **changes: object) -> ModelPlate:
+    return dataclasses.replace(load_model(name), **changes)  # type: ignore[arg-type]
+
+
+def test_a_key_press_does_not_shift_the_cycle() -> None:
+    """Capture: 02 at 75.14, burst at 75.57, 03 at 76.65, 0D at 78.15 — on schedule."""
+    scheduler, box, duty = handshaken()
+    first = box.times_of(Command.HEATER)[0]
+    press_at = first + 9 * CAPTURE_PERIOD + 1.83  # between 02 and 03, as in the capture
+    scheduler.call_at(press_at, lambda: duty.press(filter=True))
+    scheduler.run_until(first + 10 * CAPTURE_PERIOD)
+    after = [t for t in box.times_of(Command.BUBBLES, since=press_at + 0.1)]
+    assert after[0] == pytest.approx(first + 9 * CAPTURE_PERIOD + 2.90, abs=1e-6)
+    jets = box.times_of(Command.CYCLE_0D, since=press_at + 0.1)
+    assert jets[0] == pytest.approx(first + 9 * CAPTURE_PERIOD + 4.41, abs=1e-6)
+
+
+def test_0f_goes_out_once_after_the_first_0d_of_each_link() -> None:
+    scheduler, box, _duty = handshaken()
+    scheduler.run_until(100.0)
+    first_0d = box.times_of(Command.CYCLE_0D)[0]
+    assert box.times_of(Command.BOOT_0F) == [pytest.approx(first_0d + 0.4, abs=1e-6)]
+    box.send_at(100.0, Frame(Command.BOOT_09, 0x00))
+    box.send_at(100.2, Frame(Command.BOOT_07, 0x0C))
+    scheduler.run_until(200.0)
+    assert len(box.times_of(Command.BOOT_0F)) == 2, "a new link sends it once more"
+
+
+def test_burst_without_marker_and_setpoint_doubled_super_camaro() -> None:
+    """ET: no 16 marker on the Camaro; ET/AH: 04 carries °C × 2."""
+    scheduler, box, duty = handshaken(plate=load_model("super-camaro"))
+    scheduler.run_until(20.0)
+    mark = len(box.heard)
+    duty.press(setpoint=37)
+    scheduler.run_until(20.1)
+    sent = box.frames()[mark:]
+    assert Frame(Command.KEY_PRESS, 0) not in sent
+    assert sent[-1] == Frame(Command.SETPOINT, 74)
+    assert [f.command for f in sent[:6]] == list(STATE_CYCLE)
+
+
+def test_show_setpoint_first_press_sends_the_unchanged_value() -> None:
+    scheduler, box, duty = handshaken()
+    duty.press(setpoint=37)
+    scheduler.run_until(30.0)
+    mark = len(box.heard)
+    duty.press_setpoint(-1)
+    scheduler.run_until(30.1)
+    assert box.frames()[mark : mark + 8][-2:] == [
+        Frame(Command.KEY_PRESS, 0),
+        Frame(Command.SETPOINT, 37),
+    ]
+    assert duty.state.setpoint == 37 and duty.setpoint_showing
+    duty.press_setpoint(-1)
+    scheduler.run_until(30.2)
+    assert box.frames()[-1] == Frame(Command.SETPOINT, 36)
+    scheduler.run_until(40.0)
+    assert not duty.setpoint_showing
+    duty.press_setpoint(+1)
+    assert duty.state.setpoint == 36, "after the display window the first press only shows"
+
+
+def test_without_show_setpoint_every_press_changes_it() -> None:
+    scheduler, box, duty = handshaken(plate=plate_of("premium-4", remote_show_setpoint=False))
+    duty.press_setpoint(-1)
+    scheduler.run_until(scheduler.now() + 0.1)
+    assert duty.state.setpoint == 39 and box.frames()[-1] == Frame(Command.SETPOINT, 39)
+
+
+def test_jets_ride_on_0d_on_the_elite_and_uvc_on_0x10() -> None:
+    scheduler, box, duty = handshaken(plate=load_model("elite-6"))
+    duty.press(filter=True, jets=True, uvc=True)
+    scheduler.run_until(30.0)
+    zero_d = [f.parameter for f in box.frames(since=8.0) if f.command == Command.CYCLE_0D]
+    assert zero_d and all(p == 1 for p in zero_d)
+    assert Frame(Command.INIT_10, 1) in box.frames() and box.times_of(Command.UVC) == []
+
+
+def test_variant_c_sends_uvc_on_0x19() -> None:
+    scheduler, box, duty = handshaken(plate=load_model("series-d"))
+    duty.press(filter=True, uvc=True)
+    scheduler.run_until(30.0)
+    assert Frame(Command.UVC_C, 1) in box.frames()
+    assert box.times_of(Command.UVC) == []
+
+
+def test_repeated_07_is_not_a_reboot_but_09_then_07_is() -> None:
+    """EE (weak): the Série D repeats 07 0C while running; a reboot starts with 09 00."""
+    scheduler, box, duty = handshaken(plate=load_model("series-d"))
+    for at in (20.0, 30.0, 40.0):
+        box.send_at(at, Frame(Command.BOOT_07, 0x0C))
+    scheduler.run_until(45.0)
+    assert duty.handshake_done and duty.handshakes_completed == 1
+    assert duty.repeated_07_seen == 3
+    box.send_at(50.0, Frame(Command.BOOT_09, 0x00))
+    box.send_at(50.2, Frame(Command.BOOT_07, 0x0C))
+    scheduler.run_until(51.0)
+    assert duty.handshakes_completed == 2
+
+
+def test_remote_timed_auto_off_sends_the_off_frame_at_once() -> None:
+    scheduler, box, duty = handshaken(plate=plate_of("premium-4", auto_off_by="remote"))
+    duty.press(bubbles=2)
+    pressed = scheduler.now()
+    scheduler.run_until(pressed + 10 * 60 + 0.05)
+    offs = [t for t, f in box.heard if f == Frame(Command.BUBBLES, 0) and t > pressed]
+    assert offs and offs[0] == pytest.approx(pressed + 600 + FRAME_TIME, abs=1e-6)
+
+
+def test_box_timed_auto_off_waits_for_the_cycle() -> None:
+    scheduler, box, duty = handshaken()
+    duty.press(bubbles=2)
+    pressed = scheduler.now()
+    scheduler.run_until(pressed + 10 * 60 + 0.05)
+    assert not [t for t, f in box.heard if f == Frame(Command.BUBBLES, 0) and t > pressed]
+
+
+# -- panel codes ---------------------------------------------------------------------------
+
+
+def report_flow(box: FakeBox, parameter: int, log: list[tuple[float, int]] | None = None) -> None:
+    box.send(Frame(Command.FLOW, parameter))
+    if log is not None:
+        log.append((box.scheduler.now(), parameter))
+
+
+def test_f1_when_the_pump_runs_dry_and_long_press_filter_resets_it() -> None:
+    """Research (DT, ET): F1 = no flow with the pump commanded; a long press of Filter sends
+    0B 00 and clears it; it comes back while the flow stays open."""
+    scheduler, box, duty = handshaken()
+    flow = [0x03]
+    reported: list[tuple[float, int]] = []
+    scheduler.call_every(1.0132, lambda: report_flow(box, flow[0], reported), first=8.0)
+    duty.press(filter=True)
+    scheduler.run_until(40.0)
+    assert duty.panel_code is None, "healthy flow: no code"
+    flow[0] = 0x00
+    scheduler.run_until(41.0)
+    last_good = max(t for t, p in reported if p == 3) + FRAME_TIME
+    scheduler.run_until(last_good + 10.0 + 1.0132 - 0.01)
+    assert duty.panel_code is None
+    scheduler.run_until(last_good + 10.0 + 1.0132 + 0.01)
+    assert duty.panel_code == "F1"
+    flow[0] = 0x03
+    scheduler.run_until(scheduler.now() + 5.0)
+    assert duty.panel_code == "F1", "the panel keeps F1 until the reset"
+    flow[0] = 0x00
+    mark = len(box.heard)
+    duty.long_press_filter()
+    reset_at = scheduler.now()
+    scheduler.run_until(reset_at + 0.1)
+    assert box.frames()[mark:][:1] == [Frame(Command.KEEPALIVE, 0x00)]
+    assert duty.panel_code is None
+    scheduler.run_until(reset_at + 11.1)
+    assert duty.panel_code == "F1", "a dead pump brings F1 back"
+
+
+def test_a0_after_the_filtering_hours_and_its_reset() -> None:
+    plate = plate_of("premium-4", errors_a0_after_h=2.0)
+    scheduler, box, duty = handshaken(plate=plate)
+    scheduler.call_every(1.0132, lambda: report_flow(box, 0x03), first=8.0)
+    duty.press(filter=True)
+    on_at = scheduler.now()
+    scheduler.run_until(on_at + 3600.0)
+    duty.press(filter=False)
+    scheduler.run_until(on_at + 3 * 3600.0)
+    duty.press(filter=True)
+    again = scheduler.now()
+    scheduler.run_until(again + 3600.0 - 1.0)
+    assert duty.panel_code is None, "only the hours with the filter on count"
+    scheduler.run_until(again + 3600.0 + 1.0)
+    assert duty.panel_code == "A0"
+    duty.long_press_filter()
+    assert duty.panel_code is None
+
+
+def test_panel_display_shows_codes_and_the_setpoint_in_place_of_the_water() -> None:
+    scheduler, box, remote = panel()
+    scheduler.run_until(10.0)
+    box.report_water(31.5)
+    scheduler.run_until(10.1)
+    shown = remote.display
+    assert shown is not None and shown.readout == "31.5" and not shown.blinking
+    remote.press_filter()
+    scheduler.run_until(40.0)  # no 08 with both switches closed: F1
+    shown = remote.display
+    assert shown is not None and (shown.readout, shown.blinking, shown.code) == ("F1", True, "F1")
+    remote.setpoint_up()
+    shown = remote.display
+    assert shown is not None and shown.readout == "40" and shown.showing_setpoint
+    remote.long_press_filter()
+    scheduler.run_until(46.0)
+    shown = remote.display
+    assert shown is not None and shown.readout == "31.5" and shown.code is None

@@ -173,9 +173,9 @@ def test_verbose_logs_every_frame_both_ways(launch: Callable[..., ServedUnit]) -
     assert served.stop() == 0
     log = served.log()
     assert "box→remote A5 07 0C B8  power-on 07 0C" in log
-    assert "remote→box A5 0B 00 B0  keep-alive 00" in log
+    assert "remote→box A5 0B 00 B0  keep-alive / reset (long press Filter clears F1, A0)" in log
     assert "box→remote A5 0A 01 B0  handshake 01" in log
-    assert "remote→box A5 10 00 B5  init-10 / UVC(B) 00" in log
+    assert "remote→box A5 10 00 B5  init-10 / UVC (variant B) 00" in log
 
 
 def test_capture_records_both_directions(

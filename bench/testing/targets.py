@@ -145,7 +145,7 @@ def virtual_box_target(
         rig.driver,
         rig.port,
         description=f"virtual:{loaded.name}",
-        uvc_command=Command(loaded.uvc_command),
+        plate=loaded.plate,
     )
     fitted = profile_fitted(loaded)
     virtual_meter: Meter | None = None
@@ -261,6 +261,5 @@ def real_target(
     if role == "box":
         target.box_role = BoxRoleLink(driver, port, description=port_url)
     else:
-        uvc = Command.UVC if loaded is None else Command(loaded.uvc_command)
-        target.link = RemoteLink(driver, port, description=port_url, uvc_command=uvc)
+        target.link = RemoteLink(driver, port, description=port_url, plate=loaded)
     return target

@@ -8,15 +8,20 @@ so a bench can flag it and a simulator can ignore it (SPEC §4 invariant 5).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from protocols.mspa.frames import Command, Direction, Frame
 
+if TYPE_CHECKING:
+    from protocols.mspa.models import ModelPlate
+
 TEMPERATURE_MAX = 127.5
 """Largest reportable water temperature (parameter 0xFF); a shorted sensor reads this."""
-SETPOINT_MIN = 20
+SETPOINT_MIN = 10
 SETPOINT_MAX = 40
-"""Set-point range in whole °C [verified via the maker's app limits]."""
+"""The widest set-point range in whole °C any shipped model takes (MW's bridge sends 10 °C,
+"hibernate"; the maker's app stops at 20–40). A model's plate narrows it
+(``setpoint_min_c``/``setpoint_max_c``)."""
 BUBBLE_LEVEL_MAX = 3
 AUTO_OFF_MINUTES = {"bubbles": 10.0, "ozone": 120.0, "uvc": 120.0}
 """The loads that switch themselves off and after how long, by remote-state field (SPEC §2;
@@ -60,11 +65,14 @@ def decode_temperature(parameter: int) -> float:
     return parameter / 2
 
 
-def encode_setpoint(celsius: int) -> int:
+def encode_setpoint(celsius: int, *, low: int = SETPOINT_MIN, high: int = SETPOINT_MAX) -> int:
+    """A set-point in whole °C within ``low``–``high`` (the model's range; the widest by
+    default). The wire's 0x04 parameter may carry it doubled: see
+    :func:`protocols.mspa.sequences.encode_setpoint_parameter`."""
     if isinstance(celsius, bool) or not isinstance(celsius, int):
         raise ValueError(f"set-point must be whole °C, got {celsius!r}")
-    if not SETPOINT_MIN <= celsius <= SETPOINT_MAX:
-        raise ValueError(f"set-point must be {SETPOINT_MIN}–{SETPOINT_MAX} °C, got {celsius}")
+    if not low <= celsius <= high:
+        raise ValueError(f"set-point must be {low}–{high} °C, got {celsius}")
     return celsius
 
 
@@ -112,8 +120,18 @@ _SWITCH_NAMES = {
     Command.HEATER: "heater",
     Command.FILTER: "filter",
     Command.OZONE: "ozone",
-    Command.UVC: "UVC",
 }
+
+LED_FLAGS: tuple[tuple[int, str], ...] = (
+    (0x01, "heater"),
+    (0x02, "filter"),
+    (0x04, "bubbles"),
+    (0x08, "ozone"),
+    (0x10, "UVC"),
+    (0x20, "jets"),
+)
+"""[model] The bits of 0x1A's LED flags, by the key light each one lights (AH names 1A "LED
+flags" but publishes no layout; a box that sends 1A must use these)."""
 
 
 def _switch(name: str, parameter: int) -> Reading:
@@ -122,23 +140,100 @@ def _switch(name: str, parameter: int) -> Reading:
     return Reading(name, None, f"{name} ?{parameter:#04x}", f"{name} parameter must be 0 or 1")
 
 
-def interpret(frame: Frame) -> Reading:
-    """The meaning of one frame (direction-independent: each code means one thing per SPEC §3)."""
+def _setpoint(parameter: int, plate: ModelPlate | None) -> Reading:
+    """0x04: whole °C or °C × 2 per the plate; without one, the reading says what is
+    ambiguous (a parameter that fits both encodings is read as whole °C, as the capture's)."""
+    if plate is not None:
+        low, high = plate.setpoint_min_c, plate.setpoint_max_c
+        double = plate.setpoint_encoding == "double"
+        celsius = parameter / 2 if double else float(parameter)
+        shown = f"{celsius:g}"
+        text = f"set-point {shown} °C" + (" (°C × 2)" if double else "")
+        if low <= celsius <= high and celsius == int(celsius):
+            return Reading("setpoint", int(celsius), text)
+        return Reading("setpoint", None, text, f"set-point outside {low}–{high} °C")
+    fits_whole = SETPOINT_MIN <= parameter <= SETPOINT_MAX
+    fits_double = parameter % 2 == 0 and SETPOINT_MIN <= parameter // 2 <= SETPOINT_MAX
+    if fits_whole:
+        text = f"set-point {parameter} °C"
+        if fits_double:
+            text += f" (or {parameter // 2} °C on a °C × 2 model)"
+        return Reading("setpoint", parameter, text)
+    if fits_double:
+        return Reading("setpoint", parameter // 2, f"set-point {parameter // 2} °C (°C × 2 model)")
+    return Reading(
+        "setpoint",
+        None,
+        f"set-point {parameter} °C",
+        f"set-point outside {SETPOINT_MIN}–{SETPOINT_MAX} °C (or its double)",
+    )
+
+
+def _uvc(command: int, parameter: int, plate: ModelPlate | None) -> Reading:
+    variant = {Command.UVC: "A", Command.INIT_10: "B", Command.UVC_C: "C"}[Command(command)]
+    if plate is not None and plate.uvc_command != command:
+        if command == Command.INIT_10:
+            return Reading("init-10", parameter, f"init-10 {parameter:02X}")
+        return Reading(
+            "uvc",
+            None,
+            f"UVC (variant {variant}) {parameter:02X}",
+            f"{plate.name} enables UVC on {plate.uvc_command:02X}, not {command:02X}",
+        )
+    reading = _switch("UVC", parameter)
+    if command == Command.INIT_10 and plate is not None and parameter == 0:
+        return Reading("uvc", False, "UVC off (variant B) / init-10")
+    if command == Command.INIT_10 and plate is None:
+        return Reading(
+            "init-10", parameter, f"init-10 / UVC (variant B) {parameter:02X}", reading.problem
+        )
+    return Reading(
+        reading.name, reading.value, f"{reading.text} (variant {variant})", reading.problem
+    )
+
+
+def _jets(parameter: int, plate: ModelPlate | None) -> Reading:
+    if plate is not None and not plate.jets_fitted:
+        problem = None if parameter == 0 else f"{plate.name} has no jets: 0D should carry 00"
+        return Reading("cycle-0d", parameter, f"cycle 0D {parameter:02X} (no jets)", problem)
+    reading = _switch("jets", parameter)
+    if plate is None:
+        return Reading(
+            reading.name,
+            reading.value,
+            f"{reading.text} (0D: jets on a model with a jet pump, else 00 in the cycle)",
+            reading.problem,
+        )
+    return reading
+
+
+def _led_flags(parameter: int) -> Reading:
+    lit = [name for bit, name in LED_FLAGS if parameter & bit]
+    known = sum(bit for bit, _ in LED_FLAGS)
+    text = "LEDs " + (", ".join(lit) if lit else "none")
+    problem = f"unknown LED bits {parameter & ~known:#04x}" if parameter & ~known else None
+    return Reading("led-flags", parameter, text, problem)
+
+
+def interpret(frame: Frame, plate: ModelPlate | None = None) -> Reading:
+    """The meaning of one frame (each code means one thing per SPEC §3 and the public
+    research). ``plate`` settles what depends on the model: 0x04 in whole °C or °C × 2,
+    which code is the UVC's (0x15, 0x10 or 0x19), whether 0x0D switches jets; without it the
+    reading names the ambiguity."""
     command, parameter = frame
     if command in _SWITCH_NAMES:
         return _switch(_SWITCH_NAMES[Command(command)], parameter)
+    if command in (Command.UVC, Command.UVC_C) or (
+        command == Command.INIT_10 and parameter in (0, 1)
+    ):
+        return _uvc(command, parameter, plate)
     if command == Command.BUBBLES:
         if parameter <= BUBBLE_LEVEL_MAX:
             text = "bubbles off" if parameter == 0 else f"bubbles level {parameter}"
             return Reading("bubbles", parameter, text)
         return Reading("bubbles", None, f"bubbles ?{parameter}", "bubble level must be 0–3")
     if command == Command.SETPOINT:
-        text = f"set-point {parameter} °C"
-        if SETPOINT_MIN <= parameter <= SETPOINT_MAX:
-            return Reading("setpoint", parameter, text)
-        return Reading(
-            "setpoint", None, text, f"set-point outside {SETPOINT_MIN}–{SETPOINT_MAX} °C"
-        )
+        return _setpoint(parameter, plate)
     if command == Command.WATER_TEMP:
         celsius = decode_temperature(parameter)
         return Reading("water", celsius, f"water {celsius:.1f} °C")
@@ -153,9 +248,15 @@ def interpret(frame: Frame) -> Reading:
     if command == Command.HANDSHAKE_11:
         return Reading("handshake-11", parameter, f"handshake-11 {parameter:02X}")
     if command == Command.KEEPALIVE:
-        return Reading("keepalive", parameter, f"keep-alive {parameter:02X}")
+        if parameter == 0x00:
+            text = "keep-alive / reset (long press Filter clears F1, A0)"
+        elif parameter == 0x86:
+            text = "keep-alive answer"
+        else:
+            text = f"keep-alive {parameter:02X}"
+        return Reading("keepalive", parameter, text)
     if command == Command.INIT_10:
-        return Reading("init-10", parameter, f"init-10 / UVC(B) {parameter:02X}")
+        return Reading("init-10", parameter, f"init-10 {parameter:02X}")
     if command == Command.KEY_PRESS:
         return Reading("key-press", parameter, "key press")
     if command == Command.BOOT_07:
@@ -163,15 +264,29 @@ def interpret(frame: Frame) -> Reading:
     if command == Command.BOOT_09:
         return Reading("boot-09", parameter, f"power-on 09 {parameter:02X}")
     if command == Command.BOOT_0F:
-        return Reading("boot-0f", parameter, f"power-on 0F {parameter:02X}")
+        return Reading("frame-0f", parameter, f"0F {parameter:02X} (once after the first 0D)")
     if command == Command.CYCLE_0D:
-        return Reading("cycle-0d", parameter, f"cycle 0D {parameter:02X}")
+        return _jets(parameter, plate)
+    if command == Command.BLOWER:
+        if parameter in (0, 1):
+            text = "blower running" if parameter else "blower stopped"
+            return Reading("blower", bool(parameter), text)
+        return Reading(
+            "blower", None, f"blower ?{parameter:#04x}", "blower parameter must be 0 or 1"
+        )
+    if command == Command.LED_FLAGS:
+        return _led_flags(parameter)
+    if command == Command.STATUS:
+        return Reading(
+            "status", parameter, f"status {parameter:02X} (set-point + bubbles; layout not public)"
+        )
     return Reading("unknown", parameter, f"unknown command {command:02X} param {parameter:02X}")
 
 
-def describe(frame: Frame, direction: Direction) -> str:
-    """One human line: ``box→remote A5 06 2F DA  water 23.5 °C`` (problems in brackets)."""
-    reading = interpret(frame)
+def describe(frame: Frame, direction: Direction, plate: ModelPlate | None = None) -> str:
+    """One human line: ``box→remote A5 06 2F DA  water 23.5 °C`` (problems in brackets);
+    ``plate`` settles the model-dependent codes (see :func:`interpret`)."""
+    reading = interpret(frame, plate)
     line = f"{direction.value} {frame.hex()}  {reading.text}"
     if reading.problem:
         line += f"  [{reading.problem}]"

@@ -32,6 +32,7 @@ from protocols.mspa import (
     RemoteState,
     encode_temperature,
 )
+from protocols.mspa.models import ModelPlate
 from protocols.mspa.remote import RemoteDuty
 from protocols.ports import Port
 
@@ -68,7 +69,8 @@ class _GatedPort:
 class RemoteLink:
     """The bench as the remote of a control box: commands and what the box says back.
 
-    ``uvc_command`` follows the box variant (``Command.UVC`` or ``Command.INIT_10``). The duty's
+    ``plate`` is the box's model (its cycle, burst, set-point encoding, jets; premium-4's
+    when unknown); ``uvc_command`` overrides its UVC code (0x15, 0x10 or 0x19). The duty's
     own auto-off mirrors are switched off: the bench tests the *box's* auto-off, so it must not
     switch the load off itself.
     """
@@ -81,7 +83,8 @@ class RemoteLink:
         port: Port,
         *,
         description: str = "",
-        uvc_command: Command = Command.UVC,
+        plate: ModelPlate | None = None,
+        uvc_command: int | None = None,
     ) -> None:
         self.driver = driver
         self.port = port
@@ -91,6 +94,7 @@ class RemoteLink:
         self.duty = RemoteDuty(
             driver.scheduler,
             self._gate,
+            plate=plate,
             uvc_command=uvc_command,
             thermostat=False,
             bubble_auto_off_minutes=None,
