@@ -96,6 +96,8 @@ class FittedParts(Protocol):
     def ozone_fitted(self) -> bool: ...
     @property
     def uvc_fitted(self) -> bool: ...
+    @property
+    def jets_fitted(self) -> bool: ...
 
 
 def profile_fitted(plate: FittedParts) -> Callable[[str], bool | None]:
@@ -107,7 +109,7 @@ def profile_fitted(plate: FittedParts) -> Callable[[str], bool | None]:
         if part == "uvc":
             return bool(plate.uvc_fitted)
         if part == "jet":
-            return False  # no packaged model file lists the Elite's jet pump
+            return bool(plate.jets_fitted)
         return None
 
     return fitted
@@ -142,10 +144,7 @@ def virtual_box_target(
     )
     box = rig.box
     link = RemoteLink(
-        rig.driver,
-        rig.port,
-        description=f"virtual:{loaded.name}",
-        uvc_command=Command(loaded.uvc_command),
+        rig.driver, rig.port, description=f"virtual:{loaded.name}", plate=load_model(profile)
     )
     fitted = profile_fitted(loaded)
     virtual_meter: Meter | None = None
@@ -261,6 +260,5 @@ def real_target(
     if role == "box":
         target.box_role = BoxRoleLink(driver, port, description=port_url)
     else:
-        uvc = Command.UVC if loaded is None else Command(loaded.uvc_command)
-        target.link = RemoteLink(driver, port, description=port_url, uvc_command=uvc)
+        target.link = RemoteLink(driver, port, description=port_url, plate=loaded)
     return target

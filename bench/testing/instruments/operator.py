@@ -27,6 +27,7 @@ PROMPTS: dict[str, str] = {
     "prcd-reset": "Press RESET on the PRCD.",
     "pump-running": "Is the filter pump running (you hear it, water moves at the outlet)?",
     "blower-running": "Is the air blower running (you hear it)?",
+    "jets-running": "Are the jets running (you hear the jet pump, water jets from the nozzles)?",
     "mm-transformer-vac": (
         "Multimeter on AC volts: measure across the transformer's secondary "
         "(the power board's low-voltage input)."
@@ -235,8 +236,8 @@ class VirtualOperator:
             return bool(world.prcd_light)
         if prompt_id == "bubbles-visible":
             return bool(world.bubbles_visible)
-        if prompt_id in ("pump-running", "blower-running"):
-            load = "filter" if prompt_id == "pump-running" else "blower"
+        if prompt_id in ("pump-running", "blower-running", "jets-running"):
+            load = {"pump-running": "filter", "blower-running": "blower"}.get(prompt_id, "jets")
             return float(world.load_powers().get(load, 0.0)) > 0.0
         if prompt_id == "transformer-secondary-present" and self.multimeter is not None:
             volts = self.number("mm-transformer-vac", question, "V")
