@@ -57,13 +57,14 @@ from protocols.mspa import (
 from protocols.ports import Port
 from protocols.sdm120 import MeterReading
 from spasim.faults import Fault, parse_fault
-from spasim.loads import Loads, compute_loads, flow_switch_closed
+from spasim.loads import NO_FLOW, Loads, compute_loads, flow_switches
 from spasim.overtemp import OverTemperatureWatch
 from spasim.physics import SensorNoise, Water
 from spasim.profiles import Profile, resolve_profile
 from spasim.regions import (
     BOOTING,
     DEAD,
+    F1,
     FAILSAFE,
     IDLE,
     INFLATING,
@@ -71,20 +72,23 @@ from spasim.regions import (
     OFF,
     ON,
     PUMP_RUNNING,
+    RUN_ON,
     RUNNING,
     STAGE1,
     STAGE2,
     TRIPPED,
     UNPOWERED,
     BlowerRegion,
+    FlowErrorRegion,
     HeaterRegion,
+    JetsRegion,
     PowerRegion,
     PumpRegion,
     Region,
     SanitiserRegion,
     WatchdogRegion,
 )
-from spasim.remote_requests import CHANGED, IGNORED, REPLY, RemoteRequests
+from spasim.remote_requests import CHANGED, IGNORED, REPLY, RESET, RemoteRequests
 
 LOADS = Loads._fields
 """Names of the loads :meth:`VirtualBox.load_powers` reports, in a fixed order."""
@@ -103,8 +107,16 @@ SENSOR_SHORT_PARAMETER = 0xFF
 _NO_SENSOR_FAULT = -1
 
 _TEMPERATURE_FRAMES = tuple(encode(Command.WATER_TEMP, p) for p in range(256))
-_FLOW_CLOSED = encode(Command.FLOW, 0x03)
-_FLOW_OPEN = encode(Command.FLOW, 0x00)
+_FLOW_FRAMES = tuple(encode(Command.FLOW, p) for p in range(4))
+FLOW_BOTH_CLOSED = 0x03
+"""The 08 parameter with both switches closed (inlet bit 0, outlet bit 1)."""
+LED_BITS = ("heater", "filter", "blower", "ozone", "uvc", "jets")
+"""[weak:AH] The 1A LED flags, bit 0 upwards, each lit while the firmware drives that load
+(``blower``: the bubbles LED)."""
+STATUS_BUBBLES_BIT = 0x80
+"""[weak:AH] The 1B status parameter: set-point °C in bits 0–6, bit 7 while bubbles run."""
+_HEATING = frozenset((STAGE1, STAGE2))
+_PUMP_DRIVEN = frozenset((PUMP_RUNNING, RUN_ON))
 _BOOT_09 = encode(Command.BOOT_09, 0x00)
 _BOOT_07 = encode(Command.BOOT_07, 0x0C)
 _SUPPLIED = frozenset((DEAD, BOOTING, RUNNING))
@@ -207,8 +219,8 @@ class VirtualBox:
         self._settling = False
         self._dirty = False
         self._loads = Loads()
-        self._flow_closed = False
-        self._flow_frame = _FLOW_OPEN
+        self._switches = NO_FLOW
+        """The flow switches as the firmware senses them (inlet, outlet)."""
         self._reading = 0
         """The firmware's latest sensor reading, as the 06 parameter (°C × 2)."""
         self._sensor_ok = False
@@ -224,12 +236,16 @@ class VirtualBox:
             p.heater_overtemp_cut_c, p.heater_overtemp_recover_c, p.heater_overtemp_margin_c
         )
         self._power = PowerRegion(self)
-        self._pump = PumpRegion()
+        self._pump = PumpRegion(self.scheduler, p.filter_run_on_s, self._settle)
         self._heater = HeaterRegion(self.scheduler, p.heater_stage1_s, self._settle)
         self._blower = BlowerRegion()
         self._ozone = SanitiserRegion(p.ozone_fitted)
         self._uvc = SanitiserRegion(p.uvc_fitted)
-        self._watchdog = WatchdogRegion(self.requests.forget)
+        self._jets = JetsRegion(p.jets_fitted)
+        self._flow_error = FlowErrorRegion(
+            self.scheduler, p.errors_f1_after_s, p.errors_f1_reset_report_s, self._settle
+        )
+        self._watchdog = WatchdogRegion(self._fail_safe)
         self._regions: dict[str, Region] = {
             "power": self._power,
             "filter": self._pump,
@@ -237,6 +253,8 @@ class VirtualBox:
             "blower": self._blower,
             "ozone": self._ozone,
             "uvc": self._uvc,
+            "jets": self._jets,
+            "flow_error": self._flow_error,
             "watchdog": self._watchdog,
         }
 
@@ -445,8 +463,35 @@ class VirtualBox:
 
     @property
     def flow(self) -> FlowSwitches:
-        """The flow switches as the box reports them."""
-        return FlowSwitches(self._flow_closed, self._flow_closed)
+        """The flow switches as the box reports them now (``08``)."""
+        return FlowSwitches.from_parameter(self._flow_parameter())
+
+    @property
+    def flow_switches(self) -> FlowSwitches:
+        """The flow switches as they are (what the firmware senses), inlet and outlet."""
+        return self._switches
+
+    @property
+    def flow_error(self) -> bool:
+        """The firmware's F1 latch (no flow with the pump commanded; SPEC §4, issue 12)."""
+        return self._flow_error.state == F1
+
+    @property
+    def blower_running(self) -> bool:
+        """The firmware drives the blower (what a ``12`` blower frame reports)."""
+        return self._blower.state != OFF
+
+    @property
+    def led_flags(self) -> int:
+        """[weak:AH] The ``1A`` parameter: one bit per driven load, :data:`LED_BITS` order."""
+        driven = self.driven()
+        return sum(1 << bit for bit, name in enumerate(LED_BITS) if driven[name])
+
+    @property
+    def status_parameter(self) -> int:
+        """[weak:AH] The ``1B`` parameter: set-point °C in bits 0–6, bit 7 while bubbles run."""
+        bubbles = STATUS_BUBBLES_BIT if self._blower.state != OFF else 0
+        return (self.requests.setpoint & 0x7F) | bubbles
 
     @property
     def bubbles_visible(self) -> bool:
@@ -469,7 +514,7 @@ class VirtualBox:
         return self.requests.setpoint
 
     def load_powers(self) -> dict[str, float]:
-        """Watts each load draws now: heater, filter, blower, ozone, uvc, standby."""
+        """Watts each load draws now: heater, filter, blower, ozone, uvc, jets, standby."""
         return self._loads._asdict()
 
     def meter(self) -> MeterReading:
@@ -500,10 +545,11 @@ class VirtualBox:
         """Which switched loads the firmware drives now."""
         return {
             "heater": self._heater.state in (STAGE1, STAGE2),
-            "filter": self._pump.state == PUMP_RUNNING,
+            "filter": self._pump.state in _PUMP_DRIVEN,
             "blower": self._blower.state != OFF,
             "ozone": self._ozone.state == ON,
             "uvc": self._uvc.state == ON,
+            "jets": self._jets.state == ON,
         }
 
     def region_states(self) -> dict[str, str]:
@@ -527,7 +573,13 @@ class VirtualBox:
                 self._sensor_ok,
                 self._heater.stage_deadline,
             ),
-            "filter": c.filter,
+            "filter": (c.filter, self._pump.run_on_deadline),
+            "jets": c.jets,
+            "flow_error": (
+                self._flow_error.deadline,
+                self._flow_error.timed_out,
+                self._flow_error.reporting_reset,
+            ),
             "bubbles": (c.bubbles.last_received, c.bubbles.value, c.bubbles.deadline),
             "ozone": (c.ozone.last_received, c.ozone.value, c.ozone.deadline),
             "uvc": (c.uvc.last_received, c.uvc.value, c.uvc.deadline),
@@ -606,9 +658,16 @@ class VirtualBox:
         if self._watchdog.state != IDLE:
             self._watchdog.trigger("disarm")
         self.requests.forget()
+        self._pump.forget()
+        self._flow_error.forget()
         self._overtemp.reset()
         self._sensor_ok = False
         self._decoder.reset()
+
+    def _fail_safe(self) -> None:
+        """Entering the watchdog's ``failsafe``: every command forgotten, no pump run-on."""
+        self.requests.forget()
+        self._pump.forget()
 
     # ------------------------------------------------------------ transmit
 
@@ -655,11 +714,19 @@ class VirtualBox:
         elif self._port is not None:
             self._port.send(_TEMPERATURE_FRAMES[parameter])
 
+    def _flow_parameter(self) -> int:
+        """The ``08`` parameter the box reports now: its switches (inlet bit 0, outlet bit 1),
+        or ``03`` inside the window after an F1 reset (ET: "08 03 briefly, then 00")."""
+        if self._flow_error.reporting_reset:
+            return FLOW_BOTH_CLOSED
+        return self._switches.to_parameter()
+
     def _report_flow(self) -> None:
+        frame = _FLOW_FRAMES[self._flow_parameter()]
         if self._noisy:
-            self._transmit(self._flow_frame)
+            self._transmit(frame)
         elif self._port is not None:
-            self._port.send(self._flow_frame)
+            self._port.send(frame)
 
     # ------------------------------------------------------------ receive
 
@@ -680,6 +747,8 @@ class VirtualBox:
             self._heard()
             if outcome & REPLY:
                 self._transmit(requests.reply)
+            if outcome & RESET and self._flow_error.reset_by_remote():
+                outcome |= CHANGED
             if outcome & CHANGED:
                 self._settle()
 
@@ -729,36 +798,57 @@ class VirtualBox:
             self._settling = False
 
     def _settle_regions(self) -> bool:
+        """Each follower region towards its target, in dependency order: the pump, what the
+        firmware senses of it (flow switches, F1), the heater, the blower, the sanitisers
+        and the jets. The switches are re-read after the pump moves; the hardware update that
+        follows every pass re-reads them for the next."""
         running = self._power.state == RUNNING
         requests = self.requests
         ids = self._fault_ids
-        pump = self._pump
-        moved = pump.move_to(pump.target(running, requests.filter))
-        pump_driven = pump.state == PUMP_RUNNING
-        heater = self._heater
-        heater_target = heater.target(
-            running,
-            requests.heater,
-            pump_driven and flow_switch_closed(ids, pump_driven),
-            self._sensor_ok,
-            self._overtemp.latched,
+        pump, heater, flow_error = self._pump, self._heater, self._flow_error
+        heating = heater.state in _HEATING
+        moved = pump.move_to(
+            pump.target(running, requests.filter, heating, self._watchdog.state == FAILSAFE)
         )
-        moved = heater.move_to(heater_target) or moved
+        switches = flow_switches(ids, pump.state in _PUMP_DRIVEN)
+        both_closed = switches.inlet and switches.outlet
+        moved = (
+            flow_error.move_to(flow_error.target(running, requests.filter, both_closed)) or moved
+        )
+        # Filtering: the pump runs on its command and no F1 is latched (run-on is not
+        # filtering: the heater and the sanitisers follow the filter command).
+        filtering = pump.state == PUMP_RUNNING and flow_error.state != F1
+        moved = (
+            heater.move_to(
+                heater.target(
+                    running,
+                    requests.heater,
+                    filtering and both_closed,
+                    self._sensor_ok,
+                    self._overtemp.latched,
+                )
+            )
+            or moved
+        )
+        if heating and heater.state not in _HEATING:
+            pump.heating_stopped()
+            self._dirty = True  # the pump's run-on starts: evaluate it again
         knob_inflate = self._knob == "inflate" or "knob-reed-switch-stuck" in ids
         blower = self._blower
         moved = (
             blower.move_to(blower.target(running, requests.bubbles.value, knob_inflate)) or moved
         )
-        ozone, uvc = self._ozone, self._uvc
-        moved = ozone.move_to(ozone.target(running, requests.ozone.value > 0, pump_driven)) or moved
-        moved = uvc.move_to(uvc.target(running, requests.uvc.value > 0, pump_driven)) or moved
+        ozone, uvc, jets = self._ozone, self._uvc, self._jets
+        moved = ozone.move_to(ozone.target(running, requests.ozone.value > 0, filtering)) or moved
+        moved = uvc.move_to(uvc.target(running, requests.uvc.value > 0, filtering)) or moved
+        moved = jets.move_to(jets.target(running, requests.jets)) or moved
         return moved
 
     def _update_hardware(self) -> None:
         """Loads, flow switch, water inputs and the safety consequences of the region states."""
         p = self.profile
         ids = self._fault_ids
-        pump_driven = self._pump.state == PUMP_RUNNING
+        pump_driven = self._pump.state in _PUMP_DRIVEN
         was_blowing = self._loads.blower > 0
         loads = self._loads = compute_loads(
             p,
@@ -769,9 +859,9 @@ class VirtualBox:
             blower_level=self.blower_level,
             ozone_on=self._ozone.state == ON,
             uvc_on=self._uvc.state == ON,
+            jets_on=self._jets.state == ON,
         )
-        self._flow_closed = flow_switch_closed(ids, pump_driven)
-        self._flow_frame = _FLOW_CLOSED if self._flow_closed else _FLOW_OPEN
+        self._switches = flow_switches(ids, pump_driven)
 
         water = self._water
         bubbling = loads.blower > 0 and self._blower.state != INFLATING

@@ -79,7 +79,15 @@ CATALOGUE: tuple[FaultSpec, ...] = (
     ),
     FaultSpec(
         "flow-switch-stuck-open",
-        "pump draws normally, flow stays 0, heater locked out",
+        "pump draws normally, flow stays 0 (08 00), heater locked out, F1 after its time",
+    ),
+    FaultSpec(
+        "inlet-flow-switch-stuck-open",
+        "pump draws normally, only the outlet switch closes (08 02), heater locked out, F1",
+    ),
+    FaultSpec(
+        "outlet-flow-switch-stuck-open",
+        "pump draws normally, only the inlet switch closes (08 01), heater locked out, F1",
     ),
     FaultSpec(
         "flow-switch-stuck-closed",
@@ -113,6 +121,7 @@ CATALOGUE: tuple[FaultSpec, ...] = (
     ),
     FaultSpec("ozone-dead", "ozone on: no ozone draw"),
     FaultSpec("uvc-dead", "UVC on: no UVC draw"),
+    FaultSpec("jet-pump-dead", "jets on (Elite): no jet-pump draw"),
     FaultSpec("link-noisy", ">1 % frames with bad sums"),
     FaultSpec(
         "panel-dead",

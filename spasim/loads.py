@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Set
 from typing import NamedTuple
 
+from protocols.mspa import FlowSwitches
 from spasim.profiles import Profile
 from spasim.regions import STAGE1, STAGE2
 
@@ -23,19 +24,40 @@ class Loads(NamedTuple):
     blower: float = 0.0
     ozone: float = 0.0
     uvc: float = 0.0
+    jets: float = 0.0
     standby: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.heater + self.filter + self.blower + self.ozone + self.uvc + self.standby
+        return (
+            self.heater
+            + self.filter
+            + self.blower
+            + self.ozone
+            + self.uvc
+            + self.jets
+            + self.standby
+        )
 
 
-def flow_switch_closed(faults: Set[str], pump_driven: bool) -> bool:
-    """The heating loop's reed switch: closed by water flow, or stuck."""
+NO_FLOW = FlowSwitches(False, False)
+BOTH_CLOSED = FlowSwitches(True, True)
+
+
+def flow_switches(faults: Set[str], pump_driven: bool) -> FlowSwitches:
+    """The heating loop's two reed switches (inlet = 0x08 bit 0, outlet = bit 1): each closed
+    by the water the filter pump moves, or stuck.
+
+    ``flow-switch-stuck-closed`` (both stuck closed) wins over a single switch's stuck-open
+    fault: a switch cannot be stuck both ways, and the catalogue's older fault names both.
+    """
     if "flow-switch-stuck-closed" in faults:
-        return True
-    return (
-        pump_driven and "filter-pump-dead" not in faults and "flow-switch-stuck-open" not in faults
+        return BOTH_CLOSED
+    if not pump_driven or "filter-pump-dead" in faults or "flow-switch-stuck-open" in faults:
+        return NO_FLOW
+    return FlowSwitches(
+        "inlet-flow-switch-stuck-open" not in faults,
+        "outlet-flow-switch-stuck-open" not in faults,
     )
 
 
@@ -49,6 +71,7 @@ def compute_loads(
     blower_level: int,
     ozone_on: bool,
     uvc_on: bool,
+    jets_on: bool = False,
 ) -> Loads:
     """Loads drawing power now. ``supplied``: mains reaches the box through a closed PRCD;
     ``blower_level``: the level the firmware drives the blower at (0 = off)."""
@@ -69,5 +92,6 @@ def compute_loads(
         blower=p.blower_w(blower_level) if "blower-dead" not in faults else 0.0,
         ozone=p.ozone_w if ozone_on and "ozone-dead" not in faults else 0.0,
         uvc=p.uvc_w if uvc_on and "uvc-dead" not in faults else 0.0,
+        jets=p.jets_w if jets_on and "jet-pump-dead" not in faults else 0.0,
         standby=p.standby_w if supplied and "transformer-dead" not in faults else 0.0,
     )

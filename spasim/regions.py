@@ -37,7 +37,7 @@ from protocols.clock import Event, Scheduler
 # Region state names (strings are what transitions stores in ``model.state``).
 UNPOWERED, TRIPPED, DEAD, BOOTING, RUNNING = "unpowered", "tripped", "dead", "booting", "running"
 OFF = "off"
-PUMP_RUNNING = "running"
+PUMP_RUNNING, RUN_ON = "running", "run_on"
 STAGE1, STAGE2 = "stage1", "stage2"
 LOCKED_NO_FLOW, LOCKED_OVERTEMP, LOCKED_SENSOR = (
     "locked_no_flow",
@@ -47,6 +47,10 @@ LOCKED_NO_FLOW, LOCKED_OVERTEMP, LOCKED_SENSOR = (
 LEVEL1, LEVEL2, LEVEL3, INFLATING = "level1", "level2", "level3", "inflating"
 ON, NEEDS_FILTER = "on", "needs_filter"
 IDLE, LISTENING, FAILSAFE = "idle", "listening", "failsafe"
+FLOW_OK, NO_FLOW, F1 = "ok", "no_flow", "f1"
+
+PUMP_STATES = (OFF, PUMP_RUNNING, RUN_ON)
+FLOW_ERROR_STATES = (FLOW_OK, NO_FLOW, F1)
 
 HEATER_STATES = (OFF, STAGE1, STAGE2, LOCKED_NO_FLOW, LOCKED_OVERTEMP, LOCKED_SENSOR)
 BLOWER_STATES = (OFF, LEVEL1, LEVEL2, LEVEL3, INFLATING)
@@ -114,13 +118,45 @@ POWER_CONFIG: dict[str, Any] = {
 transformer or power board)."""
 
 PUMP_CONFIG: dict[str, Any] = {
-    "states": [OFF, PUMP_RUNNING],
+    "states": list(PUMP_STATES),
     "transitions": [
-        {"trigger": "start", "source": OFF, "dest": PUMP_RUNNING},
-        {"trigger": "stop", "source": PUMP_RUNNING, "dest": OFF},
+        {"trigger": "start", "source": _others(PUMP_STATES, PUMP_RUNNING), "dest": PUMP_RUNNING},
+        {"trigger": "stop", "source": _others(PUMP_STATES, OFF), "dest": OFF},
+        {"trigger": "run_on", "source": _others(PUMP_STATES, RUN_ON), "dest": RUN_ON},
     ],
     "initial": OFF,
 }
+"""Filter pump: ``running`` = commanded (filtering); ``run_on`` = no longer commanded but kept
+running for the profile's ``[filter] run_on_s`` after the heater stopped heating."""
+
+JETS_CONFIG: dict[str, Any] = {
+    "states": [OFF, ON],
+    "transitions": [
+        {"trigger": "start", "source": OFF, "dest": ON},
+        {"trigger": "stop", "source": ON, "dest": OFF},
+    ],
+    "initial": OFF,
+}
+"""Jet pump (models with ``[jets] fitted``): on while commanded by 0x0D 01."""
+
+FLOW_ERROR_CONFIG: dict[str, Any] = {
+    "states": [
+        FLOW_OK,
+        {"name": NO_FLOW, "on_enter": "_enter_no_flow", "on_exit": "_exit_no_flow"},
+        F1,
+    ],
+    "transitions": [
+        {"trigger": "clear", "source": [NO_FLOW, F1], "dest": FLOW_OK},
+        {"trigger": "watch", "source": FLOW_OK, "dest": NO_FLOW},
+        {"trigger": "latch", "source": NO_FLOW, "dest": F1},
+        {"trigger": "reset", "source": F1, "dest": FLOW_OK},
+    ],
+    "initial": FLOW_OK,
+}
+"""The panel's F1 flow error, a firmware latch: ``no_flow`` = the pump is commanded but the
+firmware does not see both flow switches closed (a timer of ``[errors] f1_after_s`` runs);
+``f1`` = latched (heater, ozone and UVC off) until the remote's ``0B 00`` (``reset``) or
+power loss (``clear``)."""
 
 HEATER_CONFIG: dict[str, Any] = {
     "states": [
@@ -182,7 +218,8 @@ SANITISER_CONFIG: dict[str, Any] = {
     ],
     "initial": OFF,
 }
-"""Ozone and UVC: ``needs_filter`` = commanded on while the filter pump is off."""
+"""Ozone and UVC: ``needs_filter`` = commanded on while the box is not filtering (the filter
+pump not commanded, or the F1 flow error latched)."""
 
 WATCHDOG_CONFIG: dict[str, Any] = {
     "states": [IDLE, LISTENING, {"name": FAILSAFE, "on_enter": "_enter_failsafe"}],
@@ -203,6 +240,8 @@ REGION_CONFIGS: dict[str, dict[str, Any]] = {
     "blower": BLOWER_CONFIG,
     "sanitiser": SANITISER_CONFIG,
     "watchdog": WATCHDOG_CONFIG,
+    "jets": JETS_CONFIG,
+    "flow_error": FLOW_ERROR_CONFIG,
 }
 """Every region type's machine definition: the runtime machines and the diagrams use these."""
 
@@ -220,11 +259,15 @@ REGION_TYPES: dict[str, str] = {
     "ozone": "sanitiser",
     "uvc": "sanitiser",
     "watchdog": "watchdog",
+    "jets": "jets",
+    "flow_error": "flow_error",
 }
 """Each region of a board → its region type (key of :data:`MACHINES`)."""
 
 FOLLOWER_TRIGGERS: dict[str, dict[str, str]] = {
-    "pump": {OFF: "stop", PUMP_RUNNING: "start"},
+    "pump": {OFF: "stop", PUMP_RUNNING: "start", RUN_ON: "run_on"},
+    "jets": {OFF: "stop", ON: "start"},
+    "flow_error": {FLOW_OK: "clear", NO_FLOW: "watch", F1: "latch"},
     "heater": {
         OFF: "switch_off",
         STAGE1: "heat",
@@ -319,15 +362,168 @@ class PowerHost(Protocol):
 
 
 class PumpRegion(Region):
-    """Filter pump: runs while commanded and the firmware runs."""
+    """Filter pump: runs while commanded and the firmware runs, and runs on after heating.
+
+    Run-on ([weak:EE], ``[filter] run_on_s``, 0 on most models): when the heater stops
+    heating, the pump keeps running that long even if its command is off, so the element
+    cools in moving water. Only heating starts it (a pump switched off while the heater was
+    not heating stops at once); the fail-safe and power loss end it (SPEC §3: every load off).
+    The run-on deadline belongs to the pump, like the stage timer to the heater.
+    """
 
     machine_name = "pump"
 
-    def __init__(self) -> None:
+    def __init__(
+        self, scheduler: Scheduler, run_on_s: float, on_run_on_done: Callable[[], None]
+    ) -> None:
+        self._scheduler = scheduler
+        self.run_on_s = run_on_s
+        self._on_run_on_done = on_run_on_done
+        self._run_on_event: Event | None = None
+        self.bind()
+
+    @property
+    def run_on_deadline(self) -> float | None:
+        """When the run-on after the last heating ends (None: none pending)."""
+        return None if self._run_on_event is None else self._run_on_event.time
+
+    def target(self, running: bool, commanded: bool, heating: bool, failsafe: bool) -> str:
+        """``heating``: the heater heats now (it is about to stop if the pump's command is
+        off); ``failsafe``: the link watchdog has switched every load off."""
+        if not running or failsafe:
+            return OFF
+        if commanded:
+            return PUMP_RUNNING
+        if self.run_on_s > 0 and (heating or self._run_on_event is not None):
+            return RUN_ON
+        return OFF
+
+    def heating_stopped(self) -> None:
+        """The heater just stopped heating: the run-on starts (again) from now."""
+        if self.run_on_s <= 0:
+            return
+        self.forget()
+        self._run_on_event = self._scheduler.call_later(self.run_on_s, self._run_on_due)
+
+    def forget(self) -> None:
+        """No run-on pending (fail-safe, power loss)."""
+        if self._run_on_event is not None:
+            self._run_on_event.cancel()
+            self._run_on_event = None
+
+    def _run_on_due(self) -> None:
+        self._run_on_event = None
+        self._on_run_on_done()
+
+
+class JetsRegion(Region):
+    """Jet pump (Elite): on while commanded (0x0D 01), fitted and the firmware runs;
+    independent of the filter pump ([model])."""
+
+    machine_name = "jets"
+
+    def __init__(self, fitted: bool) -> None:
+        self.fitted = fitted
         self.bind()
 
     def target(self, running: bool, commanded: bool) -> str:
-        return PUMP_RUNNING if running and commanded else OFF
+        return ON if running and self.fitted and commanded else OFF
+
+
+class FlowErrorRegion(Region):
+    """The F1 flow error as the firmware keeps it (issue 12; DT, ET).
+
+    F1 latches when the filter pump is commanded and the firmware does not see *both* flow
+    switches closed for ``after_s`` (the ``no_flow`` state owns that timer). While latched,
+    the heater, ozone and UVC are off; the pump keeps its command, the blower and jets are
+    unaffected. The remote's ``0B 00`` (its keep-alive, also sent by a long press of Filter)
+    clears it (:meth:`reset_by_remote`); the box then reports ``08 03`` for ``report_s``
+    whatever its switches say (ET: "08 03 briefly, then 00"), then the true flow. The watch
+    starts over at the reset, so a dead pump latches F1 again ``after_s`` after it.
+
+    A ``0B 00`` that arrives while F1 is not latched changes nothing (a keep-alive once a
+    minute must neither postpone F1 nor fake ``08 03`` on a healthy box with the pump off).
+    F1 survives the link fail-safe (an error, not a command); power loss clears it.
+    """
+
+    machine_name = "flow_error"
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        after_s: float,
+        report_s: float,
+        on_change: Callable[[], None],
+    ) -> None:
+        self._scheduler = scheduler
+        self.after_s = after_s
+        self.report_s = report_s
+        self._on_change = on_change
+        self._timer: Event | None = None
+        self._window: Event | None = None
+        self.timed_out = False
+        self.bind()
+
+    @property
+    def latched(self) -> bool:
+        return self.state == F1
+
+    @property
+    def reporting_reset(self) -> bool:
+        """Inside the ``08 03`` window after a reset."""
+        return self._window is not None
+
+    @property
+    def deadline(self) -> float | None:
+        """When F1 latches if nothing changes (None: not counting)."""
+        return None if self._timer is None else self._timer.time
+
+    def target(self, running: bool, commanded: bool, flow_ok: bool) -> str:
+        if not running:
+            return FLOW_OK
+        if self.state == F1:
+            return F1
+        if commanded and not flow_ok:
+            return F1 if self.timed_out and self.state == NO_FLOW else NO_FLOW
+        return FLOW_OK
+
+    def reset_by_remote(self) -> bool:
+        """``0B 00`` arrived: clear a latched F1 and open the ``08 03`` window. True when
+        something changed."""
+        if self.state != F1:
+            return False
+        self.trigger("reset")
+        self._cancel_window()
+        if self.report_s > 0:
+            self._window = self._scheduler.call_later(self.report_s, self._window_due)
+        return True
+
+    def forget(self) -> None:
+        """Power loss: no report window (the state follows to ``ok`` on the next settle)."""
+        self._cancel_window()
+
+    def _cancel_window(self) -> None:
+        if self._window is not None:
+            self._window.cancel()
+            self._window = None
+
+    def _window_due(self) -> None:
+        self._window = None
+        self._on_change()
+
+    def _enter_no_flow(self) -> None:
+        self.timed_out = False
+        self._timer = self._scheduler.call_later(self.after_s, self._timer_due)
+
+    def _exit_no_flow(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _timer_due(self) -> None:
+        self._timer = None
+        self.timed_out = True
+        self._on_change()
 
 
 class HeaterRegion(Region):
@@ -401,7 +597,8 @@ class BlowerRegion(Region):
 
 
 class SanitiserRegion(Region):
-    """Ozone generator or UVC lamp: on while commanded, fitted and the filter pump runs."""
+    """Ozone generator or UVC lamp: on while commanded, fitted and the box filters (the
+    filter pump runs on its command and no F1 is latched)."""
 
     machine_name = "sanitiser"
 

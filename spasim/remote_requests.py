@@ -6,13 +6,24 @@ The box never acknowledges a state frame, and the remote repeats its whole state
 * a frame with an out-of-range parameter (bubble level 7, set-point 90, enable 2) or an
   unknown code is *ignored*: it changes nothing, not even the watchdog;
 * heater and filter follow the last valid value (a repeat changes nothing by itself);
+* heater, filter and, on a model with a jet pump, jets (0x0D 0/1) follow the last valid
+  value (0x0D stays "00 only" on models without jets);
+* the UVC enable is read on the model's code (0x15, 0x10 or 0x19); on variant B 0x10 is
+  both the power-on exchange and the UVC enable, and the box echoes it either way;
+* the set-point is read in the model's encoding (whole °C, or °C × 2) and range; an odd
+  °C × 2 parameter (a half degree) is ignored: the box keeps whole degrees, like its plate
+  range and the 1B status frame, and a value it cannot hold changes nothing (SPEC §4 inv. 5);
+* ``0B 00`` (the keep-alive, also a long press of Filter) is answered at once and flagged
+  ``RESET``: it clears the panel's error (the board's F1 latch);
 * bubbles, ozone and UVC are obeyed on *edges* (:class:`AutoOffRequest`) because they
   switch themselves off: a repeat of the value that already timed out must not restart them.
   SPEC §4 invariant 3: the auto-off runs from the command that switched the load on or
   changed its level; a repeat of the same level — the state cycle or the burst of any key
   press, which ends in 16 00 — neither restarts the load nor re-arms its timer. To start a
   load that timed out the remote sends a different value (the panel's own auto-off mirror
-  shows it off, so the next press asks for a level again).
+  shows it off, so the next press asks for a level again). On a model whose *remote* times
+  the auto-offs (``auto_off_by = "remote"``) the box runs no timer: the remote sends the
+  ``off`` itself.
 
 :meth:`RemoteRequests.handle` returns flags so the board can feed the watchdog, answer a
 handshake and re-evaluate its regions without this module knowing about any of them.
@@ -24,6 +35,7 @@ from collections.abc import Callable
 
 from protocols.clock import Event, Scheduler
 from protocols.mspa import HANDSHAKE_REPLIES, Command, encode
+from protocols.mspa.models import JETS_COMMAND
 from protocols.mspa.values import BUBBLE_LEVEL_MAX
 from spasim.profiles import UVC_VARIANT_B, Profile
 
@@ -35,6 +47,8 @@ CHANGED = 2
 """What the firmware obeys changed: the regions must be re-evaluated."""
 REPLY = 4
 """The box answers at once with :attr:`RemoteRequests.reply`."""
+RESET = 8
+"""``0B 00``: the remote asks the box to clear the panel's error (F1)."""
 
 
 class AutoOffRequest:
@@ -58,10 +72,12 @@ class AutoOffRequest:
     )
 
     def __init__(
-        self, scheduler: Scheduler, auto_off_s: float, on_expire: Callable[[], None]
+        self, scheduler: Scheduler, auto_off_s: float | None, on_expire: Callable[[], None]
     ) -> None:
         self._scheduler = scheduler
         self.auto_off_s = auto_off_s
+        """Seconds the load runs after a change (None: the box runs no timer, the remote
+        times the auto-off)."""
         self._on_expire = on_expire
         self._event: Event | None = None
         self.last_received: int | None = None
@@ -96,7 +112,8 @@ class AutoOffRequest:
         self.value = value
         if value:
             self.armed_at = self._scheduler.now()
-            self._event = self._scheduler.call_later(self.auto_off_s, self._expire)
+            if self.auto_off_s is not None:
+                self._event = self._scheduler.call_later(self.auto_off_s, self._expire)
 
     def _cancel(self) -> None:
         if self._event is not None:
@@ -122,9 +139,17 @@ class RemoteRequests:
         self.profile = profile
         self.heater = False
         self.filter = False
-        self.bubbles = AutoOffRequest(scheduler, profile.bubble_auto_off_s, on_expire)
-        self.ozone = AutoOffRequest(scheduler, profile.ozone_auto_off_s, on_expire)
-        self.uvc = AutoOffRequest(scheduler, profile.uvc_auto_off_s, on_expire)
+        self.jets = False
+        box_timed = profile.auto_off_by == "box"
+        self.bubbles = AutoOffRequest(
+            scheduler, profile.bubble_auto_off_s if box_timed else None, on_expire
+        )
+        self.ozone = AutoOffRequest(
+            scheduler, profile.ozone_auto_off_s if box_timed else None, on_expire
+        )
+        self.uvc = AutoOffRequest(
+            scheduler, profile.uvc_auto_off_s if box_timed else None, on_expire
+        )
         self.auto_offs = {"bubbles": self.bubbles, "ozone": self.ozone, "uvc": self.uvc}
         """The commands that switch themselves off, by the panel key that sends them."""
         self.setpoint = profile.setpoint_default_c
@@ -142,10 +167,14 @@ class RemoteRequests:
         }
         for command, reply in _REPLIES.items():
             handlers[command] = self._replier(reply)
+        handlers[Command.KEEPALIVE] = self._keepalive
+        if profile.jets_fitted:
+            handlers[JETS_COMMAND] = self._jets
         if profile.uvc_command == UVC_VARIANT_B:
             handlers[Command.INIT_10] = self._init_10_uvc
         else:
-            handlers[Command.UVC] = self._uvc
+            handlers[profile.uvc_command] = self._uvc
+        self._double_setpoint = profile.setpoint_encoding == "double"
         self._handlers = handlers
 
     def handle(self, command: int, parameter: int) -> int:
@@ -158,6 +187,7 @@ class RemoteRequests:
         """Power loss or fail-safe: every load off, and the next state frames apply again."""
         self.heater = False
         self.filter = False
+        self.jets = False
         self.bubbles.forget()
         self.ozone.forget()
         self.uvc.forget()
@@ -183,6 +213,20 @@ class RemoteRequests:
         self.filter = bool(parameter)
         return VALID | CHANGED
 
+    def _jets(self, parameter: int) -> int:
+        if parameter > 1:
+            return IGNORED
+        if self.jets == bool(parameter):
+            return VALID
+        self.jets = bool(parameter)
+        return VALID | CHANGED
+
+    def _keepalive(self, parameter: int) -> int:
+        if parameter != 0:
+            return IGNORED
+        self.reply = _REPLIES[Command.KEEPALIVE]
+        return VALID | REPLY | RESET
+
     def _bubbles(self, parameter: int) -> int:
         if parameter > BUBBLE_LEVEL_MAX:
             return IGNORED
@@ -207,9 +251,15 @@ class RemoteRequests:
 
     def _setpoint(self, parameter: int) -> int:
         p = self.profile
-        if not p.setpoint_min_c <= parameter <= p.setpoint_max_c:
+        if self._double_setpoint:
+            celsius, half = divmod(parameter, 2)
+            if half:
+                return IGNORED  # a half degree: the box keeps whole degrees (module doc)
+        else:
+            celsius = parameter
+        if not p.setpoint_min_c <= celsius <= p.setpoint_max_c:
             return IGNORED
-        self.setpoint = parameter
+        self.setpoint = celsius
         return VALID
 
     def _zero_only(self, parameter: int) -> int:

@@ -519,7 +519,8 @@ def test_keep_alive_alone_keeps_the_watchdog_fed() -> None:
 OUT_OF_RANGE = [
     Frame(Command.BUBBLES, 7),
     Frame(Command.SETPOINT, 90),
-    Frame(Command.SETPOINT, 19),
+    Frame(Command.SETPOINT, 9),  # below the plate's 10 °C
+    Frame(Command.SETPOINT, 41),  # above its 40 °C
     Frame(Command.HEATER, 2),
     Frame(Command.FILTER, 2),
     Frame(Command.OZONE, 2),

@@ -68,6 +68,8 @@ def test_catalogue_covers_spec_section_5() -> None:
         "power-board-dead",
         "filter-pump-dead",
         "flow-switch-stuck-open",
+        "inlet-flow-switch-stuck-open",
+        "outlet-flow-switch-stuck-open",
         "flow-switch-stuck-closed",
         "heater-open",
         "heater-relay-welded",
@@ -78,12 +80,21 @@ def test_catalogue_covers_spec_section_5() -> None:
         "knob-reed-switch-stuck",
         "ozone-dead",
         "uvc-dead",
+        "jet-pump-dead",
         "link-noisy",
         "panel-dead",
     ]
     assert fault_ids("remote") == ["panel-dead"]
     assert fault_spec("filter-pump-dead").repair == "B9300929 filter pump"
     assert fault_spec("prcd-tripped").repair == "nothing to replace (reset the PRCD)"
+    # Issue 12: two flow switches, each its own part; the faults of both name both.
+    assert "inlet flow switch" in fault_spec("inlet-flow-switch-stuck-open").repair
+    assert "outlet" not in fault_spec("inlet-flow-switch-stuck-open").repair
+    assert "outlet flow switch" in fault_spec("outlet-flow-switch-stuck-open").repair
+    for both in ("flow-switch-stuck-open", "flow-switch-stuck-closed"):
+        repair = fault_spec(both).repair
+        assert "inlet flow switch" in repair and "outlet flow switch" in repair
+    assert "jet pump" in fault_spec("jet-pump-dead").repair
     assert all(spec.signature for spec in CATALOGUE)
 
 
@@ -182,6 +193,25 @@ def sig_flow_switch_stuck_open(bench: Bench) -> None:
     assert bench.box.load_powers()["heater"] == 0
 
 
+def _one_flow_switch_open(bench: Bench, reported: int) -> None:
+    """The pump runs and draws, only one switch closes: 08 shows which; the heater, which
+    needs both, stays locked out."""
+    bench.advance(8)
+    bench.press(filter=True, heater=True)
+    bench.advance(3)
+    assert bench.box.load_powers()["filter"] == 60
+    assert bench.last(Command.FLOW) == Frame(Command.FLOW, reported)
+    assert bench.box.load_powers()["heater"] == 0
+
+
+def sig_inlet_flow_switch_stuck_open(bench: Bench) -> None:
+    _one_flow_switch_open(bench, 0x02)
+
+
+def sig_outlet_flow_switch_stuck_open(bench: Bench) -> None:
+    _one_flow_switch_open(bench, 0x01)
+
+
 def sig_flow_switch_stuck_closed(bench: Bench) -> None:
     bench.advance(8)
     assert bench.last(Command.FLOW) == Frame(Command.FLOW, 3)
@@ -261,6 +291,14 @@ def sig_uvc_dead(bench: Bench) -> None:
     assert bench.box.driven()["uvc"] and bench.box.load_powers()["uvc"] == 0
 
 
+def sig_jet_pump_dead(bench: Bench) -> None:
+    """Elite (the bench's profile for this fault): 0D 01 switches the jets, none draw."""
+    bench.advance(8)
+    bench.cable.remote.send(bytes(Frame(Command.CYCLE_0D, 1)))
+    bench.advance(0.1)
+    assert bench.box.driven()["jets"] and bench.box.load_powers()["jets"] == 0
+
+
 def sig_link_noisy(bench: Bench) -> None:
     bench.advance(600)
     counters = bench.decoder.counters
@@ -276,6 +314,8 @@ SIGNATURES: dict[str, Callable[[Bench], None]] = {
     "power-board-dead": sig_power_board_dead,
     "filter-pump-dead": sig_filter_pump_dead,
     "flow-switch-stuck-open": sig_flow_switch_stuck_open,
+    "inlet-flow-switch-stuck-open": sig_inlet_flow_switch_stuck_open,
+    "outlet-flow-switch-stuck-open": sig_outlet_flow_switch_stuck_open,
     "flow-switch-stuck-closed": sig_flow_switch_stuck_closed,
     "heater-open": sig_heater_open,
     "heater-relay-welded": sig_heater_relay_welded,
@@ -286,8 +326,11 @@ SIGNATURES: dict[str, Callable[[Bench], None]] = {
     "knob-reed-switch-stuck": sig_knob_reed_switch_stuck,
     "ozone-dead": sig_ozone_dead,
     "uvc-dead": sig_uvc_dead,
+    "jet-pump-dead": sig_jet_pump_dead,
     "link-noisy": sig_link_noisy,
 }
+SIGNATURE_PROFILES = {"jet-pump-dead": "elite-6"}
+"""A fault of a part only some models have is shown on such a model (default premium-4)."""
 
 
 def test_every_box_fault_has_a_signature_test() -> None:
@@ -296,14 +339,15 @@ def test_every_box_fault_has_a_signature_test() -> None:
 
 @pytest.mark.parametrize("fault", list(SIGNATURES))
 def test_fault_signature(fault: str) -> None:
-    bench = Bench((fault,), tank_litres=20)
+    profile = SIGNATURE_PROFILES.get(fault, "premium-4")
+    bench = Bench((fault,), tank_litres=20, profile=profile)
     SIGNATURES[fault](bench)
 
 
 @pytest.mark.parametrize("fault", list(SIGNATURES))
 def test_healthy_box_does_not_show_the_signature(fault: str) -> None:
     """Each signature check must fail on a healthy box, or it proves nothing."""
-    bench = Bench((), tank_litres=20)
+    bench = Bench((), tank_litres=20, profile=SIGNATURE_PROFILES.get(fault, "premium-4"))
     with pytest.raises(AssertionError):
         SIGNATURES[fault](bench)
 
@@ -322,8 +366,9 @@ def test_fault_injected_later_and_cleared_restores_a_healthy_box(fault: str) -> 
     bench.press(filter=True, heater=True, bubbles=2, ozone=True, uvc=True)
     bench.advance(2)
     assert bench.box.running
-    assert all(bench.box.driven().values())
-    assert all(bench.box.energised().values())
+    # premium-4 has no jet pump: every other load runs.
+    assert all(on for load, on in bench.box.driven().items() if load != "jets")
+    assert all(on for load, on in bench.box.energised().items() if load != "jets")
     assert bench.box.bubbles_visible
     assert bench.last(Command.FLOW) == Frame(Command.FLOW, 3)
     assert bench.last(Command.WATER_TEMP) == Frame(Command.WATER_TEMP, 60)

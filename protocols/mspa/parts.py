@@ -73,11 +73,19 @@ CATALOGUE: tuple[Part, ...] = (
     # No published number: internal codes.
     _part("SB-PRCD", "PRCD", "electrical", "the safety switch on the mains cord"),
     _part("SB-HEATER", "PTC heater", "electrical", "the water heater"),
+    # The heating loop has two reed (flow) switches, one at its inlet and one at its outlet;
+    # the box reports each in its own bit of 0x08 and heats only while both are closed.
     _part(
-        "SB-REED-HEATER",
-        "heater reed switch",
+        "SB-FLOW-INLET",
+        "inlet flow switch",
         "electrical",
-        "the flow switch that lets the heater run only when water flows",
+        "the reed switch at the heater's water inlet that tells the box water flows",
+    ),
+    _part(
+        "SB-FLOW-OUTLET",
+        "outlet flow switch",
+        "electrical",
+        "the reed switch at the heater's water outlet that tells the box water flows",
     ),
     _part("SB-TEMP-SENSOR", "temperature sensor", "electrical", "the water temperature sensor"),
     _part("SB-BLOWER", "bubble generator", "electrical", "the air blower that makes the bubbles"),
@@ -105,8 +113,11 @@ FAULT_PARTS: dict[str, tuple[str, ...]] = {
     "transformer-dead": ("B9300933",),
     "power-board-dead": ("B9301291",),
     "filter-pump-dead": ("B9300929",),
-    "flow-switch-stuck-open": ("SB-REED-HEATER",),
-    "flow-switch-stuck-closed": ("SB-REED-HEATER",),
+    # Both switches read wrong: either may be the one at fault, so both are named.
+    "flow-switch-stuck-open": ("SB-FLOW-INLET", "SB-FLOW-OUTLET"),
+    "flow-switch-stuck-closed": ("SB-FLOW-INLET", "SB-FLOW-OUTLET"),
+    "inlet-flow-switch-stuck-open": ("SB-FLOW-INLET",),
+    "outlet-flow-switch-stuck-open": ("SB-FLOW-OUTLET",),
     "heater-open": ("SB-HEATER",),
     "heater-relay-welded": ("B9301291",),
     "temp-sensor-open": ("SB-TEMP-SENSOR",),
@@ -116,6 +127,7 @@ FAULT_PARTS: dict[str, tuple[str, ...]] = {
     "knob-reed-switch-stuck": ("B9301267",),
     "ozone-dead": ("SB-O3",),
     "uvc-dead": ("SB-UVC",),
+    "jet-pump-dead": ("SB-JET-PUMP",),
     "link-noisy": ("SB-CABLE",),
     "panel-dead": ("B9301287", "B9301288"),
 }
