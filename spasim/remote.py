@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from protocols.clock import Scheduler
-from protocols.mspa import SETPOINT_MAX, SETPOINT_MIN, Command, RemoteState
-from protocols.mspa.remote import FrameListener, RemoteDuty, RemotePort
+from protocols.mspa import RemoteState
+from protocols.mspa.remote import FrameListener, PanelCode, RemoteDuty, RemotePort
 from spasim.faults import parse_fault
 from spasim.profiles import Profile, resolve_profile
 
@@ -27,8 +27,18 @@ BUBBLE_LEVELS = 3
 
 
 class PanelDisplay(NamedTuple):
-    """What the panel shows a person: the water temperature and the key lights."""
+    """What the panel shows a person: the readout and the key lights."""
 
+    readout: str
+    """The digits as a person reads them: the water temperature (``"38"``, ``"--"`` before
+    the first report), the set-point while a +/− press shows it, or the panel code
+    (``"F1"``, ``"A0"``) in their place, blinking."""
+    blinking: bool
+    """The readout blinks (a panel code)."""
+    code: PanelCode | None
+    """The panel code shown, if any (F1 wins over A0)."""
+    showing_setpoint: bool
+    """The readout is the set-point (a +/− press less than 5 s ago)."""
     water_c: float | None
     """Last temperature the box reported (None before the first 0x06 frame)."""
     setpoint: int
@@ -40,6 +50,7 @@ class PanelDisplay(NamedTuple):
     bubbles: int
     ozone: bool
     uvc: bool
+    jets: bool
     connected: bool
     """Handshake done with a box (a dead panel shows nothing at all)."""
 
@@ -48,13 +59,15 @@ class VirtualRemote:
     """A wired MSpa panel on a port: press keys, read the display, inject ``panel-dead``.
 
     ``profile`` (a :class:`~spasim.profiles.Profile` or its name) is the box model the panel
-    belongs to: it fixes the UVC code (variant A 0x15, variant B 0x10) and the auto-off
-    times the panel mirrors (bubbles 10 or 20 min, ozone/UVC 2 h); ``uvc_command`` overrides
-    the UVC code (a panel tested on the bench without a box model).
+    belongs to: its plate fixes everything the duty follows (cycle schedule, burst, UVC code
+    0x15/0x10/0x19, jets, set-point range and encoding, auto-off times and side, F1/A0
+    timers); ``uvc_command`` overrides the UVC code (a panel tested on the bench without a
+    box model).
 
-    Keys act like the real ones: heater, filter, ozone and UVC toggle; bubbles step through
-    off → 1 → 2 → 3 → off; set-point up/down move one degree within 20–40 °C. Every key press
-    sends the key-press burst (through :meth:`RemoteDuty.press`).
+    Keys act like the real ones: heater, filter, ozone, UVC and jets toggle; bubbles step
+    through off → 1 → 2 → 3 → off; + and − show the set-point, then move it one degree within
+    the model's range (:meth:`RemoteDuty.press_setpoint`); a long press of Filter resets F1
+    and A0. Every key press sends the key-press burst.
     """
 
     def __init__(
@@ -64,7 +77,7 @@ class VirtualRemote:
         *,
         profile: Profile | str | None = None,
         faults: Iterable[str] = (),
-        uvc_command: Command | None = None,
+        uvc_command: int | None = None,
         thermostat: bool = True,
         state: RemoteState = RemoteState(),  # noqa: B008 - an immutable NamedTuple
         on_frame: FrameListener | None = None,
@@ -74,11 +87,9 @@ class VirtualRemote:
         self.duty = RemoteDuty(
             scheduler,
             port,
-            uvc_command=Command(self.profile.uvc_command) if uvc_command is None else uvc_command,
+            plate=self.profile.plate,
+            uvc_command=uvc_command,
             thermostat=thermostat,
-            bubble_auto_off_minutes=self.profile.blower_auto_off_min,
-            ozone_auto_off_minutes=self.profile.ozone_auto_off_h * 60.0,
-            uvc_auto_off_minutes=self.profile.uvc_auto_off_h * 60.0,
             state=state,
             on_frame=on_frame,
         )
@@ -149,12 +160,27 @@ class VirtualRemote:
     def press_uvc(self) -> RemoteState:
         return self._press(uvc=not self.duty.state.uvc)
 
+    def press_jets(self) -> RemoteState:
+        """The jets key (a model with a jet pump; ``ValueError`` on the others)."""
+        return self._press(jets=not self.duty.state.jets)
+
     def setpoint_up(self) -> RemoteState:
-        """One degree up; at 40 °C the key is still a key press, the set-point stays."""
-        return self._press(setpoint=min(self.duty.state.setpoint + 1, SETPOINT_MAX))
+        """The + key: the first press shows the set-point (on a show-set-point model), the
+        next ones move it one degree; at the top of the range it stays."""
+        if self.dead:
+            return self.duty.state
+        return self.duty.press_setpoint(+1)
 
     def setpoint_down(self) -> RemoteState:
-        return self._press(setpoint=max(self.duty.state.setpoint - 1, SETPOINT_MIN))
+        """The − key (see :meth:`setpoint_up`)."""
+        if self.dead:
+            return self.duty.state
+        return self.duty.press_setpoint(-1)
+
+    def long_press_filter(self) -> None:
+        """Hold Filter: sends 0B 00, the reset that clears F1 and A0."""
+        if not self.dead:
+            self.duty.long_press_filter()
 
     def set(self, **changes: bool | int) -> RemoteState:
         """Several settings in one key press (what an app or a test wants)."""
@@ -171,8 +197,23 @@ class VirtualRemote:
         """What the panel shows; None when the panel is dead or switched off (blank)."""
         if self.dead or not self._powered:
             return None
-        state = self.duty.state
+        duty = self.duty
+        state = duty.state
+        code = duty.panel_code
+        showing = duty.setpoint_showing
+        if showing:
+            readout = f"{state.setpoint}"
+        elif code is not None:
+            readout = code
+        elif duty.water_c is None:
+            readout = "--"
+        else:
+            readout = f"{duty.water_c:g}"
         return PanelDisplay(
+            readout=readout,
+            blinking=code is not None and not showing,
+            code=code,
+            showing_setpoint=showing,
             water_c=self.duty.water_c,
             setpoint=state.setpoint,
             heater=state.heater,
@@ -181,5 +222,6 @@ class VirtualRemote:
             bubbles=state.bubbles,
             ozone=state.ozone,
             uvc=state.uvc,
+            jets=state.jets,
             connected=self.duty.handshake_done,
         )

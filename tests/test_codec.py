@@ -122,7 +122,8 @@ def test_temperature_helpers() -> None:
 
 def test_setpoint_bubbles_switch_helpers() -> None:
     assert encode_setpoint(37) == 0x25
-    for bad_setpoint in (19, 41, 37.5, True):
+    assert encode_setpoint(10) == 10, "MW's bridge sends 10 °C (hibernate)"
+    for bad_setpoint in (9, 41, 37.5, True):
         with pytest.raises(ValueError, match="set-point"):
             encode_setpoint(bad_setpoint)  # type: ignore[arg-type]
     assert encode_bubble_level(3) == 3
@@ -156,17 +157,17 @@ def test_flow_bits() -> None:
 def test_key_press_burst_order() -> None:
     state = RemoteState(heater=True, filter=True, bubbles=2, setpoint=37)
     burst = key_press_burst(state, setpoint_changed=True)
-    assert [f.command for f in burst] == [
+    assert [f.command for f in burst] == [  # the capture: 01 02 03 0D 0E 15 16 04
+        Command.HEATER,
+        Command.FILTER,
         Command.BUBBLES,
         Command.CYCLE_0D,
         Command.OZONE,
         Command.UVC,
-        Command.HEATER,
-        Command.FILTER,
         Command.KEY_PRESS,
         Command.SETPOINT,
     ]
-    assert burst[0].parameter == 2 and burst[-1].parameter == 37
+    assert burst[2].parameter == 2 and burst[-1].parameter == 37
     variant_b = key_press_burst(state, uvc_command=Command.INIT_10)
     assert Command.INIT_10 in [f.command for f in variant_b]
     assert burst[-2] == Frame(Command.KEY_PRESS, 0)

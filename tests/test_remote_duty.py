@@ -94,13 +94,14 @@ def handshaken(**options: object) -> tuple[Scheduler, FakeBox, RemoteDuty]:
 
 
 def burst(state: RemoteState, *, uvc: int = Command.UVC, setpoint: bool = False) -> list[Frame]:
+    """The capture's key-press burst: 01 02 03 0D 0E 15 16, then 04 (research: MW log)."""
     frames = [
+        Frame(Command.HEATER, int(state.heater)),
+        Frame(Command.FILTER, int(state.filter)),
         Frame(Command.BUBBLES, state.bubbles),
         Frame(Command.CYCLE_0D, 0),
         Frame(Command.OZONE, int(state.ozone)),
         Frame(uvc, int(state.uvc)),
-        Frame(Command.HEATER, int(state.heater)),
-        Frame(Command.FILTER, int(state.filter)),
         Frame(Command.KEY_PRESS, 0),
     ]
     if setpoint:
@@ -184,8 +185,13 @@ def test_box_reboot_restarts_the_handshake() -> None:
 # -- state cycle and keep-alive -------------------------------------------------------------
 
 
+CAPTURE_OFFSETS = (0.0, 1.40, 2.90, 4.41, 5.91, 7.42)
+"""Research (MW capture): 01, then 02 +1.40, 03 +2.90, 0D +4.41, 0E +5.91, 15 +7.42."""
+CAPTURE_PERIOD = 7.517
+
+
 def test_every_state_is_heard_at_least_every_cycle() -> None:
-    scheduler, box, duty = handshaken(cycle_seconds=7.5)
+    scheduler, box, duty = handshaken()
     start = duty.handshake_done_at
     assert start is not None
     scheduler.run_until(start + 300.0)
@@ -198,12 +204,15 @@ def test_every_state_is_heard_at_least_every_cycle() -> None:
         Command.OZONE,
         Command.UVC,
     ]
-    gaps = [b[0] - a[0] for a, b in itertools.pairwise(cycle_frames)]
-    assert all(gap == pytest.approx(1.25) for gap in gaps)
+    first = cycle_frames[0][0]
+    assert first == pytest.approx(start + FIRST_STATE_SECONDS + FRAME_TIME)
+    for n, (time, _) in enumerate(cycle_frames):
+        expected = first + (n // 6) * CAPTURE_PERIOD + CAPTURE_OFFSETS[n % 6]
+        assert time == pytest.approx(expected, abs=1e-6), f"cycle frame {n}"
     for command in STATE_CYCLE:
         times = box.times_of(command, since=start)
         assert len(times) >= 39
-        assert max(b - a for a, b in itertools.pairwise(times)) <= 7.5 + 1e-9
+        assert max(b - a for a, b in itertools.pairwise(times)) <= CAPTURE_PERIOD + 1e-6
 
 
 def test_variant_b_sends_init_10_in_place_of_uvc() -> None:
@@ -274,8 +283,10 @@ def test_bad_presses_change_nothing() -> None:
         duty.press(bubbles=7)
     with pytest.raises(ValueError, match="set-point"):
         duty.press(setpoint=90)
-    with pytest.raises(ValueError, match="unknown"):
+    with pytest.raises(ValueError, match="no jets"):
         duty.press(jets=True)
+    with pytest.raises(ValueError, match="unknown"):
+        duty.press(turbo=True)
     assert duty.state == RemoteState()
     scheduler.run_until(scheduler.now() + 0.5)
     assert Frame(Command.KEY_PRESS, 0) not in box.frames()[mark:]
@@ -435,7 +446,7 @@ def test_rejects_impossible_configuration() -> None:
     with pytest.raises(ValueError, match="cycle_seconds"):
         RemoteDuty(scheduler, None, cycle_seconds=0)
     with pytest.raises(ValueError, match="set-point"):
-        RemoteDuty(scheduler, None, state=RemoteState(setpoint=10))
+        RemoteDuty(scheduler, None, state=RemoteState(setpoint=9))
 
 
 # -- the virtual panel (spasim.remote) -------------------------------------------------------
@@ -460,12 +471,12 @@ def test_panel_keys_step_like_the_real_ones() -> None:
     for _ in range(3):
         remote.setpoint_up()
     assert remote.state.setpoint == 40, "40 °C is the top of the range"
-    for _ in range(25):
+    for _ in range(35):
         remote.setpoint_down()
-    assert remote.state.setpoint == 20
-    scheduler.run_until(13.0)  # 35 bursts of 7–8 frames take about 1.2 s of line time
+    assert remote.state.setpoint == 10, "10 °C is the bottom (MW's hibernate preset)"
+    scheduler.run_until(14.0)  # 45 bursts of 7–8 frames take about 1.5 s of line time
     markers = [f for f in box.frames(since=10.0) if f.command == Command.KEY_PRESS]
-    assert len(markers) == 5 + 2 + 3 + 25, "every key press sends a burst"
+    assert len(markers) == 5 + 2 + 3 + 35, "every key press sends a burst"
 
 
 def test_panel_display_shows_what_the_box_reports() -> None:
@@ -525,8 +536,9 @@ def test_panel_follows_its_profile() -> None:
     pressed = scheduler.now()
     scheduler.run_until(pressed + 15 * 60)
     assert remote.state.bubbles == 1, "aurora-urban bubbles run 20 minutes"
-    assert box.times_of(Command.UVC) == []
-    assert any(f == Frame(Command.INIT_10, 1) for f in box.frames(since=pressed))
+    # The capture's Aurora Urban (and MW's configuration for it) enable UVC on 0x15.
+    assert Frame(Command.INIT_10, 1) not in box.frames()
+    assert Frame(Command.UVC, 1) in box.frames(since=pressed)
     scheduler.run_until(pressed + 20 * 60 + 1)
     assert remote.state.bubbles == 0
 

@@ -233,7 +233,7 @@ def test_silent_panel_puts_the_box_in_fail_safe() -> None:
     ("changes", "message"),
     [
         ({"hours": 0.0}, "hours must be"),
-        ({"setpoint": 41}, "set-point must be 20–40"),
+        ({"setpoint": 41}, "set-point must be 10–40"),
         ({"bubbles_at": (61.0,)}, "--bubbles-at 61 min is outside"),
         ({"ambient_c": 80.0}, "ambient must be"),
         ({"water_c": -5.0}, "water must be"),

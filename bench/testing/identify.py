@@ -69,9 +69,12 @@ class WireWatch:
             self.extra.add(frame.command)
         elif frame.command == Command.BOOT_09:
             self.boot_09_at = time
-        elif frame.command == Command.BOOT_07 and frame.parameter == 0x0C:
-            if self.boot_09_at is None or time - self.boot_09_at > BOOT_PAIR_S:
-                self.repeats_07 += 1
+        elif (
+            frame.command == Command.BOOT_07
+            and frame.parameter == 0x0C
+            and (self.boot_09_at is None or time - self.boot_09_at > BOOT_PAIR_S)
+        ):
+            self.repeats_07 += 1
 
     def listened_s(self, now: float) -> float:
         return 0.0 if self.started is None else now - self.started

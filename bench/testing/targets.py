@@ -144,7 +144,10 @@ def virtual_box_target(
     )
     box = rig.box
     link = RemoteLink(
-        rig.driver, rig.port, description=f"virtual:{loaded.name}", plate=load_model(profile)
+        rig.driver,
+        rig.port,
+        description=f"virtual:{loaded.name}",
+        plate=loaded.plate,
     )
     fitted = profile_fitted(loaded)
     virtual_meter: Meter | None = None

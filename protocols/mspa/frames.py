@@ -71,22 +71,30 @@ class Command(IntEnum):
     KEEPALIVE = 0x0B
     """both: remote sends 0x00 once a minute, box answers 0x86 at once."""
     CYCLE_0D = 0x0D
-    """remote→box: meaning unknown, 0x00 in the state cycle."""
+    """remote→box: jets 0/1 on a model with a jet pump (Elite); 0x00 in the cycle otherwise."""
     OZONE = 0x0E
     """remote→box: ozone enable 0/1."""
     BOOT_0F = 0x0F
-    """remote→box: meaning unknown, 0x00 at power-on."""
+    """remote→box: meaning unknown, 0x00 once, 0.4 s after the first 0x0D after a handshake."""
     INIT_10 = 0x10
     """both: power-on exchange (remote 0x00, box echoes); UVC enable on box variant B."""
     HANDSHAKE_11 = 0x11
     """both: power-on handshake, remote 0x00, box echoes 0x00."""
+    BLOWER = 0x12
+    """box→remote (some models): 01 twice a second while the blower runs, 00 once when it stops."""
     UVC = 0x15
     """remote→box: UVC enable 0/1 (box variant A)."""
     KEY_PRESS = 0x16
     """remote→box: key-press marker 0x00, before SETPOINT and with key presses."""
+    UVC_C = 0x19
+    """remote→box: UVC ("sanitize") enable 0/1 (box variant C, weak source)."""
+    LED_FLAGS = 0x1A
+    """box→remote (some models): the panel's LED flags, with every temperature report."""
+    STATUS = 0x1B
+    """box→remote (some models): set-point and bubbles, with every flow report."""
 
 
-NEVER_SEEN_CODES = frozenset({0x05, 0x0C, 0x12, 0x13, 0x14, 0x17})
+NEVER_SEEN_CODES = frozenset({0x05, 0x0C, 0x13, 0x14, 0x17})
 """Codes in the known range that no capture has shown; receivers must tolerate them."""
 
 _COMMAND_BY_CODE: tuple[Command | int, ...] = tuple(

@@ -1,16 +1,18 @@
 """Captured traffic of SPEC §3 as data a test or a virtual unit can replay.
 
 ``POWER_ON`` is the order seen on a real box after mains on, with the capture's times;
-``STATE_CYCLE`` is the order of the remote's periodic state frames; :func:`key_press_burst`
-builds what a remote sends when a key is pressed.
+``STATE_CYCLE`` is the capture's order of the remote's periodic state frames;
+:func:`key_press_burst` builds what a remote sends when a key is pressed. A model's plate
+(:class:`~protocols.mspa.models.ModelPlate`) names its cycle and burst entries
+(``remote_cycle``, ``remote_burst``); :func:`entry_frame` turns an entry into its frame.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from protocols.mspa.frames import Command, Direction, Frame
+from protocols.mspa.frames import Command, Direction, Frame, as_command
 
 BOX = Direction.BOX_TO_REMOTE
 REMOTE = Direction.REMOTE_TO_BOX
@@ -65,17 +67,19 @@ REMOTE_HANDSHAKE: tuple[Frame, ...] = (
 """What a remote sends at power-on, in order."""
 
 STATE_CYCLE: tuple[Command, ...] = (
+    Command.HEATER,
+    Command.FILTER,
     Command.BUBBLES,
     Command.CYCLE_0D,
     Command.OZONE,
     Command.UVC,
-    Command.HEATER,
-    Command.FILTER,
 )
-"""Order of the remote's periodic state frames (variant A; variant B sends INIT_10 for UVC)."""
+"""The capture's order of the remote's periodic state frames (01 02 03 0D 0E 15; variant B
+sends 0x10 and variant C 0x19 for UVC). A model's plate may order its cycle otherwise
+(``remote_cycle``)."""
 
-STATE_CYCLE_SECONDS = 7.5
-"""A box hears every state at least this often."""
+STATE_CYCLE_SECONDS = 7.517
+"""The capture's cycle period: a box hears every state at least this often."""
 
 
 class RemoteState(NamedTuple):
@@ -87,9 +91,12 @@ class RemoteState(NamedTuple):
     ozone: bool = False
     uvc: bool = False
     setpoint: int = 40
+    jets: bool = False
+    """The jet pump (0x0D 0/1) on a model that has one; always off on the others."""
 
-    def parameter_for(self, command: Command) -> int:
-        """The state-cycle parameter of ``command`` (UVC for both UVC codes)."""
+    def parameter_for(self, command: Command | int) -> int:
+        """The state-cycle parameter of ``command`` (UVC for every UVC code; 0x0D is the
+        jets; the set-point in whole °C)."""
         if command == Command.HEATER:
             return int(self.heater)
         if command == Command.FILTER:
@@ -98,29 +105,104 @@ class RemoteState(NamedTuple):
             return self.bubbles
         if command == Command.OZONE:
             return int(self.ozone)
-        if command in (Command.UVC, Command.INIT_10):
+        if command in UVC_CODES:
             return int(self.uvc)
+        if command == Command.CYCLE_0D:
+            return int(self.jets)
         if command == Command.SETPOINT:
             return self.setpoint
         return 0
 
 
-def state_frames(state: RemoteState, uvc_command: Command = Command.UVC) -> list[Frame]:
+UVC_CODES = (int(Command.UVC), int(Command.INIT_10), int(Command.UVC_C))
+"""The UVC enable code of variant A, B and C boxes."""
+
+ENTRY_COMMANDS: Mapping[str, Command] = {
+    "heater": Command.HEATER,
+    "filter": Command.FILTER,
+    "bubbles": Command.BUBBLES,
+    "jets": Command.CYCLE_0D,
+    "ozone": Command.OZONE,
+    "uvc": Command.UVC,
+    "marker": Command.KEY_PRESS,
+    "setpoint": Command.SETPOINT,
+}
+"""The frame each entry name of a plate's ``remote_cycle``/``remote_burst`` stands for
+(``uvc`` goes out on the model's UVC code)."""
+
+CAPTURE_CYCLE = ("heater", "filter", "bubbles", "jets", "ozone", "uvc")
+"""The capture's state cycle by entry name."""
+CAPTURE_BURST = ("heater", "filter", "bubbles", "jets", "ozone", "uvc", "marker", "setpoint")
+"""The capture's key-press burst by entry name: 01 02 03 0D 0E 15 16 04."""
+
+
+def encode_setpoint_parameter(celsius: int, encoding: str = "celsius") -> int:
+    """0x04's parameter for ``celsius``: whole °C, or °C × 2 (``encoding="double"``)."""
+    if encoding == "celsius":
+        return celsius
+    if encoding == "double":
+        return celsius * 2
+    raise ValueError(f"set-point encoding must be celsius or double, got {encoding!r}")
+
+
+def entry_frame(
+    entry: str,
+    state: RemoteState,
+    *,
+    uvc_command: int = Command.UVC,
+    jets_fitted: bool = True,
+    setpoint_encoding: str = "celsius",
+) -> Frame:
+    """The frame of one cycle/burst entry for ``state`` (``jets`` is 0D 00 without a jet
+    pump; ``setpoint`` is encoded per ``setpoint_encoding``)."""
+    command = ENTRY_COMMANDS.get(entry)
+    if command is None:
+        raise ValueError(f"unknown remote entry {entry!r}: known are {', '.join(ENTRY_COMMANDS)}")
+    if command == Command.UVC:
+        return Frame(as_command(uvc_command), int(state.uvc))
+    if command == Command.CYCLE_0D:
+        return Frame(command, int(state.jets and jets_fitted))
+    if command == Command.KEY_PRESS:
+        return Frame(command, 0x00)
+    if command == Command.SETPOINT:
+        return Frame(command, encode_setpoint_parameter(state.setpoint, setpoint_encoding))
+    return Frame(command, state.parameter_for(command))
+
+
+def state_frames(
+    state: RemoteState,
+    uvc_command: int = Command.UVC,
+    *,
+    cycle: Sequence[str] = CAPTURE_CYCLE,
+    jets_fitted: bool = True,
+) -> list[Frame]:
     """One frame for each entry of the state cycle, in cycle order."""
-    frames = []
-    for command in STATE_CYCLE:
-        code = uvc_command if command == Command.UVC else command
-        frames.append(Frame(code, state.parameter_for(command)))
-    return frames
+    return [
+        entry_frame(entry, state, uvc_command=uvc_command, jets_fitted=jets_fitted)
+        for entry in cycle
+    ]
 
 
 def key_press_burst(
-    state: RemoteState, *, setpoint_changed: bool = False, uvc_command: Command = Command.UVC
+    state: RemoteState,
+    *,
+    setpoint_changed: bool = False,
+    uvc_command: int = Command.UVC,
+    burst: Sequence[str] = CAPTURE_BURST,
+    jets_fitted: bool = True,
+    setpoint_encoding: str = "celsius",
 ) -> list[Frame]:
-    """What a remote sends on a key press: every state frame, then 16 00, then 04 <°C> for a
-    set-point change (SPEC §3)."""
-    frames = state_frames(state, uvc_command)
-    frames.append(Frame(Command.KEY_PRESS, 0x00))
-    if setpoint_changed:
-        frames.append(Frame(Command.SETPOINT, state.setpoint))
-    return frames
+    """What a remote sends on a key press, in ``burst`` order (the capture's: 01 02 03 0D 0E
+    15, then 16 00, then 04 <set-point> when the set-point is shown or changed; a burst
+    without ``marker`` sends no 16, one without ``setpoint`` never sends 04)."""
+    return [
+        entry_frame(
+            entry,
+            state,
+            uvc_command=uvc_command,
+            jets_fitted=jets_fitted,
+            setpoint_encoding=setpoint_encoding,
+        )
+        for entry in burst
+        if entry != "setpoint" or setpoint_changed
+    ]

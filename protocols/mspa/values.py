@@ -14,9 +14,11 @@ from protocols.mspa.frames import Command, Direction, Frame
 
 TEMPERATURE_MAX = 127.5
 """Largest reportable water temperature (parameter 0xFF); a shorted sensor reads this."""
-SETPOINT_MIN = 20
+SETPOINT_MIN = 10
 SETPOINT_MAX = 40
-"""Set-point range in whole °C [verified via the maker's app limits]."""
+"""The widest set-point range in whole °C any shipped model takes (MW's bridge sends 10 °C,
+"hibernate"; the maker's app stops at 20–40). A model's plate narrows it
+(``setpoint_min_c``/``setpoint_max_c``)."""
 BUBBLE_LEVEL_MAX = 3
 AUTO_OFF_MINUTES = {"bubbles": 10.0, "ozone": 120.0, "uvc": 120.0}
 """The loads that switch themselves off and after how long, by remote-state field (SPEC §2;
@@ -60,11 +62,14 @@ def decode_temperature(parameter: int) -> float:
     return parameter / 2
 
 
-def encode_setpoint(celsius: int) -> int:
+def encode_setpoint(celsius: int, *, low: int = SETPOINT_MIN, high: int = SETPOINT_MAX) -> int:
+    """A set-point in whole °C within ``low``–``high`` (the model's range; the widest by
+    default). The wire's 0x04 parameter may carry it doubled: see
+    :func:`protocols.mspa.sequences.encode_setpoint_parameter`."""
     if isinstance(celsius, bool) or not isinstance(celsius, int):
         raise ValueError(f"set-point must be whole °C, got {celsius!r}")
-    if not SETPOINT_MIN <= celsius <= SETPOINT_MAX:
-        raise ValueError(f"set-point must be {SETPOINT_MIN}–{SETPOINT_MAX} °C, got {celsius}")
+    if not low <= celsius <= high:
+        raise ValueError(f"set-point must be {low}–{high} °C, got {celsius}")
     return celsius
 
 

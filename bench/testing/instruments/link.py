@@ -84,7 +84,8 @@ class RemoteLink:
     a latched F1, and the box then reports 08 03 for ``errors_f1_reset_report_s`` whatever
     the water does (issue 12). A report inside that window says nothing about the flow
     switches, so it is kept apart (``reset_flow``/``reset_flow_at``) and never passes a flow
-    check; ``raw_flow`` is the last report of any kind.
+    check; ``raw_flow`` is the last report of any kind. ``uvc_command`` overrides the plate's UVC
+    code (0x15, 0x10 or 0x19).
     """
 
     role = "remote"
@@ -96,14 +97,12 @@ class RemoteLink:
         *,
         description: str = "",
         plate: ModelPlate | None = None,
-        uvc_command: Command | None = None,
+        uvc_command: int | None = None,
     ) -> None:
         self.driver = driver
         self.port = port
         self.description = description or port.name
         self.plate = plate if plate is not None else load_model("premium-4")
-        if uvc_command is None:
-            uvc_command = Command(self.plate.uvc_command)
         self.listeners: list[FrameListener] = []
         self.reset_sent_at: float | None = None
         """When the remote last sent 0B 00 (which clears F1)."""
@@ -115,6 +114,7 @@ class RemoteLink:
         self.duty = RemoteDuty(
             driver.scheduler,
             self._gate,
+            plate=self.plate,
             uvc_command=uvc_command,
             thermostat=False,
             bubble_auto_off_minutes=None,
@@ -173,8 +173,14 @@ class RemoteLink:
         self._gate.send(bytes(frame))
 
     def long_press_filter(self) -> None:
-        """What a long press of Filter sends: 0B 00, which clears F1 (and A0 on the panel)."""
-        self.send_frame(RESET_FRAME)
+        """A long press of Filter: 0B 00, which clears F1 on the box and F1/A0 on the panel."""
+        if not self._gate.muted:
+            self.duty.long_press_filter()
+
+    @property
+    def panel_code(self) -> str | None:
+        """What a panel would show in place of the water temperature: "F1", "A0" or None."""
+        return self.duty.panel_code
 
     def all_off(self) -> None:
         self.duty.press(heater=False, filter=False, bubbles=0, ozone=False, uvc=False)
