@@ -22,9 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
+from protocols.driver import Driver
+from protocols.mspa.decoder import FrameDecoder
 from protocols.mspa.frames import Command, Frame
 from protocols.mspa.models import ModelPlate
+from protocols.ports import Port
 
 BLOWER_FRAME = 0x12
 LED_FRAME = 0x1A
@@ -130,3 +134,82 @@ def variant_seen(watch: WireWatch) -> str:
     if watch.repeats_07:
         signs.append("07 0C repeated while running")
     return ", ".join(signs) if signs else "no variant sign (as the reference premium-4)"
+
+
+class ModelPlateError(ValueError):
+    """The model given contradicts the wire, or no model could be had: nothing is run."""
+
+
+@runtime_checkable
+class Chooser(Protocol):
+    """An operator who can pick one of several answers (the model plate)."""
+
+    def choose(self, prompt_id: str, question: str, choices: Sequence[str]) -> str: ...
+
+
+MODEL_PROMPT = "model-plate"
+MODEL_QUESTION = "Read the model plate of the unit: which model is it?"
+
+
+def listen(driver: Driver, port: Port, seconds: float) -> WireWatch:
+    """Hear the box for ``seconds`` without saying anything (before the bench plays the
+    remote): what it sends unasked shows its variant."""
+    watch = WireWatch()
+    decoder = FrameDecoder()
+
+    def received(data: bytes) -> None:
+        now = driver.now()
+        for frame in decoder.feed(data, now):
+            watch(now, "box", frame)
+
+    previous = port.on_receive
+    port.on_receive = received
+    try:
+        driver.sleep(seconds)
+    finally:
+        port.on_receive = previous
+    return watch
+
+
+def choose_model(
+    watch: WireWatch,
+    listened_s: float,
+    *,
+    given: ModelPlate | None,
+    plates: Sequence[ModelPlate],
+    operator: object,
+) -> tuple[ModelPlate, str]:
+    """The plate to test with and a line saying how it was chosen; :class:`ModelPlateError`
+    when ``given`` contradicts the wire or nobody can say which model it is."""
+    seen = variant_seen(watch)
+    if not watch.box_frames:
+        if given is not None:
+            return given, f"model {given.name} (as given; the box said nothing while listening)"
+        raise ModelPlateError(
+            "the box said nothing while the bench listened, so the wire cannot tell its "
+            "model: give --profile MODEL from its model plate"
+        )
+    if given is not None:
+        problems = contradictions(given, watch, listened_s)
+        if problems:
+            fits = ", ".join(fitting(plates, watch, listened_s)) or "no shipped model"
+            raise ModelPlateError(
+                f"the wire contradicts --profile {given.name}: {'; '.join(problems)} "
+                f"(the wire fits: {fits}); check the model plate"
+            )
+        return given, f"model {given.name} (as given; the wire agrees: {seen})"
+    names = fitting(plates, watch, listened_s)
+    by_name = {plate.name: plate for plate in plates}
+    if len(names) == 1:
+        return by_name[names[0]], f"model {names[0]} (the wire shows it: {seen})"
+    if not names:
+        raise ModelPlateError(f"the wire fits no known model ({seen}): give --profile MODEL")
+    if not isinstance(operator, Chooser):
+        raise ModelPlateError(
+            f"the wire cannot tell the model ({seen}; fits {', '.join(names)}): "
+            "give --profile MODEL from its model plate"
+        )
+    answer = operator.choose(MODEL_PROMPT, MODEL_QUESTION, names)
+    if answer not in by_name:
+        raise ModelPlateError(f"model {answer!r} is not one of {', '.join(names)}")
+    return by_name[answer], f"model {answer} (from the model plate; the wire fits {len(names)})"

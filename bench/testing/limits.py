@@ -39,6 +39,9 @@ JETS = "jets"
 switch (:data:`STEP_LOADS`) on a model that has one; the console's panel has no jets key."""
 STEP_LOADS: tuple[str, ...] = (*LOADS, JETS)
 """The loads a ``load-power`` step may switch."""
+F1_OFF_LOADS: tuple[str, ...] = ("heater", "ozone", "uvc")
+"""The loads a latched F1 switches off (issue 12): the pump command stays, the blower and
+the jets are not affected."""
 
 
 @dataclass(frozen=True)

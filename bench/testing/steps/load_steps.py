@@ -17,6 +17,7 @@ from bench.testing.instruments.link import RemoteLink
 from bench.testing.instruments.specs import Instruments
 from bench.testing.limits import (
     F1_MARGIN_S,
+    F1_OFF_LOADS,
     F1_RESET_MARGIN_S,
     FLOW_TIMEOUT_S,
     IDLE_HIGH_W,
@@ -67,9 +68,6 @@ that stayed open (``FlowSwitches(inlet, outlet)`` → fault)."""
 FLOW_OPEN_FAULTS = (*NO_FLOW_SUSPECTS, *ONE_SWITCH_OPEN.values())
 """Every fault that keeps water from being reported flowing with the pump on; a pass that
 proves flow (both switches closed) rules them all out."""
-F1_LOADS = ("heater", "ozone", "uvc")
-"""The loads a latched F1 switches off (issue 12): the pump command stays, blower and jets
-are not affected."""
 
 
 def flow_suspects(flow: FlowSwitches | None, pump_drawing: bool | None) -> tuple[str, ...]:
@@ -105,8 +103,8 @@ def heater_suspects(link: RemoteLink, baseline_w: float | None) -> tuple[str, ..
         return ("temp-sensor-short",)
     if baseline_w is not None and heater_live_w(baseline_w):
         return ("heater-relay-welded",)
-    if not (link.flow and link.flow.flowing):
-        return NO_FLOW_SUSPECTS
+    if not flow_complete(link.flow):
+        return flow_suspects(link.flow, None)
     return ("heater-open",)
 
 
@@ -475,7 +473,7 @@ class LoadPower(StepType):
             run.suspect("power-board-dead")
         elif load == "heater":
             run.suspect(*heater_suspects(run.ctx.link, baseline))
-        elif load in F1_LOADS and f1_latched(run.ctx.link):
+        elif load in F1_OFF_LOADS and f1_latched(run.ctx.link):
             # The pump runs without flow: the box's F1 latch switched the load off.
             run.suspect(*flow_suspects(run.ctx.link.flow, None))
 
