@@ -117,6 +117,8 @@ def test_missing_meter_is_an_error_exit_3_with_the_record_kept(
             "tcp://127.0.0.1:1",
             "--speed",
             "50",
+            "--profile",
+            "premium-4",
             "--plan",
             str(plan),
             "--no-store",
@@ -296,7 +298,12 @@ class ServedBox:
 @pytest.fixture
 def answers(tmp_path: Path) -> Path:
     path = tmp_path / "answers.toml"
-    path.write_text('bubbles-visible = true\n"pump-running" = true\n"blower-running" = true\n')
+    # A served premium-4 looks like every model without variant signs on the wire: the bench
+    # asks for the model plate before the run (issue 12), and the file answers it.
+    path.write_text(
+        'bubbles-visible = true\n"pump-running" = true\n"blower-running" = true\n'
+        '"model-plate" = "premium-4"\n'
+    )
     return path
 
 

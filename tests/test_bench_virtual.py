@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.testing.coverage import fault_cases_ids
+from bench.testing.coverage import fault_cases_ids, fault_fits
 from bench.testing.instruments.specs import INSTRUMENT_SETS
 from bench.testing.plans import PlanError, available_plans, load_plan
 from bench.testing.runner import Runner
@@ -23,6 +23,9 @@ VERIFY_PLAN = {
     "filter-pump-dead": "verify-filter-pump",
     "flow-switch-stuck-open": "verify-flow-switch",
     "flow-switch-stuck-closed": "verify-flow-switch",
+    "inlet-flow-switch-stuck-open": "verify-flow-switch",
+    "outlet-flow-switch-stuck-open": "verify-flow-switch",
+    "jet-pump-dead": "verify-jet-pump",
     "heater-open": "verify-heater",
     "heater-relay-welded": "verify-power-board",
     "temp-sensor-open": "verify-temp-sensor",
@@ -35,6 +38,15 @@ VERIFY_PLAN = {
     "link-noisy": "verify-cable",
 }
 """The part each fault's repair replaces → the plan that verifies it (SPEC §6)."""
+
+
+def profile_for(fault: str) -> str:
+    """The reference premium-4, or the first shipped model that can have ``fault`` (the jet
+    pump's fault needs a model with jets)."""
+    fault_id = fault.partition(":")[0]
+    if fault_fits(fault_id, "premium-4"):
+        return "premium-4"
+    return next(name for name in available_profiles() if fault_fits(fault_id, name))
 
 
 def expected_parts(fault: str) -> list[str]:
@@ -108,7 +120,9 @@ def test_healthy_panel_passes_and_dead_panel_fails() -> None:
 
 @pytest.mark.parametrize("fault", BOX_FAULTS)
 def test_every_fault_fails_full_with_the_right_part(fault: str) -> None:
-    record = Runner(load_plan("full"), virtual_box_target(faults=[fault], seed=3)).run()
+    record = Runner(
+        load_plan("full"), virtual_box_target(profile_for(fault), faults=[fault], seed=3)
+    ).run()
     assert record.verdict == "fail"
     assert sorted({p.part_number for p in record.suspected_parts}) == expected_parts(fault)
     if fault == "prcd-tripped":
@@ -167,11 +181,12 @@ def test_a_person_alone_tells_pump_from_flow_switch_by_ear() -> None:
 @pytest.mark.parametrize("fault", sorted(VERIFY_PLAN))
 def test_verify_plan_fails_with_the_fault_and_passes_once_repaired(fault: str) -> None:
     plan = load_plan(VERIFY_PLAN[fault])
-    broken = Runner(plan, virtual_box_target(faults=[fault], seed=6)).run()
+    profile = profile_for(fault)
+    broken = Runner(plan, virtual_box_target(profile, faults=[fault], seed=6)).run()
     assert broken.verdict == "fail"
     assert sorted({p.part_number for p in broken.suspected_parts}) == expected_parts(fault)
 
-    target = virtual_box_target(faults=[fault], seed=6)
+    target = virtual_box_target(profile, faults=[fault], seed=6)
     box = target.virtual_unit
     box.clear(fault)  # the part is replaced
     if box.prcd_tripped:

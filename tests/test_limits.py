@@ -719,7 +719,8 @@ def test_the_loads_the_alive_window_and_the_settle_time_are_the_tables_own_objec
     """Where a module hands on the table's value, it is the table's object, not an equal copy
     (a re-typed ``2.5`` or ``3.0`` is another object; the source scan below names it)."""
     assert console_loads.LOADS is limits.LOADS
-    assert STEP_TYPES["load-power"].param_map()["load"].choices is limits.LOADS
+    assert STEP_TYPES["load-power"].param_map()["load"].choices is limits.STEP_LOADS
+    assert limits.STEP_LOADS[: len(limits.LOADS)] == limits.LOADS  # the console's, then jets
     assert RemoteLink.alive.__defaults__ is not None
     assert RemoteLink.alive.__defaults__[0] is limits.ALIVE_WITHIN_S
     for kind in ("load-power", "idle-power", "bubbles"):

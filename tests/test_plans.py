@@ -71,7 +71,7 @@ def test_full_plan_covers_what_the_issue_lists() -> None:
     ):
         assert kind in kinds
     loads = {spec.params["load"] for spec in load_plan("full").steps if spec.kind == "load-power"}
-    assert loads == {"heater", "filter", "blower", "ozone", "uvc"}
+    assert loads == {"heater", "filter", "blower", "ozone", "uvc", "jets"}
 
 
 def test_plan_by_path(tmp_path: Path) -> None:

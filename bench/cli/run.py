@@ -24,8 +24,14 @@ from rich.console import Console
 from bench.cli.options import add_unit_options, instruments_from_args
 from bench.cli.order import id_argument
 from bench.cli.progress import LiveProgress, make_console
+from bench.testing.identify import ModelPlateError
 from bench.testing.instruments.meter import InstrumentError
-from bench.testing.instruments.operator import AnswersOperator, Operator, TerminalOperator
+from bench.testing.instruments.operator import (
+    AnswersOperator,
+    Operator,
+    OperatorError,
+    TerminalOperator,
+)
 from bench.testing.plans import Plan, PlanError, load_plan
 from bench.testing.runner import RunHooks, Runner
 from bench.testing.targets import Target, real_target, virtual_box_target, virtual_panel_target
@@ -154,7 +160,10 @@ def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None
             speed=args.speed,
             serial=args.unit,
             instruments=instruments_from_args(args, meter=bool(args.meter) or clamp),
+            identify=True,
         )
+    except (ModelPlateError, OperatorError) as error:
+        raise UsageError(f"model: {error}") from None
     except (ValueError, FileNotFoundError) as error:
         raise UsageError(str(error)) from None
 
@@ -236,6 +245,8 @@ def _run(args: argparse.Namespace) -> int:
     except InstrumentError as error:
         sys.stderr.write(f"spabench run: error: {error}\n")
         return EXIT_ERROR
+    if target.identified:
+        console.print(f"unit: {target.identified}")
     try:
         plan.check_instruments(target.instruments)
     except PlanError as error:

@@ -126,13 +126,16 @@ def fault_cases_ids() -> list[tuple[str, str]]:
 
 
 def fault_fits(fault_id: str, profile: str) -> bool:
-    """Can a box of ``profile`` have this fault (no UVC fault on a box without a lamp)?"""
+    """Can a box of ``profile`` have this fault (no UVC fault on a box without a lamp, no
+    jet-pump fault on a box without jets)?"""
     from spasim.profiles import load_profile
 
     if fault_id == "uvc-dead":
         return bool(load_profile(profile).uvc_fitted)
     if fault_id == "ozone-dead":
         return bool(load_profile(profile).ozone_fitted)
+    if fault_id == "jet-pump-dead":
+        return bool(load_profile(profile).jets_fitted)
     return True
 
 

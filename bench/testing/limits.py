@@ -34,6 +34,14 @@ if TYPE_CHECKING:
 LOADS: tuple[str, ...] = ("filter", "heater", "blower", "ozone", "uvc")
 """The loads the bench switches and measures, in the order the console shows them (the filter
 first: the heater and the sanitisers need it); ``blower`` is switched through bubble levels."""
+JETS = "jets"
+"""The jet pump (Elite: ``jets_fitted`` on the plate), switched by 0x0D 0/1 — a load a step may
+switch (:data:`STEP_LOADS`) on a model that has one; the console's panel has no jets key."""
+STEP_LOADS: tuple[str, ...] = (*LOADS, JETS)
+"""The loads a ``load-power`` step may switch."""
+F1_OFF_LOADS: tuple[str, ...] = ("heater", "ozone", "uvc")
+"""The loads a latched F1 switches off (issue 12): the pump command stays, the blower and
+the jets are not affected."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,7 @@ ON_DRAW: dict[str, DrawBand] = {
     ),
     "ozone": DrawBand(5.0, 20.0, "SPEC §2: 10 W [model], ×½ to ×2"),
     "uvc": DrawBand(8.0, 25.0, "SPEC §2: 15 W [model]"),
+    "jets": DrawBand(375.0, 1125.0, "elite-6 model file: 750 W jet pump [model], ×½ to ×1.5"),
     "blower-1": DrawBand(300.0, 800.0, "profiles: 450–600 W at level 1 [model]"),
     "blower-2": DrawBand(450.0, 950.0, "profiles: 650–750 W at level 2 [model]"),
     "blower-3": DrawBand(650.0, 1150.0, "SPEC §2: 900 W at level 3"),
@@ -155,6 +164,14 @@ wait ends as "never stopped" (bench choice)."""
 FAIL_SAFE_SILENCE_S = 35.0
 """Seconds the bench stays silent to see the fail-safe: the box gives up after 30 s (SPEC §3
 [model])."""
+
+F1_MARGIN_S = 2.0
+"""Seconds past a model's ``errors_f1_after_s`` (plus one report period) the bench waits
+before it expects the F1 latch to have switched the heater, ozone and UVC off (bench
+choice: two reports' worth of slack)."""
+F1_RESET_MARGIN_S = 0.5
+"""A flow report up to this long after the box's ``errors_f1_reset_report_s`` of 08 03 that
+follows a 0B 00 may still be one of them (bench choice: half a report period)."""
 
 # -- the line -------------------------------------------------------------------------------
 
@@ -306,12 +323,23 @@ class FlowReports(Protocol):
     def flow_at(self) -> float | None: ...
 
 
+def flow_complete(flow: FlowSwitches | None) -> bool:
+    """Does a flow report say water flows — both switches closed (08 03)? A healthy box
+    closes the inlet and the outlet switch together when the pump runs, and the heater
+    needs both (issue 12); one open switch is a fault of that switch, not flow."""
+    return flow is not None and flow.inlet and flow.outlet
+
+
+def flow_none(flow: FlowSwitches | None) -> bool:
+    """Does a flow report say no water flows — both switches open (08 00)?"""
+    return flow is not None and not flow.inlet and not flow.outlet
+
+
 def flow_settled(link: FlowReports, switched_at: float, flowing: bool) -> bool:
-    """Has a flow report made after a pump switch at ``switched_at`` said ``flowing``?"""
+    """Has a flow report made after a pump switch at ``switched_at`` said ``flowing`` (both
+    switches closed) or, for ``flowing=False``, both open? A report with one switch open
+    settles neither: the step then judges it."""
     at = link.flow_at
-    return (
-        at is not None
-        and at > switched_at + FLOW_REPORT_LAG_S
-        and link.flow is not None
-        and link.flow.flowing == flowing
-    )
+    if at is None or at <= switched_at + FLOW_REPORT_LAG_S:
+        return False
+    return flow_complete(link.flow) if flowing else flow_none(link.flow)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bench.testing.identify import choose_model, listen, listen_window_s
 from bench.testing.instruments.link import BoxRoleLink, RemoteLink
 from bench.testing.instruments.meter import (
     ClampReadByPerson,
@@ -43,7 +44,7 @@ from protocols.clock import Scheduler
 from protocols.driver import Driver, RealTimeDriver, SimulatedDriver
 from protocols.links import LinkLost, open_link
 from protocols.mspa import Command
-from protocols.mspa.models import load_model
+from protocols.mspa.models import available_models, load_model
 from protocols.ports import LinkPort, SimCable
 
 BENCH_TANK_LITRES = 20.0
@@ -69,6 +70,8 @@ class Target:
     virtual_unit: Any = None
     """The virtual unit (VirtualBox / VirtualRemote) — for the virtual operator and tests."""
     cable: SimCable | None = None
+    identified: str = ""
+    """How the bench chose the model it tests with (the wire, the plate, ``--profile``)."""
     starters: list[Callable[[], None]] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -96,6 +99,8 @@ class FittedParts(Protocol):
     def ozone_fitted(self) -> bool: ...
     @property
     def uvc_fitted(self) -> bool: ...
+    @property
+    def jets_fitted(self) -> bool: ...
 
 
 def profile_fitted(plate: FittedParts) -> Callable[[str], bool | None]:
@@ -107,7 +112,7 @@ def profile_fitted(plate: FittedParts) -> Callable[[str], bool | None]:
         if part == "uvc":
             return bool(plate.uvc_fitted)
         if part == "jet":
-            return False  # no packaged model file lists the Elite's jet pump
+            return bool(plate.jets_fitted)
         return None
 
     return fitted
@@ -209,6 +214,7 @@ def real_target(
     speed: float = 1.0,
     serial: str = "",
     instruments: Instruments | None = None,
+    identify: bool = False,
 ) -> Target:
     """A unit on a serial port (or pty, or ``socket://``) with an optional Modbus meter.
 
@@ -217,6 +223,12 @@ def real_target(
     meter URL is given, and a multimeter). Raises :class:`InstrumentError` when the port
     cannot be opened; a meter that cannot be opened becomes one whose every reading is an
     instrument error, so the run still happens and is filed.
+
+    With ``identify`` (``spabench run``) the bench first listens to a box without a word
+    (:mod:`bench.testing.identify`): a ``profile`` the wire contradicts is refused, and
+    without one the wire's model is taken or the operator is asked for the model plate
+    (:class:`~bench.testing.identify.ModelPlateError` when neither can say). How the model
+    was chosen is ``Target.identified``.
     """
     if instruments is None:
         instruments = DEFAULT_INSTRUMENTS if meter_url else DEFAULT_INSTRUMENTS.with_meter(None)
@@ -229,6 +241,23 @@ def real_target(
         raise InstrumentError(f"link: {error}") from None
     port = LinkPort(driver, os_link)
     closers: list[Callable[[], None]] = [port.close, driver.close]
+    identified = ""
+    if identify and role != "box":
+        plates = [load_model(name) for name in available_models()]
+        try:
+            seconds = listen_window_s(plates)
+            watch = listen(driver, port, seconds)
+            loaded, identified = choose_model(
+                watch,
+                watch.listened_s(driver.now()),
+                given=loaded,
+                plates=plates,
+                operator=operator,
+            )
+        except BaseException:
+            port.close()
+            driver.close()
+            raise
     meter: Meter | None
     try:
         if instruments.meter is not None and instruments.meter.current_only:
@@ -250,6 +279,7 @@ def real_target(
         instruments=instruments,
         fitted=None if loaded is None else profile_fitted(loaded),
         link_description=port_url,
+        identified=identified,
         meter_description=meter_url,
         unit=UnitInfo(
             serial=serial,

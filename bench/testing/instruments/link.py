@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from bench.testing.limits import ALIVE_WITHIN_S
+from bench.testing.limits import ALIVE_WITHIN_S, F1_RESET_MARGIN_S
 from protocols.clock import Periodic, Scheduler
 from protocols.driver import Driver
 from protocols.mspa import (
@@ -32,7 +32,7 @@ from protocols.mspa import (
     RemoteState,
     encode_temperature,
 )
-from protocols.mspa.models import ModelPlate
+from protocols.mspa.models import ModelPlate, load_model
 from protocols.mspa.remote import RemoteDuty
 from protocols.ports import Port
 
@@ -66,13 +66,26 @@ class _GatedPort:
             self.on_receive(data)
 
 
+RESET_FRAME = Frame(Command.KEEPALIVE, 0x00)
+"""0B 00: the keep-alive, and what a long press of Filter sends — it clears F1, after which
+the box reports 08 03 for the plate's ``errors_f1_reset_report_s`` whatever the flow."""
+
+
 class RemoteLink:
     """The bench as the remote of a control box: commands and what the box says back.
 
-    ``plate`` is the box's model (its cycle, burst, set-point encoding, jets; premium-4's
-    when unknown); ``uvc_command`` overrides its UVC code (0x15, 0x10 or 0x19). The duty's
-    own auto-off mirrors are switched off: the bench tests the *box's* auto-off, so it must not
-    switch the load off itself.
+    ``plate`` is the model plate of the box under test (default: the reference premium-4):
+    the remote's duties follow it (UVC code, set-point encoding, cycle), and so does what the
+    link believes about flow. The duty's own auto-off mirrors are switched off: the bench
+    tests the *box's* auto-off, so it must not switch the load off itself.
+
+    ``flow``/``flow_at`` are the last flow report the bench can *trust*: every 0B 00 the
+    remote sends (the keep-alive, the handshake's first frame, a long press of Filter) clears
+    a latched F1, and the box then reports 08 03 for ``errors_f1_reset_report_s`` whatever
+    the water does (issue 12). A report inside that window says nothing about the flow
+    switches, so it is kept apart (``reset_flow``/``reset_flow_at``) and never passes a flow
+    check; ``raw_flow`` is the last report of any kind. ``uvc_command`` overrides the plate's UVC
+    code (0x15, 0x10 or 0x19).
     """
 
     role = "remote"
@@ -89,12 +102,19 @@ class RemoteLink:
         self.driver = driver
         self.port = port
         self.description = description or port.name
+        self.plate = plate if plate is not None else load_model("premium-4")
         self.listeners: list[FrameListener] = []
+        self.reset_sent_at: float | None = None
+        """When the remote last sent 0B 00 (which clears F1)."""
+        self._flow: FlowSwitches | None = None
+        self._flow_at: float | None = None
+        self.reset_flow: FlowSwitches | None = None
+        self.reset_flow_at: float | None = None
         self._gate = _GatedPort(port)
         self.duty = RemoteDuty(
             driver.scheduler,
             self._gate,
-            plate=plate,
+            plate=self.plate,
             uvc_command=uvc_command,
             thermostat=False,
             bubble_auto_off_minutes=None,
@@ -123,6 +143,14 @@ class RemoteLink:
     def _frame(self, time: float, sender: str, frame: Frame) -> None:
         if sender == "remote" and self._gate.muted:
             return  # nothing left the bench
+        if sender == "remote" and frame == RESET_FRAME:
+            self.reset_sent_at = time
+        elif sender == "box" and frame.command == Command.FLOW:
+            flow = FlowSwitches.from_parameter(frame.parameter)
+            if self.in_reset_window(time):
+                self.reset_flow, self.reset_flow_at = flow, time
+            else:
+                self._flow, self._flow_at = flow, time
         for listener in self.listeners:
             listener(time, sender, frame)
 
@@ -143,6 +171,16 @@ class RemoteLink:
             return
         self._frame(self.now(), "remote", frame)
         self._gate.send(bytes(frame))
+
+    def long_press_filter(self) -> None:
+        """A long press of Filter: 0B 00, which clears F1 on the box and F1/A0 on the panel."""
+        if not self._gate.muted:
+            self.duty.long_press_filter()
+
+    @property
+    def panel_code(self) -> str | None:
+        """What a panel would show in place of the water temperature: "F1", "A0" or None."""
+        return self.duty.panel_code
 
     def all_off(self) -> None:
         self.duty.press(heater=False, filter=False, bubbles=0, ozone=False, uvc=False)
@@ -182,13 +220,26 @@ class RemoteLink:
     def water_at(self) -> float | None:
         return self.duty.water_at
 
+    def in_reset_window(self, time: float) -> bool:
+        """Is a flow report heard at ``time`` one the box may make just because a 0B 00
+        cleared F1 (08 03 whatever the flow)?"""
+        sent = self.reset_sent_at
+        window = self.plate.errors_f1_reset_report_s + F1_RESET_MARGIN_S
+        return sent is not None and sent <= time <= sent + window
+
     @property
     def flow(self) -> FlowSwitches | None:
-        return self.duty.flow
+        """The last flow report outside a reset window (see the class doc)."""
+        return self._flow
 
     @property
     def flow_at(self) -> float | None:
-        return self.duty.flow_at
+        return self._flow_at
+
+    @property
+    def raw_flow(self) -> FlowSwitches | None:
+        """The last flow report of any kind, as a panel would show it."""
+        return self.duty.flow
 
     @property
     def last_frame_at(self) -> float | None:

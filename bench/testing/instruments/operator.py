@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +27,7 @@ PROMPTS: dict[str, str] = {
     "prcd-reset": "Press RESET on the PRCD.",
     "pump-running": "Is the filter pump running (you hear it, water moves at the outlet)?",
     "blower-running": "Is the air blower running (you hear it)?",
+    "jets-running": "Are the jets running (you hear the jet pump, water jets from the nozzles)?",
     "mm-transformer-vac": (
         "Multimeter on AC volts: measure across the transformer's secondary "
         "(the power board's low-voltage input)."
@@ -45,6 +46,7 @@ PROMPTS: dict[str, str] = {
     "fitted-uvc": "Is a UVC lamp fitted to this unit?",
     "fitted-ozone": "Is an ozone generator fitted to this unit?",
     "fitted-jet": "Is a jet pump fitted to this unit?",
+    "model-plate": "Read the model plate of the unit: which model is it?",
     "panel-connect": "Connect the control panel under test to the bench cable.",
     "panel-key": "Press the bubble key on the control panel.",
 }
@@ -116,6 +118,11 @@ class TerminalOperator:
 
         return float(self._ask(question, lambda: FloatPrompt.ask(f"{question} [{unit}]")))
 
+    def choose(self, prompt_id: str, question: str, choices: Sequence[str]) -> str:
+        from rich.prompt import Prompt
+
+        return str(self._ask(question, lambda: Prompt.ask(question, choices=list(choices))))
+
     def act(self, prompt_id: str, instruction: str) -> None:
         from rich.prompt import Prompt
 
@@ -184,6 +191,15 @@ class AnswersOperator:
             )
         return float(value)
 
+    def choose(self, prompt_id: str, question: str, choices: Sequence[str]) -> str:
+        value = self._answer(prompt_id)
+        if not isinstance(value, str) or value not in choices:
+            raise OperatorError(
+                f"answer {prompt_id!r} in {self.source} must be one of {', '.join(choices)}, "
+                f"got {value!r}"
+            )
+        return value
+
     def act(self, prompt_id: str, instruction: str) -> None:
         self._answer(prompt_id)
 
@@ -235,8 +251,8 @@ class VirtualOperator:
             return bool(world.prcd_light)
         if prompt_id == "bubbles-visible":
             return bool(world.bubbles_visible)
-        if prompt_id in ("pump-running", "blower-running"):
-            load = "filter" if prompt_id == "pump-running" else "blower"
+        if prompt_id in ("pump-running", "blower-running", "jets-running"):
+            load = {"pump-running": "filter", "blower-running": "blower"}.get(prompt_id, "jets")
             return float(world.load_powers().get(load, 0.0)) > 0.0
         if prompt_id == "transformer-secondary-present" and self.multimeter is not None:
             volts = self.number("mm-transformer-vac", question, "V")
@@ -245,6 +261,15 @@ class VirtualOperator:
             answer = self.fitted(prompt_id.removeprefix("fitted-"))
             if answer is not None:
                 return answer
+        raise self._unknown(prompt_id, question)
+
+    def choose(self, prompt_id: str, question: str, choices: Sequence[str]) -> str:
+        """The model plate of a virtual box is its profile's name."""
+        self.asked.append(prompt_id)
+        profile = getattr(self.world, "profile", None)
+        name = getattr(profile, "name", None)
+        if prompt_id == "model-plate" and name in choices:
+            return str(name)
         raise self._unknown(prompt_id, question)
 
     def number(self, prompt_id: str, question: str, unit: str) -> float:

@@ -16,15 +16,20 @@ from typing import Any
 from bench.testing.instruments.link import RemoteLink
 from bench.testing.instruments.specs import Instruments
 from bench.testing.limits import (
+    F1_MARGIN_S,
+    F1_OFF_LOADS,
+    F1_RESET_MARGIN_S,
     FLOW_TIMEOUT_S,
     IDLE_HIGH_W,
-    LOADS,
+    JETS,
     PUMP_SETTLE_S,
     SETTLE_S,
+    STEP_LOADS,
     UNHEATED_RISE_C,
     WATER_WATCH_S,
     draw_band,
     draw_change_w,
+    flow_complete,
     flow_settled,
     heater_live_w,
     load_runs,
@@ -42,7 +47,7 @@ from bench.testing.steps.base import (
     limits,
 )
 from bench.testing.steps.link_steps import read_temperatures
-from protocols.mspa import TEMPERATURE_MAX
+from protocols.mspa import TEMPERATURE_MAX, FlowSwitches
 
 LOW_SUSPECTS: dict[str, tuple[str, ...]] = {
     "filter": ("filter-pump-dead",),
@@ -50,9 +55,39 @@ LOW_SUSPECTS: dict[str, tuple[str, ...]] = {
     "blower": ("blower-dead",),
     "ozone": ("ozone-dead",),
     "uvc": ("uvc-dead",),
+    JETS: ("jet-pump-dead",),
 }
 NO_FLOW_SUSPECTS = ("filter-pump-dead", "flow-switch-stuck-open")
 """A heater that does not run because no flow is reported points at the flow, not the heater."""
+ONE_SWITCH_OPEN: dict[tuple[bool, bool], str] = {
+    (False, True): "inlet-flow-switch-stuck-open",
+    (True, False): "outlet-flow-switch-stuck-open",
+}
+"""08 02 (inlet open, outlet closed) and 08 01 (outlet open) with the pump on: the switch
+that stayed open (``FlowSwitches(inlet, outlet)`` → fault)."""
+FLOW_OPEN_FAULTS = (*NO_FLOW_SUSPECTS, *ONE_SWITCH_OPEN.values())
+"""Every fault that keeps water from being reported flowing with the pump on; a pass that
+proves flow (both switches closed) rules them all out."""
+
+
+def flow_suspects(flow: FlowSwitches | None, pump_drawing: bool | None) -> tuple[str, ...]:
+    """What keeps the flow from being reported with the pump on, from the last report: one
+    switch open names that switch; both open name the pump (not running) or the switches
+    (running; None: nobody could tell)."""
+    if flow is not None:
+        one = ONE_SWITCH_OPEN.get((flow.inlet, flow.outlet))
+        if one is not None:
+            return (one,)
+    if pump_drawing is None:
+        return NO_FLOW_SUSPECTS
+    return ("flow-switch-stuck-open",) if pump_drawing else ("filter-pump-dead",)
+
+
+def f1_latched(link: RemoteLink) -> bool:
+    """Would the panel show F1 now? The pump is commanded and no trusted flow report since
+    the pump went on said both switches closed — the box then switches heater, ozone and UVC
+    off after ``errors_f1_after_s``. A load F1 switched off is no evidence against the load."""
+    return bool(link.state.filter) and not flow_complete(link.flow)
 
 
 def heater_suspects(link: RemoteLink, baseline_w: float | None) -> tuple[str, ...]:
@@ -68,8 +103,8 @@ def heater_suspects(link: RemoteLink, baseline_w: float | None) -> tuple[str, ..
         return ("temp-sensor-short",)
     if baseline_w is not None and heater_live_w(baseline_w):
         return ("heater-relay-welded",)
-    if not (link.flow and link.flow.flowing):
-        return NO_FLOW_SUSPECTS
+    if not flow_complete(link.flow):
+        return flow_suspects(link.flow, None)
     return ("heater-open",)
 
 
@@ -77,11 +112,17 @@ def switch(ctx: StepContext, load: str, on: bool, level: int = 1) -> None:
     """Switch one load through the remote (the blower through its bubble level)."""
     if load == "blower":
         ctx.link.set_loads(bubbles=level if on else 0)
+    elif load == JETS:
+        ctx.link.set_loads(jets=on)
     else:
         ctx.link.set_loads(**{load: on})
 
 
-PERCEIVED: dict[str, str] = {"filter": "pump-running", "blower": "blower-running"}
+PERCEIVED: dict[str, str] = {
+    "filter": "pump-running",
+    "blower": "blower-running",
+    JETS: "jets-running",
+}
 """Loads a person perceives running without an instrument (heard, seen), by prompt id. The
 heater, ozone generator and UVC lamp make no sign a person can be asked about."""
 SIGNLESS = ("ozone", "uvc")
@@ -263,7 +304,7 @@ class LoadPower(StepType):
     kind = "load-power"
     summary = "switching a load changes the draw as it should (or not at all, for a lock-out)"
     params = (
-        Param("load", "str", doc="load to switch", choices=LOADS),
+        Param("load", "str", doc="load to switch", choices=STEP_LOADS),
         Param("level", "int", 1, "bubble level for the blower", minimum=1, maximum=3),
         Param("expect", "str", "on", "on: it must draw; off: it must not", choices=("on", "off")),
         Param("filter", "bool", None, "filter pump during the test (default: as the load needs)"),
@@ -303,7 +344,7 @@ class LoadPower(StepType):
             return ["flow-switch-stuck-closed", "heater-relay-welded"] if load == "heater" else []
         cleared = list(LOW_SUSPECTS[load])
         if load == "heater":
-            cleared += NO_FLOW_SUSPECTS
+            cleared += FLOW_OPEN_FAULTS
         if load == "blower":
             cleared.append("check-valve-leak")
         return cleared
@@ -321,6 +362,8 @@ class LoadPower(StepType):
         )
 
     def requires(self, params: Params) -> str | None:
+        if params["load"] == JETS:
+            return "jet"
         return params["load"] if params["load"] in ("ozone", "uvc") else None
 
     def _filter(self, params: Params) -> bool | None:
@@ -386,8 +429,9 @@ class LoadPower(StepType):
         pump = self._filter(params)
         if pump is not None and pump != pump_before:
             link.set_loads(filter=pump)
+            switched_at = ctx.now()
             ctx.wait_for(
-                lambda: link.flow is not None and link.flow.flowing == pump,
+                lambda: flow_settled(link, switched_at, pump),
                 PUMP_SETTLE_S,
                 "pump settling",
             )
@@ -400,7 +444,7 @@ class LoadPower(StepType):
             if not check_running(run, load):
                 raise run.fail(run.halt or "unit stopped")
             if load == "heater":
-                run.measure("flow", bool(link.flow and link.flow.flowing))
+                run.measure("flow", flow_complete(link.flow))
             if baseline is not None:
                 ok = run.measure("draw_w", draw_change_w(baseline, ctx.power_w()))
             else:
@@ -429,11 +473,14 @@ class LoadPower(StepType):
             run.suspect("power-board-dead")
         elif load == "heater":
             run.suspect(*heater_suspects(run.ctx.link, baseline))
+        elif load in F1_OFF_LOADS and f1_latched(run.ctx.link):
+            # The pump runs without flow: the box's F1 latch switched the load off.
+            run.suspect(*flow_suspects(run.ctx.link.flow, None))
 
 
 class Flow(StepType):
     kind = "flow"
-    summary = "the flow switches report flow exactly when the filter pump runs"
+    summary = "the two flow switches (inlet, outlet) both close exactly when the filter pump runs"
     params = (
         Param("filter", "bool", doc="filter pump on or off for the check"),
         Param(
@@ -447,23 +494,31 @@ class Flow(StepType):
     )
 
     def default_suspects(self, params: Params) -> list[str]:
-        return list(NO_FLOW_SUSPECTS) if params["filter"] else ["flow-switch-stuck-closed"]
+        return list(FLOW_OPEN_FAULTS) if params["filter"] else ["flow-switch-stuck-closed"]
 
     def clears(self, params: Params) -> list[str]:
-        return list(NO_FLOW_SUSPECTS) if params["filter"] else ["flow-switch-stuck-closed"]
+        return list(FLOW_OPEN_FAULTS) if params["filter"] else ["flow-switch-stuck-closed"]
 
     def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
+        on = params["filter"]
         declared = [
-            Declared("flow", description="flow reported", limits=limits(expected=params["filter"]))
+            Declared(
+                "flow",
+                description="both switches closed (08 03)" if on else "both switches open (08 00)",
+                limits=limits(expected=on),
+            ),
+            Declared("flow_report", description="08's parameter: 1 inlet closed, 2 outlet, 3 both"),
         ]
-        if params["filter"] and meter_tells_running("filter", instruments):
+        if on and meter_tells_running("filter", instruments):
             declared.append(
                 Declared("pump_draw_w", "W", "change in draw when the pump started", change=True)
             )
         return declared
 
     def describe(self, params: Params) -> str:
-        return "pump on: flow reported" if params["filter"] else "pump off: no flow reported"
+        if params["filter"]:
+            return "pump on: both flow switches closed (08 03)"
+        return "pump off: both flow switches open (08 00)"
 
     def run(self, run: StepRun) -> None:
         ctx = run.ctx
@@ -479,25 +534,137 @@ class Flow(StepType):
             run.params["timeout"],
             "waiting for flow report",
         )
-        if link.flow is None or link.flow_at is None or link.flow_at <= switched:
+        flow = link.flow
+        if flow is None or link.flow_at is None or link.flow_at <= switched:
             run.suspect("power-board-dead", "link-noisy")
             raise run.fail("no flow report since the pump was switched")
-        flowing = link.flow.flowing
+        run.measure("flow_report", flow.to_parameter())
         pump_drawing: bool | None = None
         if baseline is not None:
             after = ctx.power_w()
             run.measure("pump_draw_w", draw_change_w(baseline, after))
             pump_drawing = load_runs("filter", after - baseline)
-        if run.measure("flow", flowing):
+        if run.measure("flow", _flowing(flow, pump)):
             return
         if pump:
+            if flow.inlet or flow.outlet:
+                run.suspect(*flow_suspects(flow, None))
+                open_side = "inlet" if not flow.inlet else "outlet"
+                raise run.fail(
+                    f"the {open_side} flow switch stays open with the pump on "
+                    f"(08 {flow.to_parameter():02X}, both closed is 08 03)"
+                )
             if pump_drawing is None:
                 pump_drawing = ctx.confirm(PERCEIVED["filter"])
-            run.suspect("flow-switch-stuck-open" if pump_drawing else "filter-pump-dead")
+            run.suspect(*flow_suspects(flow, pump_drawing))
             raise run.fail(
                 "no flow reported with the pump " + ("running" if pump_drawing else "commanded on")
             )
-        raise run.fail("flow reported with the pump off")
+        raise run.fail(f"flow reported with the pump off (08 {flow.to_parameter():02X})")
 
 
-STEP_TYPES: tuple[StepType, ...] = (SetLoads(), IdlePower(), LoadPower(), Flow())
+def _flowing(flow: FlowSwitches, pump: bool) -> bool:
+    """The ``flow`` measurement (expected: ``pump``): with the pump on, True only when both
+    switches are closed; with it off, True when either is (flow where there is none)."""
+    return flow_complete(flow) if pump else bool(flow.inlet or flow.outlet)
+
+
+class FlowError(StepType):
+    """F1 as published (issue 12, ET): with the pump commanded and the flow switches not
+    both closed for the plate's ``errors_f1_after_s``, the box latches F1 (heater, ozone,
+    UVC off); a long press of Filter sends 0B 00, which clears it, and the box reports 08 03
+    for ``errors_f1_reset_report_s`` and then the true flow again.
+
+    It applies only where the pump runs without flow — a unit with a flow fault; on a unit
+    whose switches close there is no F1 to provoke, and the step passes saying so. What it
+    checks is the box's side of F1 (the latch and its reset on the wire); that a flow fault
+    is present is the ``flow`` step's finding, not this one's. The loads F1 switched off are
+    not checked here: the load steps narrow them to the flow (:func:`f1_latched`).
+    """
+
+    kind = "flow-error"
+    summary = "F1 where it applies: pump on without flow latches F1; a long press of Filter \
+(0B 00) clears it, the box reports 08 03 briefly, then the true flow"
+    params = (
+        Param(
+            "timeout",
+            "float",
+            FLOW_TIMEOUT_S,
+            "seconds for the flow report to follow the pump",
+            minimum=1,
+            maximum=600,
+        ),
+    )
+    suspects = ("power-board-dead",)
+
+    def declare(self, params: Params, instruments: Instruments) -> list[Declared]:
+        return [
+            Declared("f1_applies", description="the pump runs without full flow (08 ≠ 03)"),
+            Declared(
+                "reset_report",
+                description="after the long press of Filter (0B 00) the box reports 08 03",
+                limits=limits(expected=True),
+            ),
+            Declared(
+                "true_flow_after_reset",
+                description="after the reset's 08 03 the box reports the true flow again",
+                limits=limits(expected=True),
+            ),
+        ]
+
+    def describe(self, params: Params) -> str:
+        return "pump on without flow: F1 latches, 0B 00 resets it (08 03 briefly, then the truth)"
+
+    def run(self, run: StepRun) -> None:
+        ctx = run.ctx
+        link = ctx.link
+        plate = link.plate
+        period = plate.link_report_period_s
+        pump_on = bool(link.state.filter)
+        link.set_loads(filter=True)
+        began = ctx.now()
+        since = -1.0 if pump_on else began  # a pump already on: any trusted report will do
+        ctx.wait_for(
+            lambda: flow_settled(link, since, True), run.params["timeout"], "waiting for flow"
+        )
+        if flow_complete(link.flow):
+            run.measure("f1_applies", False)
+            run.result.message = "flow with the pump on: no F1 to provoke on this unit"
+            return
+        run.measure("f1_applies", True)
+        true_flow = link.flow
+        latched_after = plate.errors_f1_after_s + period + F1_MARGIN_S
+
+        def latched_at() -> float:
+            # The pump without flow for f1_after_s since this step began — or since a
+            # keep-alive's 0B 00 last cleared the latch.
+            return max(began, link.reset_sent_at or began) + latched_after
+
+        while ctx.now() < latched_at() - 1e-9:
+            ctx.wait(latched_at() - ctx.now(), "waiting for F1")
+        link.long_press_filter()
+        sent = ctx.now()
+        window = plate.errors_f1_reset_report_s
+        ctx.wait_for(
+            lambda: link.reset_flow_at is not None and link.reset_flow_at > sent,
+            min(window, period) + F1_RESET_MARGIN_S,
+            "waiting for the reset's report",
+        )
+        reported = link.reset_flow if (link.reset_flow_at or -1.0) > sent else None
+        ok = run.measure("reset_report", flow_complete(reported))
+        ctx.wait_for(
+            lambda: link.flow_at is not None and link.flow_at > sent,
+            window + 2 * period + F1_RESET_MARGIN_S,
+            "waiting for the true flow",
+        )
+        after = link.flow if (link.flow_at or -1.0) > sent else None
+        ok = run.measure("true_flow_after_reset", after is not None and after == true_flow) and ok
+        if not ok:
+            heard = "nothing" if reported is None else f"08 {reported.to_parameter():02X}"
+            raise run.fail(
+                f"F1 reset not as published: after 0B 00 the box reported {heard}, then "
+                + ("nothing" if after is None else f"08 {after.to_parameter():02X}")
+            )
+
+
+STEP_TYPES: tuple[StepType, ...] = (SetLoads(), IdlePower(), LoadPower(), Flow(), FlowError())

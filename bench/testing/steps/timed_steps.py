@@ -21,6 +21,7 @@ from bench.testing.limits import (
     IDLE_HIGH_W,
     PUMP_SETTLE_S,
     SETTLE_S,
+    flow_complete,
     heater_live_w,
     load_runs,
     meter_tells_running,
@@ -28,7 +29,7 @@ from bench.testing.limits import (
 from bench.testing.steps.base import Declared, Param, Params, StepRun, StepType, limits
 from bench.testing.steps.link_steps import read_temperatures
 from bench.testing.steps.load_steps import (
-    NO_FLOW_SUSPECTS,
+    FLOW_OPEN_FAULTS,
     PERCEIVED,
     RUNNING,
     check_running,
@@ -56,7 +57,7 @@ class HeaterRise(StepType):
         ]
 
     def clears(self, params: Params) -> list[str]:
-        return ["heater-open", "temp-sensor-open", "temp-sensor-short", *NO_FLOW_SUSPECTS]
+        return ["heater-open", "temp-sensor-open", "temp-sensor-short", *FLOW_OPEN_FAULTS]
 
     def run(self, run: StepRun) -> None:
         ctx = run.ctx
@@ -64,9 +65,7 @@ class HeaterRise(StepType):
         pump_before = link.state.filter
         if not pump_before:
             link.set_loads(filter=True)
-            ctx.wait_for(
-                lambda: bool(link.flow and link.flow.flowing), PUMP_SETTLE_S, "pump settling"
-            )
+            ctx.wait_for(lambda: flow_complete(link.flow), PUMP_SETTLE_S, "pump settling")
         start = statistics.mean(read_temperatures(run, 3))
         run.measure("start_c", round(start, 2))
         metered = ctx.meter is not None and meter_tells_running("heater", ctx.instruments)
