@@ -383,9 +383,7 @@ class _Client:
         self.discarding = False
         """The current line grew beyond :data:`MAX_LINE_BYTES`: drop it up to its newline."""
 
-    def take(
-        self, data: bytes, run: Callable[[bytes], dict[str, Any]]
-    ) -> list[dict[str, Any]]:
+    def take(self, data: bytes, run: Callable[[bytes], dict[str, Any]]) -> list[dict[str, Any]]:
         """Bytes in; one reply per complete line (too long a line: one error, then skipped)."""
         replies: list[dict[str, Any]] = []
         self.buffer += data
