@@ -47,9 +47,10 @@ class Served:
 
 TCP_SPEED = 20.0
 """A served box on TCP is read by the bench through pyserial's ``socket://``, which has no
-descriptor to wait on: the bench polls it, and above about 50× the polling splits frames
-into pieces the decoder times out (the link-quality step then fails on a healthy box, with
-or without the control channel). The TCP proofs run short operator plans at this speed."""
+descriptor to wait on: the bench polls it, and at 100× (measured; 20× is fine) the polling
+splits frames into pieces the decoder drops (the link-quality step then fails on a healthy
+box, with or without the control channel). The TCP proofs run short operator plans at this
+speed."""
 
 
 def serve_box(
@@ -212,3 +213,43 @@ def test_a_fault_injected_mid_run_is_noticed(launch: Callable[..., ServedUnit]) 
     assert outcomes["heater-draw"] == "fail"
     assert record.verdict == "fail"
     assert "filter-pump-dead" in {s.fault_id for s in record.suspected_parts}
+
+
+def test_a_rehearsal_loads_no_simulator(launch: Callable[..., ServedUnit], tmp_path: Path) -> None:
+    """``spabench run --operator control://…`` is the bench's real path: the rehearsal
+    operator reaches the box through :mod:`protocols.control` only, so not one :mod:`spasim`
+    module is loaded in the bench's interpreter (the rule of tests/test_architecture.py)."""
+    from tests.test_architecture import _RUN_COMMANDS, _in_fresh_interpreter
+
+    served = serve_box(launch, "premium-4", "pty")
+    commands = [
+        [
+            "run", "--port", served.unit.url, "--meter", served.meter, "--speed", str(SPEED),
+            "--operator", f"control://{served.control}", "--profile", "premium-4",
+            "--plan", "verify-prcd", "--no-store",
+        ],
+        ["run", "--virtual", "--operator", f"control://{served.control}", "--no-store"],
+    ]  # fmt: skip
+    outcome = _in_fresh_interpreter(tmp_path, _RUN_COMMANDS, json.dumps(commands))
+    assert outcome["codes"] == [0, 2], outcome["stdout"][-3000:]
+    assert outcome["spasim"] == []
+
+
+def test_a_rehearsal_without_its_channel_is_an_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code, _, err = spabench(
+        capsys, "run", "--port", "loop://", "--operator", f"control://127.0.0.1:{port}",
+        "--plan", "verify-prcd", "--no-store",
+    )  # fmt: skip
+    assert code == 3 and "operator: control channel 127.0.0.1" in err, err
+    code, _, err = spabench(
+        capsys, "run", "--port", "loop://", "--operator", "control://127.0.0.1:1",
+        "--answers", str(tmp_path / "a.toml"), "--no-store",
+    )  # fmt: skip
+    assert code == 2 and "--answers and --operator control://" in err, err
