@@ -4,6 +4,12 @@ Real unit::
 
     spabench run --port /dev/ttyUSB0 --meter rtu:///dev/ttyUSB1 --plan full --unit SN123
 
+A box served by ``spasim serve --control`` (a rehearsal or CI: a virtual person does what
+each prompt asks through the control channel)::
+
+    spabench run --port /dev/pts/7 --meter tcp://127.0.0.1:5020 --speed 100 \\
+        --operator control://127.0.0.1:7002 --profile premium-4 --plan full
+
 Virtual unit (everything in-process on one simulated clock, the full plan in seconds)::
 
     spabench run --virtual --profile concept-4 --fault filter-pump-dead --json run.json
@@ -30,12 +36,14 @@ from bench.testing.instruments.operator import (
     AnswersOperator,
     Operator,
     OperatorError,
+    RehearsalOperator,
     TerminalOperator,
 )
 from bench.testing.plans import Plan, PlanError, load_plan
 from bench.testing.runner import RunHooks, Runner
 from bench.testing.targets import Target, real_target, virtual_box_target, virtual_panel_target
 from protocols.cli_support import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Subcommand, UsageError
+from protocols.control import CONTROL_SCHEME
 from protocols.files import OutputPathError, OutputWriteError, check_output_path, write_atomic
 
 if TYPE_CHECKING:
@@ -56,7 +64,12 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "--plan", default="full", metavar="NAME|PATH", help="plan to run (default: full)"
     )
     parser.add_argument("--unit", metavar="SERIAL", default="", help="serial number of the unit")
-    parser.add_argument("--operator", metavar="NAME", help="who runs the test (recorded)")
+    parser.add_argument(
+        "--operator",
+        metavar="NAME|control://HOST:PORT",
+        help="who runs the test (recorded); control://HOST:PORT: a rehearsal operator that "
+        "does each prompt through a served box's control channel (spasim serve --control)",
+    )
     parser.add_argument(
         "--answers", metavar="FILE", help="TOML answers to operator prompts (prompt id = answer)"
     )
@@ -106,7 +119,21 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def _operator(args: argparse.Namespace, progress: LiveProgress | None) -> Operator | None:
-    """The operator plug: answers file, else the virtual operator (None), else a terminal."""
+    """The operator plug: answers file, else a rehearsal over a control channel, else the
+    virtual operator (None), else a terminal."""
+    rehearsal = (args.operator or "").startswith(CONTROL_SCHEME)
+    if rehearsal:
+        if args.virtual:
+            raise UsageError("--operator control:// is for a served box on --port")
+        if args.answers:
+            raise UsageError("--answers and --operator control:// both answer the prompts")
+        multimeter = instruments_from_args(
+            args, meter=bool(args.meter) or args.meter_spec == "clamp"
+        ).multimeter
+        try:
+            return RehearsalOperator(args.operator, multimeter=multimeter, seed=args.seed)
+        except OperatorError as error:
+            raise InstrumentError(f"operator: {error}") from None
     if args.answers:
         try:
             return AnswersOperator.from_file(args.answers, name=args.operator or "answers-file")
@@ -120,6 +147,11 @@ def _operator(args: argparse.Namespace, progress: LiveProgress | None) -> Operat
         pause=None if progress is None else progress.pause,
         resume=None if progress is None else progress.resume,
     )
+
+
+def _close_operator(operator: Operator | None) -> None:
+    if isinstance(operator, RehearsalOperator):
+        operator.close()
 
 
 def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None) -> Target:
@@ -239,12 +271,20 @@ def _run(args: argparse.Namespace) -> int:
     except PlanError as error:
         raise UsageError(str(error)) from None
     progress = LiveProgress(plan, console)
-    operator = _operator(args, progress)
+    try:
+        operator = _operator(args, progress)
+    except InstrumentError as error:
+        progress.stop()
+        sys.stderr.write(f"spabench run: error: {error}\n")
+        return EXIT_ERROR
     try:
         target = build_target(args, plan, operator)
     except InstrumentError as error:
+        _close_operator(operator)
         sys.stderr.write(f"spabench run: error: {error}\n")
         return EXIT_ERROR
+    if isinstance(operator, RehearsalOperator):
+        target.closers.insert(0, operator.close)
     if target.identified:
         console.print(f"unit: {target.identified}")
     try:

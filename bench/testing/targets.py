@@ -139,6 +139,7 @@ def virtual_box_target(
     """A virtual box in the bench tank, on a simulated clock, with virtual instruments made
     to ``instruments``' specs: a meter that spoils the truth as its data sheet allows, a
     person who perceives what a person can (and reads the multimeter, if the bench has one)."""
+    from spasim.control import BoxWorkbench
     from spasim.rig import build_box_rig
 
     loaded = _profile(profile)
@@ -158,7 +159,9 @@ def virtual_box_target(
         virtual_meter = VirtualMeter(
             box.meter, spec=instruments.meter, seed=seed, name=f"virtual-{instruments.meter.name}"
         )
-    person = VirtualOperator(box, fitted=fitted, multimeter=instruments.multimeter, seed=seed)
+    person = VirtualOperator(
+        BoxWorkbench(box), fitted=fitted, multimeter=instruments.multimeter, seed=seed
+    )
     return Target(
         driver=rig.driver,
         operator=operator if operator is not None else person,

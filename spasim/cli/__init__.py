@@ -14,6 +14,7 @@ from spasim import __version__
 COMMAND_MODULES = [
     "spasim.cli.selfcheck",
     "spasim.cli.serve",
+    "spasim.cli.control",
     "spasim.cli.profiles",
     "spasim.cli.faults",
     "spasim.cli.diagram",

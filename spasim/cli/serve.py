@@ -3,12 +3,15 @@
     spasim serve [--pty | --tcp HOST:PORT] [--role box|remote] [--profile NAME]
                  [--speed X] [--fault ID]... [--water °C] [--ambient °C] [--seed N]
                  [--set NAME=VALUE]... [--capture FILE] [--tank-litres L]
-                 [--meter-tcp HOST:PORT | --meter-pty] [-v]
+                 [--meter-tcp HOST:PORT | --meter-pty]
+                 [--control HOST:PORT [--control-any-host]] [-v]
 
 Output contract (programs and the pytest plugin rely on it): the first line on stdout is
 exactly ``listening on <pty path | host:port>`` and is flushed at once; with a virtual meter
 (``--meter-tcp``/``--meter-pty``) a second line ``meter on <tcp://host:port | pty path>``
-follows (what ``spabench run --meter`` takes); nothing else is written to stdout. ``-v``
+follows (what ``spabench run --meter`` takes), then with ``--control`` a line ``control on
+HOST:PORT`` (what ``spasim control`` and ``--operator control://`` take); nothing else is
+written to stdout. ``-v``
 logs every frame both ways, one ``describe()`` line each with the simulated time, plus
 client connect/leave notices, on **stderr**. The process serves until SIGINT or SIGTERM,
 then closes the pty/sockets and exits 0. Bad arguments (unknown profile, unknown fault, bad
@@ -28,6 +31,15 @@ carries (see :class:`~protocols.ports.LinkPort`), and no write waits for a clien
 ``--meter-tcp HOST:PORT`` / ``--meter-pty`` (box role) also serve a virtual SDM120 mains
 energy meter (Modbus TCP, or Modbus RTU on a pseudo-terminal) that reads the box's supply:
 the bench's ``--meter tcp://HOST:PORT`` or ``--meter /dev/pts/N`` opens it like a real one.
+
+``--control HOST:PORT`` opens the control channel (:mod:`spasim.control`, protocol in
+:mod:`protocols.control`): a person's hands and eyes at the served unit — PRCD TEST/RESET,
+the knob, the lid, ambient and water, faults injected and cleared at run time, what a person
+sees — for rehearsals (``spabench run --operator control://HOST:PORT``) and a bridge's CI
+(``spasim control HOST:PORT inject flow-switch-stuck-open``). It announces itself with a
+line ``control on HOST:PORT`` after the ``listening on`` (and ``meter on``) line. Anyone who
+reaches it can break the unit at will, so it listens on a loopback address only; another
+address is refused unless ``--control-any-host`` says it is meant.
 ``--tank-litres L`` replaces the profile's tub with a test tank (the bench uses 20 L, so a
 heater test warms the water in minutes, not hours).
 
@@ -38,6 +50,7 @@ heater test warms the water in minutes, not hours).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import signal
 import sys
 from collections.abc import Callable
@@ -57,6 +70,7 @@ from protocols.cli_support import (
 from protocols.driver import Driver, RealTimeDriver
 from protocols.meter_model import METER_SPECS, SDM120, MeterErrors, meter_spec
 from protocols.mspa import Direction, Frame, RemoteState, describe
+from spasim.control import BoxCommands, ControlServer, PanelCommands
 from spasim.faults import parse_fault
 from spasim.meter_server import MeterServer
 from spasim.profiles import Profile, load_profile
@@ -118,6 +132,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     _add_serving_options(parser)
     _add_unit_options(parser)
     _add_meter_options(parser)
+    _add_control_options(parser)
     _add_output_options(parser)
 
 
@@ -227,6 +242,22 @@ def _add_meter_options(parser: argparse.ArgumentParser) -> None:
         help="data sheet the virtual meter reads to: "
         + ", ".join(sorted(METER_SPECS))
         + f" (default {SDM120.name}: reads 0 below 20 mA, class 1 errors, float32)",
+    )
+
+
+def _add_control_options(parser: argparse.ArgumentParser) -> None:
+    """The control channel: a person's hands and eyes at the served unit."""
+    parser.add_argument(
+        "--control",
+        type=host_port,
+        metavar="HOST:PORT",
+        help="also open the control channel (one command per line, JSON replies: press PRCD "
+        "TEST/RESET, turn the knob, inject faults...) on a loopback address; port 0 picks one",
+    )
+    parser.add_argument(
+        "--control-any-host",
+        action="store_true",
+        help="allow --control on a non-loopback address (anyone who reaches it controls the unit)",
     )
 
 
@@ -361,6 +392,42 @@ def _check_roles(args: argparse.Namespace) -> None:
             raise UsageError(f"{option} is for --role box")
 
 
+def _check_control(args: argparse.Namespace) -> None:
+    """``--control`` on loopback, or elsewhere only with ``--control-any-host``."""
+    if args.control is None:
+        if args.control_any_host:
+            raise UsageError("--control-any-host needs --control HOST:PORT")
+        return
+    host, _ = args.control
+    if not ipaddress.ip_address(host).is_loopback and not args.control_any_host:
+        raise UsageError(
+            f"--control {host} is not a loopback address: anyone reaching it could control "
+            "the unit (add --control-any-host if that is meant)"
+        )
+
+
+def _start_control(driver: Driver, args: argparse.Namespace, unit: Unit) -> ControlServer | None:
+    """The control channel over the unit, on the serving loop, if one was asked for."""
+    if args.control is None:
+        return None
+    from spasim.board import VirtualBox
+
+    commands: BoxCommands | PanelCommands
+    if isinstance(unit, VirtualBox):
+        commands = BoxCommands(unit)
+    else:
+        commands = PanelCommands(cast(VirtualRemote, unit))
+    host, port = args.control
+    try:
+        server = ControlServer(driver, commands, host, port)
+    except OSError as error:
+        raise UsageError(
+            f"cannot open the control channel on {host}:{port}: {error.strerror or error}"
+        ) from None
+    server.start()
+    return server
+
+
 @dataclass
 class _Serving:
     """What one ``spasim serve`` opened, so that :meth:`close` undoes exactly that."""
@@ -369,6 +436,7 @@ class _Serving:
     server: Server | None = None
     capture: CaptureTap | None = None
     meter: MeterServer | None = None
+    control: ControlServer | None = None
 
     def start(self, driver: Driver, args: argparse.Namespace, profile: Profile) -> None:
         """Open the endpoint, build the unit, announce the address(es), start serving."""
@@ -397,9 +465,12 @@ class _Serving:
             on_event=_event_logger(sys.stderr) if args.verbose else None,
         )
         self.meter = meter = _start_meter(args, unit)
+        self.control = control = _start_control(driver, args, unit)
         sys.stdout.write(f"listening on {endpoint.address}\n")
         if meter is not None:
             sys.stdout.write(f"meter on {meter.url}\n")
+        if control is not None:
+            sys.stdout.write(f"control on {control.address}\n")
         sys.stdout.flush()
         server.start()
 
@@ -412,12 +483,15 @@ class _Serving:
             self.capture.close()
         if self.meter is not None:
             self.meter.stop()
+        if self.control is not None:
+            self.control.close()
 
 
 def serve(args: argparse.Namespace) -> int:
     """Build the endpoint and the unit, announce the address, serve until a signal."""
     profile = _profile(args)
     _check_roles(args)
+    _check_control(args)
     driver = RealTimeDriver(speed=args.speed)
     serving = _Serving()
     stopping: list[int] = []

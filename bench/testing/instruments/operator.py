@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from bench.testing.instruments.specs import MultimeterSpec
 from bench.testing.limits import transformer_present
+from protocols.control import CONTROL_SCHEME, ControlClient, ControlError, ControlWorkbench
 from protocols.files import load_toml
 
 PROMPTS: dict[str, str] = {
@@ -221,8 +222,11 @@ class VirtualOperator:
     prompt it does not understand (:class:`OperatorError`), and a plan that asks it fails
     loudly instead of getting an answer no technician could give.
 
-    ``world`` is a :class:`spasim.board.VirtualBox` (box plans) or a
-    :class:`spasim.remote.VirtualRemote` (panel plan).
+    ``world`` is a :class:`protocols.control.Workbench` (box plans): a virtual box in this
+    process (:class:`spasim.control.BoxWorkbench`) or one served elsewhere, reached through
+    its control channel (:class:`~protocols.control.ControlWorkbench`, see
+    :class:`RehearsalOperator`) — the same perception either way; or a
+    :class:`spasim.remote.VirtualRemote` (panel plan: the person presses its key).
     """
 
     def __init__(
@@ -253,7 +257,7 @@ class VirtualOperator:
             return bool(world.bubbles_visible)
         if prompt_id in ("pump-running", "blower-running", "jets-running"):
             load = {"pump-running": "filter", "blower-running": "blower"}.get(prompt_id, "jets")
-            return float(world.load_powers().get(load, 0.0)) > 0.0
+            return bool(world.hears(load))
         if prompt_id == "transformer-secondary-present" and self.multimeter is not None:
             volts = self.number("mm-transformer-vac", question, "V")
             return transformer_present(volts)
@@ -264,12 +268,12 @@ class VirtualOperator:
         raise self._unknown(prompt_id, question)
 
     def choose(self, prompt_id: str, question: str, choices: Sequence[str]) -> str:
-        """The model plate of a virtual box is its profile's name."""
+        """The model plate: the person reads it off the unit."""
         self.asked.append(prompt_id)
-        profile = getattr(self.world, "profile", None)
-        name = getattr(profile, "name", None)
-        if prompt_id == "model-plate" and name in choices:
-            return str(name)
+        if prompt_id == "model-plate":
+            name = str(self.world.model_plate())
+            if name in choices:
+                return name
         raise self._unknown(prompt_id, question)
 
     def number(self, prompt_id: str, question: str, unit: str) -> float:
@@ -297,3 +301,63 @@ class VirtualOperator:
             world.press_bubbles()
         else:
             raise self._unknown(prompt_id, instruction)
+
+
+class RehearsalOperator(VirtualOperator):
+    """The virtual person at a box served by ``spasim serve --control`` (a rehearsal, CI).
+
+    ``spabench run --port … --operator control://HOST:PORT``: every prompt is done or
+    answered through the served unit's control channel — the PRCD buttons, the knob, what a
+    person sees (the PRCD light, bubbles), hears (pump, blower) and reads (the model plate,
+    a multimeter on a test point, with ``multimeter``'s own errors) — so a full plan runs
+    unattended against a served box, with nothing taken from the simulator but what the
+    channel shows a person. A channel that fails mid-run errors the step
+    (:class:`OperatorError`), like an operator who walked away.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        multimeter: MultimeterSpec | None = None,
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        try:
+            client = ControlClient(address)
+        except ControlError as error:
+            raise OperatorError(str(error)) from None
+        self.client = client
+        bench = ControlWorkbench(client)
+        super().__init__(
+            bench,
+            fitted=self._fitted,
+            multimeter=multimeter,
+            seed=seed,
+            name=name or f"rehearsal {CONTROL_SCHEME}{client.address}",
+        )
+        self._bench = bench
+
+    def _fitted(self, part: str) -> bool | None:
+        return self._bench.fitted(part)
+
+    def confirm(self, prompt_id: str, question: str) -> bool:
+        try:
+            return super().confirm(prompt_id, question)
+        except ControlError as error:
+            raise OperatorError(f"control channel: {error}") from None
+
+    def number(self, prompt_id: str, question: str, unit: str) -> float:
+        try:
+            return super().number(prompt_id, question, unit)
+        except ControlError as error:
+            raise OperatorError(f"control channel: {error}") from None
+
+    def act(self, prompt_id: str, instruction: str) -> None:
+        try:
+            super().act(prompt_id, instruction)
+        except ControlError as error:
+            raise OperatorError(f"control channel: {error}") from None
+
+    def close(self) -> None:
+        self.client.close()
