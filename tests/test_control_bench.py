@@ -93,22 +93,7 @@ def failed_steps(record: dict[str, object]) -> list[tuple[str, str]]:
     return [(s["name"], s["message"]) for s in steps if s["outcome"] not in ("pass", "skipped")]
 
 
-PENDING = {
-    "series-d": "UVC on 0x19 (variant C) is not a bench Command yet: the bench's variant work "
-    "(branch i12-bench) makes it pass",
-}
-"""Models whose full run waits for another helper's branch (xfail, not strict: passes once
-merged)."""
-
-MODELS = [
-    pytest.param(model, marks=pytest.mark.xfail(reason=PENDING[model], strict=False))
-    if model in PENDING
-    else model
-    for model in available_models()
-]
-
-
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", available_models())
 def test_full_plan_passes_on_a_healthy_served_box_over_a_pty(
     launch: Callable[..., ServedUnit],
     capsys: pytest.CaptureFixture[str],
@@ -141,30 +126,34 @@ def test_operator_plans_pass_over_tcp(
 
 
 FAULT_CASES = [
-    # (fault injected through the channel, plan) — one line each; the new flow-switch,
-    # jet-pump and F1 faults join here as the firmware gets them.
-    ("prcd-faulty", "full"),
-    ("check-valve-leak", "full"),
-    ("filter-pump-dead", "verify-filter-pump"),
-    ("flow-switch-stuck-open", "verify-flow-switch"),
-    ("heater-open", "verify-heater"),
-    ("blower-dead", "verify-blower"),
-    ("transformer-dead", "full"),
+    # (fault injected through the channel, plan, model) — one line each.
+    ("prcd-faulty", "full", "premium-4"),
+    ("check-valve-leak", "full", "premium-4"),
+    ("filter-pump-dead", "verify-filter-pump", "premium-4"),
+    ("flow-switch-stuck-open", "verify-flow-switch", "premium-4"),
+    ("inlet-flow-switch-stuck-open", "verify-flow-switch", "premium-4"),
+    ("outlet-flow-switch-stuck-open", "full", "super-camaro"),
+    ("jet-pump-dead", "full", "elite-6"),
+    ("heater-open", "verify-heater", "series-d"),
+    ("uvc-dead", "verify-uvc", "series-d"),
+    ("blower-dead", "verify-blower", "premium-4"),
+    ("transformer-dead", "full", "premium-4"),
 ]
 
 
-@pytest.mark.parametrize(("fault", "plan"), FAULT_CASES)
+@pytest.mark.parametrize(("fault", "plan", "model"), FAULT_CASES)
 def test_a_fault_injected_through_the_channel_is_named_with_its_part(
     launch: Callable[..., ServedUnit],
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     fault: str,
     plan: str,
+    model: str,
 ) -> None:
-    served = serve_box(launch, "premium-4")
+    served = serve_box(launch, model)
     with ControlClient(served.control) as client:
         client.request(f"inject {fault}")
-    code, record = run_bench(capsys, tmp_path, served, "premium-4", plan)
+    code, record = run_bench(capsys, tmp_path, served, model, plan)
     assert (code, record["verdict"]) == (1, "fail"), record.get("error")
     suspects = record["suspected_parts"]
     assert isinstance(suspects, list)
