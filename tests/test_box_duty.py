@@ -343,3 +343,70 @@ def test_status_and_led_layouts_refuse_what_does_not_fit() -> None:
         status_parameter(64, 0)
     with pytest.raises(ValueError, match="bubble"):
         status_parameter(38, 4)
+
+
+# ---------------------------------------------------------------- one duty, both boxes
+
+
+def listen(scheduler: Scheduler, cable: SimCable) -> list[tuple[float, Frame]]:
+    """What arrives at the cable's remote end, with arrival times."""
+    decoder = FrameDecoder()
+    heard: list[tuple[float, Frame]] = []
+
+    def receive(data: bytes) -> None:
+        now = scheduler.now()
+        heard.extend((now, frame) for frame in decoder.feed(data, now))
+
+    cable.remote.on_receive = receive
+    return heard
+
+
+def test_the_bench_playing_the_box_says_what_the_virtual_box_says() -> None:
+    """Written once: the bench's box role and the virtual box, on the same plate and with the
+    same water and flow, put the same frames on the wire at the same times."""
+    from bench.testing.instruments.link import BoxRoleLink
+    from protocols.driver import SimulatedDriver
+    from spasim.board import VirtualBox
+
+    heard: dict[str, list[tuple[float, Frame]]] = {}
+    for who in ("bench", "virtual"):
+        scheduler = Scheduler()
+        cable = SimCable(scheduler)
+        heard[who] = listen(scheduler, cable)
+        if who == "bench":
+            role = BoxRoleLink(SimulatedDriver(scheduler), cable.box, plate=load_model("elite-6"))
+            role.water_c = 23.5
+            role.start()
+        else:
+            VirtualBox(scheduler, cable.box, "elite-6", water_c=23.5, ambient_c=23.5, noise=False)
+        scheduler.run_until(120.0)
+    assert len(heard["bench"]) > 200
+    assert [f for _, f in heard["bench"]] == [f for _, f in heard["virtual"]]
+    for (a, _), (b, _) in zip(heard["bench"], heard["virtual"], strict=True):
+        assert a == pytest.approx(b, abs=1e-9)
+
+
+def test_the_bench_plays_a_super_camaro_box_to_its_panel() -> None:
+    """The panel's key press reaches the bench's box: its 12, 1A and 1B follow it."""
+    from bench.testing.targets import virtual_panel_target
+
+    target = virtual_panel_target(model="super-camaro")
+    box, remote = target.box_role, target.virtual_unit
+    assert box is not None and box.plate.name == "super-camaro"
+    sent: list[tuple[float, Frame]] = []
+    box.listeners.append(
+        lambda t, sender, frame: sent.append((t, frame)) if sender == "box" else None
+    )
+    target.start()
+    scheduler = target.driver.scheduler
+    scheduler.run_until(10.0)
+    first_06 = next(t for t, f in sent if f.command == Command.WATER_TEMP)
+    assert first_06 + FRAME_SECONDS == pytest.approx(6.06)  # handed to the line a frame early
+    remote.set(filter=True, bubbles=2)
+    pressed = scheduler.now()
+    scheduler.run_until(pressed + 3)
+    after = {f for t, f in sent if t > pressed + 1.1}
+    assert Frame(BLOWER_FRAME, 1) in after
+    assert Frame(STATUS_FRAME, status_parameter(40, 2)) in after
+    assert Frame(LED_FRAME, led_flags(filter=True, bubbles=True)) in after
+    target.close()
