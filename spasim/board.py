@@ -14,6 +14,12 @@ How it is put together, and why:
   world action, a fault — ends in :meth:`VirtualBox._settle`, which moves each follower
   region to its target state, recomputes the hardware, and repeats until nothing moves. One
   path for every input is what lets the invariants hold whatever order inputs arrive in.
+* **Wire duties** (:class:`protocols.mspa.box.BoxDuty`, shared with the bench's box role):
+  power-on frames, handshake and keep-alive replies, the report schedule and the model's
+  extra frames, and the silence watchdog, all timed by the model plate. The firmware is the
+  duty's owner: it answers what each report carries when it goes out (the 06 is a fresh
+  sensor poll when the sensor is polled in step with it; the 08 is :meth:`_flow_parameter`)
+  and judges every frame the duty hands it.
 * **Command memory** (:mod:`spasim.remote_requests`) judges each frame (range, edges, auto-off);
   **loads** (:mod:`spasim.loads`) turn region states and faults into watts; the
   **over-temperature watch** (:mod:`spasim.overtemp`) latches on the firmware's own
