@@ -37,7 +37,6 @@ the first repeated 07 0C one ``boot_repeat_07_s`` after the power-on one.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -226,8 +225,6 @@ class BoxDuty:
         self.decoder = FrameDecoder()
         self.ignored_frames = 0
         """Valid-checksum frames the owner ignored (unknown code, out-of-range parameter)."""
-        self.received: Counter[int] = Counter()
-        """Frames the owner took, by command code."""
         self.phase = OFF
         self.boot_started: float | None = None
         """When the last :meth:`power_on` happened (None: never)."""
@@ -386,16 +383,13 @@ class BoxDuty:
         now = self.scheduler.now()
         take = self._take
         for frame in self.decoder.feed(data, now):
-            if self.phase != RUNNING:
-                break  # a frame earlier in this chunk cost the power
             command, parameter = frame
-            if not take(command, parameter):
+            taken = take(command, parameter)
+            if self.phase != RUNNING:
+                break  # the frame cost the power (the rest of the chunk falls on deaf ears)
+            if not taken:
                 self.ignored_frames += 1
                 continue
-            if self.phase != RUNNING:
-                break
-            received = self.received
-            received[command] = received.get(command, 0) + 1
             if self.frame_listeners:
                 for listener in self.frame_listeners:
                     listener(now, "remote", frame)
