@@ -15,6 +15,12 @@ How it is put together, and why:
   world action, a fault — ends in :meth:`VirtualBox._settle`, which moves each follower
   region to its target state, recomputes the hardware, and repeats until nothing moves. One
   path for every input is what lets the invariants hold whatever order inputs arrive in.
+* **Wire duties** (:class:`protocols.mspa.box.BoxDuty`, shared with the bench's box role):
+  power-on frames, handshake and keep-alive replies, the report schedule and the model's
+  extra frames, and the silence watchdog, all timed by the model plate. The firmware is the
+  duty's owner: it answers what each report carries when it goes out (the 06 is a fresh
+  sensor poll when the sensor is polled in step with it; the 08 is :meth:`_flow_parameter`)
+  and judges every frame the duty hands it.
 * **Command memory** (:mod:`spasim.remote_requests`) judges each frame (range, edges, auto-off);
   **loads** (:mod:`spasim.loads`) turn region states and faults into watts; the
   **over-temperature watch** (:mod:`spasim.overtemp`) latches on the firmware's own
@@ -44,19 +50,13 @@ How it is put together, and why:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from protocols.clock import Event, Periodic, Scheduler
+from protocols.clock import Periodic, Scheduler
 from protocols.line_noise import LineNoise
-from protocols.mspa import (
-    FRAME_SECONDS,
-    Command,
-    DecoderCounters,
-    FlowSwitches,
-    FrameDecoder,
-    encode,
-)
+from protocols.mspa import DecoderCounters, FlowSwitches
+from protocols.mspa.box import BoxDuty, BoxPort, led_flags, status_parameter
 from protocols.ports import Port
 from protocols.sdm120 import MeterReading
 from spasim.faults import Fault, parse_fault
@@ -71,7 +71,6 @@ from spasim.regions import (
     FAILSAFE,
     IDLE,
     INFLATING,
-    LISTENING,
     OFF,
     ON,
     PUMP_RUNNING,
@@ -91,7 +90,7 @@ from spasim.regions import (
     SanitiserRegion,
     WatchdogRegion,
 )
-from spasim.remote_requests import CHANGED, IGNORED, REPLY, RESET, RemoteRequests
+from spasim.remote_requests import CHANGED, IGNORED, RESET, RemoteRequests
 
 LOADS = Loads._fields
 """Names of the loads :meth:`VirtualBox.load_powers` reports, in a fixed order."""
@@ -109,19 +108,10 @@ SENSOR_SHORT_PARAMETER = 0xFF
 """A shorted NTC reads as the maximum, 127.5 °C."""
 _NO_SENSOR_FAULT = -1
 
-_TEMPERATURE_FRAMES = tuple(encode(Command.WATER_TEMP, p) for p in range(256))
-_FLOW_FRAMES = tuple(encode(Command.FLOW, p) for p in range(4))
 FLOW_BOTH_CLOSED = 0x03
 """The 08 parameter with both switches closed (inlet bit 0, outlet bit 1)."""
-LED_BITS = ("heater", "filter", "blower", "ozone", "uvc", "jets")
-"""[weak:AH] The 1A LED flags, bit 0 upwards, each lit while the firmware drives that load
-(``blower``: the bubbles LED)."""
-STATUS_BUBBLES_BIT = 0x80
-"""[weak:AH] The 1B status parameter: set-point °C in bits 0–6, bit 7 while bubbles run."""
 _HEATING = frozenset((STAGE1, STAGE2))
 _PUMP_DRIVEN = frozenset((PUMP_RUNNING, RUN_ON))
-_BOOT_09 = encode(Command.BOOT_09, 0x00)
-_BOOT_07 = encode(Command.BOOT_07, 0x0C)
 _SUPPLIED = frozenset((DEAD, BOOTING, RUNNING))
 """Power states in which mains reaches the box through a closed PRCD."""
 _BOARD_FAULTS = frozenset(("transformer-dead", "power-board-dead"))
@@ -137,6 +127,34 @@ def _checked_litres(p: Profile, tank_litres: float | None) -> float:
             "firmware's over-temperature margin is sized for ([thermal] min_litres)"
         )
     return litres
+
+
+class _Firmware:
+    """The firmware's side of its protocol duty (:class:`~protocols.mspa.box.BoxOwner`): the
+    board's own methods, bound once so the duty's hot path calls them directly."""
+
+    __slots__ = (
+        "blower_running",
+        "booted",
+        "flow_parameter",
+        "led_flags",
+        "on_frame",
+        "status_parameter",
+        "temperature_parameter",
+        "watchdog_expired",
+        "watchdog_restored",
+    )
+
+    def __init__(self, board: VirtualBox) -> None:
+        self.temperature_parameter: Callable[[], int] = board._temperature_parameter
+        self.flow_parameter: Callable[[], int] = board._flow_parameter
+        self.blower_running: Callable[[], bool] = board._blower_running
+        self.led_flags: Callable[[], int] = board._led_flags
+        self.status_parameter: Callable[[], int] = board._status_parameter
+        self.on_frame: Callable[[int, int], bool] = board._take_frame
+        self.booted: Callable[[], None] = board._booted
+        self.watchdog_expired: Callable[[], None] = board._watchdog_expired
+        self.watchdog_restored: Callable[[], None] = board._watchdog_restored
 
 
 class VirtualBox:
@@ -168,8 +186,6 @@ class VirtualBox:
         self.seed = seed
         self.litres = _checked_litres(p, tank_litres)
         self._init_world(ambient_c if water_c is None else water_c, ambient_c, noise)
-        self.ignored_frames = 0
-        """Valid-checksum frames the firmware ignored (unknown code, out-of-range parameter)."""
         self.boots = 0
         """How many times the firmware has started."""
         self._init_state()
@@ -202,23 +218,15 @@ class VirtualBox:
         # ``link-noisy``: a bad cable or connector spoils bytes both ways (any byte, any bit).
         self._line_out = LineNoise(**LINK_NOISE, seed=seed * 4 + 1)
         self._line_in = LineNoise(**LINK_NOISE, seed=seed * 4 + 2)
-        self._decoder = FrameDecoder()
 
     def _init_state(self) -> None:
         """Everything that changes while the box runs, as it is before anything happened: no
         faults, no mains, no cable, no events."""
         self._faults: dict[str, Fault] = {}
         self._fault_ids: frozenset[str] = frozenset()
-        self._noisy = False
         self._sensor_parameter = _NO_SENSOR_FAULT
         self._mains = False
         self._knob = "off"
-        self._port: Port | None = None
-        self._boot_started = 0.0
-        self._boot_events: list[Event] = []
-        self._reports: list[Periodic] = []
-        self._last_heard = 0.0
-        self._watchdog_event: Event | None = None
         self._settling = False
         self._dirty = False
         self._loads = Loads()
@@ -249,6 +257,8 @@ class VirtualBox:
             self.scheduler, p.errors_f1_after_s, p.errors_f1_reset_report_s, self._settle
         )
         self._watchdog = WatchdogRegion(self._fail_safe)
+        self._link = BoxDuty(self.scheduler, None, p, _Firmware(self))
+        """The box's protocol duties: boot frames, replies, reports, the silence watchdog."""
         self._regions: dict[str, Region] = {
             "power": self._power,
             "filter": self._pump,
@@ -265,20 +275,20 @@ class VirtualBox:
 
     def attach(self, port: Port) -> None:
         """Connect the remote cable (replacing any other); the firmware keeps running."""
-        self.detach()
-        self._port = port
-        port.on_receive = self._on_bytes
+        self._link.attach(port)
 
     def detach(self) -> None:
         """Unplug the cable: what the box sends goes nowhere, nothing arrives."""
-        port = self._port
-        if port is not None and port.on_receive == self._on_bytes:
-            port.on_receive = None
-        self._port = None
+        self._link.detach()
 
     @property
-    def port(self) -> Port | None:
-        return self._port
+    def port(self) -> BoxPort | None:
+        return self._link.port
+
+    @property
+    def ignored_frames(self) -> int:
+        """Valid-checksum frames the firmware ignored (unknown code, out-of-range parameter)."""
+        return self._link.ignored_frames
 
     def close(self) -> None:
         """Unplug and pull the mains for good: this box schedules nothing more."""
@@ -378,7 +388,9 @@ class VirtualBox:
 
     def _faults_changed(self) -> None:
         ids = self._fault_ids = frozenset(self._faults)
-        self._noisy = "link-noisy" in ids
+        noisy = "link-noisy" in ids
+        self._link.tx_filter = self._line_out if noisy else None
+        self._link.rx_filter = self._line_in if noisy else None
         if "temp-sensor-open" in ids:
             self._sensor_parameter = SENSOR_OPEN_PARAMETER
         elif "temp-sensor-short" in ids:
@@ -482,19 +494,17 @@ class VirtualBox:
     @property
     def blower_running(self) -> bool:
         """The firmware drives the blower (what a ``12`` blower frame reports)."""
-        return self._blower.state != OFF
+        return self._blower_running()
 
     @property
     def led_flags(self) -> int:
-        """[weak:AH] The ``1A`` parameter: one bit per driven load, :data:`LED_BITS` order."""
-        driven = self.driven()
-        return sum(1 << bit for bit, name in enumerate(LED_BITS) if driven[name])
+        """The ``1A`` parameter (layout :func:`protocols.mspa.box.led_flags`)."""
+        return self._led_flags()
 
     @property
     def status_parameter(self) -> int:
-        """[weak:AH] The ``1B`` parameter: set-point °C in bits 0–6, bit 7 while bubbles run."""
-        bubbles = STATUS_BUBBLES_BIT if self._blower.state != OFF else 0
-        return (self.requests.setpoint & 0x7F) | bubbles
+        """The ``1B`` parameter (layout :func:`protocols.mspa.box.status_parameter`)."""
+        return self._status_parameter()
 
     @property
     def bubbles_visible(self) -> bool:
@@ -562,7 +572,7 @@ class VirtualBox:
     @property
     def counters(self) -> DecoderCounters:
         """The box receiver's counters (good frames, bad sums, discarded bytes, timeouts)."""
-        return self._decoder.counters
+        return self._link.counters
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a frame could change in the box: two equal snapshots mean a frame
@@ -587,7 +597,7 @@ class VirtualBox:
             "ozone": (c.ozone.last_received, c.ozone.value, c.ozone.deadline),
             "uvc": (c.uvc.last_received, c.uvc.value, c.uvc.deadline),
             "setpoint": c.setpoint,
-            "last_heard": self._last_heard,
+            "last_heard": self._link.last_heard,
             "loads": self._loads,
             "water": (self._water.t_ref, self._water.temp_ref, self._water.equilibrium_c),
         }
@@ -595,69 +605,42 @@ class VirtualBox:
     # ------------------------------------------------------------ boot & firmware
 
     def _begin_boot(self) -> None:
-        """Entering ``booting``: the captured power-on frames at their captured times
-        (sent one frame-time early so they *arrive* when the capture saw them)."""
-        p = self.profile
-        now = self.scheduler.now()
-        self._boot_started = now
-        call_at = self.scheduler.call_at
-        self._boot_events = [
-            call_at(now + p.boot_frame_09_s - FRAME_SECONDS, self._transmit, _BOOT_09),
-            call_at(now + p.boot_frame_07_s - FRAME_SECONDS, self._boot_done),
-        ]
+        """Entering ``booting``: the protocol duty says the power-on frames at the plate's
+        times and calls :meth:`_booted` with the 07 0C."""
+        self._link.power_on()
 
     def _abort_boot(self) -> None:
         """Leaving ``booting`` (power lost, board failed, or booted): no stray boot frames."""
-        for event in self._boot_events:
-            event.cancel()
-        self._boot_events = []
+        if self._link.booting:
+            self._link.power_off()
 
-    def _boot_done(self) -> None:
-        self._transmit(_BOOT_07)
+    def _booted(self) -> None:
         self._power.trigger("booted")
         self._settle()
 
     def _start_firmware(self) -> None:
-        """Entering ``running``: fresh memory, reports scheduled, watchdog armed."""
+        """Entering ``running``: fresh memory, the sensor read, the watchdog armed (the
+        duty schedules the reports right after)."""
         p = self.profile
-        scheduler = self.scheduler
         self.boots += 1
-        self._decoder.reset()
         self.requests.reset()
         self._overtemp.reset()
         self._poll_sensor()  # the firmware reads its sensor before it obeys anything
-        start = self._boot_started - FRAME_SECONDS
-        period = p.link_report_period_s
-        first_report = start + p.boot_first_temperature_s
-        if p.sensor_poll_s == period:
-            # The usual case: each 06 report is a poll, one event instead of two.
-            temperature = scheduler.call_every(period, self._poll_and_report, first=first_report)
-        else:
-            # Scheduled first, a poll due with a report runs before it: the 06 carries the
-            # reading just taken, otherwise the latest one.
-            self._poll = scheduler.call_every(
-                p.sensor_poll_s, self._poll_sensor, first=first_report
+        if p.sensor_poll_s != p.link_report_period_s:
+            # Polls on their own period, from the first report on; scheduled before the
+            # reports, a poll due with a report runs first, so the 06 carries the reading
+            # just taken, otherwise the latest one. (In step, each 06 is a poll: one event.)
+            self._poll = self.scheduler.call_every(
+                p.sensor_poll_s, self._poll_sensor, first=self._link.first_report_at
             )
-            temperature = scheduler.call_every(period, self._report_temperature, first=first_report)
-        self._reports = [
-            temperature,
-            scheduler.call_every(period, self._report_flow, first=start + p.boot_first_flow_s),
-        ]
-        self._last_heard = scheduler.now()
         self._watchdog.trigger("arm")
-        self._schedule_watchdog()
 
     def _stop_firmware(self) -> None:
         """Leaving ``running``: reports stop, and the firmware's memory is lost."""
-        for report in self._reports:
-            report.cancel()
-        self._reports = []
+        self._link.power_off()
         if self._poll is not None:
             self._poll.cancel()
             self._poll = None
-        if self._watchdog_event is not None:
-            self._watchdog_event.cancel()
-            self._watchdog_event = None
         if self._watchdog.state != IDLE:
             self._watchdog.trigger("disarm")
         self.requests.forget()
@@ -665,22 +648,66 @@ class VirtualBox:
         self._flow_error.forget()
         self._overtemp.reset()
         self._sensor_ok = False
-        self._decoder.reset()
 
     def _fail_safe(self) -> None:
         """Entering the watchdog's ``failsafe``: every command forgotten, no pump run-on."""
         self.requests.forget()
         self._pump.forget()
 
-    # ------------------------------------------------------------ transmit
+    # ------------------------------------------------------------ what the duty reports
 
-    def _transmit(self, data: bytes) -> None:
-        port = self._port
-        if port is None:
-            return
-        if self._noisy:
-            data = self._line_out(data)
-        port.send(data)
+    def _temperature_parameter(self) -> int:
+        """The 06 parameter: the firmware's latest sensor reading (a fresh one when the
+        sensor is polled in step with the report)."""
+        if self._poll is None:
+            self._poll_sensor()
+        return self._reading
+
+    def _flow_parameter(self) -> int:
+        """The ``08`` parameter the box reports now: its switches (inlet bit 0, outlet bit 1),
+        or ``03`` inside the window after an F1 reset (ET: "08 03 briefly, then 00")."""
+        if self._flow_error.reporting_reset:
+            return FLOW_BOTH_CLOSED
+        return self._switches.to_parameter()
+
+    def _blower_running(self) -> bool:
+        return self._blower.state != OFF
+
+    def _led_flags(self) -> int:
+        """The 1A parameter: the loads the firmware drives (layout [model], :func:`led_flags`)."""
+        driven = self.driven()
+        return led_flags(
+            heater=driven["heater"],
+            filter=driven["filter"],
+            bubbles=driven["blower"],
+            ozone=driven["ozone"],
+            uvc=driven["uvc"],
+            jets=driven["jets"],
+        )
+
+    def _status_parameter(self) -> int:
+        """The 1B parameter: the set-point and the bubble level ([model] layout)."""
+        return status_parameter(self.requests.setpoint, self.blower_level)
+
+    def _take_frame(self, command: int, parameter: int) -> bool:
+        """A frame from the remote: the command memory judges it; False when ignored."""
+        outcome = self.requests.handle(command, parameter)
+        if outcome == IGNORED:
+            return False
+        if outcome & RESET and self._flow_error.reset_by_remote():
+            outcome |= CHANGED
+        if outcome & CHANGED:
+            self._settle()
+        return True
+
+    def _watchdog_expired(self) -> None:
+        self._watchdog.trigger("expire")  # entering failsafe forgets every command
+        self._settle()
+
+    def _watchdog_restored(self) -> None:
+        self._watchdog.trigger("hear")
+
+    # ------------------------------------------------------------ sensor
 
     def _poll_sensor(self) -> None:
         """The firmware reads its sensor: the water with noise, quantised to 0.5 °C (or what
@@ -704,82 +731,6 @@ class VirtualBox:
         if self._overtemp.observe(parameter * 0.5) or sensor_ok != self._sensor_ok:
             self._sensor_ok = sensor_ok
             self._settle()
-
-    def _poll_and_report(self) -> None:
-        self._poll_sensor()
-        self._report_temperature()
-
-    def _report_temperature(self) -> None:
-        """Every report period: the firmware's latest sensor reading."""
-        parameter = self._reading
-        if self._noisy:
-            self._transmit(_TEMPERATURE_FRAMES[parameter])
-        elif self._port is not None:
-            self._port.send(_TEMPERATURE_FRAMES[parameter])
-
-    def _flow_parameter(self) -> int:
-        """The ``08`` parameter the box reports now: its switches (inlet bit 0, outlet bit 1),
-        or ``03`` inside the window after an F1 reset (ET: "08 03 briefly, then 00")."""
-        if self._flow_error.reporting_reset:
-            return FLOW_BOTH_CLOSED
-        return self._switches.to_parameter()
-
-    def _report_flow(self) -> None:
-        frame = _FLOW_FRAMES[self._flow_parameter()]
-        if self._noisy:
-            self._transmit(frame)
-        elif self._port is not None:
-            self._port.send(frame)
-
-    # ------------------------------------------------------------ receive
-
-    def _on_bytes(self, data: bytes) -> None:
-        if self._power.state != RUNNING:
-            return  # the firmware is not running: nobody reads the UART
-        if self._noisy:
-            data = self._line_in(data)
-        requests = self.requests
-        power = self._power
-        for command, parameter in self._decoder.feed(data, self.scheduler.now()):
-            if power.state != RUNNING:
-                break  # a frame earlier in this chunk cost the power (blower + leaking valve)
-            outcome = requests.handle(command, parameter)
-            if outcome == IGNORED:
-                self.ignored_frames += 1
-                continue
-            self._heard()
-            if outcome & REPLY:
-                self._transmit(requests.reply)
-            if outcome & RESET and self._flow_error.reset_by_remote():
-                outcome |= CHANGED
-            if outcome & CHANGED:
-                self._settle()
-
-    def _heard(self) -> None:
-        """A valid frame: feed the watchdog (and leave fail-safe)."""
-        self._last_heard = self.scheduler.now()
-        if self._watchdog.state == FAILSAFE:
-            self._watchdog.trigger("hear")
-            self._schedule_watchdog()
-
-    def _schedule_watchdog(self) -> None:
-        if self._watchdog_event is not None:
-            self._watchdog_event.cancel()
-        self._watchdog_event = self.scheduler.call_at(
-            self._last_heard + self.profile.link_watchdog_s, self._watchdog_due
-        )
-
-    def _watchdog_due(self) -> None:
-        """Runs at the earliest possible expiry; frames heard meanwhile push it later."""
-        self._watchdog_event = None
-        if self._watchdog.state != LISTENING:
-            return
-        deadline = self._last_heard + self.profile.link_watchdog_s
-        if self.scheduler.now() >= deadline:
-            self._watchdog.trigger("expire")  # entering failsafe forgets every command
-            self._settle()
-        else:
-            self._watchdog_event = self.scheduler.call_at(deadline, self._watchdog_due)
 
     # ------------------------------------------------------------ settle & hardware
 

@@ -1,6 +1,6 @@
 """Proof: the virtual remote follows the public capture's remote side (issue 12).
 
-The capture (``tests/data/mspa-wifi-readme.cap``, a copy of the shared
+The capture (``tests/captures/mspa-wifi-readme.cap``, a copy of the shared
 ``captures/mspa-wifi-readme.cap``: a real Aurora Urban remote and box, MW's README) is played
 back as the *box*: its unsolicited box frames (09, 07, 06, 08) at their captured times, its
 handshake and keep-alive answers when the remote asks for them (at the captured time, or at
@@ -25,39 +25,20 @@ the windows. An evenly spaced cycle (every 1.25 s) fails this from the first 02 
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from pathlib import Path
-from typing import NamedTuple
 
+from support.public_capture import captured, windows
+
+from protocols.capture import CaptureEntry
 from protocols.clock import Scheduler
 from protocols.mspa import HANDSHAKE_REPLIES, Frame, FrameDecoder, parse
 from protocols.ports import SimCable
 from spasim.remote import VirtualRemote
 
-CAPTURE = Path(__file__).parent / "data" / "mspa-wifi-readme.cap"
 TOLERANCE_S = 0.020
-GAP_S = 30.0
-"""Consecutive captured lines further apart than this bound two captured windows."""
 SHOW_SETPOINT_PRESS_S = 75.57
 """The capture's key press: the burst ending 16 00, 04 25."""
 PANEL_SETPOINT_C = 37
 """04 25 in the capture's burst."""
-
-
-class CaptureEntry(NamedTuple):
-    t: float
-    sender: str
-    data: bytes
-
-
-def _entries() -> list[CaptureEntry]:
-    """The capture's lines: ``<seconds> <box|remote> <4 hex bytes>`` (``#`` comments)."""
-    entries = []
-    for line in CAPTURE.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        time, sender, *octets = line.split()
-        entries.append(CaptureEntry(float(time), sender, bytes.fromhex("".join(octets))))
-    return entries
 
 
 class CapturedBox:
@@ -92,15 +73,6 @@ class CapturedBox:
                 self.port.send(bytes(reply))
 
 
-def _windows(entries: list[CaptureEntry]) -> list[tuple[float, float]]:
-    windows = [[entries[0].t, entries[0].t]]
-    for entry in entries[1:]:
-        if entry.t - windows[-1][1] > GAP_S:
-            windows.append([entry.t, entry.t])
-        windows[-1][1] = entry.t
-    return [(start, end) for start, end in windows]
-
-
 def _run_virtual_remote(entries: list[CaptureEntry]) -> list[tuple[float, bytes]]:
     scheduler = Scheduler()
     cable = SimCable(scheduler)
@@ -125,7 +97,7 @@ def _run_virtual_remote(entries: list[CaptureEntry]) -> list[tuple[float, bytes]
 
 
 def test_virtual_remote_sends_every_captured_remote_frame_within_20_ms() -> None:
-    entries = _entries()
+    entries = captured()
     sent = _run_virtual_remote(entries)
     unmatched = list(sent)
     missing: list[str] = []
@@ -143,12 +115,12 @@ def test_virtual_remote_sends_every_captured_remote_frame_within_20_ms() -> None
     assert not missing, "captured remote frames the virtual remote did not send:\n" + "\n".join(
         missing
     )
-    windows = _windows(entries)
-    assert windows == [(5.46, 15.01), (75.14, 78.15)]
+    spans = windows(entries)
+    assert spans == [(5.46, 15.01), (75.14, 78.15)]
     extra = [
         f"{t:.3f} {data.hex(' ').upper()}"
         for t, data in unmatched
-        if any(start - TOLERANCE_S <= t <= end + TOLERANCE_S for start, end in windows)
+        if any(start - TOLERANCE_S <= t <= end + TOLERANCE_S for start, end in spans)
     ]
     assert not extra, "the virtual remote sent frames the capture does not show:\n" + "\n".join(
         extra

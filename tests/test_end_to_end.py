@@ -31,7 +31,10 @@ PYTHON = sys.executable
 SERVE = [PYTHON, "-m", "spasim", "serve"]
 BENCH = [PYTHON, "-m", "bench"]
 
-ANSWERS = 'bubbles-visible = true\n"pump-running" = true\n"blower-running" = true\n'
+ANSWERS = (
+    'bubbles-visible = true\n"pump-running" = true\n"blower-running" = true\n'
+    'model-plate = "premium-4"\n'  # the wire alone cannot tell a premium-4 from an elite-6
+)
 
 
 class Served:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bench.testing.identify import choose_model, listen, listen_window_s
-from bench.testing.instruments.link import BoxRoleLink, RemoteLink
+from bench.testing.instruments.link import DEFAULT_BOX_MODEL, BoxRoleLink, RemoteLink
 from bench.testing.instruments.meter import (
     ClampReadByPerson,
     InstrumentError,
@@ -184,14 +184,16 @@ def virtual_panel_target(
     uvc_command: Command = Command.UVC,
     operator: Operator | None = None,
     serial: str = "",
+    model: str = DEFAULT_BOX_MODEL,
 ) -> Target:
-    """A virtual control panel on a simulated cable; the bench plays the box."""
+    """A virtual control panel on a simulated cable; the bench plays the box of ``model``
+    (its plate: report schedule, extra frames)."""
     from spasim.remote import VirtualRemote
 
     scheduler = Scheduler()
     driver = SimulatedDriver(scheduler)
     cable = SimCable(scheduler)
-    box = BoxRoleLink(driver, cable.box, description="virtual:panel")
+    box = BoxRoleLink(driver, cable.box, plate=load_model(model), description="virtual:panel")
     remote = VirtualRemote(scheduler, cable.remote, faults=tuple(faults), uvc_command=uvc_command)
     return Target(
         driver=driver,
@@ -292,7 +294,9 @@ def real_target(
         closers=closers,
     )
     if role == "box":
-        target.box_role = BoxRoleLink(driver, port, description=port_url)
+        # The panel's box, by its plate (--profile / the unit's model); premium-4 by default.
+        plate = loaded if loaded is not None else load_model(DEFAULT_BOX_MODEL)
+        target.box_role = BoxRoleLink(driver, port, plate=plate, description=port_url)
     else:
         target.link = RemoteLink(driver, port, description=port_url, plate=loaded)
     return target

@@ -5,9 +5,9 @@ Against a returned control box the bench *plays the remote* (:class:`RemoteLink`
 bursts — so the box sees exactly what a panel would send, and everything the bench learns is
 what a remote can hear (SPEC §3: water °C, flow switches, handshake answers, silence).
 
-Against a returned control panel the bench *plays the box* (:class:`BoxRoleLink`): it says
-the box's power-on frames, answers the handshake and reports water and flow every second, and
-records what the panel sends.
+Against a returned control panel the bench *plays the box* (:class:`BoxRoleLink`): it reuses
+:class:`protocols.mspa.box.BoxDuty` — power-on frames, handshake replies, the report schedule
+of the model plate — so the panel hears what its box would say, and records what it sends.
 
 Both work over any :class:`~protocols.ports.Port`: ``SimCable`` ends in-process, or
 ``LinkPort(driver, open_link(url))`` for a USB-UART adapter, a pty or a TCP socket.
@@ -19,25 +19,27 @@ from collections import Counter
 from collections.abc import Callable
 
 from bench.testing.limits import ALIVE_WITHIN_S, F1_RESET_MARGIN_S
-from protocols.clock import Periodic, Scheduler
+from protocols.clock import Scheduler
 from protocols.driver import Driver
 from protocols.mspa import (
-    BOX_BOOT_FRAMES,
-    HANDSHAKE_REPLIES,
     Command,
     DecoderCounters,
     FlowSwitches,
     Frame,
-    FrameDecoder,
     RemoteState,
+    as_command,
     encode_temperature,
 )
+from protocols.mspa.box import BoxDuty, led_flags, status_parameter
 from protocols.mspa.models import ModelPlate, load_model
 from protocols.mspa.remote import RemoteDuty
+from protocols.mspa.values import BUBBLE_LEVEL_MAX
 from protocols.ports import Port
 
 FrameListener = Callable[[float, str, Frame], None]
 """``(simulated time, sender "box"|"remote", frame)``: every frame on the wire, both ways."""
+DEFAULT_BOX_MODEL = "premium-4"
+"""The box the bench plays for a panel when no model plate is given."""
 
 
 class _GatedPort:
@@ -268,21 +270,28 @@ class RemoteLink:
 class BoxRoleLink:
     """The bench as the control box for a panel under test.
 
-    Says the box's power-on frames, answers every handshake/keep-alive frame at once with the
-    captured reply, and reports ``water_c`` and ``flow`` every second like a box. Records what
-    the panel sends so panel steps can check its handshake, state cycle and key bursts.
+    Its wire duties are the box's own (:class:`~protocols.mspa.box.BoxDuty`, the virtual box
+    uses the same): the power-on frames at the plate's times, every handshake/keep-alive
+    frame answered at once, ``water_c`` and ``flow`` reported on the plate's schedule (06
+    every ``link_report_period_s``, 08 ``link_flow_offset_s`` later) and the model's extra
+    frames. ``plate`` is the model plate of the box the panel belongs to (default
+    :data:`DEFAULT_BOX_MODEL`). Records what the panel sends so panel steps can check its
+    handshake, state cycle and key bursts.
+
+    The extra frames of a model that has them tell the panel what a healthy box obeying it
+    would: the blower runs (12 01) while the panel's last bubble frame asks for a level, and
+    the LED flags (1A) and the set-point + bubbles (1B) follow the panel's last valid state
+    frames (:func:`~protocols.mspa.box.led_flags`, :func:`~protocols.mspa.box.status_parameter`).
     """
 
     role = "box"
-    REPORT_PERIOD = 1.0
-    FLOW_DELAY = 0.8
-    """Capture: 0x08 follows 0x06 by about 0.8 s."""
 
     def __init__(
         self,
         driver: Driver,
         port: Port,
         *,
+        plate: ModelPlate | None = None,
         description: str = "",
         water_c: float = 30.0,
         flow: FlowSwitches = FlowSwitches(False, False),  # noqa: B008 - immutable NamedTuple
@@ -290,17 +299,21 @@ class BoxRoleLink:
         self.driver = driver
         self.scheduler: Scheduler = driver.scheduler
         self.port = port
+        self.plate = plate if plate is not None else load_model(DEFAULT_BOX_MODEL)
         self.description = description or port.name
         self.water_c = water_c
         self.flow_switches = flow
         self.listeners: list[FrameListener] = []
-        self.decoder = FrameDecoder()
         self.received: Counter[int] = Counter()
         self.log: list[tuple[float, Frame]] = []
         """Every frame heard from the panel, with its time."""
         self.last_frame_at: float | None = None
-        self._reports: list[Periodic] = []
-        port.on_receive = self._bytes
+        self.silences = 0
+        """How often the panel fell silent for the plate's watchdog time."""
+        self._panel: dict[int, int] = {}
+        """The panel's last valid parameter per state command (what a box would obey)."""
+        self._setpoint = self.plate.setpoint_default_c
+        self.duty = BoxDuty(self.scheduler, port, self.plate, self, on_frame=self._frame)
 
     @property
     def lost(self) -> BaseException | None:
@@ -308,24 +321,11 @@ class BoxRoleLink:
         return self.port.lost
 
     def start(self) -> None:
-        """Power on as a box would: boot frames, then reports every second."""
-        self._send(BOX_BOOT_FRAMES)
-        now = self.scheduler.now()
-        self._reports = [
-            self.scheduler.call_every(
-                self.REPORT_PERIOD, self._report_water, first=now + self.REPORT_PERIOD
-            ),
-            self.scheduler.call_every(
-                self.REPORT_PERIOD,
-                self._report_flow,
-                first=now + self.REPORT_PERIOD + self.FLOW_DELAY,
-            ),
-        ]
+        """Power on as a box would: the power-on frames at the plate's times, then reports."""
+        self.duty.power_on()
 
     def close(self) -> None:
-        for report in self._reports:
-            report.cancel()
-        self._reports = []
+        self.duty.power_off()
         self.port.close()
 
     def now(self) -> float:
@@ -333,34 +333,69 @@ class BoxRoleLink:
 
     @property
     def counters(self) -> DecoderCounters:
-        return self.decoder.counters
+        return self.duty.counters
 
     def frames_since(self, since: float) -> list[Frame]:
         return [frame for at, frame in self.log if at >= since]
 
-    def _report_water(self) -> None:
-        self._send((Frame(Command.WATER_TEMP, encode_temperature(self.water_c)),))
+    def _frame(self, time: float, sender: str, frame: Frame) -> None:
+        for listener in self.listeners:
+            listener(time, sender, frame)
 
-    def _report_flow(self) -> None:
-        self._send((Frame(Command.FLOW, self.flow_switches.to_parameter()),))
+    # -- the box's answers (BoxOwner) -------------------------------------------------------
 
-    def _bytes(self, data: bytes) -> None:
+    def temperature_parameter(self) -> int:
+        return encode_temperature(self.water_c)
+
+    def flow_parameter(self) -> int:
+        return self.flow_switches.to_parameter()
+
+    def blower_running(self) -> bool:
+        return self._panel.get(Command.BUBBLES, 0) > 0
+
+    def led_flags(self) -> int:
+        panel = self._panel
+        return led_flags(
+            heater=panel.get(Command.HEATER, 0) == 1,
+            filter=panel.get(Command.FILTER, 0) == 1,
+            bubbles=panel.get(Command.BUBBLES, 0) > 0,
+            ozone=panel.get(Command.OZONE, 0) == 1,
+            uvc=panel.get(self.plate.uvc_command, 0) == 1,
+        )
+
+    def status_parameter(self) -> int:
+        return status_parameter(self._setpoint, self._panel.get(Command.BUBBLES, 0))
+
+    def on_frame(self, command: int, parameter: int) -> bool:
+        """Every frame from the panel is recorded (the bench judges it, not the duty)."""
         now = self.scheduler.now()
-        for frame in self.decoder.feed(data, now):
-            self.last_frame_at = now
-            self.received[frame.command] += 1
-            self.log.append((now, frame))
-            for listener in self.listeners:
-                listener(now, "remote", frame)
-            reply = HANDSHAKE_REPLIES.get(frame.command)
-            if reply is not None and frame.parameter == 0:
-                self._send((reply,))
+        frame = Frame(as_command(command), parameter)
+        self.last_frame_at = now
+        self.received[command] += 1
+        self.log.append((now, frame))
+        self._follow(command, parameter)
+        return True
 
-    def _send(self, frames: tuple[Frame, ...]) -> None:
-        if self.port.lost is not None:
-            return
-        now = self.scheduler.now()
-        for frame in frames:
-            for listener in self.listeners:
-                listener(now, "box", frame)
-            self.port.send(bytes(frame))
+    def booted(self) -> None:
+        self._panel.clear()
+        self._setpoint = self.plate.setpoint_default_c
+
+    def watchdog_expired(self) -> None:
+        self.silences += 1
+
+    def watchdog_restored(self) -> None:
+        pass
+
+    def _follow(self, command: int, parameter: int) -> None:
+        """Keep the panel's valid state frames, as a box obeying them would."""
+        plate = self.plate
+        if command == Command.BUBBLES:
+            if parameter <= BUBBLE_LEVEL_MAX:
+                self._panel[command] = parameter
+        elif command in (Command.HEATER, Command.FILTER, Command.OZONE, plate.uvc_command):
+            if parameter <= 1:
+                self._panel[command] = parameter
+        elif command == Command.SETPOINT:
+            celsius = parameter // 2 if plate.setpoint_encoding == "double" else parameter
+            if plate.setpoint_min_c <= celsius <= plate.setpoint_max_c:
+                self._setpoint = celsius
