@@ -17,6 +17,7 @@ from bench.testing.identify import (
 from bench.testing.instruments.operator import AnswersOperator, VirtualOperator
 from protocols.mspa.frames import Frame
 from protocols.mspa.models import available_models, load_model
+from spasim.control import BoxWorkbench
 from spasim.rig import build_box_rig
 
 PLATES = [load_model(name) for name in available_models()]
@@ -26,12 +27,6 @@ def heard(profile: str) -> tuple[object, float, object]:
     rig = build_box_rig(profile, seed=1)
     watch = listen(rig.driver, rig.port, listen_window_s(PLATES) + 6.0)  # + the box's boot
     return watch, watch.listened_s(rig.driver.now()), rig.box
-
-
-BOXDUTY = pytest.mark.xfail(
-    reason="the virtual box sends 1A/1B and repeats 07 0C once i12-boxduty is merged",
-    strict=False,
-)
 
 
 def scripted(seconds: float, *, extra: bool = False, repeat_s: float = 0.0) -> WireWatch:
@@ -83,7 +78,6 @@ def test_too_short_a_listen_does_not_rule_out_a_repeating_box() -> None:
     assert "series-d" in fitting(PLATES, watch, watch.listened_s(12.0))
 
 
-@BOXDUTY
 @pytest.mark.parametrize(
     ("profile", "expected"), [("super-camaro", ["super-camaro"]), ("series-d", ["series-d"])]
 )
@@ -103,7 +97,7 @@ def test_a_variant_the_wire_cannot_tell_is_read_off_the_model_plate() -> None:
     # Nobody to ask: refused, not assumed to be premium-4.
     with pytest.raises(ModelPlateError, match="model plate"):
         choose_model(watch, seconds, given=None, plates=PLATES, operator=None)  # type: ignore[arg-type]
-    person = VirtualOperator(box)
+    person = VirtualOperator(BoxWorkbench(box))
     plate, how = choose_model(watch, seconds, given=None, plates=PLATES, operator=person)  # type: ignore[arg-type]
     assert plate.name == "elite-6" and "model plate" in how
     assert person.asked == ["model-plate"]
@@ -118,9 +112,9 @@ def test_a_variant_the_wire_cannot_tell_is_read_off_the_model_plate() -> None:
 @pytest.mark.parametrize(
     ("profile", "given", "word"),
     [
-        pytest.param("super-camaro", "premium-4", "1A", marks=BOXDUTY),
+        ("super-camaro", "premium-4", "1A"),
         ("premium-4", "super-camaro", "none in"),
-        pytest.param("series-d", "elite-6", "repeats 07 0C", marks=BOXDUTY),
+        ("series-d", "elite-6", "repeats 07 0C"),
         ("premium-4", "series-d", "none in"),
     ],
 )
