@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -146,19 +147,167 @@ async def test_bubble_key_cycles_levels_and_heater_and_uvc_keys(tmp_path: Path) 
         assert "off 1:59:5" in await shown(pilot)  # the 2 h UVC/ozone auto-off counting down
 
 
+WATER_SHOWN = re.compile(r"Water +\d+\.\d °C")
+"""The unit panel's water reading (not the chart's "Water °C" title)."""
+
+
+def remote_frames(app: ConsoleApp, command: int) -> list[int]:
+    """The parameters of every ``command`` frame the console (as the remote) has sent."""
+    log = app.screen.query_one(FrameLog)
+    return [
+        entry.frame.parameter
+        for entry in log.entries
+        if entry.sender == "remote" and entry.command == command
+    ]
+
+
 @in_event_loop
-async def test_setpoint_keys_change_the_box_setpoint_within_limits(tmp_path: Path) -> None:
+async def test_setpoint_keys_press_as_the_panel_does_within_the_plate_range(
+    tmp_path: Path,
+) -> None:
+    """Capture/MW: the first − press only shows the set-point (04 with the unchanged value);
+    presses while it shows change it by one degree; the range is the plate's 10–40 °C
+    (bridges send 10 °C, "hibernate"), not the old 20–40 °C."""
     app, driver = make_app(tmp_path)
     box = app.session.target.virtual_unit
+    plate = app.session.link.plate
     async with app.run_test(size=SMALL) as pilot:
         await advance(app, pilot, driver, 10)
+        await pilot.press("minus")
+        await advance(app, pilot, driver, 1)
+        assert box.setpoint == 40
+        assert remote_frames(app, Command.SETPOINT) == [40]  # shown, not changed
         await pilot.press("minus", "minus", "minus")
         await advance(app, pilot, driver, 2)
         assert box.setpoint == 37
+        assert remote_frames(app, Command.SETPOINT)[-3:] == [39, 38, 37]
         assert "(set 37)" in await shown(pilot)
-        await pilot.press(*["plus"] * 6)
+        await pilot.press(*["minus"] * 40)
         await advance(app, pilot, driver, 2)
-        assert box.setpoint == 40  # the top of the 20–40 °C range
+        assert box.setpoint == plate.setpoint_min_c == 10  # the bottom of the plate's range
+        assert "(set 10)" in await shown(pilot)
+        await advance(app, pilot, driver, 10)  # the display stops showing the set-point
+        await pilot.press("plus")
+        await advance(app, pilot, driver, 1)
+        assert box.setpoint == 10  # the first press after a pause only shows it again
+        await pilot.press(*["plus"] * 40)
+        await advance(app, pilot, driver, 2)
+        assert box.setpoint == plate.setpoint_max_c == 40
+
+
+@in_event_loop
+async def test_setpoint_keys_send_the_plates_encoding(tmp_path: Path) -> None:
+    """super-camaro's 04 carries °C × 2 (DT): the console's − keys send 80, then 78."""
+    app, driver = make_app(tmp_path, profile="super-camaro")
+    box = app.session.target.virtual_unit
+    async with app.run_test(size=SMALL) as pilot:
+        await advance(app, pilot, driver, 10)
+        await pilot.press("minus", "minus")
+        await advance(app, pilot, driver, 2)
+        assert box.setpoint == 39
+        assert remote_frames(app, Command.SETPOINT)[-2:] == [80, 78]
+        text = await shown(pilot)
+        assert "(set 39)" in text and "set-point 39 °C (°C × 2)" in text
+
+
+# -- panel codes, long press of Filter, jets ------------------------------------------------
+
+
+@in_event_loop
+async def test_f1_shows_on_the_console_and_a_long_press_of_filter_clears_it(
+    tmp_path: Path,
+) -> None:
+    """A dead filter pump: the flow switches stay open with the pump commanded, the box
+    latches F1 after errors_f1_after_s (heater off) and the console shows F1 where the panel
+    shows the water; F (the long press of Filter) sends 0B 00 and clears it — and with the
+    pump still dead F1 comes back (ET, AH)."""
+    app, driver = make_app(tmp_path, "filter-pump-dead")
+    box = app.session.target.virtual_unit
+    plate = app.session.link.plate
+    shows_f1 = plate.errors_f1_after_s + plate.link_report_period_s
+    async with app.run_test(size=SMALL) as pilot:
+        await advance(app, pilot, driver, 10)
+        assert "F long-press filter" in await shown(pilot)  # offered in the key bar
+        await pilot.press("f", "h")
+        await advance(app, pilot, driver, plate.errors_f1_after_s - 2)
+        assert app.snapshot.panel_code is None
+        text = await shown(pilot)
+        assert WATER_SHOWN.search(text) and " F1 " not in text
+        await advance(app, pilot, driver, shows_f1 - plate.errors_f1_after_s + 3)
+        assert app.snapshot.panel_code == "F1"
+        assert not box.driven()["heater"]  # the box's F1 latch: heater off
+        text = await shown(pilot)
+        assert "Panel  F1  (set 40)" in text and "F1 flow error" in text
+        assert not WATER_SHOWN.search(text)
+        resets = len(remote_frames(app, Command.KEEPALIVE))
+        await pilot.press("F")
+        await advance(app, pilot, driver, 0.5)
+        assert len(remote_frames(app, Command.KEEPALIVE)) == resets + 1  # 0B 00 on the wire
+        assert app.snapshot.panel_code is None
+        text = await shown(pilot)
+        assert WATER_SHOWN.search(text) and " F1 " not in text
+        await advance(app, pilot, driver, shows_f1 + 2)
+        assert app.snapshot.panel_code == "F1"  # the pump is still dead
+        assert " F1 " in await shown(pilot)
+
+
+@in_event_loop
+async def test_a_healthy_box_with_the_filter_on_shows_no_panel_code(tmp_path: Path) -> None:
+    app, driver = make_app(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await advance(app, pilot, driver, 10)
+        await pilot.press("f", "h")
+        await advance(app, pilot, driver, 30)
+        assert app.snapshot.panel_code is None
+        assert WATER_SHOWN.search(await shown(pilot))
+
+
+@in_event_loop
+async def test_jets_key_on_the_elite_switches_the_jet_pump(tmp_path: Path) -> None:
+    """elite-6 has a jet pump on 0D (jets_fitted): j switches it, the loads table shows it
+    with the draw the meter saw (its 750 W model figure)."""
+    app, driver = make_app(tmp_path, profile="elite-6")
+    box = app.session.target.virtual_unit
+    async with app.run_test(size=BIG) as pilot:
+        await advance(app, pilot, driver, 10)
+        text = await shown(pilot)
+        assert "j jets" in text and "Jets     off" in text
+        await pilot.press("j")
+        await advance(app, pilot, driver, 6)
+        assert box.driven()["jets"] and app.snapshot.state.jets
+        assert 1 in remote_frames(app, Command.CYCLE_0D)
+        (jets,) = [load for load in app.snapshot.loads if load.name == "jets"]
+        assert jets.on and jets.delta_w is not None
+        assert 700 <= jets.delta_w <= 800  # 750 W, SDM120 class 1 ± the supply's drift
+        text = await shown(pilot)
+        assert "Jets     on" in text and "jets on" in text
+        await pilot.press("j")
+        await advance(app, pilot, driver, 2)
+        assert not box.driven()["jets"]
+
+
+@in_event_loop
+async def test_no_jets_key_where_the_plate_has_no_jet_pump(tmp_path: Path) -> None:
+    app, driver = make_app(tmp_path)
+    async with app.run_test(size=BIG) as pilot:
+        await advance(app, pilot, driver, 10)
+        await pilot.press("j")
+        await advance(app, pilot, driver, 2)
+        assert not app.snapshot.state.jets and app.snapshot.notice is None
+        text = await shown(pilot)
+        assert "jets" not in text.lower().replace("0d 00 (no jets)", "")
+        assert all(load.name != "jets" for load in app.snapshot.loads)
+
+
+@in_event_loop
+async def test_auto_off_countdown_without_a_key_press_marker(tmp_path: Path) -> None:
+    """super-camaro's panel sends no 16 00: the countdown still starts with the press."""
+    app, driver = make_app(tmp_path, profile="super-camaro")
+    async with app.run_test(size=BIG) as pilot:
+        await advance(app, pilot, driver, 10)
+        await pilot.press("b")
+        await advance(app, pilot, driver, 2)
+        assert "off 9:5" in await shown(pilot)  # the 10 min bubble auto-off counting down
 
 
 @in_event_loop
@@ -581,6 +730,8 @@ def test_shipped_trees_are_valid_and_every_end_is_reachable() -> None:
         "bubbles-stop",
         "will-not-heat",
         "prcd-trips",
+        "f1-on-panel",
+        "a0-on-panel",
     }
     for tree in trees:
         assert any(node.kind == "end" for node in tree.nodes.values())

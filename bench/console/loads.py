@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.console.state import LoadView
 from bench.testing.instruments.link import RemoteLink
-from bench.testing.limits import LOADS, SETTLE_S
+from bench.testing.limits import JETS, LOADS, SETTLE_S
 from protocols.clock import Event, Scheduler
 from protocols.mspa import RemoteState
 from protocols.mspa.values import AUTO_OFF_MINUTES, auto_off_change
@@ -30,6 +30,7 @@ LABELS = {
     "blower": "Bubbles",
     "ozone": "Ozone",
     "uvc": "UVC",
+    JETS: "Jets",
 }
 
 
@@ -96,6 +97,9 @@ class LoadWatch:
         self._levels: dict[str, int] = {}
         """Each timed load's level at the last key press (0: off)."""
         self._window: _Window | None = None
+        self.loads: tuple[str, ...] = (*LOADS, JETS) if link.plate.jets_fitted else LOADS
+        """The loads the console switches and shows: the jets only where the model plate
+        says a jet pump is fitted (the remote duty refuses 0D 01 elsewhere)."""
 
     def switch(self, changes: dict[str, Any]) -> None:
         """Change loads as a key press and start measuring what that switched on.
@@ -119,8 +123,8 @@ class LoadWatch:
         link.set_loads(**changes)
         new = link.state
         switched_on = [load for load in merged if is_on(new, load)]
-        switched_on += [load for load in LOADS if is_on(new, load) and not is_on(old, load)]
-        for load in LOADS:
+        switched_on += [load for load in self.loads if is_on(new, load) and not is_on(old, load)]
+        for load in self.loads:
             if not is_on(new, load):
                 self.deltas.pop(load, None)
         if switched_on:
@@ -163,7 +167,7 @@ class LoadWatch:
     def views(self, now: float) -> tuple[LoadView, ...]:
         state = self.link.state
         views = []
-        for load in LOADS:
+        for load in self.loads:
             on = is_on(state, load)
             if load == "blower":
                 commanded = f"level {state.bubbles}" if state.bubbles else "off"

@@ -49,7 +49,7 @@ from bench.testing.instruments.operator import OperatorError, VirtualOperator
 from bench.testing.limits import SETTLE_S
 from bench.testing.targets import Target
 from protocols.links import LinkLost
-from protocols.mspa import SETPOINT_MAX, SETPOINT_MIN, Command, Frame
+from protocols.mspa import Command, Frame
 from protocols.sdm120 import MeterReading
 
 T = TypeVar("T")
@@ -127,11 +127,22 @@ class Session:
             guard=self._guarded,
             changed=self.publish,
         )
+        self._arming = self._arming_commands()
         self._prompt: PromptView | None = None
         self._prompt_seq = 0
         self._answers: dict[int, Any] = {}
         self.run_view: RunView | None = None
         self.finished = threading.Event()
+
+    def _arming_commands(self) -> frozenset[int]:
+        """The remote frames after which the auto-off countdowns are re-judged: the key-press
+        marker (16 00, the end of a burst) — or, on a model whose panel sends none
+        (super-camaro), the timed loads' own frames (03, 0E, the UVC code), on whose edges the
+        box arms its timers; a repeat of the same level re-arms nothing either way."""
+        plate = self.link.plate
+        if plate.key_marker:
+            return frozenset((Command.KEY_PRESS,))
+        return frozenset((Command.BUBBLES, Command.OZONE, self.link.duty.uvc_command))
 
     # ------------------------------------------------------------------ UI thread API
 
@@ -140,6 +151,12 @@ class Session:
         """A virtual unit the console can act on (PRCD, knob, faults)."""
         unit = self.target.virtual_unit
         return unit is not None and hasattr(unit, "press_prcd_test")
+
+    @property
+    def jets_fitted(self) -> bool:
+        """The model plate says the unit has a jet pump (Elite): the console offers its key.
+        (The plate is immutable, so the UI thread may read it.)"""
+        return self.link.plate.jets_fitted
 
     def take(self) -> tuple[Snapshot, list[FrameEntry]]:
         """The latest snapshot and the frames heard since the last call (UI thread)."""
@@ -161,7 +178,12 @@ class Session:
         self.call(self._cycle_bubbles)
 
     def change_setpoint(self, delta: int) -> None:
+        """The panel's + (``1``) or − (``-1``) key, as the remote duty presses it."""
         self.call(self._change_setpoint, delta)
+
+    def long_press_filter(self) -> None:
+        """A long press of Filter: 0B 00, which clears F1 (box and panel) and A0 (panel)."""
+        self.call(self._long_press_filter)
 
     def command(self, **changes: bool | int) -> None:
         self.call(self._command, changes)
@@ -325,9 +347,18 @@ class Session:
         self._command({"bubbles": (self.link.state.bubbles + 1) % 4})
 
     def _change_setpoint(self, delta: int) -> None:
-        setpoint = min(SETPOINT_MAX, max(SETPOINT_MIN, self.link.state.setpoint + delta))
-        if setpoint != self.link.state.setpoint:
-            self._command({"setpoint": setpoint})
+        """Through :meth:`RemoteDuty.press_setpoint <protocols.mspa.remote.RemoteDuty.
+        press_setpoint>`, so the console presses + and − exactly as the model's panel does:
+        on a ``remote_show_setpoint`` plate the first press only shows the set-point (04 with
+        the unchanged value), and the value stays in the plate's range (10–40 °C on every
+        shipped model, not the module's old 20–40 °C). A press at the end of the range still
+        sends the burst, as the panel does. No load switches, so no meter window opens."""
+        self.link.press_setpoint(delta)
+        self.publish()
+
+    def _long_press_filter(self) -> None:
+        self.link.long_press_filter()
+        self.publish()
 
     def _world_action(self, action: str, *args: Any) -> None:
         world = self.target.virtual_unit
@@ -384,8 +415,8 @@ class Session:
     # -- observation (driver thread) ----------------------------------------------------
 
     def _on_frame(self, t: float, sender: str, frame: Frame) -> None:
-        self.mailbox.put(FrameEntry(round(t - self._t0, 4), sender, frame))
-        if sender == "remote" and frame.command == Command.KEY_PRESS:
+        self.mailbox.put(FrameEntry(round(t - self._t0, 4), sender, frame, self.link.plate))
+        if sender == "remote" and frame.command in self._arming:
             self.loads.key_pressed(t)
         self.publish()
 
@@ -439,6 +470,7 @@ class Session:
             bad_frames=link.counters.bad_checksums,
             frames=link.frames_heard(),
             water_c=link.water_c,
+            panel_code=link.panel_code,
             flow=link.flow,
             state=link.state,
             loads=self.loads.views(now),

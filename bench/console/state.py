@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from protocols.mspa import Direction, FlowSwitches, Frame, RemoteState, describe
+from protocols.mspa.models import ModelPlate
 from protocols.sdm120 import MeterReading
 
 LinkState = Literal["connected", "handshaking", "silent", "lost"]
@@ -26,6 +27,9 @@ class FrameEntry:
     t: float
     sender: str
     frame: Frame
+    plate: ModelPlate | None = field(default=None, compare=False, repr=False)
+    """The model the frame was heard on, when known: it settles the model-dependent codes
+    (0D jets or a plain cycle entry, UVC on 15/10/19, 04 in °C or °C × 2) in :meth:`line`."""
 
     @property
     def direction(self) -> Direction:
@@ -37,7 +41,7 @@ class FrameEntry:
 
     def line(self) -> str:
         """``  12.345  box→remote A5 06 2F DA  water 23.5 °C`` (the sniffer's format)."""
-        return f"{self.t:9.3f}  {describe(self.frame, self.direction)}"
+        return f"{self.t:9.3f}  {describe(self.frame, self.direction, self.plate)}"
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,9 @@ class Snapshot:
     bad_frames: int = 0
     frames: int = 0
     water_c: float | None = None
+    panel_code: str | None = None
+    """What the panel would show in place of the water temperature: "F1" (flow error),
+    "A0" (clean the filter) or None (:attr:`protocols.mspa.remote.RemoteDuty.panel_code`)."""
     flow: FlowSwitches | None = None
     state: RemoteState = field(default_factory=RemoteState)
     loads: tuple[LoadView, ...] = ()

@@ -36,7 +36,8 @@ LOADS: tuple[str, ...] = ("filter", "heater", "blower", "ozone", "uvc")
 first: the heater and the sanitisers need it); ``blower`` is switched through bubble levels."""
 JETS = "jets"
 """The jet pump (Elite: ``jets_fitted`` on the plate), switched by 0x0D 0/1 — a load a step may
-switch (:data:`STEP_LOADS`) on a model that has one; the console's panel has no jets key."""
+switch (:data:`STEP_LOADS`) on a model that has one; the console shows it, with its key, only
+there."""
 STEP_LOADS: tuple[str, ...] = (*LOADS, JETS)
 """The loads a ``load-power`` step may switch."""
 F1_OFF_LOADS: tuple[str, ...] = ("heater", "ozone", "uvc")

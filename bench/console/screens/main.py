@@ -24,7 +24,7 @@ from bench.console.widgets.unit import UnitPanel
 if TYPE_CHECKING:
     from bench.console.screens.host import ConsoleHost
 
-_LOAD_ACTIONS = frozenset(("switch", "bubbles", "setpoint"))
+_LOAD_ACTIONS = frozenset(("switch", "bubbles", "setpoint", "long_press_filter"))
 _WORLD_ACTIONS = frozenset(("prcd", "knob", "fault"))
 
 
@@ -42,6 +42,8 @@ class MainScreen(Screen[None]):
         Binding("b", "bubbles", "bubbles"),
         Binding("o", "switch('ozone')", "ozone"),
         Binding("u", "switch('uvc')", "UVC"),
+        Binding("j", "switch('jets')", "jets"),
+        Binding("F", "long_press_filter", "long-press filter", key_display="F"),
         Binding("plus", "setpoint(1)", "set-point", key_display="+/-"),
         Binding("minus", "setpoint(-1)", "set-point -1", show=False),
         Binding("t", "plan", "plan"),
@@ -81,6 +83,8 @@ class MainScreen(Screen[None]):
         host = self.host
         if action in _WORLD_ACTIONS:
             return host.session.virtual
+        if action == "switch" and parameters == ("jets",) and not host.session.jets_fitted:
+            return False  # no jet pump on this model: no key (the plate says so)
         if action in _LOAD_ACTIONS or action == "guide":
             return None if host.snapshot.busy else True
         return True
@@ -89,6 +93,10 @@ class MainScreen(Screen[None]):
 
     def action_switch(self, load: str) -> None:
         self.host.session.toggle(load)
+
+    def action_long_press_filter(self) -> None:
+        """Hold Filter (``F``): 0B 00 — clears F1 on the box and F1/A0 on the panel."""
+        self.host.session.long_press_filter()
 
     def action_bubbles(self) -> None:
         self.host.session.cycle_bubbles()

@@ -16,11 +16,28 @@ def _on_off(on: bool | None) -> Text:
     return Text("●", style="bold green") if on else Text("○", style="dim")
 
 
+PANEL_CODES = {
+    "F1": "flow error · F = long press Filter",
+    "A0": "clean filter · F = long press Filter",
+}
+"""What each panel code means, and the key that clears it (shown under the code)."""
+
+
 def unit_table(snapshot: Snapshot) -> Group:
-    water = "--.-" if snapshot.water_c is None else f"{snapshot.water_c:4.1f}"
+    """The panel's reading, flow, loads and supply.
+
+    Where a panel shows a code (F1, A0) in place of the water temperature, so does this one
+    — a technician compares the console with what the customer saw — with what it means and
+    the key that clears it on the line below; the water curve stays in the chart."""
     head = Text(no_wrap=True)
-    head.append("Water ")
-    head.append(f"{water} °C", style="bold")
+    code = snapshot.panel_code
+    if code is None:
+        water = "--.-" if snapshot.water_c is None else f"{snapshot.water_c:4.1f}"
+        head.append("Water ")
+        head.append(f"{water} °C", style="bold")
+    else:
+        head.append("Panel ")
+        head.append(f" {code} ", style="bold white on red")
     head.append(f" (set {snapshot.state.setpoint})  flow ")
     flow = snapshot.flow
     head.append_text(_on_off(None if flow is None else flow.inlet))
@@ -48,7 +65,10 @@ def unit_table(snapshot: Snapshot) -> Group:
         meter.append(snapshot.meter_error, style="red")
     else:
         meter.append("none attached", style="dim")
-    return Group(head, table, meter)
+    if code is None:
+        return Group(head, table, meter)
+    meaning = Text(f"{code} {PANEL_CODES.get(code, '')}".rstrip(), style="red", no_wrap=True)
+    return Group(head, meaning, table, meter)
 
 
 class UnitPanel(Static):

@@ -167,6 +167,12 @@ class RemoteLink:
         """Change loads as a key press would: the whole state burst goes out at once."""
         self.duty.press(**changes)
 
+    def press_setpoint(self, delta: int) -> None:
+        """The panel's + (``1``) or − (``-1``) key, as the model's panel presses it
+        (:meth:`RemoteDuty.press_setpoint <protocols.mspa.remote.RemoteDuty.press_setpoint>`:
+        the first press may only show the set-point; the plate's range holds)."""
+        self.duty.press_setpoint(delta)
+
     def send_frame(self, frame: Frame) -> None:
         """Put one raw frame on the line (a probe outside the remote's own duties)."""
         if self._gate.muted:
