@@ -374,10 +374,23 @@ def test_box_timed_auto_off_still_runs_on_the_default_models() -> None:
 
 
 def test_blower_led_and_status_values() -> None:
+    """Super Camaro's extra frames say what the firmware drives (AH: 12 blower, 1A LED flags,
+    1B set-point + bubbles; the bit layouts are ours, :mod:`protocols.mspa.box`)."""
     remote = Remote("super-camaro")
-    assert not remote.box.blower_running and remote.box.led_flags == 0
-    assert remote.box.status_parameter == 40  # default set-point, no bubbles
+
+    def latest(code: int, since: float) -> int:
+        heard = [
+            frame.parameter for t, frame in remote.received if frame.command == code and t > since
+        ]
+        assert heard, f"no {code:02X} frame heard since {since:.1f} s"
+        return heard[-1]
+
+    remote.advance(2.0)
+    assert latest(0x1A, 0.0) == 0 and latest(0x1B, 0.0) == 40  # nothing runs, set-point 40
+    assert 0x12 not in {frame.command for _, frame in remote.received}  # no blower yet
+    pressed_at = remote.scheduler.now()
     remote.press(filter=True, heater=True, bubbles=1, ozone=True, uvc=True)
-    assert remote.box.blower_running
-    assert remote.box.led_flags == 0b011111  # heater filter bubbles ozone uvc, no jets
-    assert remote.box.status_parameter == 0x80 | 40
+    remote.advance(2.0)
+    assert latest(0x12, pressed_at) == 0x01  # the blower runs
+    assert latest(0x1A, pressed_at) == 0b011111  # heater filter bubbles ozone uvc, no jets
+    assert latest(0x1B, pressed_at) == 40 | 1 << 6  # set-point 40, bubble level 1

@@ -32,9 +32,19 @@ from spasim.pytest_plugin import ServedUnit
 from tests.cli_runner import spabench
 from tests.test_control import announced
 
-SPEED = 200.0
-"""Fast enough for the full plan (~800–1400 simulated seconds) in a few wall seconds, well
-inside what ``spasim serve`` keeps up with (SPEED_RANGE, benchmarks/flood.py)."""
+SPEED = 100.0
+"""Fast enough for the full plan (~800–1400 simulated seconds) in ~10 wall seconds, well
+inside what ``spasim serve`` keeps up with (SPEED_RANGE, benchmarks/flood.py). At 200× a
+loaded machine (a full test run beside other work) stretched aurora-urban's 20-minute
+auto-off to 1320 s: a meter read that stalls 0.5 s wall is 100 s simulated."""
+FLOW_FAULT_SPEED = 40.0
+"""A box without full flow goes through F1 and its reset: the box reports 08 03 for
+``errors_f1_reset_report_s`` (2 s) after the 0B 00, which is 50 ms of wall time here — at
+200× (10 ms) one scheduling hiccup put the reports outside the window the bench judges."""
+FLOW_FAULTS = frozenset(
+    ("filter-pump-dead", "flow-switch-stuck-open", "inlet-flow-switch-stuck-open",
+     "outlet-flow-switch-stuck-open")
+)  # fmt: skip
 
 
 @dataclass
@@ -132,7 +142,7 @@ FAULT_CASES = [
     ("filter-pump-dead", "verify-filter-pump", "premium-4"),
     ("flow-switch-stuck-open", "verify-flow-switch", "premium-4"),
     ("inlet-flow-switch-stuck-open", "verify-flow-switch", "premium-4"),
-    ("outlet-flow-switch-stuck-open", "full", "super-camaro"),
+    ("outlet-flow-switch-stuck-open", "verify-flow-switch", "super-camaro"),
     ("jet-pump-dead", "full", "elite-6"),
     ("heater-open", "verify-heater", "series-d"),
     ("uvc-dead", "verify-uvc", "series-d"),
@@ -150,7 +160,7 @@ def test_a_fault_injected_through_the_channel_is_named_with_its_part(
     plan: str,
     model: str,
 ) -> None:
-    served = serve_box(launch, model)
+    served = serve_box(launch, model, speed=FLOW_FAULT_SPEED if fault in FLOW_FAULTS else SPEED)
     with ControlClient(served.control) as client:
         client.request(f"inject {fault}")
     code, record = run_bench(capsys, tmp_path, served, model, plan)
