@@ -244,7 +244,7 @@ def test_provenance_command_without_a_name_shows_every_model(
     assert out.splitlines()[0].split()[:2] == ["model", "key"]
     uvc = [line.split()[:4] for line in out.splitlines() if " uvc_command " in line]
     assert [row[0] for row in uvc] == available_models()
-    assert ["super-camaro", "uvc_command", "0x15", "capture"] in uvc
+    assert ["super-camaro", "uvc_command", "0x15", "model"] in uvc
 
 
 def test_provenance_command_on_a_user_file(

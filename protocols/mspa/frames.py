@@ -59,11 +59,11 @@ class Command(IntEnum):
     SETPOINT = 0x04
     """remote→box: target temperature in whole °C, sent right after KEY_PRESS."""
     WATER_TEMP = 0x06
-    """box→remote: water temperature, °C × 2, every 1.0 s."""
+    """box→remote: water temperature, °C × 2, every report period (1.0132 s captured)."""
     BOOT_07 = 0x07
     """box→remote: meaning unknown, 0x0C once at power-on."""
     FLOW = 0x08
-    """box→remote: flow switches, bit0 'in', bit1 'out', every 1.0 s."""
+    """box→remote: flow switches, bit0 inlet, bit1 outlet, 0.81 s after each WATER_TEMP."""
     BOOT_09 = 0x09
     """box→remote: meaning unknown, 0x00 once at power-on."""
     HANDSHAKE = 0x0A
