@@ -197,10 +197,10 @@ async def test_setpoint_keys_press_as_the_panel_does_within_the_plate_range(
 
 @in_event_loop
 async def test_setpoint_keys_send_the_plates_encoding(tmp_path: Path) -> None:
-    """super-camaro's 04 carries °C × 2 (DT): the console's − keys send 80, then 78."""
+    """super-camaro's 04 carries °C × 2 (ET, AH): the console's − keys send 80, then 78."""
     app, driver = make_app(tmp_path, profile="super-camaro")
     box = app.session.target.virtual_unit
-    async with app.run_test(size=SMALL) as pilot:
+    async with app.run_test(size=BIG) as pilot:
         await advance(app, pilot, driver, 10)
         await pilot.press("minus", "minus")
         await advance(app, pilot, driver, 2)
