@@ -24,8 +24,9 @@ replies with ``look`` (what a person sees after it). Commands:
 ``inject FAULT`` / ``clear FAULT``  break / repair a part (any fault id of ``spasim faults``)
 ``faults``                    the faults injected now
 ``probe POINT``               volts a multimeter finds at a test point (``transformer-secondary``)
-``key KEY``                   role remote: press a panel key (heater, filter, bubbles, ozone, uvc,
-                              up, down, long-filter)
+``key KEY``                   role remote: press a panel key (heater, filter, bubbles, jets,
+                              ozone, uvc, up, down, long-filter; jets only on a model with
+                              a jet pump)
 ``panel``                     role remote: what the panel displays
 ============================  ===============================================================
 

@@ -301,7 +301,19 @@ class BoxCommands(_Commands):
         return {"point": point, "volts": round(self.bench.test_point_v(point), 3)}
 
 
-PANEL_KEYS = ("heater", "filter", "bubbles", "ozone", "uvc", "up", "down", "long-filter")
+PANEL_KEYS = (
+    "heater",
+    "filter",
+    "bubbles",
+    "jets",
+    "ozone",
+    "uvc",
+    "up",
+    "down",
+    "long-filter",
+)
+"""The panel keys ``key KEY`` presses (``jets`` only on a model with a jet pump: refused
+with the model's name on the others, as its panel has no such key)."""
 
 
 class PanelCommands(_Commands):
@@ -361,6 +373,7 @@ class PanelCommands(_Commands):
             "heater": remote.press_heater,
             "filter": remote.press_filter,
             "bubbles": remote.press_bubbles,
+            "jets": remote.press_jets,
             "ozone": remote.press_ozone,
             "uvc": remote.press_uvc,
             "up": remote.setpoint_up,

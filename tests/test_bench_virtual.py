@@ -3,6 +3,8 @@ the right part, and each part's verification plan tells a repaired unit from a b
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench.testing.coverage import fault_cases_ids, fault_fits
@@ -10,6 +12,9 @@ from bench.testing.instruments.specs import INSTRUMENT_SETS
 from bench.testing.plans import PlanError, available_plans, load_plan
 from bench.testing.runner import Runner
 from bench.testing.targets import virtual_box_target, virtual_panel_target
+from protocols.mspa import Command, Frame
+from protocols.mspa.models import load_model
+from spasim.control import BoxWorkbench
 from spasim.profiles import available_profiles
 
 BOX_PLANS = [name for name in available_plans() if load_plan(name).role == "remote"]
@@ -200,3 +205,54 @@ def test_full_plan_measures_the_profiles_auto_off() -> None:
     assert record.verdict == "pass"
     auto_off = next(s for s in record.steps if s.name == "auto-off")
     assert 1140 <= float(auto_off.measurement("auto_off_s").value or 0) <= 1260  # 20-min profile
+
+
+# -- a model whose remote times the bubbles (issue 12 review, bug 4) ------------------------
+
+
+def remote_timed(tmp_path: Path) -> str:
+    """A user's model file: premium-4 whose auto-offs the remote times (issue 12: which
+    side times bubble/ozone/UVC auto-offs is a model-file fact)."""
+    path = tmp_path / "remote-timed.toml"
+    path.write_text(
+        'base = "premium-4"\nname = "remote-timed"\nauto_off_by = "remote"\n', encoding="utf-8"
+    )
+    return str(path)
+
+
+def test_the_box_auto_off_is_skipped_on_a_remote_timed_model(tmp_path: Path) -> None:
+    """The box of such a model never stops the bubbles by itself: the auto-off step does not
+    apply (skipped, saying why) and nobody blames the power board."""
+    record = Runner(load_plan("full"), virtual_box_target(remote_timed(tmp_path), seed=1)).run()
+    auto_off = next(s for s in record.steps if s.kind == "auto-off")
+    assert auto_off.outcome == "skipped"
+    assert "remote times the bubbles (auto_off_by = remote)" in auto_off.message
+    failed = [(s.name, s.message) for s in record.steps if s.outcome in ("fail", "error")]
+    assert record.verdict == "pass", failed
+    assert not record.suspected_parts
+
+
+def test_the_bench_playing_the_remote_switches_a_remote_timed_load_off(tmp_path: Path) -> None:
+    """The bench is the only remote such a box has: it sends 03 00 itself when the plate's
+    bubble time is up, so the blower stops (a box-timed model: the box stops it)."""
+    target = virtual_box_target(remote_timed(tmp_path), seed=1)
+    link, driver = target.link, target.driver
+    assert link is not None
+    person = BoxWorkbench(target.virtual_unit)
+    sent: list[tuple[float, Frame]] = []
+    link.listeners.append(lambda t, who, f: sent.append((t, f)) if who == "remote" else None)
+    target.start()
+    try:
+        driver.sleep(15.0)  # power-on frames, handshake
+        assert link.handshake_done
+        link.set_loads(bubbles=1)
+        on_at = driver.now()
+        driver.sleep(30.0)
+        assert person.hears("blower")
+        minutes = load_model(remote_timed(tmp_path)).blower_auto_off_min
+        driver.sleep(minutes * 60.0 - 30.0 + 2.0)
+        assert not person.hears("blower")
+        offs = [t - on_at for t, f in sent if f == Frame(Command.BUBBLES, 0) and t > on_at]
+        assert offs and offs[0] == pytest.approx(minutes * 60.0, abs=0.1)
+    finally:
+        target.close()

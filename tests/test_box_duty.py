@@ -17,15 +17,9 @@ import pytest
 
 from protocols.clock import Event, Scheduler
 from protocols.mspa import FRAME_SECONDS, Command, Frame, FrameDecoder
-from protocols.mspa.box import (
-    BLOWER_FRAME,
-    LED_FRAME,
-    STATUS_FRAME,
-    BoxDuty,
-    led_flags,
-    status_parameter,
-)
+from protocols.mspa.box import BoxDuty
 from protocols.mspa.models import ModelPlate, load_model
+from protocols.mspa.values import led_flags, status_parameter
 from protocols.ports import SimCable
 
 PERIOD_S = 1.0132
@@ -206,25 +200,25 @@ def test_super_camaro_says_its_led_status_and_blower_frames() -> None:
     bench.run_until(start + 5)
     # 1A right behind every 06, 1B right behind every 08.
     for t in bench.times(Command.WATER_TEMP, start):
-        assert (pytest.approx(t + FRAME_SECONDS), Frame(LED_FRAME, 0b110)) in bench.heard
+        assert (pytest.approx(t + FRAME_SECONDS), Frame(Command.LED_FLAGS, 0b110)) in bench.heard
     for t in bench.times(Command.FLOW, start):
-        assert (pytest.approx(t + FRAME_SECONDS), Frame(STATUS_FRAME, 38 | 2 << 6)) in bench.heard
-    assert bench.times(BLOWER_FRAME) == []  # the blower has not run: no 12 at all
+        assert (pytest.approx(t + FRAME_SECONDS), Frame(Command.STATUS, 38 | 2 << 6)) in bench.heard
+    assert bench.times(Command.BLOWER) == []  # the blower has not run: no 12 at all
     owner.blower = True
     on_at = bench.scheduler.now()
     bench.run_until(on_at + 10)
-    ones = bench.times(BLOWER_FRAME, on_at)
+    ones = bench.times(Command.BLOWER, on_at)
     assert len(ones) == 20 and ones[0] - on_at <= 0.5
     # Twice a second; one may wait behind a report on the line (a frame time).
     assert all(
         b - a == pytest.approx(0.5, abs=2 * FRAME_SECONDS) for a, b in itertools.pairwise(ones)
     )
-    assert {f for f in bench.frames(on_at) if f.command == BLOWER_FRAME} == {Frame(0x12, 1)}
+    assert {f for f in bench.frames(on_at) if f.command == Command.BLOWER} == {Frame(0x12, 1)}
     owner.blower = False
     off_at = bench.scheduler.now()
     bench.run_until(off_at + 10)
-    assert [f for f in bench.frames(off_at) if f.command == BLOWER_FRAME] == [Frame(0x12, 0)]
-    assert bench.times(BLOWER_FRAME, off_at)[0] - off_at <= 0.5
+    assert [f for f in bench.frames(off_at) if f.command == Command.BLOWER] == [Frame(0x12, 0)]
+    assert bench.times(Command.BLOWER, off_at)[0] - off_at <= 0.5
 
 
 def test_a_plain_box_says_no_variant_frames() -> None:
@@ -406,7 +400,35 @@ def test_the_bench_plays_a_super_camaro_box_to_its_panel() -> None:
     pressed = scheduler.now()
     scheduler.run_until(pressed + 3)
     after = {f for t, f in sent if t > pressed + 1.1}
-    assert Frame(BLOWER_FRAME, 1) in after
-    assert Frame(STATUS_FRAME, status_parameter(40, 2)) in after
-    assert Frame(LED_FRAME, led_flags(filter=True, bubbles=True)) in after
+    assert Frame(Command.BLOWER, 1) in after
+    assert Frame(Command.STATUS, status_parameter(40, 2)) in after
+    assert Frame(Command.LED_FLAGS, led_flags(filter=True, bubbles=True)) in after
     target.close()
+
+
+def test_the_bench_playing_a_double_setpoint_box_ignores_half_degrees() -> None:
+    """Super-Camaro's 04 carries °C × 2 (weak source): 04 4A is 37 °C; an odd parameter is
+    half a degree, which a box that keeps whole degrees ignores — so does the bench playing
+    it (its 1B keeps the last set-point it took)."""
+    from bench.testing.instruments.link import BoxRoleLink
+
+    plate = load_model("super-camaro")
+    scheduler = Scheduler()
+    cable = SimCable(scheduler)
+
+    class Clock:
+        def __init__(self) -> None:
+            self.scheduler = scheduler
+
+        def now(self) -> float:
+            return scheduler.now()
+
+    box = BoxRoleLink(Clock(), cable.box, plate=plate)  # type: ignore[arg-type]
+    box.start()
+    scheduler.run_until(7.0)
+    steps = ((0x4A, 37), (0x4D, 37), (0x12, 37), (0x50, 40), (0x4F, 40), (0x14, 10))
+    for parameter, expected in steps:
+        cable.remote.send(bytes(Frame(Command.SETPOINT, parameter)))
+        scheduler.run_until(scheduler.now() + 0.1)
+        assert box.status_parameter() == status_parameter(expected, 0), hex(parameter)
+    box.close()

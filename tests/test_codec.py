@@ -375,3 +375,66 @@ def test_describe_names_the_model_dependent_codes() -> None:
     assert "status" in describe(Frame(Command.STATUS, 0x25), box)
     assert "once after the first 0D" in describe(Frame(Command.BOOT_0F, 0), remote)
     assert interpret(Frame(Command.SETPOINT, 90)).problem is not None
+
+
+# -- one reading of 0x04 and one 1A/1B layout (issue 12 review, dup 9 and 10) ----------------
+
+
+def test_decode_setpoint_reads_0x04_as_the_plate_says() -> None:
+    """Whole °C on most models (capture: 04 25 is 37 °C), °C × 2 on the Super-Camaro
+    (weak source); the plate's 10–40 °C range holds; half a degree is no set-point."""
+    from protocols.mspa.models import load_model
+    from protocols.mspa.values import decode_setpoint
+
+    premium, camaro = load_model("premium-4"), load_model("super-camaro")
+    assert decode_setpoint(0x25, premium) == 37
+    assert decode_setpoint(10, premium) == 10 and decode_setpoint(40, premium) == 40
+    assert decode_setpoint(9, premium) is None and decode_setpoint(41, premium) is None
+    assert decode_setpoint(74, camaro) == 37 and decode_setpoint(20, camaro) == 10
+    assert decode_setpoint(75, camaro) is None  # 37.5 °C: whole degrees only
+    assert decode_setpoint(18, camaro) is None and decode_setpoint(82, camaro) is None
+    remote = Direction.REMOTE_TO_BOX
+    assert "[half a degree" in describe(Frame(Command.SETPOINT, 75), remote, camaro)
+    assert interpret(Frame(Command.SETPOINT, 74), camaro).value == 37
+    assert interpret(Frame(Command.SETPOINT, 37), premium).value == 37
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    heater=st.booleans(),
+    filter_=st.booleans(),
+    bubbles=st.booleans(),
+    ozone=st.booleans(),
+    uvc=st.booleans(),
+    jets=st.booleans(),
+)
+def test_describe_reads_1a_in_the_layout_a_box_sends(
+    heater: bool, filter_: bool, bubbles: bool, ozone: bool, uvc: bool, jets: bool
+) -> None:
+    from protocols.mspa.box import led_flags as box_led_flags
+    from protocols.mspa.values import led_flags
+
+    assert box_led_flags is led_flags  # one layout: the box duty's is the values' own
+    lit = {"heater": heater, "filter": filter_, "bubbles": bubbles, "ozone": ozone}
+    lit |= {"UVC": uvc, "jets": jets}
+    flags = led_flags(
+        heater=heater, filter=filter_, bubbles=bubbles, ozone=ozone, uvc=uvc, jets=jets
+    )
+    line = describe(Frame(Command.LED_FLAGS, flags), Direction.BOX_TO_REMOTE)
+    shown = line.partition("LEDs ")[2]
+    expected = [name for name, on in lit.items() if on]
+    assert shown == (", ".join(expected) if expected else "none")
+
+
+@settings(max_examples=200, deadline=None)
+@given(setpoint=st.integers(10, 40), bubbles=st.integers(0, 3))
+def test_describe_reads_1b_in_the_layout_a_box_sends(setpoint: int, bubbles: int) -> None:
+    from protocols.mspa.box import status_parameter as box_status_parameter
+    from protocols.mspa.values import decode_status, status_parameter
+
+    assert box_status_parameter is status_parameter
+    parameter = status_parameter(setpoint, bubbles)
+    assert decode_status(parameter) == (setpoint, bubbles)
+    reading = interpret(Frame(Command.STATUS, parameter))
+    assert f"set-point {setpoint} °C" in reading.text and reading.problem is None
+    assert ("bubbles off" if bubbles == 0 else f"bubbles level {bubbles}") in reading.text

@@ -181,6 +181,23 @@ def test_the_panel_s_keys_and_display(launch: Callable[..., ServedUnit]) -> None
         assert client.request("panel")["panel"] is not None
 
 
+def test_the_jets_key_on_a_panel_with_jets(launch: Callable[..., ServedUnit]) -> None:
+    """Issue 12: the Elite's panel has a jets key (0D 0/1 switches the jet pump); a panel
+    without jets refuses the key by saying so, and changes nothing."""
+    _, address = with_control(launch, "--role", "remote", "--profile", "elite-6")
+    with ControlClient(address) as client:
+        assert client.request("panel")["panel"]["jets"] is False
+        assert client.request("key jets")["look"]["panel"]["jets"] is True
+        assert client.request("key jets")["look"]["panel"]["jets"] is False
+    _, address = with_control(launch, "--role", "remote", "--profile", "premium-4")
+    with ControlClient(address) as client:
+        with pytest.raises(ControlRefused, match="no jets"):
+            client.request("key jets")
+        assert client.request("panel")["panel"]["jets"] is False
+        with pytest.raises(ControlRefused, match="jets"):  # the keys it names include it
+            client.request("key jump")
+
+
 def _serve_usage(*arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "spasim", "serve", *arguments],

@@ -913,3 +913,98 @@ def _inside_the_table(profile: str, p: Any) -> None:
     assert p.standby_w <= limits.IDLE_HIGH_W
     low, high = limits.AUTO_OFF_S
     assert low <= p.blower_auto_off_min * 60 <= high
+
+
+# -- the F1 reset window (issue 12 review, bug 6) --------------------------------------------
+
+
+class LateResetBox:
+    """A box whose pump runs without flow (08 00) and which, after each 0B 00, reports 08 03
+    for the model's ``errors_f1_reset_report_s`` *plus one report period*: its reset's last
+    08 03 comes one report late. Played by :class:`~protocols.mspa.box.BoxDuty` on the
+    plate's report schedule (SPEC §3: 06 every 1.0132 s, 08 0.81 s after)."""
+
+    def __init__(self, scheduler: Any, plate: Any) -> None:
+        self.scheduler, self.plate = scheduler, plate
+        self.reset_at: float | None = None
+
+    def flow_parameter(self) -> int:
+        plate, reset = self.plate, self.reset_at
+        late = plate.errors_f1_reset_report_s + plate.link_report_period_s
+        if reset is not None and self.scheduler.now() - reset <= late:
+            return 0x03
+        return 0x00
+
+    def on_frame(self, command: int, parameter: int) -> bool:
+        if command == 0x0B and parameter == 0x00:
+            self.reset_at = self.scheduler.now()
+        return True
+
+    def temperature_parameter(self) -> int:
+        return 0x28
+
+    def blower_running(self) -> bool:
+        return False
+
+    def led_flags(self) -> int:
+        return 0
+
+    def status_parameter(self) -> int:
+        return 0
+
+    def booted(self) -> None:
+        pass
+
+    def watchdog_expired(self) -> None:
+        pass
+
+    def watchdog_restored(self) -> None:
+        pass
+
+
+def test_a_reset_report_one_period_late_is_not_trusted() -> None:
+    """Issue 12: after 0B 00 the box reports 08 03 for 2 s whatever the flow. A box whose
+    last such 08 03 comes one report period late must not pass for one with flow: the
+    window is the box's own report schedule, not a wall-time margin that shrinks to
+    milliseconds when the box is served fast."""
+    from protocols.mspa.box import BoxDuty
+    from protocols.mspa.models import load_model
+    from protocols.ports import SimCable
+
+    plate = load_model("premium-4")
+    driver = SimulatedDriver()
+    cable = SimCable(driver.scheduler)
+    owner = LateResetBox(driver.scheduler, plate)
+    box = BoxDuty(driver.scheduler, cable.box, plate, owner)
+    link = RemoteLink(driver, cable.remote, plate=plate)
+    flows: list[tuple[float, int]] = []
+    trusted: list[tuple[float, int]] = []
+
+    def heard(t: float, who: str, frame: Any) -> None:
+        if frame.command == 0x08:
+            flows.append((t, frame.parameter))
+            if link.flow_at == t:  # the link took it as the flow (listeners hear it after)
+                trusted.append((t, frame.parameter))
+
+    link.listeners.append(heard)
+    box.power_on()
+    link.start()
+    driver.sleep(20.0)
+    assert link.handshake_done and link.flow == FlowSwitches(False, False)
+    # Press at a time that puts a report 2.9 s after the 0B 00: past the box's 2 s (and
+    # past 2 s + half a period), inside 2 s + one period — the late report.
+    last = flows[-1][0]
+    period = plate.link_report_period_s
+    press_at = last - (plate.errors_f1_reset_report_s + 0.9)
+    while press_at <= driver.now():
+        press_at += period
+    driver.sleep(press_at - driver.now())
+    link.long_press_filter()
+    sent = driver.now()
+    driver.sleep(plate.errors_f1_reset_report_s + 3 * period)
+    resets = [(round(t - sent, 2), p) for t, p in flows if t > sent and p == 0x03]
+    assert any(t > plate.errors_f1_reset_report_s + period / 2 for t, _ in resets), resets
+    assert [(t, p) for t, p in trusted if t > sent and p == 0x03] == [], resets
+    assert link.reset_flow == FlowSwitches(True, True)
+    assert link.flow == FlowSwitches(False, False)
+    assert link.flow_at is not None and link.flow_at > sent  # the truth after the window

@@ -170,9 +170,28 @@ F1_MARGIN_S = 2.0
 """Seconds past a model's ``errors_f1_after_s`` (plus one report period) the bench waits
 before it expects the F1 latch to have switched the heater, ozone and UVC off (bench
 choice: two reports' worth of slack)."""
-F1_RESET_MARGIN_S = 0.5
-"""A flow report up to this long after the box's ``errors_f1_reset_report_s`` of 08 03 that
-follows a 0B 00 may still be one of them (bench choice: half a report period)."""
+F1_RESET_LATE_REPORTS = 1
+"""Report periods past the box's ``errors_f1_reset_report_s`` of 08 03 after a 0B 00 in
+which a flow report may still be one of them (bench choice: one report of slack). The window
+is counted in the box's own report periods, not in seconds: on a box served faster than
+real time a margin in seconds shrinks to a few wall milliseconds, and the one late 08 03 of
+a keep-alive's reset would be trusted — passing a box without flow."""
+
+
+class ResetTimings(Protocol):
+    """The model-plate facts the F1 reset window follows."""
+
+    @property
+    def errors_f1_reset_report_s(self) -> float: ...
+    @property
+    def link_report_period_s(self) -> float: ...
+
+
+def f1_reset_window_s(plate: ResetTimings) -> float:
+    """How long after a 0B 00 a flow report is not trusted: the box's
+    ``errors_f1_reset_report_s`` of 08 03 plus :data:`F1_RESET_LATE_REPORTS` report periods."""
+    return plate.errors_f1_reset_report_s + F1_RESET_LATE_REPORTS * plate.link_report_period_s
+
 
 # -- the line -------------------------------------------------------------------------------
 

@@ -10,7 +10,9 @@ Rules a technician relies on:
 * a failing step does not stop the plan, unless its plan entry says ``stop_on_fail = "why"``
   or the step finds the unit stopped (it then sets a halt reason); the remaining steps are
   ``skipped`` with that reason, so the record says why they did not run;
-* a step whose optional part is not fitted (UVC on a Concept) is ``skipped``, not failed;
+* a step whose optional part is not fitted (UVC on a Concept) is ``skipped``, not failed, and
+  so is a check that does not apply to the model (the box's own bubble auto-off on a model
+  whose remote times it);
 * :class:`~protocols.links.LinkLost` ends the run at once: that step ``error``, the rest
   ``skipped``, verdict ``error``, error "link lost", everything measured so far kept;
 * an instrument or operator that cannot deliver errors only its step — unless the step is a
@@ -34,7 +36,7 @@ from bench.testing.instruments.meter import InstrumentError, MeterStalled
 from bench.testing.instruments.operator import OperatorError
 from bench.testing.plans import Plan, StepSpec
 from bench.testing.record import FrameEntry, StepResult, TestRecord, TraceSample, UnitInfo
-from bench.testing.steps import StepContext, StepError, StepFailure, StepRun
+from bench.testing.steps import StepContext, StepError, StepFailure, StepRun, StepSkipped
 from bench.testing.targets import Target
 from protocols.links import LinkLost
 from protocols.mspa import Frame
@@ -257,6 +259,11 @@ class Runner:
             spec.type.run(run)
             if self._stalled is not None:
                 raise MeterStalled(self._stalled)
+        except StepSkipped as skipped:
+            result.outcome = "skipped"
+            result.message = str(skipped)
+            result.finished = round(ctx.run_time(), 3)
+            return None
         except StepFailure:
             if self._stalled is not None:
                 return self._error(result, ctx, spec, MeterStalled(self._stalled))

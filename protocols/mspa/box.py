@@ -31,7 +31,9 @@ the event due at the earliest possible expiry re-arms itself for the latest.
 
 Choices no source shows are **[model]**: the 12 frames go out on a 0.5 s grid that starts
 with the first temperature report (the blower is looked at on each tick, so 12 00 follows a
-stop within 0.5 s); the 1A and 1B parameter layouts (:func:`led_flags`, :func:`status_parameter`);
+stop within 0.5 s); the 1A and 1B parameter layouts
+(:func:`~protocols.mspa.values.led_flags`, :func:`~protocols.mspa.values.status_parameter`,
+written once in :mod:`protocols.mspa.values` beside their inverses, which ``describe`` uses);
 the first repeated 07 0C one ``boot_repeat_07_s`` after the power-on one.
 """
 
@@ -44,49 +46,14 @@ from protocols.clock import Event, Periodic, Scheduler
 from protocols.mspa.decoder import DecoderCounters, FrameDecoder
 from protocols.mspa.frames import FRAME_SECONDS, Command, Frame, as_command, encode
 from protocols.mspa.sequences import HANDSHAKE_REPLIES
+from protocols.mspa.values import led_flags as led_flags  # the 1A layout, re-exported
+from protocols.mspa.values import status_parameter as status_parameter  # the 1B layout
 
 FrameListener = Callable[[float, str, Frame], None]
 """``(simulated time, sender "box"|"remote", frame)``: called for every frame both ways."""
 
-BLOWER_FRAME = 0x12
-"""box→remote on some models: 12 01 while the blower runs, 12 00 once when it stops."""
-LED_FRAME = 0x1A
-"""box→remote on some models: the panel's LED flags, with every temperature report."""
-STATUS_FRAME = 0x1B
-"""box→remote on some models: set-point and bubble level, with every flow report."""
 BLOWER_FRAME_PERIOD_S = 0.5
 """Sources (ET, AH): 12 01 twice a second while bubbles run."""
-
-LED_BITS = ("heater", "filter", "bubbles", "ozone", "uvc", "jets")
-"""[model] The 1A parameter: bit *n* lit when the load ``LED_BITS[n]`` runs (the sources
-name the frame "LED flags", not its layout)."""
-
-
-def led_flags(
-    *,
-    heater: bool = False,
-    filter: bool = False,
-    bubbles: bool = False,
-    ozone: bool = False,
-    uvc: bool = False,
-    jets: bool = False,
-) -> int:
-    """The 1A parameter for the loads that run (layout :data:`LED_BITS`, **[model]**)."""
-    flags = 0
-    for bit, on in enumerate((heater, filter, bubbles, ozone, uvc, jets)):
-        if on:
-            flags |= 1 << bit
-    return flags
-
-
-def status_parameter(setpoint_c: int, bubbles: int) -> int:
-    """The 1B parameter: **[model]** the set-point in whole °C in bits 0–5 (10–40 fits) and
-    the bubble level (0–3) in bits 6–7. The sources say only "set-point + bubbles"."""
-    if not 0 <= setpoint_c <= 0x3F:
-        raise ValueError(f"set-point must be 0..63 °C for the 1B frame, got {setpoint_c}")
-    if not 0 <= bubbles <= 3:
-        raise ValueError(f"bubble level must be 0..3, got {bubbles}")
-    return setpoint_c | bubbles << 6
 
 
 class BoxPlate(Protocol):
@@ -180,10 +147,10 @@ OFF, BOOTING, RUNNING = "off", "booting", "running"
 
 _TEMPERATURE = tuple(encode(Command.WATER_TEMP, p) for p in range(256))
 _FLOW = tuple(encode(Command.FLOW, p) for p in range(256))
-_LED = tuple(encode(LED_FRAME, p) for p in range(256))
-_STATUS = tuple(encode(STATUS_FRAME, p) for p in range(256))
-_BLOWER_ON = encode(BLOWER_FRAME, 0x01)
-_BLOWER_OFF = encode(BLOWER_FRAME, 0x00)
+_LED = tuple(encode(Command.LED_FLAGS, p) for p in range(256))
+_STATUS = tuple(encode(Command.STATUS, p) for p in range(256))
+_BLOWER_ON = encode(Command.BLOWER, 0x01)
+_BLOWER_OFF = encode(Command.BLOWER, 0x00)
 _BOOT_09 = encode(Command.BOOT_09, 0x00)
 _BOOT_07 = encode(Command.BOOT_07, 0x0C)
 _UVC_VARIANT_B = int(Command.INIT_10)

@@ -8,7 +8,7 @@ so a bench can flag it and a simulator can ignore it (SPEC §4 invariant 5).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from protocols.mspa.frames import Command, Direction, Frame
 
@@ -76,6 +76,35 @@ def encode_setpoint(celsius: int, *, low: int = SETPOINT_MIN, high: int = SETPOI
     return celsius
 
 
+class SetpointPlate(Protocol):
+    """The plate facts 0x04 depends on (a :class:`~protocols.mspa.models.ModelPlate`, or a
+    simulator profile carrying the same facts)."""
+
+    @property
+    def setpoint_min_c(self) -> int: ...
+    @property
+    def setpoint_max_c(self) -> int: ...
+    @property
+    def setpoint_encoding(self) -> str: ...
+
+
+def decode_setpoint(parameter: int, plate: SetpointPlate) -> int | None:
+    """The set-point a box of ``plate`` takes from 0x04's ``parameter``: whole °C, or °C × 2
+    (``setpoint_encoding = "double"``); None when the box ignores the frame — outside the
+    plate's range, or an odd parameter on a °C × 2 model (half a degree: the box keeps whole
+    degrees). One reading for everyone who must agree with the box: the virtual box, the
+    bench playing the box, :func:`describe`."""
+    if plate.setpoint_encoding == "double":
+        celsius, half = divmod(parameter, 2)
+        if half:
+            return None
+    else:
+        celsius = parameter
+    if not plate.setpoint_min_c <= celsius <= plate.setpoint_max_c:
+        return None
+    return celsius
+
+
 def encode_bubble_level(level: int) -> int:
     if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= BUBBLE_LEVEL_MAX:
         raise ValueError(f"bubble level must be 0 (off) to {BUBBLE_LEVEL_MAX}, got {level!r}")
@@ -122,16 +151,55 @@ _SWITCH_NAMES = {
     Command.OZONE: "ozone",
 }
 
-LED_FLAGS: tuple[tuple[int, str], ...] = (
-    (0x01, "heater"),
-    (0x02, "filter"),
-    (0x04, "bubbles"),
-    (0x08, "ozone"),
-    (0x10, "UVC"),
-    (0x20, "jets"),
-)
-"""[model] The bits of 0x1A's LED flags, by the key light each one lights (AH names 1A "LED
-flags" but publishes no layout; a box that sends 1A must use these)."""
+LED_BITS = ("heater", "filter", "bubbles", "ozone", "uvc", "jets")
+"""[model] The 1A parameter (LED flags): bit *n* lit when the load ``LED_BITS[n]`` runs. AH
+names 1A "LED flags" but publishes no layout; this one layout is what a box we play sends
+(:func:`led_flags`) and what :func:`describe` reads (:func:`decode_led_flags`)."""
+_LED_SHOWN = {"uvc": "UVC"}
+"""How a key light is named on a line for a person."""
+
+
+def led_flags(
+    *,
+    heater: bool = False,
+    filter: bool = False,
+    bubbles: bool = False,
+    ozone: bool = False,
+    uvc: bool = False,
+    jets: bool = False,
+) -> int:
+    """The 1A parameter for the loads that run (layout :data:`LED_BITS`, **[model]**)."""
+    flags = 0
+    for bit, on in enumerate((heater, filter, bubbles, ozone, uvc, jets)):
+        if on:
+            flags |= 1 << bit
+    return flags
+
+
+def decode_led_flags(parameter: int) -> tuple[list[str], int]:
+    """The inverse of :func:`led_flags`: the loads lit (names of :data:`LED_BITS`, in bit
+    order) and the bits the layout does not know."""
+    lit = [name for bit, name in enumerate(LED_BITS) if parameter >> bit & 1]
+    return lit, parameter & ~((1 << len(LED_BITS)) - 1)
+
+
+STATUS_SETPOINT_MASK = 0x3F
+STATUS_BUBBLES_SHIFT = 6
+
+
+def status_parameter(setpoint_c: int, bubbles: int) -> int:
+    """The 1B parameter: **[model]** the set-point in whole °C in bits 0–5 (10–40 fits) and
+    the bubble level (0–3) in bits 6–7. The sources say only "set-point + bubbles"."""
+    if not 0 <= setpoint_c <= STATUS_SETPOINT_MASK:
+        raise ValueError(f"set-point must be 0..63 °C for the 1B frame, got {setpoint_c}")
+    if not 0 <= bubbles <= BUBBLE_LEVEL_MAX:
+        raise ValueError(f"bubble level must be 0..{BUBBLE_LEVEL_MAX}, got {bubbles}")
+    return setpoint_c | bubbles << STATUS_BUBBLES_SHIFT
+
+
+def decode_status(parameter: int) -> tuple[int, int]:
+    """The inverse of :func:`status_parameter`: ``(set-point °C, bubble level)``."""
+    return parameter & STATUS_SETPOINT_MASK, parameter >> STATUS_BUBBLES_SHIFT
 
 
 def _switch(name: str, parameter: int) -> Reading:
@@ -146,11 +214,13 @@ def _setpoint(parameter: int, plate: ModelPlate | None) -> Reading:
     if plate is not None:
         low, high = plate.setpoint_min_c, plate.setpoint_max_c
         double = plate.setpoint_encoding == "double"
-        celsius = parameter / 2 if double else float(parameter)
-        shown = f"{celsius:g}"
-        text = f"set-point {shown} °C" + (" (°C × 2)" if double else "")
-        if low <= celsius <= high and celsius == int(celsius):
-            return Reading("setpoint", int(celsius), text)
+        shown = parameter / 2 if double else float(parameter)
+        text = f"set-point {shown:g} °C" + (" (°C × 2)" if double else "")
+        celsius = decode_setpoint(parameter, plate)
+        if celsius is not None:
+            return Reading("setpoint", celsius, text)
+        if shown != int(shown):
+            return Reading("setpoint", None, text, "half a degree: the box takes whole °C only")
         return Reading("setpoint", None, text, f"set-point outside {low}–{high} °C")
     fits_whole = SETPOINT_MIN <= parameter <= SETPOINT_MAX
     fits_double = parameter % 2 == 0 and SETPOINT_MIN <= parameter // 2 <= SETPOINT_MAX
@@ -208,11 +278,26 @@ def _jets(parameter: int, plate: ModelPlate | None) -> Reading:
 
 
 def _led_flags(parameter: int) -> Reading:
-    lit = [name for bit, name in LED_FLAGS if parameter & bit]
-    known = sum(bit for bit, _ in LED_FLAGS)
-    text = "LEDs " + (", ".join(lit) if lit else "none")
-    problem = f"unknown LED bits {parameter & ~known:#04x}" if parameter & ~known else None
+    lit, unknown = decode_led_flags(parameter)
+    shown = [_LED_SHOWN.get(name, name) for name in lit]
+    text = "LEDs " + (", ".join(shown) if shown else "none")
+    problem = f"unknown LED bits {unknown:#04x}" if unknown else None
     return Reading("led-flags", parameter, text, problem)
+
+
+def _status(parameter: int, plate: ModelPlate | None) -> Reading:
+    """1B in the layout a box we play sends (:func:`status_parameter`)."""
+    setpoint, bubbles = decode_status(parameter)
+    text = f"status: set-point {setpoint} °C, " + (
+        "bubbles off" if bubbles == 0 else f"bubbles level {bubbles}"
+    )
+    low, high = (
+        (plate.setpoint_min_c, plate.setpoint_max_c)
+        if plate is not None
+        else (SETPOINT_MIN, SETPOINT_MAX)
+    )
+    problem = None if low <= setpoint <= high else f"set-point outside {low}–{high} °C"
+    return Reading("status", parameter, text, problem)
 
 
 def interpret(frame: Frame, plate: ModelPlate | None = None) -> Reading:
@@ -277,9 +362,7 @@ def interpret(frame: Frame, plate: ModelPlate | None = None) -> Reading:
     if command == Command.LED_FLAGS:
         return _led_flags(parameter)
     if command == Command.STATUS:
-        return Reading(
-            "status", parameter, f"status {parameter:02X} (set-point + bubbles; layout not public)"
-        )
+        return _status(parameter, plate)
     return Reading("unknown", parameter, f"unknown command {command:02X} param {parameter:02X}")
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from bench.testing.limits import ALIVE_WITHIN_S, F1_RESET_MARGIN_S
+from bench.testing.limits import ALIVE_WITHIN_S, f1_reset_window_s
 from protocols.clock import Scheduler
 from protocols.driver import Driver
 from protocols.mspa import (
@@ -30,10 +30,15 @@ from protocols.mspa import (
     as_command,
     encode_temperature,
 )
-from protocols.mspa.box import BoxDuty, led_flags, status_parameter
+from protocols.mspa.box import BoxDuty
 from protocols.mspa.models import ModelPlate, load_model
-from protocols.mspa.remote import RemoteDuty
-from protocols.mspa.values import BUBBLE_LEVEL_MAX
+from protocols.mspa.remote import FromPlate, RemoteDuty
+from protocols.mspa.values import (
+    BUBBLE_LEVEL_MAX,
+    decode_setpoint,
+    led_flags,
+    status_parameter,
+)
 from protocols.ports import Port
 
 FrameListener = Callable[[float, str, Frame], None]
@@ -78,13 +83,18 @@ class RemoteLink:
 
     ``plate`` is the model plate of the box under test (default: the reference premium-4):
     the remote's duties follow it (UVC code, set-point encoding, cycle), and so does what the
-    link believes about flow. The duty's own auto-off mirrors are switched off: the bench
-    tests the *box's* auto-off, so it must not switch the load off itself.
+    link believes about flow. On a box-timed model (``auto_off_by = "box"``) the duty's own
+    auto-off mirrors are switched off: the bench tests the *box's* auto-off, so it must not
+    switch the load off itself. On a remote-timed model (``"remote"``) the remote is the
+    only timer there is, so the bench keeps the plate's timers and sends the off itself, as
+    the model's panel would: a long run must not leave a blower running because the box was
+    waiting for its remote.
 
     ``flow``/``flow_at`` are the last flow report the bench can *trust*: every 0B 00 the
     remote sends (the keep-alive, the handshake's first frame, a long press of Filter) clears
     a latched F1, and the box then reports 08 03 for ``errors_f1_reset_report_s`` whatever
-    the water does (issue 12). A report inside that window says nothing about the flow
+    the water does (issue 12). A report inside that window (plus one report period, for a
+    report that comes late) says nothing about the flow
     switches, so it is kept apart (``reset_flow``/``reset_flow_at``) and never passes a flow
     check; ``raw_flow`` is the last report of any kind. ``uvc_command`` overrides the plate's UVC
     code (0x15, 0x10 or 0x19).
@@ -113,15 +123,16 @@ class RemoteLink:
         self.reset_flow: FlowSwitches | None = None
         self.reset_flow_at: float | None = None
         self._gate = _GatedPort(port)
+        timers: FromPlate | None = "plate" if self.plate.auto_off_by == "remote" else None
         self.duty = RemoteDuty(
             driver.scheduler,
             self._gate,
             plate=self.plate,
             uvc_command=uvc_command,
             thermostat=False,
-            bubble_auto_off_minutes=None,
-            ozone_auto_off_minutes=None,
-            uvc_auto_off_minutes=None,
+            bubble_auto_off_minutes=timers,
+            ozone_auto_off_minutes=timers,
+            uvc_auto_off_minutes=timers,
             on_frame=self._frame,
         )
 
@@ -230,10 +241,10 @@ class RemoteLink:
 
     def in_reset_window(self, time: float) -> bool:
         """Is a flow report heard at ``time`` one the box may make just because a 0B 00
-        cleared F1 (08 03 whatever the flow)?"""
+        cleared F1 (08 03 whatever the flow)? The window is the plate's reset reports plus
+        one report period (:func:`~bench.testing.limits.f1_reset_window_s`)."""
         sent = self.reset_sent_at
-        window = self.plate.errors_f1_reset_report_s + F1_RESET_MARGIN_S
-        return sent is not None and sent <= time <= sent + window
+        return sent is not None and sent <= time <= sent + f1_reset_window_s(self.plate)
 
     @property
     def flow(self) -> FlowSwitches | None:
@@ -287,7 +298,8 @@ class BoxRoleLink:
     The extra frames of a model that has them tell the panel what a healthy box obeying it
     would: the blower runs (12 01) while the panel's last bubble frame asks for a level, and
     the LED flags (1A) and the set-point + bubbles (1B) follow the panel's last valid state
-    frames (:func:`~protocols.mspa.box.led_flags`, :func:`~protocols.mspa.box.status_parameter`).
+    frames (:func:`~protocols.mspa.values.led_flags`,
+    :func:`~protocols.mspa.values.status_parameter`).
     """
 
     role = "box"
@@ -402,6 +414,6 @@ class BoxRoleLink:
             if parameter <= 1:
                 self._panel[command] = parameter
         elif command == Command.SETPOINT:
-            celsius = parameter // 2 if plate.setpoint_encoding == "double" else parameter
-            if plate.setpoint_min_c <= celsius <= plate.setpoint_max_c:
+            celsius = decode_setpoint(parameter, plate)  # an odd °C × 2 is ignored, as a box does
+            if celsius is not None:
                 self._setpoint = celsius

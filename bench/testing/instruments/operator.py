@@ -347,6 +347,12 @@ class RehearsalOperator(VirtualOperator):
         except ControlError as error:
             raise OperatorError(f"control channel: {error}") from None
 
+    def choose(self, prompt_id: str, question: str, choices: Sequence[str]) -> str:
+        try:
+            return super().choose(prompt_id, question, choices)
+        except ControlError as error:
+            raise OperatorError(f"control channel: {error}") from None
+
     def number(self, prompt_id: str, question: str, unit: str) -> float:
         try:
             return super().number(prompt_id, question, unit)

@@ -15,6 +15,7 @@ from bench.testing.steps.base import (
     StepError,
     StepFailure,
     StepRun,
+    StepSkipped,
     StepType,
 )
 
@@ -33,5 +34,6 @@ __all__ = [
     "StepError",
     "StepFailure",
     "StepRun",
+    "StepSkipped",
     "StepType",
 ]

@@ -41,6 +41,12 @@ class StepError(Exception):
     """The step could not be carried out (an instrument or the operator was missing)."""
 
 
+class StepSkipped(Exception):
+    """Internal to a step: the check does not apply to this unit (message says why); the
+    step is ``skipped``, neither passed nor failed. Raised before the step changes
+    anything on the unit."""
+
+
 @dataclass(frozen=True)
 class Param:
     """One parameter a plan may (or must) give a step type."""
@@ -290,6 +296,10 @@ class StepRun:
 
     def suspect(self, *fault_ids: str) -> None:
         self.suspects = list(fault_ids)
+
+    def skip(self, reason: str) -> StepSkipped:
+        """``raise run.skip("why")``: the check does not apply to this unit."""
+        return StepSkipped(reason)
 
     def fail(self, message: str) -> StepFailure:
         """``raise run.fail("why")``: end the step as failed."""

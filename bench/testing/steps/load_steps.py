@@ -18,7 +18,6 @@ from bench.testing.instruments.specs import Instruments
 from bench.testing.limits import (
     F1_MARGIN_S,
     F1_OFF_LOADS,
-    F1_RESET_MARGIN_S,
     FLOW_TIMEOUT_S,
     IDLE_HIGH_W,
     JETS,
@@ -29,6 +28,7 @@ from bench.testing.limits import (
     WATER_WATCH_S,
     draw_band,
     draw_change_w,
+    f1_reset_window_s,
     flow_complete,
     flow_settled,
     heater_live_w,
@@ -644,17 +644,17 @@ class FlowError(StepType):
             ctx.wait(latched_at() - ctx.now(), "waiting for F1")
         link.long_press_filter()
         sent = ctx.now()
-        window = plate.errors_f1_reset_report_s
+        window = f1_reset_window_s(plate)  # reports in it are the reset's, not the flow's
         ctx.wait_for(
             lambda: link.reset_flow_at is not None and link.reset_flow_at > sent,
-            min(window, period) + F1_RESET_MARGIN_S,
+            window,
             "waiting for the reset's report",
         )
         reported = link.reset_flow if (link.reset_flow_at or -1.0) > sent else None
         ok = run.measure("reset_report", flow_complete(reported))
         ctx.wait_for(
             lambda: link.flow_at is not None and link.flow_at > sent,
-            window + 2 * period + F1_RESET_MARGIN_S,
+            window + 2 * period,
             "waiting for the true flow",
         )
         after = link.flow if (link.flow_at or -1.0) > sent else None
