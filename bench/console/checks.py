@@ -52,7 +52,7 @@ from bench.testing.record import Limits
 from bench.testing.steps.base import mean_power_w
 from protocols.driver import Driver
 
-"""Seconds to wait for a frame before saying the box is silent (it reports about once a second: 1.0132 s captured)."""
+"""Seconds to wait for a frame before saying the box is silent (it reports about once a second)."""
 
 
 @dataclass(frozen=True)
