@@ -757,13 +757,12 @@ class VirtualBox:
         and the jets. The switches are re-read after the pump moves; the hardware update that
         follows every pass re-reads them for the next."""
         running = self._power.state == RUNNING
+        failsafe = self._watchdog.state == FAILSAFE
         requests = self.requests
         ids = self._fault_ids
         pump, heater, flow_error = self._pump, self._heater, self._flow_error
         heating = heater.state in _HEATING
-        moved = pump.move_to(
-            pump.target(running, requests.filter, heating, self._watchdog.state == FAILSAFE)
-        )
+        moved = pump.move_to(pump.target(running, requests.filter, heating, failsafe))
         switches = flow_switches(ids, pump.state in _PUMP_DRIVEN)
         both_closed = switches.inlet and switches.outlet
         moved = (
@@ -785,8 +784,8 @@ class VirtualBox:
             or moved
         )
         if heating and heater.state not in _HEATING:
-            pump.heating_stopped()
-            self._dirty = True  # the pump's run-on starts: evaluate it again
+            pump.heating_stopped(running, failsafe)  # no run-on after power loss/fail-safe
+            self._dirty = True  # the pump's run-on may start: evaluate it again
         knob_inflate = self._knob == "inflate" or "knob-reed-switch-stuck" in ids
         blower = self._blower
         moved = (

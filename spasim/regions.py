@@ -367,9 +367,12 @@ class PumpRegion(Region):
 
     Run-on ([weak:EE], ``[filter] run_on_s``, 0 on most models): when the heater stops
     heating, the pump keeps running that long even if its command is off, so the element
-    cools in moving water. Only heating starts it (a pump switched off while the heater was
-    not heating stops at once); the fail-safe and power loss end it (SPEC §3: every load off).
-    The run-on deadline belongs to the pump, like the stage timer to the heater.
+    cools in moving water. Only a heater that stops *while the firmware runs and is not in
+    the fail-safe* starts it (a pump switched off while the heater was not heating stops at
+    once). The fail-safe and power loss end it and :meth:`forget` it for good: the heater
+    those events switch off does not start a run-on that would bring the pump back when the
+    remote is heard again or the box reboots (SPEC §3: loads return only when commanded
+    again). The run-on deadline belongs to the pump, like the stage timer to the heater.
     """
 
     machine_name = "pump"
@@ -399,9 +402,11 @@ class PumpRegion(Region):
             return RUN_ON
         return OFF
 
-    def heating_stopped(self) -> None:
-        """The heater just stopped heating: the run-on starts (again) from now."""
-        if self.run_on_s <= 0:
+    def heating_stopped(self, running: bool, failsafe: bool) -> None:
+        """The heater just stopped heating: the run-on starts (again) from now — unless the
+        firmware is not running or fails safe (then the heater stopped because every load
+        did, and no run-on may outlive that)."""
+        if self.run_on_s <= 0 or not running or failsafe:
             return
         self.forget()
         self._run_on_event = self._scheduler.call_later(self.run_on_s, self._run_on_due)

@@ -97,6 +97,15 @@ class Remote:
     def watts(self, load: str) -> float:
         return self.box.load_powers()[load]
 
+    def most_drawn(self, seconds: float, *loads: str) -> dict[str, float]:
+        """Advance ``seconds``, reading each load's meter every 0.1 s: the most each drew."""
+        most = dict.fromkeys(loads, 0.0)
+        for _ in range(round(seconds / 0.1)):
+            self.advance(0.1)
+            for load in loads:
+                most[load] = max(most[load], self.watts(load))
+        return most
+
 
 # ---------------------------------------------------------------- two flow switches
 
@@ -222,11 +231,12 @@ def test_f1_needs_the_pump_commanded_and_survives_the_filter_going_off() -> None
 
 def test_jets_on_0d_draw_the_jet_pump_without_the_filter() -> None:
     remote = Remote("elite-6")
+    idle_w = remote.box.meter().power_w
     remote.jets = True
     remote.press()
     remote.advance(20)
     assert remote.watts("jets") == 750 and remote.watts("filter") == 0
-    assert remote.box.led_flags & 0x20
+    assert remote.box.meter().power_w == pytest.approx(idle_w + 750)
     remote.jets = False
     remote.press()
     assert remote.watts("jets") == 0
@@ -276,6 +286,38 @@ def test_series_d_pump_runs_on_after_heating() -> None:
     assert remote.watts("filter") == 0
     remote.advance(F1_AFTER_S + 2)
     assert not remote.box.flow_error  # the run-on pump is not commanded: no F1 either
+
+
+def test_no_run_on_after_the_fail_safe_when_the_remote_returns() -> None:
+    """SPEC §3: after the fail-safe, loads return only when commanded again. A series-d
+    heating when its remote goes quiet must not start the pump when frames come back."""
+    remote = Remote("series-d")
+    remote.press(filter=True, heater=True)
+    remote.advance(20)
+    assert remote.watts("heater") > 0
+    remote.alive = False
+    remote.advance(31)  # the watchdog: every load off
+    assert remote.watts("filter") == 0 and remote.watts("heater") == 0
+    back = remote.now()
+    remote.send(Frame(Command.FILTER, 0), Frame(Command.OZONE, 0))  # heard again, no load asked
+    assert remote.most_drawn(12, "filter") == {"filter": 0}
+    assert set(remote.flows_between(back, remote.now())) == {0x00}
+
+
+def test_no_run_on_after_a_power_loss() -> None:
+    """Mains off while heating, then on: the rebooted box draws no pump until commanded."""
+    remote = Remote("series-d")
+    remote.press(filter=True, heater=True)
+    remote.advance(20)
+    assert remote.watts("heater") > 0
+    remote.alive = False  # the remote says nothing more
+    remote.box.set_mains(False)
+    remote.advance(0.5)
+    off_for = remote.now()
+    remote.box.set_mains(True)
+    assert remote.most_drawn(15, "filter") == {"filter": 0}
+    flows = remote.flows_between(off_for, remote.now())
+    assert flows and set(flows) == {0x00}
 
 
 def test_no_run_on_without_heating_or_on_other_models() -> None:
