@@ -768,9 +768,10 @@ class VirtualBox:
         moved = (
             flow_error.move_to(flow_error.target(running, requests.filter, both_closed)) or moved
         )
-        # Filtering: the pump runs on its command and no F1 is latched (run-on is not
-        # filtering: the heater and the sanitisers follow the filter command).
-        filtering = pump.state == PUMP_RUNNING and flow_error.state != F1
+        # Filtering: the pump runs on its command and the F1 interlock is off (no F1
+        # latched, no reset still awaiting flow; run-on is not filtering: the heater and the
+        # sanitisers follow the filter command).
+        filtering = pump.state == PUMP_RUNNING and not flow_error.interlocked
         moved = (
             heater.move_to(
                 heater.target(

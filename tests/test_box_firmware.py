@@ -165,16 +165,18 @@ def test_f1_latches_after_its_time_and_switches_heater_ozone_uvc_off() -> None:
 
 
 def test_0b00_clears_f1_then_08_03_for_the_window_then_the_true_flow_and_f1_again() -> None:
+    """A reset clears the display, not the interlock: with a dead pump the box reports 08 03
+    for the window (ET), but heater, ozone and UVC stay off, and F1 latches again."""
     remote = Remote(faults=("filter-pump-dead",))
-    remote.press(filter=True, ozone=True)
+    remote.press(filter=True, heater=True, ozone=True, uvc=True)
     remote.advance(F1_AFTER_S + 1)
     assert remote.box.flow_error and remote.watts("ozone") == 0
     reset_at = remote.now()
     remote.send(KEEPALIVE)
     assert Frame(Command.KEEPALIVE, 0x86) in remote.answers_since(reset_at)
     assert not remote.box.flow_error
-    assert remote.watts("ozone") > 0  # F1 cleared: the sanitiser is commanded again
-    remote.advance(F1_AFTER_S - 0.5)
+    most = remote.most_drawn(F1_AFTER_S - 0.6, "heater", "ozone", "uvc")
+    assert most == {"heater": 0, "ozone": 0, "uvc": 0}  # no flow sensed since the reset
     window = remote.flows_between(reset_at, reset_at + RESET_REPORT_S)
     after = remote.flows_between(reset_at + RESET_REPORT_S + 0.01, remote.now())
     assert window and set(window) == {0x03}
@@ -182,6 +184,47 @@ def test_0b00_clears_f1_then_08_03_for_the_window_then_the_true_flow_and_f1_agai
     assert not remote.box.flow_error
     remote.advance(1.0)  # a dead pump latches F1 again f1_after_s after the reset
     assert remote.box.flow_error and remote.watts("ozone") == 0
+
+
+def test_keepalives_never_re_energise_anything_on_a_box_without_flow() -> None:
+    """The remote's keep-alive (0B 00, once a minute) is also the F1 reset: on a dead pump it
+    must not bring ozone, UVC or the heater back for f1_after_s every minute."""
+    remote = Remote(faults=("filter-pump-dead",))
+    remote.press(filter=True, heater=True, ozone=True, uvc=True)
+    remote.advance(F1_AFTER_S + 1)
+    start = remote.now()
+    for _ in range(10):  # ten minutes of keep-alives
+        remote.send(KEEPALIVE)
+        most = remote.most_drawn(60, "heater", "ozone", "uvc")
+        assert most == {"heater": 0, "ozone": 0, "uvc": 0}
+    # Each reset shows 08 03 for the window, as published; the rest is the true flow.
+    flows = remote.flows_between(start, remote.now())
+    assert set(flows) == {0x00, 0x03} and flows.count(0x03) <= 10 * (RESET_REPORT_S + 1)
+
+
+def test_after_a_reset_the_loads_return_once_the_firmware_senses_flow() -> None:
+    remote = Remote(faults=("flow-switch-stuck-open",))
+    remote.press(filter=True, heater=True, ozone=True)
+    remote.advance(F1_AFTER_S + 1)
+    assert remote.watts("ozone") == 0 and remote.watts("heater") == 0
+    remote.send(KEEPALIVE)  # reset before the repair: still no flow, nothing comes back
+    assert remote.most_drawn(3, "heater", "ozone") == {"heater": 0, "ozone": 0}
+    remote.box.clear("flow-switch-stuck-open")  # the switches close within f1_after_s
+    assert remote.watts("ozone") == 10 and remote.watts("heater") > 0
+    remote.advance(F1_AFTER_S * 3)
+    assert remote.watts("ozone") == 10 and remote.watts("heater") > 0
+    assert set(remote.flows_between(remote.now() - F1_AFTER_S, remote.now())) == {0x03}
+
+
+def test_a_repaired_switch_needs_the_reset_and_then_works_at_once() -> None:
+    remote = Remote(faults=("flow-switch-stuck-open",))
+    remote.press(filter=True, ozone=True)
+    remote.advance(F1_AFTER_S + 1)
+    remote.box.clear("flow-switch-stuck-open")
+    remote.advance(5)
+    assert remote.watts("ozone") == 0  # F1 is a latch: flow alone does not clear it
+    remote.send(KEEPALIVE)
+    assert remote.watts("ozone") == 10
 
 
 def test_a_keepalive_without_f1_changes_nothing() -> None:
