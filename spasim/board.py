@@ -757,21 +757,21 @@ class VirtualBox:
         and the jets. The switches are re-read after the pump moves; the hardware update that
         follows every pass re-reads them for the next."""
         running = self._power.state == RUNNING
+        failsafe = self._watchdog.state == FAILSAFE
         requests = self.requests
         ids = self._fault_ids
         pump, heater, flow_error = self._pump, self._heater, self._flow_error
         heating = heater.state in _HEATING
-        moved = pump.move_to(
-            pump.target(running, requests.filter, heating, self._watchdog.state == FAILSAFE)
-        )
+        moved = pump.move_to(pump.target(running, requests.filter, heating, failsafe))
         switches = flow_switches(ids, pump.state in _PUMP_DRIVEN)
         both_closed = switches.inlet and switches.outlet
         moved = (
             flow_error.move_to(flow_error.target(running, requests.filter, both_closed)) or moved
         )
-        # Filtering: the pump runs on its command and no F1 is latched (run-on is not
-        # filtering: the heater and the sanitisers follow the filter command).
-        filtering = pump.state == PUMP_RUNNING and flow_error.state != F1
+        # Filtering: the pump runs on its command and the F1 interlock is off (no F1
+        # latched, no reset still awaiting flow; run-on is not filtering: the heater and the
+        # sanitisers follow the filter command).
+        filtering = pump.state == PUMP_RUNNING and not flow_error.interlocked
         moved = (
             heater.move_to(
                 heater.target(
@@ -785,8 +785,8 @@ class VirtualBox:
             or moved
         )
         if heating and heater.state not in _HEATING:
-            pump.heating_stopped()
-            self._dirty = True  # the pump's run-on starts: evaluate it again
+            pump.heating_stopped(running, failsafe)  # no run-on after power loss/fail-safe
+            self._dirty = True  # the pump's run-on may start: evaluate it again
         knob_inflate = self._knob == "inflate" or "knob-reed-switch-stuck" in ids
         blower = self._blower
         moved = (

@@ -48,10 +48,10 @@ LOCKED_NO_FLOW, LOCKED_OVERTEMP, LOCKED_SENSOR = (
 LEVEL1, LEVEL2, LEVEL3, INFLATING = "level1", "level2", "level3", "inflating"
 ON, NEEDS_FILTER = "on", "needs_filter"
 IDLE, LISTENING, FAILSAFE = "idle", "listening", "failsafe"
-FLOW_OK, NO_FLOW, F1 = "ok", "no_flow", "f1"
+FLOW_OK, NO_FLOW, F1, AWAITING_FLOW = "ok", "no_flow", "f1", "awaiting_flow"
 
 PUMP_STATES = (OFF, PUMP_RUNNING, RUN_ON)
-FLOW_ERROR_STATES = (FLOW_OK, NO_FLOW, F1)
+FLOW_ERROR_STATES = (FLOW_OK, NO_FLOW, F1, AWAITING_FLOW)
 
 HEATER_STATES = (OFF, STAGE1, STAGE2, LOCKED_NO_FLOW, LOCKED_OVERTEMP, LOCKED_SENSOR)
 BLOWER_STATES = (OFF, LEVEL1, LEVEL2, LEVEL3, INFLATING)
@@ -143,21 +143,24 @@ JETS_CONFIG: dict[str, Any] = {
 FLOW_ERROR_CONFIG: dict[str, Any] = {
     "states": [
         FLOW_OK,
-        {"name": NO_FLOW, "on_enter": "_enter_no_flow", "on_exit": "_exit_no_flow"},
+        {"name": NO_FLOW, "on_enter": "_enter_watch", "on_exit": "_exit_watch"},
         F1,
+        {"name": AWAITING_FLOW, "on_enter": "_enter_watch", "on_exit": "_exit_watch"},
     ],
     "transitions": [
-        {"trigger": "clear", "source": [NO_FLOW, F1], "dest": FLOW_OK},
+        {"trigger": "clear", "source": [NO_FLOW, F1, AWAITING_FLOW], "dest": FLOW_OK},
         {"trigger": "watch", "source": FLOW_OK, "dest": NO_FLOW},
-        {"trigger": "latch", "source": NO_FLOW, "dest": F1},
-        {"trigger": "reset", "source": F1, "dest": FLOW_OK},
+        {"trigger": "latch", "source": [NO_FLOW, AWAITING_FLOW], "dest": F1},
+        {"trigger": "reset", "source": F1, "dest": AWAITING_FLOW},
     ],
     "initial": FLOW_OK,
 }
 """The panel's F1 flow error, a firmware latch: ``no_flow`` = the pump is commanded but the
 firmware does not see both flow switches closed (a timer of ``[errors] f1_after_s`` runs);
 ``f1`` = latched (heater, ozone and UVC off) until the remote's ``0B 00`` (``reset``) or
-power loss (``clear``)."""
+power loss (``clear``); ``awaiting_flow`` = reset but not yet proven: heater, ozone and UVC
+stay off until the firmware senses both switches closed (``clear``), and F1 latches again
+if the pump is commanded and that has not happened ``f1_after_s`` after the reset."""
 
 HEATER_CONFIG: dict[str, Any] = {
     "states": [
@@ -220,7 +223,7 @@ SANITISER_CONFIG: dict[str, Any] = {
     "initial": OFF,
 }
 """Ozone and UVC: ``needs_filter`` = commanded on while the box is not filtering (the filter
-pump not commanded, or the F1 flow error latched)."""
+pump not commanded, or the F1 interlock on: F1 latched, or reset and no flow sensed since)."""
 
 WATCHDOG_CONFIG: dict[str, Any] = {
     "states": [IDLE, LISTENING, {"name": FAILSAFE, "on_enter": "_enter_failsafe"}],
@@ -268,7 +271,7 @@ REGION_TYPES: dict[str, str] = {
 FOLLOWER_TRIGGERS: dict[str, dict[str, str]] = {
     "pump": {OFF: "stop", PUMP_RUNNING: "start", RUN_ON: "run_on"},
     "jets": {OFF: "stop", ON: "start"},
-    "flow_error": {FLOW_OK: "clear", NO_FLOW: "watch", F1: "latch"},
+    "flow_error": {FLOW_OK: "clear", NO_FLOW: "watch", F1: "latch", AWAITING_FLOW: "reset"},
     "heater": {
         OFF: "switch_off",
         STAGE1: "heat",
@@ -367,9 +370,12 @@ class PumpRegion(Region):
 
     Run-on ([weak:EE], ``[filter] run_on_s``, 0 on most models): when the heater stops
     heating, the pump keeps running that long even if its command is off, so the element
-    cools in moving water. Only heating starts it (a pump switched off while the heater was
-    not heating stops at once); the fail-safe and power loss end it (SPEC §3: every load off).
-    The run-on deadline belongs to the pump, like the stage timer to the heater.
+    cools in moving water. Only a heater that stops *while the firmware runs and is not in
+    the fail-safe* starts it (a pump switched off while the heater was not heating stops at
+    once). The fail-safe and power loss end it and :meth:`forget` it for good: the heater
+    those events switch off does not start a run-on that would bring the pump back when the
+    remote is heard again or the box reboots (SPEC §3: loads return only when commanded
+    again). The run-on deadline belongs to the pump, like the stage timer to the heater.
     """
 
     machine_name = "pump"
@@ -399,9 +405,11 @@ class PumpRegion(Region):
             return RUN_ON
         return OFF
 
-    def heating_stopped(self) -> None:
-        """The heater just stopped heating: the run-on starts (again) from now."""
-        if self.run_on_s <= 0:
+    def heating_stopped(self, running: bool, failsafe: bool) -> None:
+        """The heater just stopped heating: the run-on starts (again) from now — unless the
+        firmware is not running or fails safe (then the heater stopped because every load
+        did, and no run-on may outlive that)."""
+        if self.run_on_s <= 0 or not running or failsafe:
             return
         self.forget()
         self._run_on_event = self._scheduler.call_later(self.run_on_s, self._run_on_due)
@@ -437,14 +445,23 @@ class FlowErrorRegion(Region):
     F1 latches when the filter pump is commanded and the firmware does not see *both* flow
     switches closed for ``after_s`` (the ``no_flow`` state owns that timer). While latched,
     the heater, ozone and UVC are off; the pump keeps its command, the blower and jets are
-    unaffected. The remote's ``0B 00`` (its keep-alive, also sent by a long press of Filter)
-    clears it (:meth:`reset_by_remote`); the box then reports ``08 03`` for ``report_s``
-    whatever its switches say (ET: "08 03 briefly, then 00"), then the true flow. The watch
-    starts over at the reset, so a dead pump latches F1 again ``after_s`` after it.
+    unaffected. F1 survives the link fail-safe (an error, not a command); power loss clears
+    it.
+
+    **A reset clears the display, not the interlock** ([model]). The remote's ``0B 00`` (its
+    keep-alive once a minute, and what a long press of Filter sends) clears the latch
+    (:meth:`reset_by_remote`) and the box reports ``08 03`` for ``report_s`` whatever its
+    switches say (ET: "08 03 briefly, then 00"), then the true flow. But the firmware keeps
+    heater, ozone and UVC off (``awaiting_flow``, :attr:`interlocked`) until its own sensors
+    have seen both switches closed since the reset; if that has not happened when the pump is
+    commanded ``after_s`` after the reset, F1 latches again. Why: the keep-alive *is* the
+    reset, so a box that re-energised on every reset would run ozone, UVC (and the heater,
+    were its switches to lie) for ``after_s`` every minute on a dead pump; a reset that only
+    lets the firmware look again never energises anything without flow, and a repaired pump
+    brings everything back the moment its water closes the switches.
 
     A ``0B 00`` that arrives while F1 is not latched changes nothing (a keep-alive once a
     minute must neither postpone F1 nor fake ``08 03`` on a healthy box with the pump off).
-    F1 survives the link fail-safe (an error, not a command); power loss clears it.
     """
 
     machine_name = "flow_error"
@@ -470,6 +487,11 @@ class FlowErrorRegion(Region):
         return self.state == F1
 
     @property
+    def interlocked(self) -> bool:
+        """Heater, ozone and UVC must stay off: F1 latched, or reset and no flow sensed since."""
+        return self.state in (F1, AWAITING_FLOW)
+
+    @property
     def reporting_reset(self) -> bool:
         """Inside the ``08 03`` window after a reset."""
         return self._window is not None
@@ -480,17 +502,23 @@ class FlowErrorRegion(Region):
         return None if self._timer is None else self._timer.time
 
     def target(self, running: bool, commanded: bool, flow_ok: bool) -> str:
+        """``flow_ok``: the firmware senses both switches closed now."""
+        state = self.state
         if not running:
             return FLOW_OK
-        if self.state == F1:
+        if state == F1:
             return F1
+        if state == AWAITING_FLOW:
+            if flow_ok:
+                return FLOW_OK
+            return F1 if commanded and self.timed_out else AWAITING_FLOW
         if commanded and not flow_ok:
-            return F1 if self.timed_out and self.state == NO_FLOW else NO_FLOW
+            return F1 if self.timed_out and state == NO_FLOW else NO_FLOW
         return FLOW_OK
 
     def reset_by_remote(self) -> bool:
-        """``0B 00`` arrived: clear a latched F1 and open the ``08 03`` window. True when
-        something changed."""
+        """``0B 00`` arrived: clear a latched F1 (the firmware awaits flow) and open the
+        ``08 03`` window. True when something changed."""
         if self.state != F1:
             return False
         self.trigger("reset")
@@ -512,11 +540,12 @@ class FlowErrorRegion(Region):
         self._window = None
         self._on_change()
 
-    def _enter_no_flow(self) -> None:
+    def _enter_watch(self) -> None:
+        """Entering ``no_flow`` or ``awaiting_flow``: ``after_s`` to see flow."""
         self.timed_out = False
         self._timer = self._scheduler.call_later(self.after_s, self._timer_due)
 
-    def _exit_no_flow(self) -> None:
+    def _exit_watch(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -599,7 +628,8 @@ class BlowerRegion(Region):
 
 class SanitiserRegion(Region):
     """Ozone generator or UVC lamp: on while commanded, fitted and the box filters (the
-    filter pump runs on its command and no F1 is latched)."""
+    filter pump runs on its command and the F1 interlock is off,
+    :attr:`FlowErrorRegion.interlocked`)."""
 
     machine_name = "sanitiser"
 

@@ -9,11 +9,13 @@ The box never acknowledges a state frame, and the remote repeats its whole state
 * heater, filter and, on a model with a jet pump, jets (0x0D 0/1) follow the last valid
   value (0x0D stays "00 only" on models without jets);
 * the UVC enable is read on the model's code (0x15, 0x10 or 0x19); on variant B 0x10 is
-  both the power-on exchange and the UVC enable, and the box echoes it either way;
+  both the power-on exchange and the UVC enable (the echo is the protocol duty's,
+  :class:`protocols.mspa.box.BoxDuty`);
 * the set-point is read in the model's encoding (whole °C, or °C × 2) and range; an odd
   °C × 2 parameter (a half degree) is ignored: the box keeps whole degrees, like its plate
   range and the 1B status frame, and a value it cannot hold changes nothing (SPEC §4 inv. 5);
-* ``0B 00`` (the keep-alive, also a long press of Filter) is answered at once and flagged
+* the handshake and keep-alive codes are valid with parameter 00 only (the protocol duty
+  answers them); ``0B 00`` (the keep-alive, also a long press of Filter) is flagged
   ``RESET``: it clears the panel's error (the board's F1 latch);
 * bubbles, ozone and UVC are obeyed on *edges* (:class:`AutoOffRequest`) because they
   switch themselves off: a repeat of the value that already timed out must not restart them.
@@ -25,8 +27,8 @@ The box never acknowledges a state frame, and the remote repeats its whole state
   the auto-offs (``auto_off_by = "remote"``) the box runs no timer: the remote sends the
   ``off`` itself.
 
-:meth:`RemoteRequests.handle` returns flags so the board can feed the watchdog, answer a
-handshake and re-evaluate its regions without this module knowing about any of them.
+:meth:`RemoteRequests.handle` returns flags so the board can feed the watchdog, reset F1
+and re-evaluate its regions without this module knowing about any of them.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from protocols.clock import Event, Scheduler
-from protocols.mspa import HANDSHAKE_REPLIES, Command, encode
+from protocols.mspa import HANDSHAKE_REPLIES, Command
 from protocols.mspa.models import JETS_COMMAND
 from protocols.mspa.values import BUBBLE_LEVEL_MAX
 from spasim.profiles import UVC_VARIANT_B, Profile
@@ -45,8 +47,6 @@ VALID = 1
 """A valid frame (feeds the watchdog)."""
 CHANGED = 2
 """What the firmware obeys changed: the regions must be re-evaluated."""
-REPLY = 4
-"""The box answers at once with :attr:`RemoteRequests.reply`."""
 RESET = 8
 """``0B 00``: the remote asks the box to clear the panel's error (F1)."""
 
@@ -126,10 +126,6 @@ class AutoOffRequest:
         self._on_expire()
 
 
-_REPLIES = {command: bytes(frame) for command, frame in HANDSHAKE_REPLIES.items()}
-_INIT_10_ECHOES = (encode(Command.INIT_10, 0), encode(Command.INIT_10, 1))
-
-
 class RemoteRequests:
     """The firmware's memory of the remote's commands and the rules for each frame code."""
 
@@ -153,8 +149,6 @@ class RemoteRequests:
         self.auto_offs = {"bubbles": self.bubbles, "ozone": self.ozone, "uvc": self.uvc}
         """The commands that switch themselves off, by the panel key that sends them."""
         self.setpoint = profile.setpoint_default_c
-        self.reply = b""
-        """The answer to the last frame :meth:`handle` flagged with ``REPLY``."""
         handlers: dict[int, Callable[[int], int]] = {
             Command.HEATER: self._heater,
             Command.FILTER: self._filter,
@@ -165,8 +159,8 @@ class RemoteRequests:
             Command.CYCLE_0D: self._zero_only,
             Command.BOOT_0F: self._zero_only,
         }
-        for command, reply in _REPLIES.items():
-            handlers[command] = self._replier(reply)
+        for command in HANDSHAKE_REPLIES:  # the duty answers these; 00 only
+            handlers[command] = self._zero_only
         handlers[Command.KEEPALIVE] = self._keepalive
         if profile.jets_fitted:
             handlers[JETS_COMMAND] = self._jets
@@ -178,7 +172,7 @@ class RemoteRequests:
         self._handlers = handlers
 
     def handle(self, command: int, parameter: int) -> int:
-        """Judge one decoded frame: a combination of ``VALID``/``CHANGED``/``REPLY`` flags, or
+        """Judge one decoded frame: a combination of ``VALID``/``CHANGED``/``RESET`` flags, or
         ``IGNORED``."""
         handler = self._handlers.get(command)
         return IGNORED if handler is None else handler(parameter)
@@ -224,8 +218,7 @@ class RemoteRequests:
     def _keepalive(self, parameter: int) -> int:
         if parameter != 0:
             return IGNORED
-        self.reply = _REPLIES[Command.KEEPALIVE]
-        return VALID | REPLY | RESET
+        return VALID | RESET
 
     def _bubbles(self, parameter: int) -> int:
         if parameter > BUBBLE_LEVEL_MAX:
@@ -243,11 +236,10 @@ class RemoteRequests:
         return VALID | CHANGED if self.uvc.receive(parameter) else VALID
 
     def _init_10_uvc(self, parameter: int) -> int:
-        """Variant B: 0x10 0/1 is the UVC enable, and the box still echoes it."""
+        """Variant B: 0x10 0/1 is the UVC enable (the duty still echoes it)."""
         if parameter > 1:
             return IGNORED
-        self.reply = _INIT_10_ECHOES[parameter]
-        return VALID | REPLY | (CHANGED if self.uvc.receive(parameter) else 0)
+        return VALID | CHANGED if self.uvc.receive(parameter) else VALID
 
     def _setpoint(self, parameter: int) -> int:
         p = self.profile
@@ -264,12 +256,3 @@ class RemoteRequests:
 
     def _zero_only(self, parameter: int) -> int:
         return VALID if parameter == 0 else IGNORED
-
-    def _replier(self, reply: bytes) -> Callable[[int], int]:
-        def handle(parameter: int) -> int:
-            if parameter != 0:
-                return IGNORED
-            self.reply = reply
-            return VALID | REPLY
-
-        return handle

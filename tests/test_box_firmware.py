@@ -97,6 +97,15 @@ class Remote:
     def watts(self, load: str) -> float:
         return self.box.load_powers()[load]
 
+    def most_drawn(self, seconds: float, *loads: str) -> dict[str, float]:
+        """Advance ``seconds``, reading each load's meter every 0.1 s: the most each drew."""
+        most = dict.fromkeys(loads, 0.0)
+        for _ in range(round(seconds / 0.1)):
+            self.advance(0.1)
+            for load in loads:
+                most[load] = max(most[load], self.watts(load))
+        return most
+
 
 # ---------------------------------------------------------------- two flow switches
 
@@ -156,16 +165,18 @@ def test_f1_latches_after_its_time_and_switches_heater_ozone_uvc_off() -> None:
 
 
 def test_0b00_clears_f1_then_08_03_for_the_window_then_the_true_flow_and_f1_again() -> None:
+    """A reset clears the display, not the interlock: with a dead pump the box reports 08 03
+    for the window (ET), but heater, ozone and UVC stay off, and F1 latches again."""
     remote = Remote(faults=("filter-pump-dead",))
-    remote.press(filter=True, ozone=True)
+    remote.press(filter=True, heater=True, ozone=True, uvc=True)
     remote.advance(F1_AFTER_S + 1)
     assert remote.box.flow_error and remote.watts("ozone") == 0
     reset_at = remote.now()
     remote.send(KEEPALIVE)
     assert Frame(Command.KEEPALIVE, 0x86) in remote.answers_since(reset_at)
     assert not remote.box.flow_error
-    assert remote.watts("ozone") > 0  # F1 cleared: the sanitiser is commanded again
-    remote.advance(F1_AFTER_S - 0.5)
+    most = remote.most_drawn(F1_AFTER_S - 0.6, "heater", "ozone", "uvc")
+    assert most == {"heater": 0, "ozone": 0, "uvc": 0}  # no flow sensed since the reset
     window = remote.flows_between(reset_at, reset_at + RESET_REPORT_S)
     after = remote.flows_between(reset_at + RESET_REPORT_S + 0.01, remote.now())
     assert window and set(window) == {0x03}
@@ -173,6 +184,47 @@ def test_0b00_clears_f1_then_08_03_for_the_window_then_the_true_flow_and_f1_agai
     assert not remote.box.flow_error
     remote.advance(1.0)  # a dead pump latches F1 again f1_after_s after the reset
     assert remote.box.flow_error and remote.watts("ozone") == 0
+
+
+def test_keepalives_never_re_energise_anything_on_a_box_without_flow() -> None:
+    """The remote's keep-alive (0B 00, once a minute) is also the F1 reset: on a dead pump it
+    must not bring ozone, UVC or the heater back for f1_after_s every minute."""
+    remote = Remote(faults=("filter-pump-dead",))
+    remote.press(filter=True, heater=True, ozone=True, uvc=True)
+    remote.advance(F1_AFTER_S + 1)
+    start = remote.now()
+    for _ in range(10):  # ten minutes of keep-alives
+        remote.send(KEEPALIVE)
+        most = remote.most_drawn(60, "heater", "ozone", "uvc")
+        assert most == {"heater": 0, "ozone": 0, "uvc": 0}
+    # Each reset shows 08 03 for the window, as published; the rest is the true flow.
+    flows = remote.flows_between(start, remote.now())
+    assert set(flows) == {0x00, 0x03} and flows.count(0x03) <= 10 * (RESET_REPORT_S + 1)
+
+
+def test_after_a_reset_the_loads_return_once_the_firmware_senses_flow() -> None:
+    remote = Remote(faults=("flow-switch-stuck-open",))
+    remote.press(filter=True, heater=True, ozone=True)
+    remote.advance(F1_AFTER_S + 1)
+    assert remote.watts("ozone") == 0 and remote.watts("heater") == 0
+    remote.send(KEEPALIVE)  # reset before the repair: still no flow, nothing comes back
+    assert remote.most_drawn(3, "heater", "ozone") == {"heater": 0, "ozone": 0}
+    remote.box.clear("flow-switch-stuck-open")  # the switches close within f1_after_s
+    assert remote.watts("ozone") == 10 and remote.watts("heater") > 0
+    remote.advance(F1_AFTER_S * 3)
+    assert remote.watts("ozone") == 10 and remote.watts("heater") > 0
+    assert set(remote.flows_between(remote.now() - F1_AFTER_S, remote.now())) == {0x03}
+
+
+def test_a_repaired_switch_needs_the_reset_and_then_works_at_once() -> None:
+    remote = Remote(faults=("flow-switch-stuck-open",))
+    remote.press(filter=True, ozone=True)
+    remote.advance(F1_AFTER_S + 1)
+    remote.box.clear("flow-switch-stuck-open")
+    remote.advance(5)
+    assert remote.watts("ozone") == 0  # F1 is a latch: flow alone does not clear it
+    remote.send(KEEPALIVE)
+    assert remote.watts("ozone") == 10
 
 
 def test_a_keepalive_without_f1_changes_nothing() -> None:
@@ -222,11 +274,12 @@ def test_f1_needs_the_pump_commanded_and_survives_the_filter_going_off() -> None
 
 def test_jets_on_0d_draw_the_jet_pump_without_the_filter() -> None:
     remote = Remote("elite-6")
+    idle_w = remote.box.meter().power_w
     remote.jets = True
     remote.press()
     remote.advance(20)
     assert remote.watts("jets") == 750 and remote.watts("filter") == 0
-    assert remote.box.led_flags & 0x20
+    assert remote.box.meter().power_w == pytest.approx(idle_w + 750)
     remote.jets = False
     remote.press()
     assert remote.watts("jets") == 0
@@ -276,6 +329,38 @@ def test_series_d_pump_runs_on_after_heating() -> None:
     assert remote.watts("filter") == 0
     remote.advance(F1_AFTER_S + 2)
     assert not remote.box.flow_error  # the run-on pump is not commanded: no F1 either
+
+
+def test_no_run_on_after_the_fail_safe_when_the_remote_returns() -> None:
+    """SPEC §3: after the fail-safe, loads return only when commanded again. A series-d
+    heating when its remote goes quiet must not start the pump when frames come back."""
+    remote = Remote("series-d")
+    remote.press(filter=True, heater=True)
+    remote.advance(20)
+    assert remote.watts("heater") > 0
+    remote.alive = False
+    remote.advance(31)  # the watchdog: every load off
+    assert remote.watts("filter") == 0 and remote.watts("heater") == 0
+    back = remote.now()
+    remote.send(Frame(Command.FILTER, 0), Frame(Command.OZONE, 0))  # heard again, no load asked
+    assert remote.most_drawn(12, "filter") == {"filter": 0}
+    assert set(remote.flows_between(back, remote.now())) == {0x00}
+
+
+def test_no_run_on_after_a_power_loss() -> None:
+    """Mains off while heating, then on: the rebooted box draws no pump until commanded."""
+    remote = Remote("series-d")
+    remote.press(filter=True, heater=True)
+    remote.advance(20)
+    assert remote.watts("heater") > 0
+    remote.alive = False  # the remote says nothing more
+    remote.box.set_mains(False)
+    remote.advance(0.5)
+    off_for = remote.now()
+    remote.box.set_mains(True)
+    assert remote.most_drawn(15, "filter") == {"filter": 0}
+    flows = remote.flows_between(off_for, remote.now())
+    assert flows and set(flows) == {0x00}
 
 
 def test_no_run_on_without_heating_or_on_other_models() -> None:

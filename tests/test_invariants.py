@@ -23,6 +23,10 @@ F1 (issue 12). F1 latched ⇒ heater, ozone and UVC draw nothing (the welded hea
 5. a chunk with no valid frame in it changes nothing: no load's power changes and the box
    answers nothing; and, because an ignored frame must not feed the watchdog either, every
    switched load is off once no valid frame has reached the box for the watchdog time.
+
+Loads return only when commanded again (SPEC §3): after a power cut or the fail-safe, a load
+draws power only once a frame switching it on has reached the box since then
+(:class:`CommandedSinceReset`) — series-d's pump run-on included.
 """
 
 from __future__ import annotations
@@ -161,6 +165,67 @@ class AutoOffModel:
         return self.confirmed and now - heard > self.watchdog_s + EPSILON_S
 
 
+class CommandedSinceReset:
+    """SPEC §3, from the text alone: after the box loses power or fails safe (no valid frame
+    for the watchdog time), every load stays off until a frame switching it on reaches the
+    box again — a pump run-on or a remembered command must not bring a load back.
+
+    Like :class:`AutoOffModel` it errs towards allowing: a reset is assumed only when it
+    certainly happened — the meter shows no standby draw (no power), the box says ``09 00``
+    (its firmware starts), or a valid frame reaches a firmware known to run after a silence
+    longer than the watchdog — and on a noisy line, where the box may read a damaged frame as
+    a command, anything may have been commanded (``commanded`` None).
+    """
+
+    def __init__(self, plate: ModelPlate, watchdog_s: float) -> None:
+        self.watchdog_s = watchdog_s
+        self.switches_on: dict[int, str] = {
+            Command.HEATER: "heater",
+            Command.FILTER: "filter",
+            Command.BUBBLES: "blower",
+            Command.OZONE: "ozone",
+            plate.uvc_command: "uvc",
+        }
+        if plate.jets_fitted:
+            self.switches_on[JETS_COMMAND] = "jets"
+        self.commanded: set[str] | None = set()
+        self.confirmed = False
+        self.heard = 0.0
+
+    def power_may_be_cut(self) -> None:
+        """The firmware may have stopped: until it speaks again, a silence proves nothing."""
+        self.confirmed = False
+
+    def reset(self) -> None:
+        """The firmware certainly lost its memory (no power, or it is booting)."""
+        self.commanded = set()
+        self.confirmed = False
+
+    def box_spoke(self, frame: Frame, now: float, *, noisy: bool) -> None:
+        if frame == BOOT_FRAMES[0] and not noisy:
+            self.reset()  # 09 00: the firmware starts (a noisy line could fake it)
+        elif not self.confirmed and frame != BOOT_FRAMES[0]:
+            self.confirmed = True
+            self.heard = now  # the firmware runs: its watchdog starts now
+
+    def frames_reached_box(self, frames: list[Frame], now: float, *, noisy: bool) -> None:
+        if not frames:
+            return
+        if self.confirmed and now - self.heard > self.watchdog_s + EPSILON_S:
+            self.commanded = set()  # the box failed safe before this chunk
+        self.heard = now
+        if noisy:
+            self.commanded = None
+        elif self.commanded is not None:
+            for command, parameter in frames:
+                load = self.switches_on.get(command)
+                if load is not None and parameter:
+                    self.commanded.add(load)
+
+    def may_run(self, load: str) -> bool:
+        return self.commanded is None or load in self.commanded
+
+
 class TappedEnd(CableEnd):
     """The box's cable end with a probe on its transmit line: every frame the box sends is
     decoded as it is sent, and judged at that instant."""
@@ -247,6 +312,7 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
         self.from_box = FrameDecoder()
         self.box_sends = 0
         self.model = AutoOffModel(600.0, 30.0)
+        self.commands = CommandedSinceReset(self.plate, 30.0)
 
     @initialize(
         profile=st.sampled_from(available_profiles()),
@@ -271,6 +337,7 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
         self.plate = loaded.plate
         self.variant_b = loaded.uvc_command == UVC_VARIANT_B
         self.model = AutoOffModel(loaded.bubble_auto_off_s, loaded.link_watchdog_s)
+        self.commands = CommandedSinceReset(loaded.plate, loaded.link_watchdog_s)
         self.box = VirtualBox(
             self.scheduler,
             self.cable.box,
@@ -301,10 +368,12 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
 
     def _power_cut(self) -> None:
         self.model.power_cut()
+        self.commands.power_may_be_cut()
         self.to_box.reset()
 
     def _box_sends(self, data: bytes) -> None:
-        """The probe on the box's transmit line: invariant 4 and the flow half of 1."""
+        """The probe on the box's transmit line: invariant 4, the flow half of 1, and that
+        no load runs uncommanded since a reset."""
         box = self.box
         powers = box.load_powers()
         assert box.prcd_light and powers["standby"] > 0, f"{data.hex(' ')} sent unpowered"
@@ -312,6 +381,7 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
         now = self.scheduler.now()
         for frame in self.from_box.feed(data, now):
             self.model.box_spoke(frame, now)
+            self.commands.box_spoke(frame, now, noisy="link-noisy" in self._faults())
             if frame in BOOT_FRAMES:
                 self.to_box.reset()  # the firmware's receiver starts empty
             if (
@@ -320,6 +390,14 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
                 and "heater-relay-welded" not in self._faults()
             ):
                 assert frame.parameter == 0x03, f"heater on while the box reports {frame}"
+        self._only_commanded_loads(powers)  # at every send: a run-on is seconds long
+
+    def _only_commanded_loads(self, powers: dict[str, float]) -> None:
+        """Loads return only when commanded again after a power cut or the fail-safe (§3)."""
+        welded = "heater-relay-welded" in self._faults()
+        for load, watts in powers.items():
+            if watts > 0 and load != "standby" and not (welded and load == "heater"):
+                assert self.commands.may_run(load), f"{load} runs uncommanded since a reset"
 
     def _tap(self, data: bytes) -> None:
         """Every chunk that reaches the box: invariant 5, and the auto-off model."""
@@ -327,7 +405,9 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
         now = self.scheduler.now()
         frames = self.to_box.feed(data, now)
         valid = [frame for frame in frames if frame_is_valid(frame, self.plate)]
-        self.model.frames_reached_box(valid, now, noisy="link-noisy" in self._faults())
+        noisy = "link-noisy" in self._faults()
+        self.model.frames_reached_box(valid, now, noisy=noisy)
+        self.commands.frames_reached_box(valid, now, noisy=noisy)
         powers_before, sends_before = box.load_powers(), self.box_sends
         self._box_receive(data)
         if not valid:
@@ -438,6 +518,37 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
         else:
             self.box.press_prcd_reset()
 
+    @rule(
+        how=st.sampled_from(["filter off", "remote silent", "power blip"]),
+        heat_s=st.floats(0.5, 30.0),
+        then=_remote_state,
+    )
+    def heating_interrupted(self, how: str, heat_s: float, then: RemoteState) -> None:
+        """The remote asks for heat, and after a while heating ends one of the three ways a
+        pump run-on (series-d) meets: the filter switched off, the remote silent past the
+        watchdog and back asking for ``then``, or a power blip. Only the first may run the
+        pump on; the others must leave every load off until commanded again."""
+        self.key_press(RemoteState(heater=True, filter=True, setpoint=40), False)
+        self.scheduler.advance(heat_s)
+        if how == "filter off":
+            self.key_press(RemoteState(heater=True, filter=False, setpoint=40), False)
+        elif how == "remote silent":
+            self.remote_alive = False
+            self.scheduler.advance(self.plate.link_watchdog_s + 1.0)
+            self.key_press(then, False)
+        else:
+            self.power_blip(0.5)
+
+    @rule(off_s=st.floats(0.0, 3.0))
+    def power_blip(self, off_s: float) -> None:
+        """Mains lost for a moment and back (a brown-out, a plug knocked): the box reboots with
+        whatever it was doing forgotten — series-d's pump run-on included."""
+        self._power_cut()
+        self.box.set_mains(False)
+        self.spec_invariants()
+        self.scheduler.advance(off_s)
+        self.box.set_mains(True)
+
     @rule()
     def repair(self) -> None:
         """The service partner fixes everything and switches the unit back on."""
@@ -485,6 +596,7 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
         powers = box.load_powers()
         if powers["standby"] == 0:
             self._power_cut()  # the box draws nothing at all: no firmware runs
+            self.commands.reset()
         faults = self._faults()
         welded = "heater-relay-welded" in faults
         pump_unseen = "filter-pump-dead" in faults
@@ -509,6 +621,7 @@ class BoxUnderAnyInput(RuleBasedStateMachine):
         # 4 (sends are checked by the probe on the box's transmit line)
         if not box.prcd_light:
             assert not any(powers.values()), f"PRCD open but {powers}"
+        self._only_commanded_loads(powers)
         # 5: ignored frames must not have fed the watchdog either
         if self.model.silent_for_watchdog(now):
             switched = {load: w for load, w in powers.items() if load != "standby"}
