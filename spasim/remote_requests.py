@@ -38,7 +38,7 @@ from collections.abc import Callable
 from protocols.clock import Event, Scheduler
 from protocols.mspa import HANDSHAKE_REPLIES, Command
 from protocols.mspa.models import JETS_COMMAND
-from protocols.mspa.values import BUBBLE_LEVEL_MAX
+from protocols.mspa.values import BUBBLE_LEVEL_MAX, decode_setpoint
 from spasim.profiles import UVC_VARIANT_B, Profile
 
 IGNORED = 0
@@ -168,7 +168,6 @@ class RemoteRequests:
             handlers[Command.INIT_10] = self._init_10_uvc
         else:
             handlers[profile.uvc_command] = self._uvc
-        self._double_setpoint = profile.setpoint_encoding == "double"
         self._handlers = handlers
 
     def handle(self, command: int, parameter: int) -> int:
@@ -242,14 +241,8 @@ class RemoteRequests:
         return VALID | CHANGED if self.uvc.receive(parameter) else VALID
 
     def _setpoint(self, parameter: int) -> int:
-        p = self.profile
-        if self._double_setpoint:
-            celsius, half = divmod(parameter, 2)
-            if half:
-                return IGNORED  # a half degree: the box keeps whole degrees (module doc)
-        else:
-            celsius = parameter
-        if not p.setpoint_min_c <= celsius <= p.setpoint_max_c:
+        celsius = decode_setpoint(parameter, self.profile)  # the plate's encoding and range
+        if celsius is None:
             return IGNORED
         self.setpoint = celsius
         return VALID
