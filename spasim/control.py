@@ -23,7 +23,6 @@ protocol (one command line in, one JSON reply line out) is documented, with its 
 from __future__ import annotations
 
 import math
-import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +30,7 @@ from protocols.control import MAX_LINE_BYTES, reply_line
 from protocols.driver import Driver
 from protocols.links import LinkLost, SocketLink
 from spasim.faults import Role, parse_fault
-from spasim.serve import ListeningSocket
+from spasim.serve import ListeningSocket, bind_listener
 from spasim.simulation import AMBIENT_RANGE_C, WATER_RANGE_C
 
 if TYPE_CHECKING:
@@ -431,20 +430,8 @@ class ControlServer:
     def __init__(
         self, driver: Driver, commands: Callable[[str], dict[str, Any]], host: str, port: int
     ) -> None:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-            sock.listen(8)
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
-        bound = sock.getsockname()
-        shown = f"[{bound[0]}]" if family == socket.AF_INET6 else str(bound[0])
-        self.address = f"{shown}:{int(bound[1])}"
-        self.port = int(bound[1])
+        sock, self.address = bind_listener(host, port)
+        self.port = int(sock.getsockname()[1])
         self.driver = driver
         self.commands = commands
         self._listener = ListeningSocket(sock, f"control://{self.address}")

@@ -291,6 +291,26 @@ class ListeningSocket(Link):
         self.socket.close()
 
 
+def bind_listener(host: str, port: int) -> tuple[socket.socket, str]:
+    """A non-blocking TCP socket listening on ``host:port`` (port 0 picks a free one) and the
+    address it is really bound to, ``HOST:PORT`` (``[HOST]:PORT`` for IPv6) — what was bound,
+    not what was asked, so an announced address never hides a wildcard behind another
+    spelling. ``OSError`` when it cannot listen there."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(8)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    bound = sock.getsockname()
+    shown = f"[{bound[0]}]" if family == socket.AF_INET6 else str(bound[0])
+    return sock, f"{shown}:{int(bound[1])}"
+
+
 class TcpEndpoint:
     """A TCP server on ``host:port`` (port 0 picks a free one; ``address`` has the real one).
 
@@ -299,23 +319,10 @@ class TcpEndpoint:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-            sock.listen(8)
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
+        sock, self.address = bind_listener(host, port)
         bound = sock.getsockname()
         self.host = str(bound[0])
         self.port = int(bound[1])
-        # What the socket is really bound to, not what was asked: the first line must
-        # never hide a wildcard behind another spelling.
-        shown = f"[{self.host}]" if family == socket.AF_INET6 else self.host
-        self.address = f"{shown}:{self.port}"
         self.url = f"socket://{self.address}"
         self._listener = ListeningSocket(sock, self.url)
         self._driver: Driver | None = None
