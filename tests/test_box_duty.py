@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support.sim import heard_at_remote
 
 from protocols.clock import Event, Scheduler
 from protocols.mspa import FRAME_SECONDS, Command, Frame, FrameDecoder
@@ -342,19 +343,6 @@ def test_status_and_led_layouts_refuse_what_does_not_fit() -> None:
 # ---------------------------------------------------------------- one duty, both boxes
 
 
-def listen(scheduler: Scheduler, cable: SimCable) -> list[tuple[float, Frame]]:
-    """What arrives at the cable's remote end, with arrival times."""
-    decoder = FrameDecoder()
-    heard: list[tuple[float, Frame]] = []
-
-    def receive(data: bytes) -> None:
-        now = scheduler.now()
-        heard.extend((now, frame) for frame in decoder.feed(data, now))
-
-    cable.remote.on_receive = receive
-    return heard
-
-
 def test_the_bench_playing_the_box_says_what_the_virtual_box_says() -> None:
     """Written once: the bench's box role and the virtual box, on the same plate and with the
     same water and flow, put the same frames on the wire at the same times."""
@@ -366,7 +354,7 @@ def test_the_bench_playing_the_box_says_what_the_virtual_box_says() -> None:
     for who in ("bench", "virtual"):
         scheduler = Scheduler()
         cable = SimCable(scheduler)
-        heard[who] = listen(scheduler, cable)
+        heard[who] = heard_at_remote(scheduler, cable)
         if who == "bench":
             role = BoxRoleLink(SimulatedDriver(scheduler), cable.box, plate=load_model("elite-6"))
             role.water_c = 23.5

@@ -30,10 +30,11 @@ import dataclasses
 
 import pytest
 from support.public_capture import captured, windows
+from support.sim import heard_at_remote
 
 from protocols.capture import CaptureEntry
 from protocols.clock import Scheduler
-from protocols.mspa import FRAME_SECONDS, Frame, FrameDecoder
+from protocols.mspa import FRAME_SECONDS, Frame
 from protocols.ports import SimCable
 from spasim.board import VirtualBox
 from spasim.profiles import Profile, load_profile
@@ -49,14 +50,7 @@ def replay(profile: Profile, entries: list[CaptureEntry]) -> list[tuple[float, F
     scheduler = Scheduler()
     cable = SimCable(scheduler)
     box = VirtualBox(scheduler, cable.box, profile, water_c=23.5, ambient_c=23.5, noise=False)
-    decoder = FrameDecoder()
-    heard: list[tuple[float, Frame]] = []
-
-    def receive(data: bytes) -> None:
-        now = scheduler.now()
-        heard.extend((now, frame) for frame in decoder.feed(data, now))
-
-    cable.remote.on_receive = receive
+    heard = heard_at_remote(scheduler, cable)
     for entry in entries:
         if entry.sender == "remote":
             scheduler.call_at(entry.t - FRAME_SECONDS, cable.remote.send, entry.data)

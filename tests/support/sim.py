@@ -14,8 +14,11 @@ import math
 import threading
 import time
 
+from protocols.clock import Scheduler
 from protocols.links import Link, LinkLost
+from protocols.mspa import Frame, FrameDecoder
 from protocols.mspa.remote import RemoteDuty
+from protocols.ports import SimCable
 from spasim.physics import Water
 
 # -------------------------------------------------------------------- an in-process link pair
@@ -109,3 +112,17 @@ def water_time_to_reach(water: Water, now: float, target: float) -> float:
 def heat_demand(duty: RemoteDuty) -> bool:
     """The thermostat's wish (water below the set-point band), whatever the heater key says."""
     return duty._demand
+
+
+def heard_at_remote(scheduler: Scheduler, cable: SimCable) -> list[tuple[float, Frame]]:
+    """Listen at the cable's remote end: the list fills with every frame that arrives there,
+    with its arrival time."""
+    decoder = FrameDecoder()
+    heard: list[tuple[float, Frame]] = []
+
+    def receive(data: bytes) -> None:
+        now = scheduler.now()
+        heard.extend((now, frame) for frame in decoder.feed(data, now))
+
+    cable.remote.on_receive = receive
+    return heard
