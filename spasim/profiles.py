@@ -43,15 +43,13 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class Profile:
-    """One control-box model: loads, water, timings and limits (field per TOML key)."""
+class Profile(ModelPlate):
+    """One control-box model: its plate and wire facts (:class:`ModelPlate`, inherited) and
+    the simulator's figures — loads, water, physics, sensor (field per TOML key)."""
 
-    name: str
-    model: str
     water_litres: float
     mains_voltage_v: float
     standby_w: float
-    auto_off_by: str
     heater_stage1_w: float
     heater_stage2_w: float
     heater_stage1_s: float
@@ -59,47 +57,15 @@ class Profile:
     heater_overtemp_recover_c: float
     heater_overtemp_margin_c: float
     filter_pump_w: float
-    filter_run_on_s: float
     blower_level_w: tuple[float, float, float]
-    blower_auto_off_min: float
     blower_loss_w: float
-    jets_fitted: bool
     jets_w: float
-    ozone_fitted: bool
     ozone_w: float
-    ozone_auto_off_h: float
-    uvc_fitted: bool
     uvc_w: float
-    uvc_command: int
-    uvc_auto_off_h: float
-    setpoint_min_c: int
-    setpoint_max_c: int
-    setpoint_default_c: int
-    setpoint_encoding: str
     thermal_ua_w_per_k: float
     thermal_lid_off_factor: float
     thermal_blower_factor: float
     thermal_min_litres: float
-    link_watchdog_s: float
-    link_report_period_s: float
-    link_flow_offset_s: float
-    boot_frame_09_s: float
-    boot_frame_07_s: float
-    boot_first_temperature_s: float
-    boot_repeat_07_s: float
-    box_blower_frame: bool
-    box_led_frame: bool
-    box_status_frame: bool
-    remote_cycle: tuple[str, ...]
-    remote_cycle_offsets_s: tuple[float, ...]
-    remote_cycle_period_s: float
-    remote_frame_0f_s: float
-    remote_burst: tuple[str, ...]
-    remote_show_setpoint: bool
-    remote_keepalive_s: float
-    errors_f1_after_s: float
-    errors_f1_reset_report_s: float
-    errors_a0_after_h: float
     sensor_noise_sigma_c: float
     sensor_noise_clip_c: float
     sensor_poll_s: float
@@ -113,27 +79,6 @@ class Profile:
     def plate(self) -> ModelPlate:
         """This model's plate and wire facts (what the bench knows of a real box)."""
         return ModelPlate(**{field: getattr(self, field) for field in PLATE_FIELDS})
-
-    @property
-    def bubble_auto_off_s(self) -> float:
-        return self.plate.bubble_auto_off_s
-
-    @property
-    def ozone_auto_off_s(self) -> float:
-        return self.plate.ozone_auto_off_s
-
-    @property
-    def uvc_auto_off_s(self) -> float:
-        return self.plate.uvc_auto_off_s
-
-    @property
-    def boot_first_flow_s(self) -> float:
-        """The first 0x08 after mains on: the first 0x06 plus the flow-report offset."""
-        return self.plate.boot_first_flow_s
-
-    @property
-    def uvc_variant(self) -> str:
-        return self.plate.uvc_variant
 
     def blower_w(self, level: int) -> float:
         """Electrical power of the blower at ``level`` (0 = off)."""
