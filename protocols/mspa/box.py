@@ -8,8 +8,8 @@ lost remote. Some models say more: 12 01 twice a second while the blower runs (1
 when it stops), 1A <LED flags> with every temperature report, 1B <set-point + bubbles> with
 every flow report, and 07 0C repeated while running. :class:`BoxDuty` does all of that on a
 :class:`~protocols.clock.Scheduler` through a port, following a model plate
-(:class:`~protocols.mspa.models.ModelPlate`, or a simulator profile carrying the same
-facts): the virtual box (:mod:`spasim.board`) wraps it around its firmware, and the bench
+(:class:`~protocols.mspa.models.ModelPlate`; a simulator profile is one, with its own
+figures): the virtual box (:mod:`spasim.board`) wraps it around its firmware, and the bench
 reuses it to play the box against a returned panel. It only schedules events; it never
 blocks, sleeps or reads the wall clock.
 
@@ -45,6 +45,7 @@ from typing import Protocol
 from protocols.clock import Event, Periodic, Scheduler
 from protocols.mspa.decoder import DecoderCounters, FrameDecoder
 from protocols.mspa.frames import FRAME_SECONDS, Command, Frame, as_command, encode
+from protocols.mspa.models import ModelPlate
 from protocols.mspa.sequences import HANDSHAKE_REPLIES
 from protocols.mspa.values import led_flags as led_flags  # the 1A layout, re-exported
 from protocols.mspa.values import status_parameter as status_parameter  # the 1B layout
@@ -54,34 +55,6 @@ FrameListener = Callable[[float, str, Frame], None]
 
 BLOWER_FRAME_PERIOD_S = 0.5
 """Sources (ET, AH): 12 01 twice a second while bubbles run."""
-
-
-class BoxPlate(Protocol):
-    """The plate facts the duty follows: a :class:`~protocols.mspa.models.ModelPlate` or a
-    simulator profile, which carries the same facts."""
-
-    @property
-    def uvc_command(self) -> int: ...
-    @property
-    def link_watchdog_s(self) -> float: ...
-    @property
-    def link_report_period_s(self) -> float: ...
-    @property
-    def link_flow_offset_s(self) -> float: ...
-    @property
-    def boot_frame_09_s(self) -> float: ...
-    @property
-    def boot_frame_07_s(self) -> float: ...
-    @property
-    def boot_first_temperature_s(self) -> float: ...
-    @property
-    def boot_repeat_07_s(self) -> float: ...
-    @property
-    def box_blower_frame(self) -> bool: ...
-    @property
-    def box_led_frame(self) -> bool: ...
-    @property
-    def box_status_frame(self) -> bool: ...
 
 
 class BoxOwner(Protocol):
@@ -177,7 +150,7 @@ class BoxDuty:
         self,
         scheduler: Scheduler,
         port: BoxPort | None,
-        plate: BoxPlate,
+        plate: ModelPlate,
         owner: BoxOwner,
         *,
         on_frame: FrameListener | None = None,

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from protocols.files import parse_toml, read_text_file
 from protocols.mspa.frames import Command
@@ -131,48 +131,6 @@ PLATE_RANGES: dict[str, tuple[float, float, str]] = {
     "errors_a0_after_h": (1, 100000, "h"),
 }
 """Range of every numeric plate fact (low, high, unit), inclusive: a typo is refused by name."""
-
-
-class PlateFacts(Protocol):
-    """What :func:`plate_problems` judges: a :class:`ModelPlate`, or a simulator profile
-    that carries the same facts."""
-
-    @property
-    def uvc_command(self) -> int: ...
-    @property
-    def blower_auto_off_min(self) -> float: ...
-    @property
-    def ozone_auto_off_h(self) -> float: ...
-    @property
-    def uvc_auto_off_h(self) -> float: ...
-    @property
-    def setpoint_min_c(self) -> int: ...
-    @property
-    def setpoint_max_c(self) -> int: ...
-    @property
-    def setpoint_default_c(self) -> int: ...
-    @property
-    def setpoint_encoding(self) -> str: ...
-    @property
-    def auto_off_by(self) -> str: ...
-    @property
-    def link_report_period_s(self) -> float: ...
-    @property
-    def link_flow_offset_s(self) -> float: ...
-    @property
-    def boot_frame_09_s(self) -> float: ...
-    @property
-    def boot_frame_07_s(self) -> float: ...
-    @property
-    def boot_first_temperature_s(self) -> float: ...
-    @property
-    def remote_cycle(self) -> tuple[str, ...]: ...
-    @property
-    def remote_cycle_offsets_s(self) -> tuple[float, ...]: ...
-    @property
-    def remote_cycle_period_s(self) -> float: ...
-    @property
-    def remote_burst(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +259,7 @@ def range_problems(values: object, ranges: Mapping[str, tuple[float, float, str]
     return problems
 
 
-def plate_problems(p: PlateFacts) -> list[str]:
+def plate_problems(p: ModelPlate) -> list[str]:
     """Everything in ``p``'s plate facts that no real box has (empty when fine)."""
     problems = [
         f"{field} must be positive"

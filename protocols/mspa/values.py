@@ -8,7 +8,7 @@ so a bench can flag it and a simulator can ignore it (SPEC §4 invariant 5).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple
 
 from protocols.mspa.frames import Command, Direction, Frame
 
@@ -76,19 +76,7 @@ def encode_setpoint(celsius: int, *, low: int = SETPOINT_MIN, high: int = SETPOI
     return celsius
 
 
-class SetpointPlate(Protocol):
-    """The plate facts 0x04 depends on (a :class:`~protocols.mspa.models.ModelPlate`, or a
-    simulator profile carrying the same facts)."""
-
-    @property
-    def setpoint_min_c(self) -> int: ...
-    @property
-    def setpoint_max_c(self) -> int: ...
-    @property
-    def setpoint_encoding(self) -> str: ...
-
-
-def decode_setpoint(parameter: int, plate: SetpointPlate) -> int | None:
+def decode_setpoint(parameter: int, plate: ModelPlate) -> int | None:
     """The set-point a box of ``plate`` takes from 0x04's ``parameter``: whole °C, or °C × 2
     (``setpoint_encoding = "double"``); None when the box ignores the frame — outside the
     plate's range, or an odd parameter on a °C × 2 model (half a degree: the box keeps whole
