@@ -183,7 +183,7 @@ def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None
     if clamp and args.meter:
         raise UsageError("a clamp meter is read by the technician: drop --meter URL")
     try:
-        return real_target(
+        target = real_target(
             args.port,
             role=plan.role,
             operator=operator,
@@ -198,6 +198,10 @@ def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None
         raise UsageError(f"model: {error}") from None
     except (ValueError, FileNotFoundError) as error:
         raise UsageError(str(error)) from None
+    # A rehearsal operator acts on a served virtual box through its control channel: the
+    # unit on the port is a simulation, whatever the wire looks like.
+    target.simulated = isinstance(operator, RehearsalOperator)
+    return target
 
 
 def _faults(faults: list[str], role: Any) -> list[str]:

@@ -53,6 +53,8 @@ class RunInfo:
     summary: str
     sha256: str | None
     steps_done: int
+    simulated: bool = False
+    """The unit was a simulation (migration 0002): never evidence about a customer's box."""
 
     @property
     def finished(self) -> bool:
@@ -62,6 +64,7 @@ class RunInfo:
 _RUN_COLUMNS = """
     r.id, r.record_id, r.unit_serial, r.order_id, r.plan, r.operator, r.verdict, r.started_at,
     r.finished_at, r.created_at, r.pid, r.host, r.proc_start, r.summary, r.sha256,
+    r.simulated,
     (SELECT count(*) FROM run_steps s WHERE s.run_id = r.id) AS steps_done
 """
 
@@ -90,6 +93,7 @@ def _run(row: sqlite3.Row) -> RunInfo:
         summary=row["summary"],
         sha256=row["sha256"],
         steps_done=row["steps_done"],
+        simulated=bool(row["simulated"]),
     )
 
 
@@ -138,8 +142,8 @@ class RunRecords(RecordsDatabase):
             with self._write() as conn:
                 cursor = conn.execute(
                     "INSERT INTO runs (record_id, unit_serial, order_id, plan, operator, verdict,"
-                    " started_at, created_at, pid, host, proc_start, summary, record_json)"
-                    " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+                    " started_at, created_at, pid, host, proc_start, summary, record_json, simulated)"
+                    " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         record.record_id,
                         serial,
@@ -153,6 +157,7 @@ class RunRecords(RecordsDatabase):
                         own_start_token(pid),
                         record.summary,
                         canonical_json(record),
+                        int(record.simulated),
                     ),
                 )
         except sqlite3.IntegrityError:

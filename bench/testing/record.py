@@ -21,7 +21,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MeasurementOutcome = Literal["pass", "marginal", "fail", "unset"]
 StepOutcome = Literal["pass", "fail", "error", "skipped"]
@@ -166,6 +166,10 @@ class TestRecord:
     unit: UnitInfo = field(default_factory=UnitInfo)
     operator: str = ""
     station: str = ""
+    simulated: bool = False
+    """True when the unit under test is a simulation (``--virtual``, a served virtual box
+    under a rehearsal operator): such a run is never evidence about a customer's box, and
+    every record, history line, console view and report marks it "SIMULATED UNIT"."""
     link: str = ""
     meter: str | None = None
     instruments: str = ""

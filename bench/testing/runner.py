@@ -149,6 +149,7 @@ class Runner:
             unit=self.unit,
             operator=target.operator.name,
             station=self.station,
+            simulated=target.simulated,
             link=target.link_description,
             meter=target.meter_description,
             instruments=target.instruments.describe(),

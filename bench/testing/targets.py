@@ -70,6 +70,8 @@ class Target:
     virtual_unit: Any = None
     """The virtual unit (VirtualBox / VirtualRemote) — for the virtual operator and tests."""
     cable: SimCable | None = None
+    simulated: bool = False
+    """The unit is a simulation (the virtual builders set it): the record says so."""
     identified: str = ""
     """How the bench chose the model it tests with (the wire, the plate, ``--profile``)."""
     starters: list[Callable[[], None]] = field(default_factory=list)
@@ -174,6 +176,7 @@ def virtual_box_target(
         unit=UnitInfo(serial=serial, profile=loaded.name, model=loaded.model),
         virtual_unit=box,
         cable=rig.cable,
+        simulated=True,
         closers=[box.close],
     )
 
@@ -204,6 +207,7 @@ def virtual_panel_target(
         unit=UnitInfo(serial=serial, profile="panel", model="control panel"),
         virtual_unit=remote,
         cable=cable,
+        simulated=True,
         starters=[remote.start],
         closers=[remote.stop],
     )

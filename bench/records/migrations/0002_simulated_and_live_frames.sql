@@ -1,0 +1,36 @@
+-- spabench records, schema version 2.
+-- (1) A run on a simulated unit (spabench run --virtual, a served virtual box under a rehearsal
+--     operator) is marked, so no listing, report or order rule can take it for a real box.
+-- (2) Frames are stored as the run goes, in chunks committed with each step, so a run cut short
+--     (Ctrl-C, a lost link, a crash) keeps the wire traffic it saw; finish_run still writes the
+--     complete record into runs.record_json.
+
+ALTER TABLE runs ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1));
+
+CREATE TABLE run_frames (
+    run_id       INTEGER NOT NULL REFERENCES runs(id),
+    chunk        INTEGER NOT NULL CHECK (chunk > 0),
+    -- JSON array of frame entries [{"t": run seconds, "sender": "box"|"remote", "hex": "..."}].
+    frames_json  TEXT NOT NULL,
+    added_at     TEXT NOT NULL,
+    PRIMARY KEY (run_id, chunk)
+) WITHOUT ROWID;
+CREATE TRIGGER run_frames_only_while_running BEFORE INSERT ON run_frames
+WHEN (SELECT verdict FROM runs WHERE id = NEW.run_id) IS NOT 'running'
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: frames can only be added to a running run');
+END;
+CREATE TRIGGER run_frames_no_update BEFORE UPDATE ON run_frames
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: run frames are never modified');
+END;
+CREATE TRIGGER run_frames_no_delete BEFORE DELETE ON run_frames
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: run frames are never deleted');
+END;
+-- Whether a run was simulated is fixed when it begins.
+CREATE TRIGGER runs_simulated_is_fixed BEFORE UPDATE OF simulated ON runs
+WHEN NEW.simulated IS NOT OLD.simulated
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: whether a run was simulated cannot be changed');
+END;
