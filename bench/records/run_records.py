@@ -142,7 +142,8 @@ class RunRecords(RecordsDatabase):
             with self._write() as conn:
                 cursor = conn.execute(
                     "INSERT INTO runs (record_id, unit_serial, order_id, plan, operator, verdict,"
-                    " started_at, created_at, pid, host, proc_start, summary, record_json, simulated)"
+                    " started_at, created_at, pid, host, proc_start, summary, record_json,"
+                    " simulated)"
                     " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         record.record_id,
