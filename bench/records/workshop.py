@@ -198,3 +198,18 @@ def _check_part_keys(workshop: Workshop) -> None:
             raise WorkshopConfigError(
                 f"workshop file {workshop.source}: part_codes: {error}"
             ) from None
+
+
+def part_label(part: Any, workshop: Workshop) -> str:
+    """How a part is named to a person: ``"B9300929 filter pump"`` for the maker's numbers;
+    otherwise the name with the workshop's configured code, or a plain statement that the
+    maker publishes no number (never an invented one a customer might order by).
+
+    ``part`` is a :class:`protocols.mspa.parts.Part`.
+    """
+    if part.official:
+        return f"{part.number} {part.name}"
+    code = workshop.part_code(part.number)
+    if code:
+        return f"{part.name} (workshop code {code})"
+    return f"{part.name} (no maker's part number)"
