@@ -35,7 +35,8 @@ class FaultSpec:
 
     @property
     def repair(self) -> str:
-        """What fixes it, from the shared part catalogue: ``"B9300929 filter pump"``."""
+        """What fixes it, from the shared part catalogue, as a person reads it: ``"B9300929
+        filter pump"`` for the maker's numbers, the name (``"PTC heater"``) for the rest."""
         parts = parts_for_fault(self.id)
         if not parts:
             return "nothing to replace (reset the PRCD)"

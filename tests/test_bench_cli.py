@@ -211,7 +211,7 @@ def test_run_is_attached_to_an_order(tmp_path: Path) -> None:
         (info,) = store.runs_for_order(order_id)
         record = store.run_record(info.id)
     assert record.verdict == "fail"
-    assert [p.part_number for p in record.suspected_parts] == ["SB-BLOWER"]
+    assert [p.part_number for p in record.suspected_parts] == ["blower"]
 
 
 def test_order_of_another_unit_is_a_usage_error(

@@ -289,7 +289,7 @@ def test_a_clamp_bench_judges_heater_and_blower_but_not_ten_watts() -> None:
     record = Runner(
         load_plan("full"), virtual_box_target(faults=["heater-open"], instruments=bench)
     ).run()
-    assert [p.part_number for p in record.suspected_parts] == ["SB-HEATER"]
+    assert [p.part_number for p in record.suspected_parts] == ["heater"]
     heater = next(s for s in record.steps if s.name == "heater-draw")
     assert [m.name for m in heater.measurements] == ["unit_running", "draw_w", "flow"]
 

@@ -98,4 +98,4 @@ def test_link_quality_counts_bad_sums_discarded_bytes_and_lost_reports(
         assert float(values["discarded_percent"] or 0) > 0.0
         assert float(values["lost_report_percent"] or 0) > 0.0
         assert record.verdict == "fail"
-        assert [p.part_number for p in record.suspected_parts] == ["SB-CABLE"]
+        assert [p.part_number for p in record.suspected_parts] == ["cable"]

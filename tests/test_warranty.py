@@ -129,7 +129,7 @@ def test_cover_is_one_unbroken_period_from_purchase(
 # ---------------------------------------------------------------------------- catalogue
 
 
-def test_catalogue_has_the_makers_numbers_and_marks_internal_codes() -> None:
+def test_catalogue_has_the_makers_numbers_and_keys_no_one_orders_by() -> None:
     makers = {
         "B9301291": "power board",
         "B9300933": "transformer",
@@ -144,8 +144,8 @@ def test_catalogue_has_the_makers_numbers_and_marks_internal_codes() -> None:
         assert PARTS[number].name == name
         assert PARTS[number].official
     internal = [part for part in CATALOGUE if not part.official]
-    assert internal and all(part.number.startswith("SB-") for part in internal)
-    assert all(part.label.endswith("(internal code)") for part in internal)
+    assert internal and all(part.number == part.number.lower() for part in internal)
+    assert all(part.label == part.name for part in internal)
     assert {part.part_class for part in CATALOGUE} == {"electrical", "non-electrical"}
     for name in ("liner", "cover", "hoses"):
         assert any(p.name == name and p.part_class == "non-electrical" for p in CATALOGUE)

@@ -22,7 +22,9 @@ ERROR verdict (a link lost, an instrument or the operator missing) names no part
 incomplete run is no evidence against any part.
 
 Parts come from the part catalogue (:mod:`protocols.mspa.parts`), whose fault → part map is the SPEC
-§5 table with part numbers the records store and warranty rules understand.
+§5 table with part keys the records store and warranty rules understand. The summary names a
+part as a person reads it (:attr:`~protocols.mspa.parts.Part.label`: "B9300929 filter pump",
+"PTC heater"), never by a key that is not the maker's number.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 
 from bench.testing.plans import Plan
 from bench.testing.record import StepResult, SuspectedPart, TestRecord
-from protocols.mspa.parts import parts_for_fault
+from protocols.mspa.parts import UnknownPart, lookup, parts_for_fault
 
 NO_PART_ADVICE: dict[str, str] = {
     "prcd-tripped": "reset the PRCD (it was tripped; nothing to replace)",
@@ -109,12 +111,19 @@ def diagnose(record: TestRecord, plan: Plan | None = None) -> Finding:
     return finding
 
 
+def _label(part: SuspectedPart) -> str:
+    try:
+        return lookup(part.part_number).label
+    except UnknownPart:
+        return part.name or part.part_number
+
+
 def _summary(record: TestRecord, finding: Finding, failed: list[StepResult]) -> str:
     pieces: list[str] = []
     if finding.parts:
         labels: list[str] = []
         for part in finding.parts:
-            label = f"{part.part_number} {part.name}"
+            label = _label(part)
             if label not in labels:
                 labels.append(label)
         pieces.append("replace: " + ", ".join(labels))
