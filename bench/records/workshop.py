@@ -20,11 +20,16 @@ network drive via ``$SPABENCH_WORKSHOP``)::
     heater = "SSN-4711"        # ordered under the workshop's own codes (part key = code)
 
 A missing file is an unconfigured workshop (reports then say so instead of inventing a name);
-a malformed one is refused with one line naming the file and the key.
+a malformed one is refused with one line naming the file and the key. ``spabench workshop
+init`` writes the file (:func:`workshop_toml`, :func:`save_workshop`) and ``spabench workshop
+show`` reads it back; ``spabench parts`` lists the part keys. A part code is accepted only for
+a part the maker does not number (a code for ``B9300929`` would never be shown, so it is
+refused rather than silently ignored), under its key or a former ``SB-…`` code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -33,9 +38,17 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 from platformdirs import user_config_dir
 
-from protocols.files import InputFileError, load_toml
+from protocols.files import (
+    InputFileError,
+    OutputPathError,
+    OutputWriteError,
+    load_toml,
+    write_atomic,
+)
+from protocols.mspa.parts import UnknownPart, lookup
 
 WORKSHOP_ENV = "SPABENCH_WORKSHOP"
 WORKSHOP_FILENAME = "workshop.toml"
@@ -43,6 +56,7 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 _TEXT_KEYS = ("name", "address", "contact", "vat_number")
 _KNOWN_KEYS = frozenset((*_TEXT_KEYS, "logo", "currency", "vat_percent", "prices_include_vat"))
 MAX_TEXT = 500
+MAX_CODE = 64
 
 
 class WorkshopConfigError(ValueError):
@@ -80,7 +94,9 @@ class Workshop:
         return f"{self.currency} {amount}" if self.currency else amount
 
     def part_code(self, part_key: str) -> str | None:
-        """The workshop's code for a part, if it configured one."""
+        """The workshop's code for a part (by key or former code), if it configured one."""
+        with contextlib.suppress(UnknownPart):
+            part_key = lookup(part_key).number
         return self.part_codes.get(part_key)
 
 
@@ -149,11 +165,7 @@ def parse_workshop(data: Mapping[str, Any], source: Path | None = None) -> Works
         logo = Path(raw_logo).expanduser()
         if not logo.is_absolute() and source is not None:
             logo = source.parent / logo
-    part_codes: dict[str, str] = {}
-    for key, code in codes.items():
-        if not isinstance(code, str) or not code.strip():
-            raise WorkshopConfigError(f"{where}: part_codes.{key} must be non-empty text")
-        part_codes[str(key)] = code.strip()
+    part_codes = _part_codes(codes, where)
     return Workshop(
         name=texts["name"],
         address=texts["address"],
@@ -168,12 +180,41 @@ def parse_workshop(data: Mapping[str, Any], source: Path | None = None) -> Works
     )
 
 
+def _part_codes(codes: Mapping[str, Any], where: str) -> dict[str, str]:
+    """``[part_codes]`` by the parts' current keys. Refused: an unknown part (a typo would
+    silently leave a part without its code; the message names close matches), a part the
+    maker numbers (its code would never be shown), the same part twice (``heater`` and its
+    former code ``SB-HEATER``), a code that is not one line of text."""
+    part_codes: dict[str, str] = {}
+    for key, code in codes.items():
+        try:
+            part = lookup(str(key))
+        except UnknownPart as error:
+            raise WorkshopConfigError(f"{where}: part_codes: {error}") from None
+        if part.official:
+            raise WorkshopConfigError(
+                f"{where}: part_codes.{key}: {part.number} is the maker's part number of the "
+                f"{part.name}; workshop codes are for parts the maker does not number"
+            )
+        if part.number in part_codes:
+            raise WorkshopConfigError(f"{where}: part_codes names the {part.name} twice")
+        if not isinstance(code, str) or not code.strip():
+            raise WorkshopConfigError(f"{where}: part_codes.{key} must be non-empty text")
+        code = code.strip()
+        if len(code) > MAX_CODE or not code.isprintable():
+            raise WorkshopConfigError(
+                f"{where}: part_codes.{key} must be one line of at most {MAX_CODE} characters"
+            )
+        part_codes[part.number] = code
+    return part_codes
+
+
 def load_workshop(path: Path | str | None = None) -> Workshop:
     """The workshop configured at ``path`` (default :func:`workshop_path`).
 
     A missing default file is an unconfigured :class:`Workshop`; a file named explicitly (or
-    by ``$SPABENCH_WORKSHOP``) must exist. Part codes for unknown part keys are refused, so a
-    typo cannot silently leave a part without its code.
+    by ``$SPABENCH_WORKSHOP``) must exist. Part codes are checked against the catalogue
+    (:func:`parse_workshop`).
     """
     explicit = path is not None or bool(os.environ.get(WORKSHOP_ENV))
     target = Path(path) if path is not None else workshop_path()
@@ -183,21 +224,43 @@ def load_workshop(path: Path | str | None = None) -> Workshop:
         data = load_toml(target, "workshop file")
     except InputFileError as error:
         raise WorkshopConfigError(str(error)) from None
-    workshop = parse_workshop(data, target)
-    _check_part_keys(workshop)
-    return workshop
+    return parse_workshop(data, target)
 
 
-def _check_part_keys(workshop: Workshop) -> None:
-    from protocols.mspa.parts import UnknownPart, lookup
+def workshop_toml(document: Mapping[str, Any]) -> str:
+    """The workshop file for ``document`` (``{"workshop": {...}, "part_codes": {...}}``),
+    checked by :func:`parse_workshop` first (:class:`WorkshopConfigError`)."""
+    workshop = parse_workshop(document)
+    table = {key: value for key, value in document.get("workshop", {}).items() if value != ""}
+    vat = table.get("vat_percent")
+    if isinstance(vat, Decimal):
+        table["vat_percent"] = int(vat) if vat == vat.to_integral_value() else float(vat)
+    # Part codes under the parts' current keys (``SB-HEATER`` is written as ``heater``).
+    body = tomli_w.dumps({"workshop": table, "part_codes": dict(workshop.part_codes)})
+    return f"{FILE_HEADER}\n{body}"
 
-    for key in workshop.part_codes:
-        try:
-            lookup(key)
-        except UnknownPart as error:
-            raise WorkshopConfigError(
-                f"workshop file {workshop.source}: part_codes: {error}"
-            ) from None
+
+FILE_HEADER = """\
+# The workshop's identity for spabench's customer reports (written by `spabench workshop init`;
+# edit freely, `spabench workshop show` checks it). [part_codes]: the codes the workshop
+# orders parts by that the maker does not number (keys: `spabench parts`).
+"""
+
+
+def save_workshop(path: Path, document: Mapping[str, Any], *, force: bool = False) -> Workshop:
+    """Write the workshop file and read it back (what was written is what will be used).
+
+    Refuses to replace an existing file unless ``force``; :class:`WorkshopConfigError` for
+    bad settings or a path that cannot be written, and then nothing is written.
+    """
+    text = workshop_toml(document)
+    if path.exists() and not force:
+        raise WorkshopConfigError(f"{path} exists; add --force to replace it")
+    try:
+        write_atomic(path, text)
+    except (OutputPathError, OutputWriteError) as error:
+        raise WorkshopConfigError(str(error)) from None
+    return load_workshop(path)
 
 
 def part_label(part: Any, workshop: Workshop) -> str:
