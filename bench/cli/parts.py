@@ -89,7 +89,10 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "workshop code contains this (case ignored)",
     )
     parser.add_argument("--json", action="store_true", help="print the parts as JSON")
-    parser.epilog = "exit status: 0 parts listed, 1 no part matched SEARCH, 2 bad arguments"
+    parser.epilog = (
+        "exit status: 0 parts listed, 1 no part matched SEARCH, "
+        "2 bad arguments or an unreadable workshop file"
+    )
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -194,6 +194,12 @@ def _print(workshop: Workshop, target: Path) -> None:
 
 def _show(args: argparse.Namespace) -> int:
     target = _target(args)
+    if not target.exists() and (args.file is not None or os.environ.get(WORKSHOP_ENV)):
+        named_by = "--file" if args.file is not None else f"${WORKSHOP_ENV}"
+        raise UsageError(
+            f"no workshop file at {target} (named by {named_by}); "
+            f"write it with 'spabench workshop init … --file {target}'"
+        )
     workshop = _load(args)
     if workshop.source is None:
         print(
