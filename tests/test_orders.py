@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -20,8 +21,19 @@ from bench.records.orders import (
     status_label,
 )
 from bench.records.store import Store
+from bench.testing.record import TestRecord
 
 T0 = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
+PUMP_FITTED = T0 + timedelta(hours=1, minutes=30)
+CHECKED = T0 + timedelta(days=3)
+"""After the verification runs (they start on 2026-03-21)."""
+
+
+def pump_verification(record_id: str = "rec-pass-0001", started: str = "") -> TestRecord:
+    """The new pump's verification: a passing run of the plan that checks the filter pump."""
+    record = passing_verification(record_id)
+    return replace(record, plan="verify-filter-pump", started_at=started or record.started_at)
+
 
 LEGAL = {
     ("received", "diagnosed"),
@@ -57,7 +69,9 @@ def test_diagnosis_only_orders_need_approval_before_repair() -> None:
     with pytest.raises(IllegalTransition, match="diagnosis only"):
         check_transition("diagnosed", "repaired", "diagnosis")
     check_transition("diagnosed", "awaiting-approval", "diagnosis")
-    check_transition("awaiting-approval", "repaired", "diagnosis")
+    with pytest.raises(IllegalTransition, match="record their approval first"):
+        check_transition("awaiting-approval", "repaired", "diagnosis")  # approval not recorded
+    check_transition("awaiting-approval", "repaired", "repair")
 
 
 def test_a_handed_back_order_is_closed() -> None:
@@ -82,9 +96,11 @@ def _walk(store: Store, order_id: int, *statuses: str, start: datetime = T0) -> 
 def test_a_full_repair_flow_is_recorded_with_who_and_when(store: Store) -> None:
     order_id = store.open_order(SERIAL, "won't heat", agreement="repair", by="desk", now=T0)
     store_run(store, filter_pump_failure(), order_id)
-    _walk(store, order_id, "diagnosed", "repaired")
-    store_run(store, passing_verification(), order_id)
-    _walk(store, order_id, "verified", "handed-back", start=T0 + timedelta(hours=2))
+    _walk(store, order_id, "diagnosed")
+    store.add_part(order_id, "B9300929", by="ada", now=PUMP_FITTED)
+    _walk(store, order_id, "repaired", start=T0 + timedelta(hours=1))
+    store_run(store, pump_verification(), order_id)
+    _walk(store, order_id, "verified", "handed-back", start=CHECKED)
     timeline = store.timeline(order_id)
     assert [c.status for c in timeline] == [
         "received",
@@ -102,15 +118,18 @@ def test_a_full_repair_flow_is_recorded_with_who_and_when(store: Store) -> None:
 
 def test_verified_needs_the_latest_finished_run_to_pass(store: Store) -> None:
     order_id = store.open_order(SERIAL, "won't heat", agreement="repair", now=T0)
-    _walk(store, order_id, "diagnosed", "repaired")
-    with pytest.raises(IllegalTransition, match="latest: none"):
-        store.set_status(order_id, "verified", now=T0 + timedelta(hours=3))
-    store_run(store, passing_verification(), order_id)
-    store_run(store, filter_pump_failure(record_id="retest"), order_id)
-    with pytest.raises(IllegalTransition, match=r"latest: run \d+: fail"):
-        store.set_status(order_id, "verified", now=T0 + timedelta(hours=3))
-    store_run(store, passing_verification(record_id="retest-2"), order_id)
-    assert store.set_status(order_id, "verified", now=T0 + timedelta(hours=3)).status == "verified"
+    _walk(store, order_id, "diagnosed")
+    store.add_part(order_id, "B9300929", now=PUMP_FITTED)
+    _walk(store, order_id, "repaired", start=T0 + timedelta(hours=1))
+    with pytest.raises(IllegalTransition, match="no passing verify-filter-pump or full run"):
+        store.set_status(order_id, "verified", now=CHECKED)
+    store_run(store, pump_verification(), order_id)
+    retest = replace(filter_pump_failure("retest"), started_at="2026-03-21T11:00:00+00:00")
+    store_run(store, retest, order_id)
+    with pytest.raises(IllegalTransition, match=r"run \d+ \(full\), ended fail"):
+        store.set_status(order_id, "verified", now=CHECKED)
+    store_run(store, pump_verification("retest-2", "2026-03-21T12:00:00+00:00"), order_id)
+    assert store.set_status(order_id, "verified", now=CHECKED).status == "verified"
 
 
 def test_status_changes_cannot_go_back_in_time(store: Store) -> None:
