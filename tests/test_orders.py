@@ -21,19 +21,8 @@ from bench.records.orders import (
     status_label,
 )
 from bench.records.store import Store
-from bench.testing.record import TestRecord
 
 T0 = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
-PUMP_FITTED = T0 + timedelta(hours=1, minutes=30)
-CHECKED = T0 + timedelta(days=3)
-"""After the verification runs (they start on 2026-03-21)."""
-
-
-def pump_verification(record_id: str = "rec-pass-0001", started: str = "") -> TestRecord:
-    """The new pump's verification: a passing run of the plan that checks the filter pump."""
-    record = passing_verification(record_id)
-    return replace(record, plan="verify-filter-pump", started_at=started or record.started_at)
-
 
 LEGAL = {
     ("received", "diagnosed"),
@@ -96,11 +85,10 @@ def _walk(store: Store, order_id: int, *statuses: str, start: datetime = T0) -> 
 def test_a_full_repair_flow_is_recorded_with_who_and_when(store: Store) -> None:
     order_id = store.open_order(SERIAL, "won't heat", agreement="repair", by="desk", now=T0)
     store_run(store, filter_pump_failure(), order_id)
-    _walk(store, order_id, "diagnosed")
-    store.add_part(order_id, "B9300929", by="ada", now=PUMP_FITTED)
-    _walk(store, order_id, "repaired", start=T0 + timedelta(hours=1))
-    store_run(store, pump_verification(), order_id)
-    _walk(store, order_id, "verified", "handed-back", start=CHECKED)
+    _walk(store, order_id, "diagnosed", "repaired")
+    store.add_part(order_id, "B9300929", by="ada", now=T0 + timedelta(hours=2))
+    store_run(store, passing_verification(), order_id)
+    _walk(store, order_id, "verified", "handed-back", start=T0 + timedelta(hours=2))
     timeline = store.timeline(order_id)
     assert [c.status for c in timeline] == [
         "received",
@@ -118,18 +106,18 @@ def test_a_full_repair_flow_is_recorded_with_who_and_when(store: Store) -> None:
 
 def test_verified_needs_the_latest_finished_run_to_pass(store: Store) -> None:
     order_id = store.open_order(SERIAL, "won't heat", agreement="repair", now=T0)
-    _walk(store, order_id, "diagnosed")
-    store.add_part(order_id, "B9300929", now=PUMP_FITTED)
-    _walk(store, order_id, "repaired", start=T0 + timedelta(hours=1))
+    _walk(store, order_id, "diagnosed", "repaired")
+    store.add_part(order_id, "B9300929", now=T0 + timedelta(hours=2))
     with pytest.raises(IllegalTransition, match="no passing verify-filter-pump or full run"):
-        store.set_status(order_id, "verified", now=CHECKED)
-    store_run(store, pump_verification(), order_id)
+        store.set_status(order_id, "verified", now=T0 + timedelta(hours=3))
+    store_run(store, passing_verification(), order_id)
     retest = replace(filter_pump_failure("retest"), started_at="2026-03-21T11:00:00+00:00")
-    store_run(store, retest, order_id)
+    store_run(store, retest, order_id)  # after the passing run: the latest, and it failed
     with pytest.raises(IllegalTransition, match=r"run \d+ \(full\), ended fail"):
-        store.set_status(order_id, "verified", now=CHECKED)
-    store_run(store, pump_verification("retest-2", "2026-03-21T12:00:00+00:00"), order_id)
-    assert store.set_status(order_id, "verified", now=CHECKED).status == "verified"
+        store.set_status(order_id, "verified", now=T0 + timedelta(hours=3))
+    retest_2 = replace(passing_verification("retest-2"), started_at="2026-03-21T12:00:00+00:00")
+    store_run(store, retest_2, order_id)
+    assert store.set_status(order_id, "verified", now=T0 + timedelta(hours=3)).status == "verified"
 
 
 def test_status_changes_cannot_go_back_in_time(store: Store) -> None:

@@ -152,7 +152,7 @@ def test_the_service_desk_flow(capsys: pytest.CaptureFixture[str], db: Path) -> 
     assert "has no passing verify-filter-pump or full run started after" in err
     fitted = datetime.now(UTC).isoformat(timespec="seconds")  # the pump is in: verify it
     with Store(db) as store:
-        verification = replace(passing_verification(), plan="verify-filter-pump", started_at=fitted)
+        verification = replace(passing_verification(), started_at=fitted)
         store_run(store, verification, order_id)
     ok(capsys, "order", "status", str(order_id), "verified", "--by", "ada", *d)
     shown = ok(capsys, "order", "show", str(order_id), *d)

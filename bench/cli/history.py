@@ -36,7 +36,8 @@ def _history(store: Store, args: argparse.Namespace) -> int:
     runs = store.runs_for_unit(serial)
     if not runs and not store.has_unit(serial):
         raise NotFound(f"unknown unit serial {serial!r}")
-    out = console()
+    unfinished = [completed_steps(store, run) for run in runs if not run.finished]
+    out = console()  # everything read first: a damaged file is one line, not half a table
     if not runs:
         out.print(f"unit {serial}: no bench runs yet")
         return EXIT_OK
@@ -55,9 +56,8 @@ def _history(store: Store, args: argparse.Namespace) -> int:
             run.summary,
         )
     out.print(table)
-    for run in runs:
-        if not run.finished:
-            out.print(completed_steps(store, run), soft_wrap=True)
+    for line in unfinished:
+        out.print(line, soft_wrap=True)
     return EXIT_OK
 
 

@@ -237,6 +237,11 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     order = store.order(args.id)
     unit = store.unit(order.unit_serial)
     workshop = load_workshop()
+    # Everything read before anything is printed: a damaged file is one line, not half a page.
+    verified = store.verification(order.id)
+    events = store.events(order.id)
+    parts = store.parts(order.id)
+    runs = store.runs_for_order(order.id)
     out = console()
     now = datetime.now().astimezone()
     facts = SafeTable(show_header=False, box=None)
@@ -246,12 +251,10 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     facts.add_row("symptom", order.symptom)
     facts.add_row("agreement", order.agreement_text)
     if order.quote_cents is not None:
-        facts.add_row(
-            "quote", f"{workshop.money(order.quote_cents)} on {display_date(order.quote_date)}"
-        )
+        amount = f"{workshop.currency} {order.quote_text}".strip()
+        facts.add_row("quote", f"{amount} on {display_date(order.quote_date)}")
     facts.add_row("promised", display_date(order.promised))
     facts.add_row("status", status_label(order.status))
-    verified = store.verification(order.id)
     if verified is not None:
         mark = f" — {SIMULATED_UNIT}" if verified.simulated else ""
         facts.add_row(
@@ -266,11 +269,10 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     timeline = SafeTable(title="timeline")
     for column in ("when", "what", "by"):
         timeline.add_column(column)
-    for event in store.events(order.id):
+    for event in events:
         timeline.add_row(display_time(event.at), event.text, event.by)
     out.print(timeline)
 
-    parts = store.parts(order.id)
     if parts:
         on = order.opened_at.astimezone().date()
         table = SafeTable(title="parts replaced")
@@ -286,7 +288,6 @@ def _show(store: Store, args: argparse.Namespace) -> int:
                 warranty,
             )
         out.print(table)
-    runs = store.runs_for_order(order.id)
     if runs:
         table = SafeTable(title="bench runs")
         for column in ("run", "started", "plan", "status", "summary"):

@@ -84,6 +84,8 @@ def _add(store: Store, args: argparse.Namespace) -> int:
 
 def _show(store: Store, args: argparse.Namespace) -> int:
     unit = store.unit(args.serial)
+    orders = store.orders(serial=unit.serial)  # everything read before anything is printed:
+    runs = store.runs_for_unit(unit.serial)  # a damaged file is one line, not half a page
     out = console()
     facts = SafeTable(show_header=False, box=None)
     facts.add_row("serial", unit.serial)
@@ -96,7 +98,6 @@ def _show(store: Store, args: argparse.Namespace) -> int:
         _, explanation = explain(unit.purchase_date, part_class, unit.original_owner, today)
         facts.add_row(f"warranty ({part_class}) today", explanation)
     out.print(facts)
-    orders = store.orders(serial=unit.serial)
     if orders:
         table = SafeTable(title="orders")
         for column in ("order", "opened", "status", "symptom"):
@@ -109,7 +110,6 @@ def _show(store: Store, args: argparse.Namespace) -> int:
                 order.symptom,
             )
         out.print(table)
-    runs = store.runs_for_unit(unit.serial)
     if runs:
         last = runs[-1]
         simulated = sum(run.simulated for run in runs)

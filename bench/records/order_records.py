@@ -363,7 +363,7 @@ class OrderRecords(UnitRecords, RunRecords):
             self._check_in_time_order(conn, order_id, at, "the status change")
             run_id = None
             if new == "verified":
-                run_id, note = self._verify(order, at, note, allow_simulated)
+                run_id, note = self._verify(order, note, allow_simulated)
             if new == "handed-back":
                 problem = hand_back_problem(
                     order.status,
@@ -385,9 +385,7 @@ class OrderRecords(UnitRecords, RunRecords):
                 )
         return replace(order, status=new, status_at=at.astimezone(UTC))
 
-    def _verify(
-        self, order: Order, at: datetime, note: str, allow_simulated: bool
-    ) -> tuple[int, str]:
+    def _verify(self, order: Order, note: str, allow_simulated: bool) -> tuple[int, str]:
         """The run that verifies ``order`` and the status note that says how."""
         timeline = self.timeline(order.id)
         repaired = [change for change in timeline if change.status == "repaired"]
@@ -399,7 +397,6 @@ class OrderRecords(UnitRecords, RunRecords):
                 runs=runs,
                 parts=[(p.part_number, _label(p.part_number), p.at) for p in self.parts(order.id)],
                 repaired_at=repaired[-1].at if repaired else order.status_at,
-                until=at,
                 reason_without_parts=note or (repaired[-1].note if repaired else ""),
                 allow_simulated=allow_simulated,
             )

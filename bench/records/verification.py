@@ -106,14 +106,13 @@ def check_verification(
     runs: Sequence[RunInfo],
     parts: Sequence[tuple[str, str, datetime]],
     repaired_at: datetime,
-    until: datetime,
     reason_without_parts: str,
     allow_simulated: bool,
 ) -> Verified:
     """The runs that verify the order, or :class:`NotVerified` with what is missing.
 
     ``parts`` are (part number, label for a person, when fitted); ``runs`` are the order's
-    runs, oldest first; only runs started by ``until`` (the moment of verification) count.
+    runs, oldest first.
     """
     since = _since(max((at for _, _, at in parts), default=repaired_at))
     what = "the last part was fitted" if parts else "the order was marked repaired"
@@ -127,7 +126,7 @@ def check_verification(
     for run in runs:
         started = run_started(run.started_at)
         finished = run.status in ("pass", "fail", "error")
-        if started is not None and since <= started <= until and finished:
+        if started is not None and started >= since and finished:
             after.append(run)
     counted = [run for run in after if allow_simulated or not run.simulated]
     if counted and counted[-1].status != "pass":
