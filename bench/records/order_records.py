@@ -640,9 +640,24 @@ class OrderRecords(UnitRecords, RunRecords):
         changes, agreement changes (with how the customer agreed), other customer contacts,
         parts fitted and notes — the timeline ``order show`` and the console print."""
         self.order(order_id)
+        rows = self._conn.execute(
+            "SELECT at, by, note, via FROM contacts c WHERE order_id = ? AND NOT EXISTS"
+            " (SELECT 1 FROM agreement_changes a WHERE a.contact_id = c.id) ORDER BY id",
+            (order_id,),
+        ).fetchall()
+        contacts = [(from_db(r["at"]), r["by"], r["note"], r["via"]) for r in rows]
         events: list[OrderEvent] = []
         for change in self.timeline(order_id):
-            text = status_label(change.status) + (f": {change.note}" if change.note else "")
+            label = status_label(change.status)
+            if change.status in ("awaiting-approval", "handed-back"):
+                # the contact the status made (same moment) is told on the status's line
+                made = next((c for c in contacts if c[0] == change.at and c[1] == change.by), None)
+                if made is not None:
+                    contacts.remove(made)
+                    label += f" ({made[3]})"
+                    if not change.note:
+                        label += f": {made[2]}"
+            text = label + (f": {change.note}" if change.note else "")
             events.append(OrderEvent(change.at, "status", change.by, text))
         for amended in self.agreement_changes(order_id):
             text = (
@@ -650,14 +665,9 @@ class OrderRecords(UnitRecords, RunRecords):
                 f" — {amended.note}"
             )
             events.append(OrderEvent(amended.at, "agreement", amended.by, text))
-        rows = self._conn.execute(
-            "SELECT at, by, note, via FROM contacts c WHERE order_id = ? AND NOT EXISTS"
-            " (SELECT 1 FROM agreement_changes a WHERE a.contact_id = c.id) ORDER BY id",
-            (order_id,),
-        ).fetchall()
-        for row in rows:
-            text = f"contact ({row['via']})" + (f": {row['note']}" if row["note"] else "")
-            events.append(OrderEvent(from_db(row["at"]), "contact", row["by"], text))
+        for at, by, note, via in contacts:
+            text = f"contact ({via})" + (f": {note}" if note else "")
+            events.append(OrderEvent(at, "contact", by, text))
         for fitted in self.parts(order_id):
             text = f"part fitted: {fitted.quantity} × {_label(fitted.part_number)}"
             events.append(OrderEvent(fitted.at, "part", fitted.by, text))

@@ -6,6 +6,11 @@ and the store cannot disagree about which change is legal. Statuses are stored w
 (``awaiting-approval``) because technicians type them on a command line; :func:`status_label`
 gives the words.
 
+What the customer agreed to decides what may be done: a diagnosis-only order gets no part and
+is not repaired until the approval is recorded (:func:`agreement_refuses_part`,
+:func:`check_transition`); a repaired unit is handed back only once verified
+(:func:`hand_back_problem`). These rules import no persistence; the store asks them.
+
 Follow-up rules (why an order is *overdue*): a customer who has heard nothing three days after
 leaving their spa calls the shop, and a missed promise costs more than a late one announced.
 So an order that is not handed back is overdue when
