@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 from cli_runner import Result, one_line, spabench
+from hypothesis import event, given
+from hypothesis import strategies as st
 from support.records import SERIAL, filter_pump_failure, passing_verification, store_run
 
 from bench.records.migrations import MIGRATIONS
@@ -493,3 +495,65 @@ def test_a_records_file_of_schema_2_is_migrated_with_its_orders_intact(tmp_path:
         assert (order.agreement, order.agreed_parts) == ("diagnosis", ())
         assert [(c.via, c.note) for c in store.contacts(1)] == [("other", "called")]
         assert store.verification(1) is None
+
+
+# ----------------------------------------------------------- the verification rule, property
+
+PLANS = ("full", "verify-filter-pump", "verify-power-board", "verify-heater", "smoke")
+CHECKS = {"B9300929": "verify-filter-pump", "B9301291": "verify-power-board"}
+T0 = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
+
+
+@given(
+    fitted=st.lists(st.tuples(st.sampled_from(sorted(CHECKS)), st.integers(0, 10)), max_size=3),
+    runs=st.lists(
+        st.tuples(
+            st.sampled_from(PLANS),
+            st.sampled_from(("pass", "fail", "error", "interrupted")),
+            st.integers(0, 12),
+            st.booleans(),
+        ),
+        max_size=5,
+    ),
+    allow_simulated=st.booleans(),
+)
+def test_verified_exactly_when_every_fitted_part_has_its_passing_run_after_the_last_part(
+    fitted: list[tuple[str, int]],
+    runs: list[tuple[str, str, int, bool]],
+    allow_simulated: bool,
+) -> None:
+    from bench.records.run_records import RunInfo
+    from bench.records.verification import NotVerified, check_verification
+
+    hour = timedelta(hours=1)
+    infos = [
+        RunInfo(index, f"r{index}", SERIAL, 1, plan, "", status,  # type: ignore[arg-type]
+                (T0 + at * hour).isoformat(), None, T0, 1, "h", "", None, 0, simulated)
+        for index, (plan, status, at, simulated) in enumerate(runs, start=1)
+    ]  # fmt: skip
+    parts = [(number, number, T0 + at * hour) for number, at in fitted]
+    repaired = T0 + 5 * hour
+    since = max((at for _, at in fitted), default=5)
+    counted = [
+        (plan, status)
+        for plan, status, at, simulated in runs
+        if at >= since and status != "interrupted" and (allow_simulated or not simulated)
+    ]
+    needs = {CHECKS[number] for number, _ in fitted} or {"full"}
+    expected = (not counted or counted[-1][1] == "pass") and all(
+        ("full", "pass") in counted or (plan, "pass") in counted for plan in needs
+    )
+    event(f"verified: {expected}")
+    try:
+        verified = check_verification(
+            order_id=1, serial=SERIAL, runs=infos, parts=parts, repaired_at=repaired,
+            reason_without_parts="reseated the plug", allow_simulated=allow_simulated,
+        )  # fmt: skip
+    except NotVerified as refusal:
+        assert not expected, refusal
+        assert "cannot mark order 1 verified" in str(refusal)
+    else:
+        assert expected
+        chosen = next(info for info in infos if info.id == verified.run_id)
+        assert chosen.status == "pass"
+        assert allow_simulated or not verified.simulated
