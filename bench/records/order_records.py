@@ -183,6 +183,14 @@ def _contact_note(status: Status, order: Order) -> str:
     return f"asked for approval of the repair{quote}"
 
 
+def _key(number: str) -> str:
+    """A stored part number as the catalogue keys it now (old keys are aliases)."""
+    try:
+        return lookup(number).number
+    except KeyError:
+        return number
+
+
 def _label(number: str) -> str:
     """A part as the store's messages name it (no workshop codes: the store reads no config)."""
     try:
@@ -390,12 +398,13 @@ class OrderRecords(UnitRecords, RunRecords):
         timeline = self.timeline(order.id)
         repaired = [change for change in timeline if change.status == "repaired"]
         runs = self.runs_for_order(order.id)
+        fitted = self.parts(order.id)
         try:
             verified = check_verification(
                 order_id=order.id,
                 serial=order.unit_serial,
                 runs=runs,
-                parts=[(p.part_number, _label(p.part_number), p.at) for p in self.parts(order.id)],
+                parts=[(_key(p.part_number), _label(p.part_number), p.at) for p in fitted],
                 repaired_at=repaired[-1].at if repaired else order.status_at,
                 reason_without_parts=note or (repaired[-1].note if repaired else ""),
                 allow_simulated=allow_simulated,
