@@ -137,7 +137,12 @@ def populate(store: Store, runs: int, open_orders: int, sample: int, seed: int =
                     serial, "won't heat", agreement="repair", promised=promised, now=opened
                 )
                 if not is_open or rng.random() > 0.33:
-                    store.add_contact(order_id, now=opened + timedelta(hours=rng.uniform(1, 60)))
+                    # never in the future; a closed order's events in time order: contact,
+                    # pump, then statuses
+                    since = (now - opened).total_seconds() / 3600
+                    within = min(60, since) if is_open else 3.5
+                    hours = rng.uniform(min(1, within), within)
+                    store.add_contact(order_id, now=opened + timedelta(hours=hours))
                 count = min(2, runs - run_number)
                 store_runs(
                     store,
@@ -150,7 +155,9 @@ def populate(store: Store, runs: int, open_orders: int, sample: int, seed: int =
                     live if in_sample else batched,
                 )
                 run_number += count
-                if not is_open:
+                if not is_open and count == 2:
+                    # the pump is fitted before its verification run (+5 h), as verified needs
+                    store.add_part(order_id, "B9300929", now=opened + timedelta(hours=4))
                     flow = ("diagnosed", "repaired", "verified", "handed-back")
                     for step, status in enumerate(flow, start=1):
                         store.set_status(order_id, status, now=opened + timedelta(hours=6 + step))

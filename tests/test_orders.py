@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -57,7 +58,9 @@ def test_diagnosis_only_orders_need_approval_before_repair() -> None:
     with pytest.raises(IllegalTransition, match="diagnosis only"):
         check_transition("diagnosed", "repaired", "diagnosis")
     check_transition("diagnosed", "awaiting-approval", "diagnosis")
-    check_transition("awaiting-approval", "repaired", "diagnosis")
+    with pytest.raises(IllegalTransition, match="record their approval first"):
+        check_transition("awaiting-approval", "repaired", "diagnosis")  # approval not recorded
+    check_transition("awaiting-approval", "repaired", "repair")
 
 
 def test_a_handed_back_order_is_closed() -> None:
@@ -83,6 +86,7 @@ def test_a_full_repair_flow_is_recorded_with_who_and_when(store: Store) -> None:
     order_id = store.open_order(SERIAL, "won't heat", agreement="repair", by="desk", now=T0)
     store_run(store, filter_pump_failure(), order_id)
     _walk(store, order_id, "diagnosed", "repaired")
+    store.add_part(order_id, "B9300929", by="ada", now=T0 + timedelta(hours=2))
     store_run(store, passing_verification(), order_id)
     _walk(store, order_id, "verified", "handed-back", start=T0 + timedelta(hours=2))
     timeline = store.timeline(order_id)
@@ -103,13 +107,16 @@ def test_a_full_repair_flow_is_recorded_with_who_and_when(store: Store) -> None:
 def test_verified_needs_the_latest_finished_run_to_pass(store: Store) -> None:
     order_id = store.open_order(SERIAL, "won't heat", agreement="repair", now=T0)
     _walk(store, order_id, "diagnosed", "repaired")
-    with pytest.raises(IllegalTransition, match="latest: none"):
+    store.add_part(order_id, "B9300929", now=T0 + timedelta(hours=2))
+    with pytest.raises(IllegalTransition, match="no passing verify-filter-pump or full run"):
         store.set_status(order_id, "verified", now=T0 + timedelta(hours=3))
     store_run(store, passing_verification(), order_id)
-    store_run(store, filter_pump_failure(record_id="retest"), order_id)
-    with pytest.raises(IllegalTransition, match=r"latest: run \d+: fail"):
+    retest = replace(filter_pump_failure("retest"), started_at="2026-03-21T11:00:00+00:00")
+    store_run(store, retest, order_id)  # after the passing run: the latest, and it failed
+    with pytest.raises(IllegalTransition, match=r"run \d+ \(full\), ended fail"):
         store.set_status(order_id, "verified", now=T0 + timedelta(hours=3))
-    store_run(store, passing_verification(record_id="retest-2"), order_id)
+    retest_2 = replace(passing_verification("retest-2"), started_at="2026-03-21T12:00:00+00:00")
+    store_run(store, retest_2, order_id)
     assert store.set_status(order_id, "verified", now=T0 + timedelta(hours=3)).status == "verified"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -148,9 +149,11 @@ def test_the_service_desk_flow(capsys: pytest.CaptureFixture[str], db: Path) -> 
     ok(capsys, "order", "note", str(order_id), "pump was full of sand", *d)
     assert "repaired" in ok(capsys, "order", "status", str(order_id), "Repaired", *d)
     err = usage_error(capsys, "order", "status", str(order_id), "verified", *d)
-    assert "latest finished bench run must pass" in err
+    assert "has no passing verify-filter-pump or full run started after" in err
+    fitted = datetime.now(UTC).isoformat(timespec="seconds")  # the pump is in: verify it
     with Store(db) as store:
-        store_run(store, passing_verification(), order_id)
+        verification = replace(passing_verification(), started_at=fitted)
+        store_run(store, verification, order_id)
     ok(capsys, "order", "status", str(order_id), "verified", "--by", "ada", *d)
     shown = ok(capsys, "order", "show", str(order_id), *d)
     for text in (
@@ -160,7 +163,7 @@ def test_the_service_desk_flow(capsys: pytest.CaptureFixture[str], db: Path) -> 
         f"in warranty until {add_months(PURCHASED, 12)}: electrical part, original owner",
         "told: pump replaced",
         "pump was full of sand",
-        "verify-B9300929",
+        "verify-filter-pump",
         "desk",
         "ada",
     ):

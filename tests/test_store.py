@@ -215,7 +215,7 @@ def test_an_order_keeps_symptom_agreement_quote_and_timeline(store: Store) -> No
 
 def test_parts_are_checked_against_the_catalogue(store: Store) -> None:
     register(store)
-    order_id = store.open_order(SERIAL, "no bubbles", now=NOW)
+    order_id = store.open_order(SERIAL, "no bubbles", agreement="repair", now=NOW)
     store.add_part(order_id, "b9300929", 1, by="ada", now=NOW)
     store.add_part(order_id, "hoses", 2, now=NOW)
     assert [(p.part_number, p.quantity) for p in store.parts(order_id)] == [

@@ -3,7 +3,8 @@
 The status column is what the store says now: ``pass``/``fail``/``error`` for finished runs,
 ``running`` while the bench process lives, ``interrupted`` once it is gone without finishing.
 Unfinished runs are followed by the steps they completed, one line each (not squeezed into a
-table cell), since a half-finished diagnosis is still evidence.
+table cell), since a half-finished diagnosis is still evidence. A run on a simulated unit is
+marked ``SIMULATED UNIT`` beside its status: it is never evidence about the customer's box.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 
 from bench.cli.records_support import SafeTable, add_db_option, console, run_with_store
 from bench.records.database import NotFound
+from bench.records.display import display_time
 from bench.records.run_records import RunInfo
 from bench.records.store import Store
 from protocols.cli_support import EXIT_OK, Subcommand
@@ -34,7 +36,8 @@ def _history(store: Store, args: argparse.Namespace) -> int:
     runs = store.runs_for_unit(serial)
     if not runs and not store.has_unit(serial):
         raise NotFound(f"unknown unit serial {serial!r}")
-    out = console()
+    unfinished = [completed_steps(store, run) for run in runs if not run.finished]
+    out = console()  # everything read first: a damaged file is one line, not half a table
     if not runs:
         out.print(f"unit {serial}: no bench runs yet")
         return EXIT_OK
@@ -44,18 +47,17 @@ def _history(store: Store, args: argparse.Namespace) -> int:
     for run in runs:
         table.add_row(
             str(run.id),
-            run.started_at,
+            display_time(run.started_at),
             run.plan,
             "—" if run.order_id is None else str(run.order_id),
             run.operator,
-            run.status,
+            f"{run.status} SIMULATED UNIT" if run.simulated else run.status,
             str(run.steps_done),
             run.summary,
         )
     out.print(table)
-    for run in runs:
-        if not run.finished:
-            out.print(completed_steps(store, run), soft_wrap=True)
+    for line in unfinished:
+        out.print(line, soft_wrap=True)
     return EXIT_OK
 
 

@@ -1,8 +1,11 @@
-"""``spabench order ...``: the service desk — intake, status, contacts, parts, hand-back.
+"""``spabench order ...``: the service desk — intake, agreed work, status, contacts, parts,
+hand-back.
 
 Every change is time-stamped and carries who made it (``--by``, defaulting to the logged-in
-user), because a service order is evidence in a warranty dispute. Illegal status changes are
-refused with the reason and the allowed next steps (see :mod:`bench.records.orders`).
+user), because a service order is evidence in a warranty dispute. The workflow's rules live in
+the store (:mod:`bench.records.order_records`), so this command and the console cannot
+disagree: a refusal is one line with the reason and what to do instead. ``--received-at`` and
+``--at`` date an event in the past, for importing paper records.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from decimal import Decimal, InvalidOperation
 from bench.cli.records_support import SafeTable, add_db_option, console, run_with_store
 from bench.cli.unit import date_argument
 from bench.records.database import default_actor
+from bench.records.display import display_date, display_time
 from bench.records.orders import (
     AGREEMENTS,
     MAX_PART_QUANTITY,
     MAX_QUOTE_CENTS,
     STATUSES,
+    VIAS,
     Order,
     overdue_orders,
     overdue_reasons,
@@ -27,8 +32,12 @@ from bench.records.orders import (
 )
 from bench.records.store import Store
 from bench.records.warranty import explain
+from bench.records.workshop import load_workshop, part_label
 from protocols.cli_support import EXIT_OK, Subcommand
-from protocols.mspa.parts import PARTS
+from protocols.mspa.parts import lookup
+
+SIMULATED_UNIT = "SIMULATED UNIT"
+"""How a run on a simulated unit is marked wherever a person reads runs."""
 
 
 def quote_argument(text: str) -> int:
@@ -54,6 +63,20 @@ def id_argument(text: str) -> int:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def moment_argument(text: str) -> datetime:
+    """argparse type for a moment: ``YYYY-MM-DD HH:MM`` (this PC's local time) or ISO 8601,
+    with or without a UTC offset."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a moment (YYYY-MM-DD HH:MM or ISO 8601): {text!r}"
+        ) from None
+    if len(text.strip()) <= 10:
+        raise argparse.ArgumentTypeError(f"give the time too (YYYY-MM-DD HH:MM): {text!r}")
+    return moment if moment.tzinfo is not None else moment.astimezone()
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -70,6 +93,23 @@ def _by(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--by", default=None, help="who makes the change (default: you)")
 
 
+def _at(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--at",
+        type=moment_argument,
+        metavar="WHEN",
+        default=None,
+        help="when it happened, for importing paper records (YYYY-MM-DD HH:MM; default: now;"
+        " never before the order's previous event)",
+    )
+
+
+def _via(
+    parser: argparse.ArgumentParser, default: str | None, what: str, *, required: bool = False
+) -> None:
+    parser.add_argument("--via", choices=VIAS, default=default, required=required, help=what)
+
+
 def _configure(parser: argparse.ArgumentParser) -> None:
     add_db_option(parser)
     actions = parser.add_subparsers(dest="order_action", metavar="ACTION", required=True)
@@ -77,9 +117,22 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     opened = actions.add_parser("open", help="intake: open an order, print its id")
     opened.add_argument("--serial", required=True)
     opened.add_argument("--symptom", required=True, help="what the customer said, in their words")
-    opened.add_argument("--agreement", choices=AGREEMENTS, default="diagnosis")
+    opened.add_argument(
+        "--agreement",
+        choices=AGREEMENTS,
+        default="diagnosis",
+        help="what the customer agreed to at intake (change it later with 'order agree')",
+    )
     opened.add_argument("--quote", type=quote_argument, metavar="AMOUNT", default=None)
     opened.add_argument("--promised", type=date_argument, metavar="YYYY-MM-DD", default=None)
+    opened.add_argument(
+        "--received-at",
+        type=moment_argument,
+        metavar="WHEN",
+        default=None,
+        help="backdated intake, for importing paper records (YYYY-MM-DD HH:MM; not in the"
+        " future, not before the purchase date)",
+    )
     _by(opened)
 
     show = actions.add_parser("show", help="an order with its timeline, contacts, parts, runs")
@@ -92,18 +145,56 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     status = actions.add_parser("status", help="change an order's status")
     status.add_argument("id", type=id_argument)
     status.add_argument("new_status", metavar="NEW_STATUS", help=" | ".join(STATUSES))
-    status.add_argument("--note", default="")
+    status.add_argument(
+        "--note", default="", help="what was done (verified without a part: why none was needed)"
+    )
+    _via(
+        status,
+        None,
+        "how the customer was told (awaiting-approval: the quote sent; handed-back: default "
+        "in-person)",
+    )
+    status.add_argument(
+        "--simulated",
+        action="store_true",
+        help="verified: accept a run on a simulated unit (the timeline then says so)",
+    )
+    _at(status)
     _by(status)
 
     contact = actions.add_parser("contact", help="record a contact with the customer")
     contact.add_argument("id", type=id_argument)
     contact.add_argument("--note", default="")
+    _via(contact, "other", "how (default: other)")
+    _at(contact)
     _by(contact)
 
-    part = actions.add_parser("part", help="record a replaced part")
+    agree = actions.add_parser(
+        "agree", help="record what the customer agreed to (work, parts, quote): logged"
+    )
+    agree.add_argument("id", type=id_argument)
+    agree.add_argument("--work", choices=AGREEMENTS, required=True, help="the agreed work")
+    agree.add_argument(
+        "--part",
+        dest="parts",
+        action="append",
+        default=[],
+        metavar="PN",
+        help="limit the repair to this part (repeat; none: any part, up to the quote)",
+    )
+    agree.add_argument(
+        "--quote", type=quote_argument, metavar="AMOUNT", default=None, help="default: unchanged"
+    )
+    _via(agree, None, "how the customer agreed", required=True)
+    agree.add_argument("--note", required=True, help="what the customer agreed to, in words")
+    _at(agree)
+    _by(agree)
+
+    part = actions.add_parser("part", help="record a fitted part (agreed work only)")
     part.add_argument("id", type=id_argument)
     part.add_argument("--part", required=True, metavar="PN", help="part number")
     part.add_argument("--qty", type=positive_int, default=1)
+    _at(part)
     _by(part)
 
     note = actions.add_parser("note", help="add a note to an order")
@@ -111,12 +202,16 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     note.add_argument("text")
     _by(note)
 
-    close = actions.add_parser("close", help="hand the unit back (status handed-back)")
+    close = actions.add_parser(
+        "close", help="hand the unit back (status handed-back; a repair must be verified)"
+    )
     close.add_argument("id", type=id_argument)
     close.add_argument("--note", default="")
+    _via(close, "in-person", "how it was handed back (default: in-person)")
+    _at(close)
     _by(close)
 
-    for sub in (opened, show, listing, status, contact, part, note, close):
+    for sub in (opened, show, listing, status, contact, agree, part, note, close):
         add_db_option(sub)
 
 
@@ -132,75 +227,75 @@ def _open(store: Store, args: argparse.Namespace) -> int:
         quote_cents=args.quote,
         promised=args.promised,
         by=_actor(args),
+        now=args.received_at,
     )
     print(order_id)
     return EXIT_OK
 
 
-def _local(moment: datetime) -> str:
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
 def _show(store: Store, args: argparse.Namespace) -> int:
     order = store.order(args.id)
     unit = store.unit(order.unit_serial)
+    workshop = load_workshop()
+    # Everything read before anything is printed: a damaged file is one line, not half a page.
+    verified = store.verification(order.id)
+    events = store.events(order.id)
+    parts = store.parts(order.id)
+    runs = store.runs_for_order(order.id)
     out = console()
     now = datetime.now().astimezone()
     facts = SafeTable(show_header=False, box=None)
     facts.add_row("order", str(order.id))
     facts.add_row("unit", f"{unit.serial} ({unit.profile}, owner {unit.owner or '—'})")
-    facts.add_row("opened", f"{_local(order.opened_at)} by {order.opened_by or '—'}")
+    facts.add_row("opened", f"{display_time(order.opened_at)} by {order.opened_by or '—'}")
     facts.add_row("symptom", order.symptom)
-    facts.add_row("agreement", order.agreement)
-    if order.quote_cents is not None and order.quote_date is not None:
-        facts.add_row("quote", f"{order.quote_text} on {order.quote_date.isoformat()}")
-    facts.add_row("promised", order.promised.isoformat() if order.promised else "—")
+    facts.add_row("agreement", order.agreement_text)
+    if order.quote_cents is not None:
+        amount = f"{workshop.currency} {order.quote_text}".strip()
+        facts.add_row("quote", f"{amount} on {display_date(order.quote_date)}")
+    facts.add_row("promised", display_date(order.promised))
     facts.add_row("status", status_label(order.status))
+    if verified is not None:
+        mark = f" — {SIMULATED_UNIT}" if verified.simulated else ""
+        facts.add_row(
+            "verified by",
+            f"run {verified.id} {verified.plan} {verified.status} "
+            f"({display_time(verified.started_at)}){mark}",
+        )
     for reason in overdue_reasons(order, now):
         facts.add_row("OVERDUE", reason)
     out.print(facts)
 
     timeline = SafeTable(title="timeline")
-    for column in ("when", "status", "by", "note"):
+    for column in ("when", "what", "by"):
         timeline.add_column(column)
-    for change in store.timeline(order.id):
-        timeline.add_row(_local(change.at), status_label(change.status), change.by, change.note)
+    for event in events:
+        timeline.add_row(display_time(event.at), event.text, event.by)
     out.print(timeline)
 
-    contacts = store.contacts(order.id)
-    if contacts:
-        table = SafeTable(title="customer contacts")
-        for column in ("when", "by", "note"):
-            table.add_column(column)
-        for contact in contacts:
-            table.add_row(_local(contact.at), contact.by, contact.note)
-        out.print(table)
-    parts = store.parts(order.id)
     if parts:
         on = order.opened_at.astimezone().date()
         table = SafeTable(title="parts replaced")
-        for column in ("part", "name", "qty", "warranty"):
+        for column in ("part", "qty", "fitted", "warranty"):
             table.add_column(column)
         for replaced in parts:
-            part = PARTS[replaced.part_number]
+            part = lookup(replaced.part_number)
             warranty = explain(unit.purchase_date, part.part_class, unit.original_owner, on)[1]
             table.add_row(
-                part.number,
-                part.label.removeprefix(part.number + " "),
+                part_label(part, workshop),
                 str(replaced.quantity),
+                display_time(replaced.at),
                 warranty,
             )
         out.print(table)
-    runs = store.runs_for_order(order.id)
     if runs:
         table = SafeTable(title="bench runs")
         for column in ("run", "started", "plan", "status", "summary"):
             table.add_column(column)
         for run in runs:
-            table.add_row(str(run.id), run.started_at, run.plan, run.status, run.summary)
+            summary = f"{SIMULATED_UNIT}: {run.summary}" if run.simulated else run.summary
+            table.add_row(str(run.id), display_time(run.started_at), run.plan, run.status, summary)
         out.print(table)
-    for note in store.notes(order_id=order.id):
-        out.print(f"note {_local(note.at)} {note.by}: {note.text}")
     return EXIT_OK
 
 
@@ -227,10 +322,10 @@ def _list(store: Store, args: argparse.Namespace) -> int:
         row = [
             str(order.id),
             order.unit_serial,
-            _local(order.opened_at),
+            display_time(order.opened_at),
             status_label(order.status),
-            order.promised.isoformat() if order.promised else "—",
-            _local(order.first_contact_at) if order.first_contact_at else "never",
+            display_date(order.promised),
+            display_time(order.first_contact_at, empty="never"),
             order.symptom,
         ]
         if args.overdue:
@@ -241,20 +336,49 @@ def _list(store: Store, args: argparse.Namespace) -> int:
 
 
 def _status(store: Store, args: argparse.Namespace) -> int:
-    order = store.set_status(args.id, args.new_status, by=_actor(args), note=args.note)
+    order = store.set_status(
+        args.id,
+        args.new_status,
+        by=_actor(args),
+        note=args.note,
+        now=args.at,
+        via=args.via,
+        allow_simulated=args.simulated,
+    )
     print(f"order {order.id}: {status_label(order.status)}")
+    if order.status == "verified":
+        verified = store.verification(order.id)
+        if verified is not None and verified.simulated:
+            print(f"order {order.id}: the verification ran on a {SIMULATED_UNIT}")
     return EXIT_OK
 
 
 def _contact(store: Store, args: argparse.Namespace) -> int:
-    store.add_contact(args.id, by=_actor(args), note=args.note)
+    store.add_contact(args.id, by=_actor(args), note=args.note, now=args.at, via=args.via)
     print(f"order {args.id}: customer contact recorded")
     return EXIT_OK
 
 
+def _agree(store: Store, args: argparse.Namespace) -> int:
+    change = store.amend_agreement(
+        args.id,
+        args.work,
+        parts=args.parts,
+        quote_cents=args.quote,
+        via=args.via,
+        note=args.note,
+        by=_actor(args),
+        now=args.at,
+    )
+    print(f"order {args.id}: agreed {change.after.text} (was {change.before.text})")
+    return EXIT_OK
+
+
 def _part(store: Store, args: argparse.Namespace) -> int:
-    replaced = store.add_part(args.id, args.part, args.qty, by=_actor(args))
-    print(f"order {args.id}: replaced {replaced.quantity} × {PARTS[replaced.part_number].label}")
+    workshop = load_workshop()  # a bad workshop file is refused before anything is stored
+    replaced = store.add_part(args.id, args.part, args.qty, by=_actor(args), now=args.at)
+    label = part_label(lookup(replaced.part_number), workshop)
+    print(f"order {args.id}: replaced {replaced.quantity} × {label}")
     return EXIT_OK
 
 
@@ -265,7 +389,9 @@ def _note(store: Store, args: argparse.Namespace) -> int:
 
 
 def _close(store: Store, args: argparse.Namespace) -> int:
-    order = store.set_status(args.id, "handed-back", by=_actor(args), note=args.note)
+    order = store.set_status(
+        args.id, "handed-back", by=_actor(args), note=args.note, now=args.at, via=args.via
+    )
     print(f"order {order.id}: {status_label(order.status)}")
     return EXIT_OK
 
@@ -278,6 +404,7 @@ _ACTIONS = {
     "list": _list,
     "status": _status,
     "contact": _contact,
+    "agree": _agree,
     "part": _part,
     "note": _note,
     "close": _close,

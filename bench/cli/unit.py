@@ -19,6 +19,7 @@ from bench.cli.records_support import (
     run_with_store,
 )
 from bench.records.database import utc_now
+from bench.records.display import display_date, display_time
 from bench.records.orders import status_label
 from bench.records.store import Store
 from bench.records.warranty import explain
@@ -83,11 +84,13 @@ def _add(store: Store, args: argparse.Namespace) -> int:
 
 def _show(store: Store, args: argparse.Namespace) -> int:
     unit = store.unit(args.serial)
+    orders = store.orders(serial=unit.serial)  # everything read before anything is printed:
+    runs = store.runs_for_unit(unit.serial)  # a damaged file is one line, not half a page
     out = console()
     facts = SafeTable(show_header=False, box=None)
     facts.add_row("serial", unit.serial)
     facts.add_row("profile", unit.profile)
-    facts.add_row("purchased", unit.purchase_date.isoformat())
+    facts.add_row("purchased", display_date(unit.purchase_date))
     facts.add_row("owner", unit.owner or "—")
     facts.add_row("original owner", "yes" if unit.original_owner else "no")
     today = utc_now().astimezone().date()
@@ -95,7 +98,6 @@ def _show(store: Store, args: argparse.Namespace) -> int:
         _, explanation = explain(unit.purchase_date, part_class, unit.original_owner, today)
         facts.add_row(f"warranty ({part_class}) today", explanation)
     out.print(facts)
-    orders = store.orders(serial=unit.serial)
     if orders:
         table = SafeTable(title="orders")
         for column in ("order", "opened", "status", "symptom"):
@@ -103,17 +105,20 @@ def _show(store: Store, args: argparse.Namespace) -> int:
         for order in orders:
             table.add_row(
                 str(order.id),
-                order.opened_at.astimezone().strftime("%Y-%m-%d"),
+                display_time(order.opened_at),
                 status_label(order.status),
                 order.symptom,
             )
         out.print(table)
-    runs = store.runs_for_unit(unit.serial)
     if runs:
         last = runs[-1]
+        simulated = sum(run.simulated for run in runs)
+        of_which = f", {simulated} on a SIMULATED UNIT" if simulated else ""
+        mark = " SIMULATED UNIT" if last.simulated else ""
         out.print(
-            f"{len(runs)} bench run(s); latest: run {last.id} {last.plan} {last.status} "
-            f"({last.started_at}) — see 'spabench history {unit.serial}'"
+            f"{len(runs)} bench run(s){of_which}; latest: run {last.id} {last.plan} "
+            f"{last.status}{mark} ({display_time(last.started_at)}) — see "
+            f"'spabench history {unit.serial}'"
         )
     else:
         out.print("no bench runs yet")

@@ -6,7 +6,8 @@ split by concern: :mod:`bench.records.database` opens and checks the file (schem
 :mod:`bench.records.order_records` and :mod:`bench.records.run_records` keep units, orders and
 runs (:mod:`bench.records.liveness` tells a live run from an interrupted one), and
 :class:`bench.records.store.Store` is all three on one connection. The order rules
-(:mod:`bench.records.orders`) and the warranty terms (:mod:`bench.records.warranty`) decide
+(:mod:`bench.records.orders`, and :mod:`bench.records.verification` for which runs verify a
+repair) and the warranty terms (:mod:`bench.records.warranty`) decide
 what may happen next and import no persistence; :mod:`bench.records.exports` gives a record
 its canonical JSON and checksum, and :mod:`bench.records.customer_report` renders the page a
 customer reads from its template. This room reads the test room's

@@ -1,31 +1,59 @@
-"""Orders as kept: intake, the status timeline, customer contacts, parts replaced, notes.
+"""Orders as kept: intake, the status timeline, the agreed work, customer contacts, parts
+replaced, notes.
 
-The rules an order follows (which status may follow which, when an order is overdue) are
-:mod:`bench.records.orders`; this module stores what happened and asks those rules before
-writing a status change, so no caller can store a change the flow forbids. One rule needs the
-runs table: ``verified`` requires the order's latest finished bench run to have passed.
+The rules an order follows (which status may follow which, what the agreed work covers, when
+an order is overdue) are :mod:`bench.records.orders`; which runs verify a repair is
+:mod:`bench.records.verification`. This module stores what happened and asks those rules
+before writing, so no caller (the CLI, the console) can store what the workflow forbids; the
+schema's triggers (migration 0003) re-check the same rules for any other writer:
+
+* a part is recorded only on an order whose agreed work covers it, and before ``verified``;
+* the agreement changes only through :meth:`OrderRecords.amend_agreement`, logged with what it
+  was before, and itself a customer contact;
+* ``verified`` names the passing run that demonstrated the unit working
+  (:meth:`OrderRecords.verification`); hand-back after a repair needs ``verified``;
+* asking for approval (``awaiting-approval``) and hand-back are customer contacts;
+* an order's dated events (status, contact, part, agreement) never go back in time and are
+  never in the future; intake may be backdated (paper records), not before the purchase.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from bench.records.database import NotFound, StoreError, from_db, to_db, utc_now
+from bench.records.display import display_date, display_time
 from bench.records.orders import (
     AGREEMENTS,
     FINAL_STATUS,
+    MAX_QUOTE_CENTS,
     Agreement,
     IllegalTransition,
     Order,
     Status,
+    Via,
+    agreement_refuses_part,
     check_transition,
+    hand_back_problem,
     parse_status,
+    parse_via,
+    status_label,
 )
+from bench.records.run_records import RunInfo, RunRecords
 from bench.records.unit_records import UnitRecords
+from bench.records.verification import NotVerified, check_verification
+from bench.records.workshop import Workshop, part_label
 from protocols.mspa.parts import lookup
+
+FUTURE_SLACK = timedelta(minutes=5)
+"""How far ahead of this PC's clock an event may be dated (clocks of two benches differ)."""
+SIMULATED_MARK = "SIMULATED"
+"""In a ``verified`` note when the verifying run was on a simulated unit (SQL checks it)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +62,8 @@ class StatusChange:
     at: datetime
     by: str
     note: str
+    run_id: int | None = None
+    """For ``verified``: the run that demonstrated the unit working."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +71,53 @@ class Contact:
     at: datetime
     by: str
     note: str
+    via: Via = "other"
+
+
+@dataclass(frozen=True)
+class Terms:
+    """An agreement as it stood: the work, the parts it is limited to, the quote."""
+
+    agreement: Agreement
+    parts: tuple[str, ...]
+    quote_cents: int | None
+
+    @property
+    def text(self) -> str:
+        """``diagnosis only`` / ``repair of B9300929, quote 89.50``."""
+        work = "diagnosis only" if self.agreement == "diagnosis" else "repair"
+        if self.agreement == "repair" and self.parts:
+            work += f" of {', '.join(self.parts)}"
+        if self.quote_cents is not None:
+            work += f", quote {self.quote_cents // 100}.{self.quote_cents % 100:02d}"
+        return work
+
+
+@dataclass(frozen=True)
+class AgreementChange:
+    """One amendment of the agreed work: who, when, how the customer agreed, before → after."""
+
+    id: int
+    order_id: int
+    at: datetime
+    by: str
+    via: Via
+    note: str
+    before: Terms
+    after: Terms
+
+
+EventKind = Literal["status", "agreement", "contact", "part", "note"]
+
+
+@dataclass(frozen=True)
+class OrderEvent:
+    """One line of an order's whole timeline (:meth:`OrderRecords.events`)."""
+
+    at: datetime
+    kind: EventKind
+    by: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -64,7 +141,7 @@ class Note:
 
 _ORDER_COLUMNS = """
     o.id, o.unit_serial, o.opened_at, o.opened_by, o.symptom, o.agreement, o.quote_cents,
-    o.quote_date, o.promised_date, o.status, o.status_at,
+    o.quote_date, o.promised_date, o.status, o.status_at, o.agreed_parts,
     (SELECT min(c.at) FROM contacts c WHERE c.order_id = o.id) AS first_contact_at
 """
 
@@ -85,12 +162,70 @@ def _order(row: sqlite3.Row) -> Order:
         first_contact_at=None
         if row["first_contact_at"] is None
         else from_db(row["first_contact_at"]),
+        agreed_parts=tuple(json.loads(row["agreed_parts"])),
     )
 
 
-class OrderRecords(UnitRecords):
+def _terms(agreement: Agreement, parts_json: str, quote_cents: int | None) -> Terms:
+    return Terms(agreement, tuple(json.loads(parts_json)), quote_cents)
+
+
+def _check_quote(quote_cents: int | None) -> None:
+    if quote_cents is not None and not 0 <= quote_cents <= MAX_QUOTE_CENTS:
+        raise ValueError(f"the quote must be 0–{MAX_QUOTE_CENTS // 100} (in cents: {quote_cents})")
+
+
+def _contact_note(status: Status, order: Order) -> str:
+    """What a status that is a customer contact told them, when the technician wrote nothing."""
+    if status == "handed-back":
+        return "unit handed back"
+    quote = f" (quote {order.quote_text})" if order.quote_text else ""
+    return f"asked for approval of the repair{quote}"
+
+
+def _key(number: str) -> str:
+    """A stored part number as the catalogue keys it now (old keys are aliases)."""
+    try:
+        return lookup(number).number
+    except KeyError:
+        return number
+
+
+def _label(number: str) -> str:
+    """A part as the store's messages name it (no workshop codes: the store reads no config)."""
+    try:
+        return part_label(lookup(number), Workshop())
+    except KeyError:
+        return number
+
+
+class OrderRecords(UnitRecords, RunRecords):
     """The ``orders`` table and what hangs off an order (``order_status``, ``contacts``,
-    ``parts_replaced``, ``notes``); orders are for registered units, hence the base class."""
+    ``agreement_changes``, ``parts_replaced``, ``notes``); orders are for registered units and
+    are verified by runs, hence the base classes."""
+
+    @staticmethod
+    def _moment(now: datetime | None) -> datetime:
+        """The moment of an event: ``now`` (aware; may be backdated) or this PC's clock."""
+        at = now or utc_now()
+        if at.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        if at > utc_now() + FUTURE_SLACK:
+            raise ValueError(f"{display_time(at)} is in the future")
+        return at
+
+    def _check_in_time_order(
+        self, conn: sqlite3.Connection, order_id: int, at: datetime, what: str
+    ) -> None:
+        """An order's events are entered in the order they happened (imports included)."""
+        row = conn.execute(
+            "SELECT max(at) AS last FROM order_events WHERE order_id = ?", (order_id,)
+        ).fetchone()
+        if row["last"] is not None and to_db(at) < row["last"]:
+            raise ValueError(
+                f"{what} at {display_time(at)} cannot be earlier than the order's previous "
+                f"event ({display_time(from_db(row['last']))})"
+            )
 
     def _order_status(self, order_id: int) -> str:
         """The order's current status; NotFound if there is no such order."""
@@ -111,19 +246,26 @@ class OrderRecords(UnitRecords):
         by: str = "",
         now: datetime | None = None,
     ) -> int:
-        """Intake: a new order in status ``received``; returns its id."""
+        """Intake: a new order in status ``received``; returns its id.
+
+        ``now`` backdates the intake (paper records being imported): never in the future,
+        never before the unit was bought.
+        """
         symptom = symptom.strip()
         if not symptom:
             raise ValueError("the customer's symptom is empty: write what they said")
         if agreement not in AGREEMENTS:
             raise ValueError(f"agreement must be one of {', '.join(AGREEMENTS)}")
-        if quote_cents is not None and quote_cents < 0:
-            raise ValueError("the quote cannot be negative")
-        opened = now or utc_now()
+        _check_quote(quote_cents)
+        opened = self._moment(now)
         if promised is not None and promised < opened.date():
             raise ValueError(f"the promised date {promised.isoformat()} is in the past")
-        if not self.has_unit(serial):
-            raise NotFound(f"unknown unit serial {serial!r}")
+        unit = self.unit(serial)
+        if opened.date() < unit.purchase_date:
+            raise ValueError(
+                f"intake {display_time(opened)} is before the unit was bought "
+                f"({display_date(unit.purchase_date)})"
+            )
         with self._write() as conn:
             cursor = conn.execute(
                 "INSERT INTO orders (unit_serial, opened_at, opened_by, symptom, agreement,"
@@ -185,10 +327,13 @@ class OrderRecords(UnitRecords):
     def timeline(self, order_id: int) -> list[StatusChange]:
         self.order(order_id)
         rows = self._conn.execute(
-            "SELECT status, at, by, note FROM order_status WHERE order_id = ? ORDER BY id",
+            "SELECT status, at, by, note, run_id FROM order_status WHERE order_id = ? ORDER BY id",
             (order_id,),
         ).fetchall()
-        return [StatusChange(r["status"], from_db(r["at"]), r["by"], r["note"]) for r in rows]
+        return [
+            StatusChange(r["status"], from_db(r["at"]), r["by"], r["note"], r["run_id"])
+            for r in rows
+        ]
 
     def set_status(
         self,
@@ -198,54 +343,211 @@ class OrderRecords(UnitRecords):
         by: str = "",
         note: str = "",
         now: datetime | None = None,
+        via: str | None = None,
+        allow_simulated: bool = False,
     ) -> Order:
         """Move an order along its flow (:data:`bench.records.orders.TRANSITIONS`).
 
-        ``verified`` additionally needs the order's latest finished bench run to have passed:
-        the customer report shows that run as proof the unit works.
+        ``verified`` needs runs that demonstrate the repair (:mod:`bench.records.verification`;
+        a run on a simulated unit only with ``allow_simulated``, and the note then says so);
+        the run is stored with the status (:meth:`verification`). ``handed-back`` after a
+        repair needs ``verified``. ``awaiting-approval`` (the quote is sent) and
+        ``handed-back`` are customer contacts, logged with ``via`` (default ``other`` /
+        ``in-person``).
         """
         new = parse_status(status)
-        at = now or utc_now()
+        at = self._moment(now)
+        if via is not None and new not in ("awaiting-approval", "handed-back"):
+            raise ValueError(
+                "--via belongs to a status that is a customer contact "
+                "(awaiting-approval, handed-back); log other contacts with 'order contact'"
+            )
+        channel = parse_via(via or ("in-person" if new == "handed-back" else "other"))
         with self._write() as conn:
             order = self.order(order_id)
-            check_transition(order.status, new, order.agreement)
-            if at < order.status_at:
+            check_transition(order.status, new, order.agreement, order_id=order_id)
+            if to_db(at) < to_db(order.status_at):
                 raise ValueError("a status change cannot be earlier than the previous one")
+            self._check_in_time_order(conn, order_id, at, "the status change")
+            run_id = None
             if new == "verified":
-                latest = conn.execute(
-                    "SELECT id, verdict FROM runs WHERE order_id = ? AND verdict != 'running'"
-                    " ORDER BY id DESC LIMIT 1",
-                    (order_id,),
-                ).fetchone()
-                if latest is None or latest["verdict"] != "pass":
-                    found = "none" if latest is None else f"run {latest['id']}: {latest['verdict']}"
-                    raise IllegalTransition(
-                        f"cannot mark order {order_id} verified: its latest finished bench run "
-                        f"must pass (latest: {found})"
-                    )
+                run_id, note = self._verify(order, note, allow_simulated)
+            if new == "handed-back":
+                problem = hand_back_problem(
+                    order.status,
+                    parts_fitted=bool(self.parts(order_id)),
+                    was_repaired=any(c.status == "repaired" for c in self.timeline(order_id)),
+                )
+                if problem is not None:
+                    raise IllegalTransition(f"cannot hand back order {order_id}: {problem}")
             conn.execute(
-                "INSERT INTO order_status (order_id, status, at, by, note) VALUES (?, ?, ?, ?, ?)",
-                (order_id, new, to_db(at), by, note),
+                "INSERT INTO order_status (order_id, status, at, by, note, run_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (order_id, new, to_db(at), by, note, run_id),
             )
+            if new in ("awaiting-approval", "handed-back"):
+                said = note or _contact_note(new, order)
+                conn.execute(
+                    "INSERT INTO contacts (order_id, at, by, note, via) VALUES (?, ?, ?, ?, ?)",
+                    (order_id, to_db(at), by, said, channel),
+                )
         return replace(order, status=new, status_at=at.astimezone(UTC))
 
+    def _verify(self, order: Order, note: str, allow_simulated: bool) -> tuple[int, str]:
+        """The run that verifies ``order`` and the status note that says how."""
+        timeline = self.timeline(order.id)
+        repaired = [change for change in timeline if change.status == "repaired"]
+        runs = self.runs_for_order(order.id)
+        fitted = self.parts(order.id)
+        try:
+            verified = check_verification(
+                order_id=order.id,
+                serial=order.unit_serial,
+                runs=runs,
+                parts=[(_key(p.part_number), _label(p.part_number), p.at) for p in fitted],
+                repaired_at=repaired[-1].at if repaired else order.status_at,
+                reason_without_parts=note or (repaired[-1].note if repaired else ""),
+                allow_simulated=allow_simulated,
+            )
+        except NotVerified as error:
+            raise IllegalTransition(str(error)) from None
+        how = verified.describe({run.id: run.plan for run in runs})
+        if verified.simulated:
+            how += f" — {SIMULATED_MARK} UNIT: the verification ran on a simulated unit"
+        return verified.run_id, f"{note}; {how}" if note else how
+
+    def verification(self, order_id: int) -> RunInfo | None:
+        """The run that verified the order (status ``verified``), or None if it never was."""
+        self.order(order_id)
+        row = self._one(
+            "SELECT run_id FROM order_status WHERE order_id = ? AND status = 'verified'"
+            " ORDER BY id DESC LIMIT 1",
+            (order_id,),
+        )
+        return None if row is None or row["run_id"] is None else self.run(row["run_id"])
+
     def add_contact(
-        self, order_id: int, *, by: str = "", note: str = "", now: datetime | None = None
+        self,
+        order_id: int,
+        *,
+        by: str = "",
+        note: str = "",
+        now: datetime | None = None,
+        via: str = "other",
     ) -> Contact:
-        at = now or utc_now()
+        """Log a contact with the customer (``via`` how: phone, email, in-person, ...)."""
+        channel = parse_via(via)
+        at = self._moment(now)
         self._order_status(order_id)
         with self._write() as conn:
+            self._check_in_time_order(conn, order_id, at, "the contact")
             conn.execute(
-                "INSERT INTO contacts (order_id, at, by, note) VALUES (?, ?, ?, ?)",
-                (order_id, to_db(at), by, note),
+                "INSERT INTO contacts (order_id, at, by, note, via) VALUES (?, ?, ?, ?, ?)",
+                (order_id, to_db(at), by, note, channel),
             )
-        return Contact(at, by, note)
+        return Contact(at, by, note, channel)
 
     def contacts(self, order_id: int) -> list[Contact]:
         rows = self._conn.execute(
-            "SELECT at, by, note FROM contacts WHERE order_id = ? ORDER BY at, id", (order_id,)
+            "SELECT at, by, note, via FROM contacts WHERE order_id = ? ORDER BY at, id",
+            (order_id,),
         ).fetchall()
-        return [Contact(from_db(r["at"]), r["by"], r["note"]) for r in rows]
+        return [Contact(from_db(r["at"]), r["by"], r["note"], r["via"]) for r in rows]
+
+    # ---------------------------------------------------------------------- agreement
+
+    def amend_agreement(
+        self,
+        order_id: int,
+        agreement: str,
+        *,
+        parts: Iterable[str] = (),
+        quote_cents: int | None = None,
+        via: str,
+        note: str,
+        by: str = "",
+        now: datetime | None = None,
+    ) -> AgreementChange:
+        """The customer agreed to new terms: ``agreement`` (``diagnosis`` / ``repair``), a
+        repair limited to ``parts`` (empty: any part, up to the quote), ``quote_cents``
+        (None: the quote stays). Logged with the terms before, and as a customer contact
+        made ``via`` how they agreed, with ``note`` saying what they agreed to."""
+        if agreement not in AGREEMENTS:
+            raise ValueError(
+                f"agreed work must be one of {', '.join(AGREEMENTS)}, got {agreement!r}"
+            )
+        numbers = tuple(dict.fromkeys(lookup(number).number for number in parts))
+        if agreement == "diagnosis" and numbers:
+            raise ValueError("a diagnosis-only agreement covers no parts: agree to a repair")
+        channel = parse_via(via)
+        note = note.strip()
+        if not note:
+            raise ValueError("say what the customer agreed to (--note)")
+        _check_quote(quote_cents)
+        at = self._moment(now)
+        with self._write() as conn:
+            order = self.order(order_id)
+            if order.status == FINAL_STATUS:
+                raise StoreError(f"order {order_id} is handed back; open a new order")
+            fitted = [p.part_number for p in self.parts(order_id)]
+            uncovered = [
+                number
+                for number in dict.fromkeys(fitted)
+                if agreement != "repair" or (numbers and number not in numbers)
+            ]
+            if uncovered:
+                raise StoreError(
+                    f"order {order_id}: the new agreement must cover the parts already fitted "
+                    f"({', '.join(_label(n) for n in uncovered)})"
+                )
+            self._check_in_time_order(conn, order_id, at, "the agreement")
+            quote = order.quote_cents if quote_cents is None else quote_cents
+            before = Terms(order.agreement, order.agreed_parts, order.quote_cents)
+            after = Terms(agreement, numbers, quote)
+            contact = conn.execute(
+                "INSERT INTO contacts (order_id, at, by, note, via) VALUES (?, ?, ?, ?, ?)",
+                (order_id, to_db(at), by, note, channel),
+            ).lastrowid
+            cursor = conn.execute(
+                "INSERT INTO agreement_changes (order_id, at, by, contact_id, before_agreement,"
+                " before_parts, before_quote_cents, agreement, parts, quote_cents)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    order_id,
+                    to_db(at),
+                    by,
+                    contact,
+                    before.agreement,
+                    json.dumps(list(before.parts)),
+                    before.quote_cents,
+                    after.agreement,
+                    json.dumps(list(after.parts)),
+                    after.quote_cents,
+                ),
+            )
+        assert cursor.lastrowid is not None
+        return AgreementChange(cursor.lastrowid, order_id, at, by, channel, note, before, after)
+
+    def agreement_changes(self, order_id: int) -> list[AgreementChange]:
+        """Every amendment of the order's agreement, oldest first."""
+        rows = self._conn.execute(
+            "SELECT a.*, c.via, c.note FROM agreement_changes a"
+            " JOIN contacts c ON c.id = a.contact_id WHERE a.order_id = ? ORDER BY a.id",
+            (order_id,),
+        ).fetchall()
+        return [
+            AgreementChange(
+                r["id"],
+                r["order_id"],
+                from_db(r["at"]),
+                r["by"],
+                r["via"],
+                r["note"],
+                _terms(r["before_agreement"], r["before_parts"], r["before_quote_cents"]),
+                _terms(r["agreement"], r["parts"], r["quote_cents"]),
+            )
+            for r in rows
+        ]
 
     def add_part(
         self,
@@ -256,14 +558,31 @@ class OrderRecords(UnitRecords):
         by: str = "",
         now: datetime | None = None,
     ) -> PartReplaced:
-        """Record a replaced part; the number must be in :mod:`protocols.mspa.parts`."""
+        """Record a fitted part (a number of :mod:`protocols.mspa.parts`): only on an order
+        whose agreed work covers it, and before the order is verified."""
         part = lookup(part_number)
         if quantity < 1:
             raise ValueError(f"quantity must be at least 1, got {quantity}")
-        at = now or utc_now()
-        if self._order_status(order_id) == FINAL_STATUS:
-            raise StoreError(f"order {order_id} is handed back; open a new order")
+        at = self._moment(now)
         with self._write() as conn:
+            order = self.order(order_id)
+            if order.status == FINAL_STATUS:
+                raise StoreError(f"order {order_id} is handed back; open a new order")
+            if order.status == "verified":
+                raise StoreError(
+                    f"order {order_id} is verified: a part fitted now would not be; "
+                    "hand the unit back and open a new order for further work"
+                )
+            refused = agreement_refuses_part(order, part.number)
+            if refused is not None:
+                wanted = [*order.agreed_parts, part.number] if order.agreed_parts else [part.number]
+                flags = " ".join(f"--part {number}" for number in wanted)
+                raise StoreError(
+                    f"order {order_id}: cannot record {_label(part.number)}: {refused}; "
+                    f"record the customer's agreement first: 'spabench order agree {order_id} "
+                    f'--work repair {flags} --via phone --note "..."\''
+                )
+            self._check_in_time_order(conn, order_id, at, "the part")
             conn.execute(
                 "INSERT INTO parts_replaced (order_id, part_number, quantity, at, by)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -322,3 +641,46 @@ class OrderRecords(UnitRecords):
             )
             for r in rows
         ]
+
+    # ------------------------------------------------------------------------ timeline
+
+    def events(self, order_id: int) -> list[OrderEvent]:
+        """Everything that happened to the order, oldest first, one line each: status
+        changes, agreement changes (with how the customer agreed), other customer contacts,
+        parts fitted and notes — the timeline ``order show`` and the console print."""
+        self.order(order_id)
+        rows = self._conn.execute(
+            "SELECT at, by, note, via FROM contacts c WHERE order_id = ? AND NOT EXISTS"
+            " (SELECT 1 FROM agreement_changes a WHERE a.contact_id = c.id) ORDER BY id",
+            (order_id,),
+        ).fetchall()
+        contacts = [(from_db(r["at"]), r["by"], r["note"], r["via"]) for r in rows]
+        events: list[OrderEvent] = []
+        for change in self.timeline(order_id):
+            label = status_label(change.status)
+            if change.status in ("awaiting-approval", "handed-back"):
+                # the contact the status made (same moment) is told on the status's line
+                made = next((c for c in contacts if c[0] == change.at and c[1] == change.by), None)
+                if made is not None:
+                    contacts.remove(made)
+                    label += f" ({made[3]})"
+                    if not change.note:
+                        label += f": {made[2]}"
+            text = label + (f": {change.note}" if change.note else "")
+            events.append(OrderEvent(change.at, "status", change.by, text))
+        for amended in self.agreement_changes(order_id):
+            text = (
+                f"agreement ({amended.via}): {amended.before.text} → {amended.after.text}"
+                f" — {amended.note}"
+            )
+            events.append(OrderEvent(amended.at, "agreement", amended.by, text))
+        for at, by, note, via in contacts:
+            text = f"contact ({via})" + (f": {note}" if note else "")
+            events.append(OrderEvent(at, "contact", by, text))
+        for fitted in self.parts(order_id):
+            text = f"part fitted: {fitted.quantity} × {_label(fitted.part_number)}"
+            events.append(OrderEvent(fitted.at, "part", fitted.by, text))
+        for note in self.notes(order_id=order_id):
+            if note.order_id == order_id:
+                events.append(OrderEvent(note.at, "note", note.by, f"{note.kind}: {note.text}"))
+        return sorted(events, key=lambda event: event.at)  # stable: same moment keeps kind order

@@ -6,6 +6,11 @@ and the store cannot disagree about which change is legal. Statuses are stored w
 (``awaiting-approval``) because technicians type them on a command line; :func:`status_label`
 gives the words.
 
+What the customer agreed to decides what may be done: a diagnosis-only order gets no part and
+is not repaired until the approval is recorded (:func:`agreement_refuses_part`,
+:func:`check_transition`); a repaired unit is handed back only once verified
+(:func:`hand_back_problem`). These rules import no persistence; the store asks them.
+
 Follow-up rules (why an order is *overdue*): a customer who has heard nothing three days after
 leaving their spa calls the shop, and a missed promise costs more than a late one announced.
 So an order that is not handed back is overdue when
@@ -55,16 +60,33 @@ def parse_id(text: str, what: str = "id") -> int:
 
 Agreement = Literal["diagnosis", "repair"]
 AGREEMENTS: tuple[Agreement, ...] = ("diagnosis", "repair")
+"""What the customer agreed to: a diagnosis only (no part may be fitted), or a repair (any
+part up to the quote, or only the parts listed in :attr:`Order.agreed_parts`)."""
+
+Via = Literal["phone", "email", "in-person", "letter", "other"]
+VIAS: tuple[Via, ...] = ("phone", "email", "in-person", "letter", "other")
+"""How a contact with the customer was made (every contact is logged with one)."""
+
+
+def parse_via(text: str) -> Via:
+    key = text.strip().lower().replace(" ", "-").replace("_", "-")
+    for via in VIAS:
+        if via == key:
+            return via
+    raise ValueError(f"unknown contact channel {text!r} (one of: {', '.join(VIAS)})")
+
 
 TRANSITIONS: dict[Status, tuple[Status, ...]] = {
     "received": ("diagnosed",),
     # repaired straight after diagnosis only when the customer agreed to a repair at intake;
     # handed back straight after diagnosis: diagnosis-only order, or nothing worth repairing.
     "diagnosed": ("awaiting-approval", "repaired", "handed-back"),
-    # approved → repaired; declined → handed back unrepaired.
+    # approved (an agreement amended to a repair, logged) → repaired; declined → handed back
+    # unrepaired.
     "awaiting-approval": ("repaired", "handed-back"),
-    # verified needs a passing bench run (checked by the store); a failed verification that
-    # reveals another fault sends the order back to diagnosis.
+    # verified needs passing bench runs that check every part fitted (checked by the store,
+    # see bench.records.verification); a failed verification that reveals another fault sends
+    # the order back to diagnosis.
     "repaired": ("verified", "diagnosed"),
     "verified": ("handed-back",),
     "handed-back": (),
@@ -88,19 +110,53 @@ def status_label(status: str) -> str:
     return status.replace("-", " ")
 
 
-def check_transition(current: Status, new: Status, agreement: Agreement) -> None:
-    """Raise :class:`IllegalTransition` unless ``current → new`` is allowed for ``agreement``."""
+def check_transition(
+    current: Status, new: Status, agreement: Agreement, *, order_id: int | None = None
+) -> None:
+    """Raise :class:`IllegalTransition` unless ``current → new`` is allowed for ``agreement``.
+
+    ``repaired`` needs an agreed repair: a diagnosis-only order is repaired only after the
+    customer's approval is recorded (``order agree``), which is what makes it evidence.
+    """
     allowed = TRANSITIONS[current]
     if new not in allowed:
         options = ", ".join(allowed) if allowed else "none: the order is closed"
         raise IllegalTransition(
             f"cannot change status from {current} to {new} (allowed next: {options})"
         )
-    if current == "diagnosed" and new == "repaired" and agreement != "repair":
-        raise IllegalTransition(
-            "cannot change status from diagnosed to repaired: the customer agreed to a "
-            "diagnosis only; ask for approval first (status awaiting-approval)"
+    if new == "repaired" and agreement != "repair":
+        agree = f"'spabench order agree {order_id or 'ID'} --work repair --via phone --note ...'"
+        then = (
+            f"record their approval first with {agree}"
+            if current == "awaiting-approval"
+            else f"ask for approval first (status awaiting-approval), then record it with {agree}"
         )
+        raise IllegalTransition(
+            f"cannot change status from {current} to repaired: the customer agreed to a "
+            f"diagnosis only; {then}"
+        )
+
+
+def hand_back_problem(status: Status, *, parts_fitted: bool, was_repaired: bool) -> str | None:
+    """Why an order in ``status`` cannot be handed back yet, or None.
+
+    A unit that was repaired (a part fitted, or status ``repaired`` ever reached) goes back to
+    the customer only once the repair is verified; a diagnosis-only or declined order goes
+    back unrepaired from ``diagnosed`` / ``awaiting-approval``.
+    """
+    if status == "verified" or not (parts_fitted or was_repaired):
+        return None
+    done = "a part was fitted" if parts_fitted else "the order was repaired"
+    return f"{done}, so the repair must be verified before hand-back (status verified)"
+
+
+def agreement_refuses_part(order: Order, part_number: str) -> str | None:
+    """Why ``order``'s agreed work does not cover fitting ``part_number``, or None."""
+    if order.agreement != "repair":
+        return "the customer agreed to a diagnosis only"
+    if order.agreed_parts and part_number not in order.agreed_parts:
+        return f"the agreed repair covers only {', '.join(order.agreed_parts)}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -119,10 +175,19 @@ class Order:
     status: Status
     status_at: datetime
     first_contact_at: datetime | None
+    agreed_parts: tuple[str, ...] = ()
+    """Part numbers an agreed repair is limited to; empty: any part (up to the quote)."""
 
     @property
     def is_open(self) -> bool:
         return self.status != FINAL_STATUS
+
+    @property
+    def agreement_text(self) -> str:
+        """``diagnosis only`` / ``repair`` / ``repair of B9300929, heater``."""
+        if self.agreement == "diagnosis":
+            return "diagnosis only"
+        return f"repair of {', '.join(self.agreed_parts)}" if self.agreed_parts else "repair"
 
     @property
     def quote_text(self) -> str:

@@ -209,7 +209,7 @@ def passing_verification(record_id: str = "rec-pass-0001", serial: str = SERIAL)
     )
     return workshop_record(
         record_id=record_id,
-        plan="verify-B9300929",
+        plan="verify-filter-pump",
         serial=serial,
         started_at="2026-03-21T10:00:00+00:00",
         finished_at="2026-03-21T10:10:05+00:00",
@@ -282,7 +282,7 @@ def varied_record(rng: random.Random, fail: bool) -> TestRecord:
         )
     return workshop_record(
         record_id="template",
-        plan="full" if fail else "verify-B9300929",
+        plan="full" if fail else "verify-filter-pump",
         serial="",
         operator=rng.choice(("Ada", "Bo", "Cy")),
         meter=None,

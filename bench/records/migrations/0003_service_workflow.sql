@@ -1,0 +1,172 @@
+-- spabench records, schema version 3: orders as a workshop runs them (issue 13).
+-- The store checks every rule below first and explains a refusal in one line; these triggers
+-- are the backstop, so no other writer (a script, a hand-typed INSERT) can file what the
+-- workflow forbids either.
+--
+-- (1) Agreed work: orders.agreed_parts is the JSON list of part numbers the customer agreed to
+--     ('[]' = any part, up to the quote); orders.agreement/agreed_parts/quote_* are the current
+--     copy of the newest agreement_changes row, kept by trigger (as status is of order_status).
+--     Each change is logged append-only with what it was before, and is a customer contact.
+-- (2) Every contact says how it was made (contacts.via).
+-- (3) A 'verified' status names the passing run that demonstrated the unit working
+--     (order_status.run_id), started no earlier than the second the last part was fitted; a
+--     simulated run verifies only when the status note says SIMULATED.
+-- (4) Parts: only on an order whose agreed work covers them, never after verification.
+-- (5) Hand-back after a repair (any part fitted, or status repaired reached) needs verified.
+-- (6) An order's events (status, contact, part, agreement) never go back in time.
+
+ALTER TABLE orders ADD COLUMN agreed_parts TEXT NOT NULL DEFAULT '[]'
+    CHECK (json_valid(agreed_parts) AND json_type(agreed_parts) = 'array');
+
+ALTER TABLE contacts ADD COLUMN via TEXT NOT NULL DEFAULT 'other'
+    CHECK (via IN ('phone', 'email', 'in-person', 'letter', 'other'));
+
+ALTER TABLE order_status ADD COLUMN run_id INTEGER REFERENCES runs(id);
+
+CREATE TABLE agreement_changes (
+    id                  INTEGER PRIMARY KEY,
+    order_id            INTEGER NOT NULL REFERENCES orders(id),
+    at                  TEXT NOT NULL,
+    by                  TEXT NOT NULL DEFAULT '',
+    contact_id          INTEGER NOT NULL UNIQUE REFERENCES contacts(id),
+    before_agreement    TEXT NOT NULL,
+    before_parts        TEXT NOT NULL,
+    before_quote_cents  INTEGER,
+    agreement           TEXT NOT NULL CHECK (agreement IN ('diagnosis', 'repair')),
+    parts               TEXT NOT NULL DEFAULT '[]'
+                        CHECK (json_valid(parts) AND json_type(parts) = 'array'),
+    quote_cents         INTEGER CHECK (quote_cents IS NULL OR quote_cents >= 0),
+    CHECK (agreement = 'repair' OR parts = '[]')
+);
+CREATE INDEX agreement_changes_by_order ON agreement_changes(order_id, id);
+
+-- Every dated event of an order, for the "never back in time" rule.
+CREATE VIEW order_events (order_id, at) AS
+    SELECT order_id, at FROM order_status
+    UNION ALL SELECT order_id, at FROM contacts
+    UNION ALL SELECT order_id, at FROM parts_replaced
+    UNION ALL SELECT order_id, at FROM agreement_changes;
+
+CREATE TRIGGER order_status_in_time_order BEFORE INSERT ON order_status
+WHEN NEW.at < (SELECT max(at) FROM order_events WHERE order_id = NEW.order_id)
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: an order event cannot be earlier than the one before it');
+END;
+CREATE TRIGGER contacts_in_time_order BEFORE INSERT ON contacts
+WHEN NEW.at < (SELECT max(at) FROM order_events WHERE order_id = NEW.order_id)
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: an order event cannot be earlier than the one before it');
+END;
+CREATE TRIGGER parts_in_time_order BEFORE INSERT ON parts_replaced
+WHEN NEW.at < (SELECT max(at) FROM order_events WHERE order_id = NEW.order_id)
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: an order event cannot be earlier than the one before it');
+END;
+CREATE TRIGGER agreement_changes_in_time_order BEFORE INSERT ON agreement_changes
+WHEN NEW.at < (SELECT max(at) FROM order_events WHERE order_id = NEW.order_id)
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: an order event cannot be earlier than the one before it');
+END;
+
+-- Intake is not before the unit was bought (a day's slack: the store writes UTC).
+CREATE TRIGGER orders_not_before_purchase BEFORE INSERT ON orders
+WHEN date(NEW.opened_at, '+1 day') < (SELECT purchase_date FROM units WHERE serial = NEW.unit_serial)
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: an order cannot be opened before the unit was bought');
+END;
+
+-- The log of agreements tells the truth about what it replaced, and is never rewritten.
+CREATE TRIGGER agreement_changes_before_is_current BEFORE INSERT ON agreement_changes
+WHEN NOT EXISTS (
+    SELECT 1 FROM orders o WHERE o.id = NEW.order_id
+      AND o.agreement = NEW.before_agreement AND o.agreed_parts = NEW.before_parts
+      AND o.quote_cents IS NEW.before_quote_cents)
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: an agreement change must start from the current agreement');
+END;
+CREATE TRIGGER agreement_changes_order_open BEFORE INSERT ON agreement_changes
+WHEN (SELECT status FROM orders WHERE id = NEW.order_id) = 'handed-back'
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: the order is handed back; its agreement is closed');
+END;
+CREATE TRIGGER agreement_changes_cover_fitted_parts BEFORE INSERT ON agreement_changes
+WHEN EXISTS (
+    SELECT 1 FROM parts_replaced p WHERE p.order_id = NEW.order_id
+      AND (NEW.agreement != 'repair'
+           OR (NEW.parts != '[]'
+               AND p.part_number NOT IN (SELECT value FROM json_each(NEW.parts)))))
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: the new agreement does not cover parts already fitted');
+END;
+CREATE TRIGGER agreement_changes_are_contacts BEFORE INSERT ON agreement_changes
+WHEN (SELECT order_id FROM contacts WHERE id = NEW.contact_id) IS NOT NEW.order_id
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: an agreement change is a contact with the same order');
+END;
+CREATE TRIGGER agreement_changes_set_current AFTER INSERT ON agreement_changes
+BEGIN
+    UPDATE orders SET
+        agreement = NEW.agreement,
+        agreed_parts = NEW.parts,
+        quote_date = CASE WHEN NEW.quote_cents IS quote_cents THEN quote_date
+                          WHEN NEW.quote_cents IS NULL THEN NULL
+                          ELSE substr(NEW.at, 1, 10) END,
+        quote_cents = NEW.quote_cents
+    WHERE id = NEW.order_id;
+END;
+CREATE TRIGGER agreement_changes_no_update BEFORE UPDATE ON agreement_changes
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: the agreement log is append-only');
+END;
+CREATE TRIGGER agreement_changes_no_delete BEFORE DELETE ON agreement_changes
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: the agreement log is append-only');
+END;
+CREATE TRIGGER contacts_no_update BEFORE UPDATE ON contacts
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: customer contacts are append-only');
+END;
+CREATE TRIGGER contacts_no_delete BEFORE DELETE ON contacts
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: customer contacts are append-only');
+END;
+
+-- Parts: covered by the agreed work, and fitted before the unit is verified.
+CREATE TRIGGER parts_need_agreed_work BEFORE INSERT ON parts_replaced
+WHEN NOT EXISTS (
+    SELECT 1 FROM orders o WHERE o.id = NEW.order_id AND o.agreement = 'repair'
+      AND (o.agreed_parts = '[]'
+           OR NEW.part_number IN (SELECT value FROM json_each(o.agreed_parts))))
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: the agreed work of the order does not cover this part');
+END;
+CREATE TRIGGER parts_before_verification BEFORE INSERT ON parts_replaced
+WHEN (SELECT status FROM orders WHERE id = NEW.order_id) IN ('verified', 'handed-back')
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: parts cannot be recorded once the order is verified');
+END;
+
+-- Verified names a passing run of the order that started after the last part was fitted.
+CREATE TRIGGER order_status_verified_names_its_run BEFORE INSERT ON order_status
+WHEN (NEW.status = 'verified') != (NEW.run_id IS NOT NULL)
+  OR (NEW.run_id IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM runs r WHERE r.id = NEW.run_id AND r.order_id = NEW.order_id
+          AND r.verdict = 'pass'
+          AND (r.simulated = 0 OR instr(NEW.note, 'SIMULATED') > 0)
+          AND CAST(strftime('%s', r.started_at) AS INTEGER) >= coalesce(
+                (SELECT max(CAST(strftime('%s', p.at) AS INTEGER)) FROM parts_replaced p
+                 WHERE p.order_id = NEW.order_id), 0)))
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: verified needs a passing run started after the last part');
+END;
+
+-- Hand-back after a repair needs the repair verified.
+CREATE TRIGGER order_status_hand_back_after_verified BEFORE INSERT ON order_status
+WHEN NEW.status = 'handed-back'
+  AND (SELECT status FROM orders WHERE id = NEW.order_id) IS NOT 'verified'
+  AND (EXISTS (SELECT 1 FROM parts_replaced WHERE order_id = NEW.order_id)
+       OR EXISTS (SELECT 1 FROM order_status WHERE order_id = NEW.order_id
+                  AND status = 'repaired'))
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: a repaired order is handed back only once verified');
+END;
