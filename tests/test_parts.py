@@ -124,9 +124,12 @@ def test_a_record_from_an_earlier_version_shows_under_the_new_key(
           "--purchase-date", "2026-01-10", "--db", db)  # fmt: skip
     assert spabench(capsys, *ok)[0] == 0
     assert (
-        spabench(capsys, "order", "open", "--serial", "SN1", "--symptom", "cold", "--db", db)[0]
+        spabench(
+            capsys, "order", "open", "--serial", "SN1", "--symptom", "cold",
+            "--agreement", "repair", "--received-at", "2026-01-20 09:00", "--db", db,
+        )[0]
         == 0
-    )
+    )  # fmt: skip
     # What an earlier version stored for a replaced heater.
     with sqlite3.connect(db) as conn:
         conn.execute(
