@@ -15,6 +15,7 @@ meets them:
 from __future__ import annotations
 
 import csv
+import importlib.util
 import re
 import shutil
 import sys
@@ -36,7 +37,16 @@ def spasim(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, st
     return cli(spasim_main, capsys, *args)
 
 
-def hide_graphviz(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, package: bool, dot: bool):
+def number(pattern: str, text: str) -> int:
+    """The whole number ``pattern``'s first group finds in ``text`` (the test fails if none)."""
+    found = re.search(pattern, text)
+    assert found, (pattern, text)
+    return int(found[1])
+
+
+def hide_graphviz(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, package: bool, dot: bool
+) -> None:
     """The machine as it is without the Python package and/or Graphviz's ``dot``."""
     if package:
         monkeypatch.setitem(sys.modules, "graphviz", None)  # import fails, find_spec is None
@@ -99,7 +109,7 @@ def test_mermaid_and_dot_need_nothing_installed(
 
 
 @pytest.mark.skipif(
-    shutil.which("dot") is None or __import__("importlib").util.find_spec("graphviz") is None,
+    shutil.which("dot") is None or importlib.util.find_spec("graphviz") is None,
     reason="needs the 'diagram' extra and Graphviz's dot (CI installs neither)",
 )
 def test_with_the_extra_and_dot_the_images_are_drawn(
@@ -125,7 +135,7 @@ def test_simulate_progress_on_request_goes_to_stderr(capsys: pytest.CaptureFixtu
     assert code == 0
     lines = err.splitlines()
     assert lines, "no progress shown"
-    shares = [int(re.fullmatch(r"simulated [\d.]+ of 2 h \((\d+)%\)", line)[1]) for line in lines]  # type: ignore[index]
+    shares = [number(r"\Asimulated [\d.]+ of 2 h \((\d+)%\)\Z", line) for line in lines]
     assert shares == sorted(shares) and len(set(shares)) == len(shares)
     assert shares[-1] == 100 and len(shares) >= 5
     assert out.startswith("simulated premium-4, 2 h"), "stdout keeps the summary alone"
@@ -269,9 +279,9 @@ def test_coverage_counts_healthy_boxes_per_cell(capsys: pytest.CaptureFixture[st
     )  # fmt: skip
     assert code == 0, out
     assert _healthy_boxes_printed(out) == (4, 2, 2)
-    runs = int(re.search(r"(\d+) runs in", out)[1])  # type: ignore[index]
-    faults = int(re.search(r"(\d+) fault runs", out)[1])  # type: ignore[index]
-    panel = int(re.search(r"plus the panel's (\d+)", out)[1])  # type: ignore[index]
+    runs = number(r"(\d+) runs in", out)
+    faults = number(r"(\d+) fault runs", out)
+    panel = number(r"plus the panel's (\d+)", out)
     assert runs == faults + 4 + panel
 
 

@@ -10,12 +10,11 @@ a log file. ``--no-progress`` silences the bar on a terminal too.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-Progress = Callable[[float], None]
-"""Told the simulated seconds done so far."""
+from spasim.simulation.recorder import Progress
 
 PLAIN_LINES = 10
 """Plain progress lines: one every tenth of the run."""
@@ -46,7 +45,8 @@ def simulation_progress(
 @contextmanager
 def _bar(seconds: float, stream: TextIO) -> Iterator[Progress]:
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
 
     hours = seconds / 3600.0
     columns = (
@@ -56,7 +56,7 @@ def _bar(seconds: float, stream: TextIO) -> Iterator[Progress]:
         TextColumn("{task.fields[done]:.1f} of {task.fields[hours]:g} h"),
         TimeElapsedColumn(),
     )
-    bar = Progress(*columns, console=Console(file=stream), transient=True)
+    bar = RichProgress(*columns, console=Console(file=stream), transient=True)
     with bar:
         task = bar.add_task("simulate", total=seconds, done=0.0, hours=hours)
 
