@@ -16,6 +16,9 @@ UTF-8 text, one line per frame::
     6.100000 remote A5 01 01 A8  # bad checksum
 
 * The first line that is not blank is ``# spasim capture v1``. Readers refuse other versions.
+  Writers always write it; readers also take a file without it (a capture cut by hand, or
+  converted from a logic analyser's export) when every line is a frame line, a comment or
+  blank — such a file has no header, and its first other line is refused by number.
 * Header: ``# key: value`` comment lines after it and before the first frame line (``date``
   in ISO 8601 UTC, ``profile``, ``source`` and any other key made of letters, digits,
   ``_ . -``). A key may appear once. Other comments, and ``key: value`` comments after the
@@ -273,29 +276,28 @@ def _utf8_lines(stream: IO[bytes]) -> Iterable[str]:
 
 
 def parse_capture(lines: Iterable[str]) -> Capture:
-    """Parse capture text given as lines (a file, ``text.splitlines()``)."""
+    """Parse capture text given as lines (a file, ``text.splitlines()``).
+
+    With the version line, header pairs may follow it. Without it (a capture made by hand or
+    converted from a logic analyser's export) every line must still be a frame line, a
+    comment or blank, and there is no header; the first line that is not says so, with a
+    note that the file is not a spasim capture.
+    """
     capture = Capture()
     last: dict[Sender, float] = {}
-    seen_magic = False
+    magic: bool | None = None
+    """None until the first line that is not blank: then whether it is the version line."""
     in_header = True
     number = 0
     for number, raw in enumerate(lines, start=1):
         line = raw.strip().lstrip("\ufeff")
-        if not seen_magic:
-            if not line:
-                continue
-            version = _VERSION_LINE.match(line)
-            if version is None:
-                raise ValueError(f"line {number}: not a spasim capture (expected '{MAGIC}')")
-            if version.group(1) != "1":
-                raise ValueError(
-                    f"line {number}: unsupported capture version {version.group(1)!r} "
-                    "(this reader knows v1)"
-                )
-            seen_magic = True
-            continue
         if not line:
             continue
+        if magic is None:
+            magic = _version(number, line)
+            if magic:
+                continue
+            in_header = False  # no version line, no header: comments are only comments
         if line.startswith("#"):
             pair = _HEADER_LINE.match(line) if in_header else None
             if pair is not None:
@@ -305,10 +307,34 @@ def parse_capture(lines: Iterable[str]) -> Capture:
                 capture.header[key] = value
             continue
         in_header = False
-        capture.entries.append(_parse_entry(number, line.partition("#")[0], last))
-    if not seen_magic:
+        try:
+            entry = _parse_entry(number, line.partition("#")[0], last)
+        except ValueError as error:
+            if magic:
+                raise
+            raise ValueError(f"{error}; not a spasim capture ('{MAGIC}' or frame lines)") from None
+        capture.entries.append(entry)
+    if magic is None:
         raise ValueError(f"line {number + 1}: empty file, not a spasim capture")
+    if not magic and not capture.entries:
+        raise ValueError(
+            f"line {number + 1}: no frame lines and no '{MAGIC}' line, not a spasim capture"
+        )
     return capture
+
+
+def _version(number: int, line: str) -> bool:
+    """Whether the first line that is not blank is the version line (``# spasim capture
+    v1``); ``ValueError`` for another version."""
+    version = _VERSION_LINE.match(line)
+    if version is None:
+        return False
+    if version.group(1) != "1":
+        raise ValueError(
+            f"line {number}: unsupported capture version {version.group(1)!r} "
+            "(this reader knows v1)"
+        )
+    return True
 
 
 def _parse_entry(number: int, text: str, last: dict[Sender, float]) -> CaptureEntry:

@@ -182,7 +182,9 @@ def test_times_may_step_back_across_senders() -> None:
     ("lines", "message"),
     [
         ([], r"line 1: empty file"),
-        (["", "5.0 box A5 06 2F DA"], r"line 2: not a spasim capture"),
+        (["", "5.0 box"], r"line 2: expected '<seconds> .*; not a spasim capture"),
+        (["# notes", "hello"], r"line 2: expected '<seconds> .*; not a spasim capture"),
+        (["# notes", ""], r"line 3: no frame lines and no '# spasim capture v1' line"),
         (["# spasim capture v2"], r"line 1: unsupported capture version '2'"),
         (["# spasim capture v1", "# a: 1", "# a: 2"], r"line 3: header 'a' given twice"),
         (["# spasim capture v1", "5.0 box"], r"line 2: expected '<seconds> <box\|remote>"),
@@ -210,6 +212,13 @@ def test_a_binary_file_is_refused_naming_the_line(tmp_path: Path) -> None:
     path.write_bytes(b"# spasim capture v1\n1.0 box A5 06 2F DA\n\xff\xfe\x00\n")
     with pytest.raises(ValueError, match="line 3: not UTF-8 text"):
         read_capture(path)
+
+
+def test_frame_lines_without_the_version_line_are_a_capture_without_a_header() -> None:
+    """Captures made by hand or converted from a logic analyser's export (issue 13)."""
+    capture = parse_capture(["", "# source: an analyser", "1.0 box A5 06 2F DA", "# a: b"])
+    assert capture.entries == [CaptureEntry(1.0, "box", WATER)]
+    assert capture.header == {}
 
 
 def test_a_byte_order_mark_from_an_editor_is_tolerated(tmp_path: Path) -> None:

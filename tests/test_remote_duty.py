@@ -302,9 +302,11 @@ def heater_frames(box: FakeBox, since: float) -> list[tuple[float, int]]:
 
 
 def test_thermostat_toggles_heater_with_hysteresis() -> None:
+    """SPEC §3: the remote toggles 0x01 *around* the set-point, hysteresis 1 °C: off at
+    set-point + 0.5, on again at set-point − 0.5, unchanged in between."""
     scheduler, box, duty = handshaken(hysteresis=1.0)
     duty.press(heater=True, filter=True, setpoint=37)
-    steps = [(30.0, 35.0), (40.0, 36.5), (50.0, 37.0), (60.0, 36.5), (70.0, 36.0), (80.0, 37.5)]
+    steps = [(30.0, 35.0), (40.0, 37.0), (50.0, 37.5), (60.0, 37.0), (70.0, 36.5), (80.0, 38.0)]
     for time, celsius in steps:
         scheduler.call_at(time, box.report_water, celsius)
     expected = {30.0: True, 40.0: True, 50.0: False, 60.0: False, 70.0: True, 80.0: False}

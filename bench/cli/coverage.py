@@ -22,7 +22,8 @@ from bench.testing.instruments.specs import INSTRUMENT_SETS
 from protocols.cli_support import EXIT_FAIL, EXIT_OK, Subcommand, UsageError
 
 DEFAULT_HEALTHY = 40
-"""Healthy boxes per cell: 6 benches × 5 profiles × 40 = 1,200 healthy runs."""
+"""Healthy boxes per cell (bench × profile); the panel's one healthy case comes on top, once.
+The help and the closing count both say "healthy boxes" and mean exactly these."""
 
 
 def _cell(counts: Counter[str]) -> Text:
@@ -59,13 +60,35 @@ def matrix_table(result: CoverageResult) -> Table:
     return table
 
 
+def run_counts(result: CoverageResult, healthy_per_cell: int) -> str:
+    """The closing count, in the help's words: healthy *boxes* are ``--healthy`` per cell
+    (the panel's healthy case is counted with the panel, not with them)."""
+    cells = result.box_cells()
+    boxes = result.count(panel=False, healthy=True)
+    panel_faults = result.count(panel=True, healthy=False)
+    panel_healthy = result.count(panel=True, healthy=True)
+    panel = (
+        f", plus the panel's {panel_faults + panel_healthy} "
+        f"({panel_faults} fault, {panel_healthy} healthy)"
+        if panel_faults + panel_healthy
+        else ""
+    )
+    return (
+        f"{result.runs} runs in {result.seconds:.1f} s on {result.workers} worker(s): "
+        f"{result.count(panel=False, healthy=False)} fault runs and {boxes} healthy boxes "
+        f"({healthy_per_cell} per cell × {cells} cell{'s' if cells != 1 else ''}){panel}; "
+        f"{len(result.false_fails)} false fail(s)"
+    )
+
+
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--healthy",
         type=int,
         default=DEFAULT_HEALTHY,
         metavar="N",
-        help=f"healthy boxes per cell (default {DEFAULT_HEALTHY})",
+        help=f"healthy boxes per cell (default {DEFAULT_HEALTHY}); the panel's own two "
+        "cases (one healthy) run once besides",
     )
     parser.add_argument(
         "--seeds", type=int, default=1, metavar="K", help="runs of each fault per cell (default 1)"
@@ -125,11 +148,7 @@ def _run(args: argparse.Namespace) -> int:
 
         result = run_cases(cases, workers=args.workers, on_outcome=advance)
     console.print(matrix_table(result))
-    console.print(
-        f"{result.runs} runs ({len(result.faults)} with a fault, {len(result.healthy)} healthy) "
-        f"in {result.seconds:.1f} s on {result.workers} worker(s); "
-        f"{len(result.false_fails)} false fail(s)"
-    )
+    console.print(run_counts(result, args.healthy), soft_wrap=True)  # one line, for grep
     for outcome in [*result.bad_faults, *result.false_fails]:
         case = outcome.case
         console.print(

@@ -12,7 +12,11 @@ from protocols.links import LinkLost, open_link
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="capture file (spasim capture v1)")
+    parser.add_argument(
+        "file",
+        metavar="FILE",
+        help="capture file: spasim capture v1, or lines in its format without the version line",
+    )
     parser.add_argument(
         "--to",
         metavar="URL",

@@ -103,6 +103,16 @@ class CoverageResult:
     def runs(self) -> int:
         return len(self.faults) + len(self.healthy)
 
+    def box_cells(self) -> int:
+        """Cells of the matrix that test boxes (bench × profile; the panel column is not one:
+        its cases run once, whatever the benches)."""
+        return len({key for key in self.cells() if key[1] != PANEL})
+
+    def count(self, *, panel: bool, healthy: bool) -> int:
+        """Runs of boxes (``panel=False``) or of the panel, healthy or with a fault."""
+        outcomes = self.healthy if healthy else self.faults
+        return sum(1 for outcome in outcomes if (outcome.case.profile == PANEL) == panel)
+
     def cells(self) -> dict[tuple[str, str], Counter[str]]:
         """``(instruments, profile)`` → counts of each result class in that cell."""
         cells: dict[tuple[str, str], Counter[str]] = {}

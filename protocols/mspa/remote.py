@@ -28,9 +28,9 @@ Choices the capture does not show are **[model]**: joining a box that is already
 (the handshake starts ``join_seconds`` after the first frame heard from it), talking to a
 box that stays silent (first attempt ``boot_wait_seconds`` after :meth:`RemoteDuty.start`,
 long enough for a box powered on together with the remote to boot and say 07 0C itself),
-retrying an unanswered handshake every ``retry_seconds``, and the thermostat rule (demand
-off when the water reaches the set-point, on again once it has fallen ``hysteresis``
-below it).
+retrying an unanswered handshake every ``retry_seconds``, and the thermostat rule (a band
+of ``hysteresis`` centred on the set-point: demand off when the reported water reaches
+half of it above the set-point, on again once it has fallen half of it below).
 """
 
 from __future__ import annotations
@@ -136,8 +136,9 @@ class RemoteDuty:
     ``uvc_command`` (0x15, 0x10 or 0x19), ``cycle_seconds`` (the cycle period; the offsets
     scale with it), ``keepalive_seconds``. With ``thermostat=False`` the heater key goes to
     the box as it is (a bench drives the heater directly); with ``thermostat=True`` the
-    remote sends heater-on only while the key is on *and* the water is below the set-point
-    (hysteresis ``hysteresis`` °C). ``bubble_auto_off_minutes``, ``ozone_auto_off_minutes``
+    remote sends heater-on only while the key is on *and* the thermostat asks for heat (a
+    ``hysteresis`` °C band centred on the set-point: off at set-point + half of it, on at
+    set-point − half of it). ``bubble_auto_off_minutes``, ``ozone_auto_off_minutes``
     and ``uvc_auto_off_minutes`` are the auto-off timers the remote keeps ("plate": the
     plate's; None: none): on an ``auto_off_by = "box"`` model they mirror the box's own so
     the cycle stops asking for a load the box has switched off; on a ``"remote"`` model they
@@ -655,14 +656,21 @@ class RemoteDuty:
     # -- thermostat ---------------------------------------------------------------------
 
     def _update_demand(self) -> None:
-        """Demand off once the water reaches the set-point, on again once it has fallen
-        ``hysteresis`` below it; in between it keeps what it was (that is the hysteresis)."""
+        """Demand off once the reported water reaches ``hysteresis / 2`` above the set-point,
+        on again once it has fallen ``hysteresis / 2`` below it; in between it keeps what it
+        was (that is the hysteresis). The band is centred on the set-point (SPEC §3: "around
+        the set-point") so the true water averages the set-point: the box rounds its reading
+        to the nearest 0.5 °C, symmetric about the true value, so with the default 1 °C the
+        switching points 40.5 / 39.5 (set-point 40) mean true water ≥ 40.25 / < 39.75 on
+        the firmware's own sensor, centred on 40.0. (Switching off *at* the set-point held
+        the water half a degree low: 39.5 °C under 40.)"""
         water = self.water_c
         if water is None:
             return
-        if water >= self._state.setpoint:
+        half = self.hysteresis / 2
+        if water >= self._state.setpoint + half:
             self._demand = False
-        elif water <= self._state.setpoint - self.hysteresis:
+        elif water <= self._state.setpoint - half:
             self._demand = True
 
     # -- auto-off mirror ----------------------------------------------------------------

@@ -5,8 +5,11 @@
 Mermaid and DOT are written here from the shared ``transitions`` machines of
 :mod:`spasim.regions` (states, triggers, guards), so they need nothing installed and can
 never drift from the code. SVG/PNG use transitions' own ``GraphMachine`` with the graphviz
-backend, which needs the ``graphviz`` Python package and Graphviz's ``dot``; without them
-the command says so and exits 3.
+backend, which needs the ``graphviz`` Python package — the ``diagram`` install extra,
+``pip install 'spasim[diagram]'`` (``pip install -e '.[diagram]'`` in a checkout) — and
+Graphviz's ``dot`` program from the system (Debian/Ubuntu: ``apt install graphviz``).
+Without either, the command says in one line which is missing and how to get it, writes
+nothing and exits 3 (an error of the environment, not of the arguments: exit 2 is for those).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import importlib
 import importlib.util
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -86,18 +90,45 @@ def dot(selected: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+EXTRA = "diagram"
+"""The install extra that brings the graphviz Python package (pyproject.toml)."""
+
+
+def missing_for_images() -> list[str]:
+    """What SVG/PNG still need here, each with how to get it (empty: nothing)."""
+    missing: list[str] = []
+    if importlib.util.find_spec("graphviz") is None:
+        missing.append(
+            f"the graphviz Python package (pip install 'spasim[{EXTRA}]', "
+            f"or pip install -e '.[{EXTRA}]' in a checkout)"
+        )
+    if shutil.which("dot") is None:
+        missing.append("Graphviz's dot program (Debian/Ubuntu: apt install graphviz)")
+    return missing
+
+
 def graphviz_available() -> bool:
-    return importlib.util.find_spec("graphviz") is not None and shutil.which("dot") is not None
+    return not missing_for_images()
 
 
 def render_image(selected: str | None, image_format: str) -> bytes:
     """SVG/PNG bytes through graphviz: transitions' GraphMachine for one region, the DOT above
-    for the whole board (GraphMachine draws one machine per graph)."""
-    if not graphviz_available():
+    for the whole board (GraphMachine draws one machine per graph). ``RuntimeError`` with
+    one line when graphviz is missing or fails."""
+    missing = missing_for_images()
+    if missing:
         raise RuntimeError(
-            f"--format {image_format} needs the graphviz Python package and Graphviz 'dot' "
-            "(pip install graphviz; apt install graphviz); use --format mermaid or dot"
+            f"--format {image_format} needs {' and '.join(missing)}; "
+            "--format mermaid or dot need nothing"
         )
+    try:
+        return _render(selected, image_format)
+    except (OSError, subprocess.SubprocessError) as error:
+        said = " ".join(str(error).split())  # graphviz may quote dot's stderr, lines and all
+        raise RuntimeError(f"graphviz failed to draw --format {image_format}: {said}") from None
+
+
+def _render(selected: str | None, image_format: str) -> bytes:
     if selected is None:
         graphviz = importlib.import_module("graphviz")  # optional; no stubs needed
         data: bytes = graphviz.Source(dot()).pipe(format=image_format)
@@ -122,7 +153,13 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--region", choices=tuple(REGION_TYPES), help="one region only (default: the whole box)"
     )
-    parser.add_argument("--format", choices=FORMATS, default="mermaid", help="default: mermaid")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="mermaid",
+        help=f"default: mermaid; svg and png need the '{EXTRA}' install extra and Graphviz's "
+        "dot program (without them: one line saying so, exit 3)",
+    )
     parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 
 
@@ -136,7 +173,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             data = render_image(args.region, args.format)
         except RuntimeError as error:
-            sys.stderr.write(f"spasim diagram: error: {error}\n")
+            sys.stderr.write(f"spasim diagram: error: {' '.join(str(error).split())}\n")
             return EXIT_ERROR
     if args.output is None:
         sys.stdout.buffer.write(data)

@@ -3,13 +3,15 @@
     spasim simulate --hours H [--profile P] [--setpoint °C] [--bubbles-at MIN]...
                     [--ozone-at MIN]... [--lid-off-at MIN[-MIN]]... [--ambient °C]
                     [--water °C] [--seed N] [--fault ID[@MIN]]... [--sample S]
-                    [--csv FILE|-] [--plot FILE.svg|FILE.png]
+                    [--csv FILE|-] [--plot FILE.svg|FILE.png] [--[no-]progress]
 
 The panel has the heater and filter keys on and holds the set-point with its thermostat;
 ``--bubbles-at``/``--ozone-at`` press those keys that many minutes after mains on (repeat
 for more presses), ``--lid-off-at 60-90`` takes the lid off from minute 60 to 90 (``60``
 alone: until the end), ``--fault ID@MIN`` breaks a part mid-run (``ID`` alone: from the
-start). The summary goes to stdout — to stderr when the CSV does (``--csv -``).
+start). The summary goes to stdout — to stderr when the CSV does (``--csv -``). Progress
+goes to stderr while the run lasts (:mod:`spasim.cli.progress`); a long run's plot is drawn
+from min/max-decimated rows so the file stays small (:func:`spasim.plot.decimate`).
 
 Everything is checked before the run starts (including that the output folders exist), so
 a typo costs one line and exit 2, never a finished simulation with nowhere to write it.
@@ -23,6 +25,7 @@ import os
 import sys
 
 from protocols.cli_support import EXIT_OK, Subcommand, UsageError, bounded_int, positive_float
+from spasim.cli.progress import simulation_progress
 from spasim.faults import parse_fault
 from spasim.profiles import Profile, load_profile
 from spasim.simulation import (
@@ -163,7 +166,17 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
         "--csv", metavar="FILE", default=None, help="write the trace as CSV ('-' for stdout)"
     )
     parser.add_argument(
-        "--plot", metavar="FILE", default=None, help="draw the trace into FILE.svg or FILE.png"
+        "--plot",
+        metavar="FILE",
+        default=None,
+        help="draw the trace into FILE.svg or FILE.png (long runs: min/max per time bucket)",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show progress on stderr (default: a bar when stderr is a terminal, outside CI; "
+        "--progress elsewhere writes a line every 10 %%)",
     )
 
 
@@ -217,7 +230,8 @@ def _run(args: argparse.Namespace) -> int:
         _check_output("--plot", args.plot)
     if args.csv not in (None, "-"):
         _check_output("--csv", args.csv)
-    trace = simulate(scenario)
+    with simulation_progress(scenario.seconds, sys.stderr, switch=args.progress) as progress:
+        trace = simulate(scenario, progress)
     if args.csv == "-":
         trace.write_csv(sys.stdout)
     elif args.csv is not None:

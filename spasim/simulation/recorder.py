@@ -49,8 +49,15 @@ from spasim.simulation.scenario import Scenario
 from spasim.simulation.trace import Row, Trace, TraceEvent
 
 SETPOINT_BAND_C = 1.5
-"""When the panel first shows the set-point, a healthy box's true water is at most this far
-below it (1 °C hysteresis, 0.5 °C steps, ±0.3 °C noise); colder, the sensor lied."""
+"""When the panel's thermostat first stops heating, a healthy box's true water is at most this
+far below the set-point (the band is centred on it; 0.5 °C steps, ±0.3 °C noise); colder,
+the sensor lied."""
+
+PROGRESS_STEPS = 200
+"""How often a run tells its progress callback, at most: every 0.5 % of the run."""
+
+Progress = Callable[[float], None]
+"""Told the simulated seconds done so far."""
 
 KEY_ECHO_S = 1.0
 """A load that stops within this long after its key was pressed was stopped by the key (the
@@ -311,26 +318,36 @@ class Recorder:
         else:
             rows.append(row)
 
-    def run(self) -> None:
+    def run(self, progress: Progress | None = None) -> None:
+        """Run to the end; ``progress`` (if any) is called with the simulated seconds done,
+        at most :data:`PROGRESS_STEPS` times and once at the end."""
         self.remote.start()
         end = self.scenario.seconds
         driver = self.driver
         scheduler = self.scheduler
+        tick = end / PROGRESS_STEPS
+        next_report = tick
         self._record()
         while scheduler.now() < end:
             if driver.wait_until(self._changed, end - scheduler.now()):
                 self._record()
+            if progress is not None and scheduler.now() >= next_report:
+                progress(min(scheduler.now(), end))
+                next_report = (scheduler.now() // tick + 1) * tick
         if self.rows[-1].time_s < end:
             self._record()
+        if progress is not None:
+            progress(end)
         self.remote.stop()
         self.box.close()
 
 
-def simulate(scenario: Scenario) -> Trace:
-    """Run ``scenario`` in simulated time and return its trace."""
+def simulate(scenario: Scenario, progress: Progress | None = None) -> Trace:
+    """Run ``scenario`` in simulated time and return its trace; ``progress`` hears the
+    simulated seconds done as the run goes (a long run takes a while of wall time)."""
     recorder = Recorder(scenario)
     began = time.perf_counter()
-    recorder.run()
+    recorder.run(progress)
     wall = time.perf_counter() - began
     return Trace(
         scenario,

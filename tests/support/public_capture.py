@@ -2,15 +2,16 @@
 and box; a copy of ``shared/captures/mspa-wifi-readme.cap``), read once for every test that
 replays it.
 
-The published log has no version line; :func:`captured` gives it one and reads it with the
-project's own capture reader, so the replay tests and ``spabench replay`` agree on the format.
+The published log has no version line; :func:`captured` reads it as it is with the project's
+own capture reader (which takes frame lines without one), so the replay tests and
+``spabench replay`` agree on the format.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from protocols.capture import MAGIC, CaptureEntry, parse_capture
+from protocols.capture import CaptureEntry, read_capture
 
 CAPTURE_FILE = Path(__file__).parent.parent / "captures" / "mspa-wifi-readme.cap"
 GAP_S = 5.0
@@ -19,8 +20,7 @@ GAP_S = 5.0
 
 def captured() -> list[CaptureEntry]:
     """The capture's frames, in order."""
-    lines = CAPTURE_FILE.read_text(encoding="utf-8").splitlines()
-    return parse_capture([MAGIC, *lines]).entries
+    return read_capture(CAPTURE_FILE).entries
 
 
 def windows(entries: list[CaptureEntry]) -> list[tuple[float, float]]:
