@@ -273,6 +273,21 @@ def test_a_failed_run_report_names_the_part_and_the_failed_limits(store: Store) 
     assert page.root.by_id("symptom") is None  # not part of an order
 
 
+def test_a_run_report_of_an_order_run_makes_no_claim_about_the_order(store: Store) -> None:
+    """One run's report does not say "No parts were replaced" on an order that has parts,
+    and a simulated diagnosis is a simulated *test*, not a verification."""
+    simulated = replace(filter_pump_failure(), simulated=True, operator="virtual", station="vm")
+    order_id = store.open_order(SERIAL, "pump silent", agreement="repair", now=NOW)
+    run_id = store_run(store, simulated, order_id)
+    store.add_part(order_id, "B9300929", by="Ada Tech")
+    page = parse(render_html(run_report(store, run_id, workshop=SHOP)))
+    assert page.root.by_id("replaced-section") is None
+    assert "No parts were replaced" not in page.root.text()
+    notice = page.element("simulated-notice").text()
+    assert customer_report.SIMULATED_TEST in notice and "verification" not in notice
+    assert page.verdict.attrs["data-verdict"] == "fail"
+
+
 BEGIN_AND_DIE = """
 import os, sys
 sys.path.insert(0, sys.argv[2])

@@ -65,6 +65,7 @@ NOT_CONFIGURED = "workshop details not configured — see spabench workshop"
 SIMULATED_VERIFICATION = (
     "This verification was made on a SIMULATED unit, not on your spa's control box."
 )
+SIMULATED_TEST = "This test was made on a SIMULATED unit, not on your spa's control box."
 NO_VERIFICATION = "no verification after the repair"
 MAX_LOGO_BYTES = 512 * 1024
 LOGO_TYPES = {
@@ -253,12 +254,21 @@ class Verification:
     def simulated(self) -> bool:
         return self.run is not None and self.run.simulated
 
+    @property
+    def simulated_notice(self) -> str:
+        """Page 1's warning when the run shown was on a simulated unit ("" when real)."""
+        if not self.simulated:
+            return ""
+        return SIMULATED_VERIFICATION if self.verdict == "verified" else SIMULATED_TEST
+
 
 @dataclass
 class ReportData:
     """Everything the page and the JSON show, already in customer words."""
 
     title: str
+    kind: str
+    """``order`` (a service order's report) or ``run`` (one run's)."""
     generated_at: datetime
     workshop: WorkshopView
     unit: UnitView
@@ -658,6 +668,7 @@ def order_report(
     timeline = store.timeline(order_id)
     return ReportData(
         title=f"Service report — order {order.id}",
+        kind="order",
         generated_at=now or utc_now(),
         workshop=workshop_view(workshop),
         unit=_unit_view(unit, unit.serial, runs),
@@ -704,6 +715,7 @@ def run_report(
     ]
     return ReportData(
         title=f"Bench test report — run {run_id}",
+        kind="run",
         generated_at=now or utc_now(),
         workshop=workshop_view(workshop),
         unit=_unit_view(unit, info.unit_serial, [run]),
@@ -760,6 +772,7 @@ def report_facts(data: ReportData) -> dict[str, Any]:
         },
         "summary": {
             "title": data.title,
+            "kind": data.kind,
             "prepared_at": _iso(data.generated_at),
             "unit": {
                 "serial": data.unit.serial,
@@ -814,7 +827,7 @@ def report_facts(data: ReportData) -> dict[str, Any]:
                 "headline": verification.headline,
                 "detail": verification.detail or None,
                 "simulated": verification.simulated,
-                "notice": SIMULATED_VERIFICATION if verification.simulated else None,
+                "notice": verification.simulated_notice or None,
                 "run": _run_facts(verification.run),
                 "charts": [
                     {
@@ -895,6 +908,5 @@ def render_html(data: ReportData) -> str:
         report=data,
         hash_rule=CANONICAL_JSON_RULE,
         simulated_label=SIMULATED_LABEL,
-        simulated_verification=SIMULATED_VERIFICATION,
         not_configured=NOT_CONFIGURED,
     )
