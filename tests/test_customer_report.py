@@ -1,4 +1,8 @@
-"""The customer report (HTML) and the JSON/CSV exports, built from stored runs."""
+"""The customer report (HTML) and the JSON/CSV exports, built from stored runs.
+
+The page is read back parsed (:mod:`support.report_page`): page 1 is the summary a customer
+reads, the appendix the measurements; what each says is compared with the stored record.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,13 @@ import io
 import itertools
 import json
 import math
-import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -27,22 +32,38 @@ from support.records import (
     register,
     store_run,
 )
+from support.report_page import parse
 
 from bench.records import customer_report, exports
 from bench.records.customer_report import (
-    FAULT_SENTENCES,
-    format_value,
-    nice_ticks,
+    NOT_CONFIGURED,
+    SIMULATED_VERIFICATION,
+    cost_of,
     order_report,
     render_html,
     run_report,
-    svg_chart,
 )
 from bench.records.exports import RecordRef, canonical_json, measurements_csv, record_sha256
+from bench.records.report_charts import nice_ticks, svg_chart
+from bench.records.report_words import FAULT_SENTENCES, format_value
 from bench.records.store import Store
+from bench.records.workshop import Workshop
 from bench.testing.record import TestRecord
 
 SYMPTOM = "<script>alert('pwned')</script> Spa won't heat & pump is silent {{ 7*7 }}"
+SVG = "{http://www.w3.org/2000/svg}"
+LOGO_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cf000000030101008d1a2a6e0000000049454e44ae426082"
+)
+SHOP = Workshop(
+    name="Spa Service Nord GmbH",
+    address="Hafenstr. 5\n20457 Hamburg",
+    contact="+49 40 123456",
+    currency="EUR",
+    vat_percent=Decimal(19),
+    vat_number="DE123456789",
+)
 
 
 @pytest.fixture
@@ -52,8 +73,11 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield opened
 
 
-def repaired_order(store: Store) -> int:
-    """Intake → failed diagnosis run → pump replaced → passing verification → verified."""
+def repaired_order(store: Store, *, verification: TestRecord | None = None) -> int:
+    """Intake → failed diagnosis run → pump fitted → passing verification → verified.
+
+    The statuses carry fixed times; the runs and the part are stored in the order they
+    happen (now), so the verification run is begun after the part was fitted."""
     order_id = store.open_order(
         SERIAL,
         SYMPTOM,
@@ -65,117 +89,203 @@ def repaired_order(store: Store) -> int:
     )
     store_run(store, filter_pump_failure(), order_id)
     store.set_status(order_id, "diagnosed", by="Ada Tech", now=NOW + timedelta(hours=1))
-    store.add_part(order_id, "B9300929", by="Ada Tech", now=NOW + timedelta(hours=2))
-    store.set_status(order_id, "repaired", by="Ada Tech", now=NOW + timedelta(hours=2))
-    store_run(store, passing_verification(), order_id)
-    store.set_status(order_id, "verified", by="Ada Tech", now=NOW + timedelta(hours=3))
+    store.add_part(order_id, "B9300929", by="Ada Tech")
+    store_run(store, verification or passing_verification(), order_id)
     return order_id
 
 
-def svgs(html: str) -> list[ET.Element]:
-    return [ET.fromstring(text) for text in re.findall(r"<svg.*?</svg>", html, re.S)]
+def page_of(store: Store, order_id: int, workshop: Workshop = SHOP) -> str:
+    return render_html(order_report(store, order_id, workshop=workshop))
 
 
 def test_the_symptom_stays_text(store: Store) -> None:
-    html = render_html(order_report(store, repaired_order(store)))
+    html = page_of(store, repaired_order(store))
     assert "<script" not in html
     assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in html
     assert "{{ 7*7 }}" in html
+    assert SYMPTOM in parse(html).element("symptom").text()
 
 
-def test_the_report_is_self_contained(store: Store) -> None:
-    html = render_html(order_report(store, repaired_order(store)))
-    for external in ("<link", "<script", "src=", "href=", "url(", "@import", "<img", "<iframe"):
+def test_the_report_is_self_contained(store: Store, tmp_path: Path) -> None:
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(LOGO_PNG)
+    html = page_of(store, repaired_order(store), replace(SHOP, logo=logo))
+    page = parse(html)
+    for external in ("<link", "<script", "href=", "url(", "@import", "<iframe"):
         assert external not in html
-    assert set(re.findall(r"https?://[^\s\"']+", html)) == {"http://www.w3.org/2000/svg"}
+    sources = [e.attrs["src"] for e in page.root.find_all(lambda e: "src" in e.attrs)]
+    assert sources == ["data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ"
+                       "AAAADUlEQVR4nGNg+M8AAAADAQEAjRoqbgAAAABJRU5ErkJggg=="]  # fmt: skip
+    assert page.page1.find_all(lambda e: e.tag == "img")  # the logo is on page 1
 
 
-def test_the_report_tells_the_customer_what_happened(store: Store) -> None:
-    html = render_html(order_report(store, repaired_order(store)))
-    assert FAULT_SENTENCES["filter-pump-dead"] in html
-    assert "<td>B9300929</td>" in html and "<td>filter pump</td>" in html
-    # measurements with their limits, as Limits.text() writes them
-    for limits in ("40–80 W", "1400–2100 W", "≥ 0.5 °C", "≤ 10 s", "0.5–5 W"):
-        assert f"<td>{limits}</td>" in html
-    assert "<td>62 W</td>" in html
-    assert "in warranty until 2026-06-01: electrical part, original owner" in html
-    assert "PASS — the unit worked correctly in every test." in html
-    assert "Technician: <strong>Ada Tech</strong>" in html
-    assert "quoted 189.00" in html
-    assert [row for row in ("received", "diagnosed", "repaired", "verified") if row in html]
+def test_page_one_names_the_workshop_or_says_it_is_not_configured(store: Store) -> None:
+    order_id = repaired_order(store)
+    shop = parse(page_of(store, order_id)).element("workshop").text()
+    for fact in ("Spa Service Nord GmbH", "Hafenstr. 5", "20457 Hamburg", "+49 40 123456",
+                 "VAT number DE123456789"):  # fmt: skip
+        assert fact in shop
+    bare = parse(page_of(store, order_id, Workshop())).element("workshop").text()
+    assert bare == NOT_CONFIGURED
 
 
-def test_the_printed_hash_is_the_canonical_hash_of_the_stored_final_record(
+def test_page_one_tells_the_customer_what_happened(store: Store) -> None:
+    order_id = repaired_order(store)
+    page = parse(page_of(store, order_id))
+    first = page.page1.text()
+    assert FAULT_SENTENCES["filter-pump-dead"] in page.element("found").text()
+    assert "the pump that circulates and filters water — B9300929 filter pump" in first
+    (row,) = page.element("replaced").find_all(lambda e: e.attrs.get("data-part") == "B9300929")
+    assert row.attrs["data-quantity"] == "1"
+    assert "Found by the test “full”" in row.text() and "(run 1)" in row.text()
+    assert "in warranty until 2026-06-01: electrical part, original owner" in row.text()
+    assert "EUR 189.00 + 19 % VAT EUR 35.91 = EUR 224.91" in page.element("cost").text()
+    assert page.element("agreed-work").text() == "repair"
+    assert page.verdict.attrs["data-verdict"] == "verified"
+    assert page.verdict.attrs["data-run"] == "2"
+    assert "VERIFIED" in page.verdict.text()
+    signatures = page.element("signatures").text()
+    assert "Technician: Ada Tech" in signatures and "Customer: Jo Customer" in signatures
+    # a real bench's run is never called simulated
+    assert "SIMULATED" not in page.root.text()
+
+
+def test_the_appendix_reads_as_plain_words(store: Store) -> None:
+    html = page_of(store, repaired_order(store))
+    appendix = parse(html).appendix.text()
+    assert "Filter pump power: 62 W (expected 40–80 W) — pass" in appendix
+    assert "Standby power: 2.1 W (expected 0.5–5 W) — pass" in appendix
+    assert "The control box answered the bench: yes (expected yes) — pass" in appendix
+    assert "Filter pump power: 0.4 W (expected 40–80 W) — FAIL" in appendix
+    assert "Heater — not tested" in appendix
+    for jargon in ("= True", "recorded only", "(internal code)", "SB-"):
+        assert jargon not in html
+    # the hashing rule lives only in the technical footer
+    assert "json.dumps(" not in parse(html).page1.text()
+    assert "json.dumps(" in parse(html).element("technical").text()
+
+
+def test_the_printed_hashes_are_the_canonical_hashes_of_the_stored_records(
     store: Store,
 ) -> None:
     order_id = repaired_order(store)
-    data = order_report(store, order_id)
-    html = render_html(data)
-    expected = hashlib.sha256(
-        json.dumps(
-            passing_verification().to_dict(),
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        ).encode("utf-8")
-    ).hexdigest()
-    assert data.final is not None and data.final.record.record_id == "rec-pass-0001"
-    assert data.final_sha256 == expected == store.runs_for_order(order_id)[-1].sha256
-    assert f'SHA-256: <span class="hash">{expected}</span>' in html
-    assert "sort_keys=True" in html and "UTF-8" in html
+    footer = parse(page_of(store, order_id)).element("technical").text()
+    for run, record in zip(
+        store.runs_for_order(order_id), (filter_pump_failure(), passing_verification()), strict=True
+    ):
+        expected = hashlib.sha256(
+            json.dumps(
+                record.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            ).encode("utf-8")
+        ).hexdigest()
+        assert expected == run.sha256
+        assert f"run {run.id}, record {record.record_id}: SHA-256 {expected}" in footer
+    assert "sort_keys=True" in footer and "UTF-8" in footer
 
 
-def test_the_charts_show_the_final_run_trace(store: Store) -> None:
-    html = render_html(order_report(store, repaired_order(store)))
-    charts = svgs(html)
-    assert [chart.get("aria-label") for chart in charts] == [
+def test_the_verification_charts_draw_every_sample(store: Store) -> None:
+    page = parse(page_of(store, repaired_order(store)))
+    charts = page.charts(page.element("verification"))
+    assert [chart.attrs["aria-label"] for chart in charts] == [
         "Water temperature",
         "Power drawn from the mains",
     ]
-    samples = len(passing_verification().trace)
-    for chart in charts:
-        (line,) = chart.iter("{http://www.w3.org/2000/svg}polyline")
-        assert len(line.get("points", "").split()) == samples
+    trace = passing_verification().trace
+    water, power = charts
+    assert page.sample_values(water) == [s.water_c for s in trace]
+    assert page.sample_values(power) == [s.power_w for s in trace]
+    assert page.sample_times(water) == [s.t for s in trace]
+
+
+def test_a_pass_before_the_part_was_fitted_is_no_verification(store: Store) -> None:
+    order_id = store.open_order(SERIAL, "pump silent", agreement="repair", now=NOW)
+    store_run(store, passing_verification(), order_id)
+    store.add_part(order_id, "B9300929", by="Ada Tech")
+    page = parse(page_of(store, order_id))
+    assert page.verdict.attrs["data-verdict"] == "not-verified"
+    assert "no verification after the repair" in page.verdict.text()
+    assert "passed the" not in page.element("verification").text()
+    assert page.charts(page.element("verification")) == []
+
+
+def test_parts_beyond_a_diagnosis_only_agreement_are_flagged(store: Store) -> None:
+    order_id = store.open_order(SERIAL, "pump silent", now=NOW)
+    store.add_part(order_id, "B9300929", by="Ada Tech")
+    page = parse(page_of(store, order_id))
+    assert page.element("agreed-work").text() == "diagnosis only"
+    assert "no repair agreement is on file" in page.element("agreement-warning").text()
+
+
+def test_a_simulated_verification_says_so_on_page_one(store: Store) -> None:
+    simulated = replace(passing_verification(), simulated=True, operator="virtual", station="vm")
+    page = parse(page_of(store, repaired_order(store, verification=simulated)))
+    first = page.page1.text()
+    assert SIMULATED_VERIFICATION in page.element("simulated-notice").text()
+    assert "SIMULATED UNIT" in page.verdict.text()
+    assert page.verdict.attrs["data-simulated"] == "yes"
+    (run,) = page.appendix.find_all(lambda e: e.attrs.get("data-run") == "2")
+    assert run.attrs["data-simulated"] == "yes" and "SIMULATED UNIT" in run.text()
+    everything = page.root.text()
+    assert "Technician: Ada Tech" in first  # the person, never the virtual operator
+    assert "virtual" not in everything.replace("simulated operator", "")
+    assert "bench vm" not in everything and "bench: vm" not in everything
 
 
 def test_a_second_owner_sees_why_the_pump_is_not_covered(store: Store) -> None:
     store.add_unit("USED-1", "premium-4", date(2025, 12, 1), original_owner=False, now=NOW)
     order_id = store.open_order("USED-1", "pump silent", agreement="repair", now=NOW)
     store.add_part(order_id, "B9300929", now=NOW)
-    html = render_html(order_report(store, order_id))
+    html = page_of(store, order_id)
     assert (
         "out of warranty: not the original owner "
-        "(electrical parts are covered for the original owner only)" in html
+        "(electrical parts are covered for the original owner only)" in parse(html).page1.text()
     )
 
 
-def test_an_order_without_parts_states_warranty_for_both_classes(store: Store) -> None:
+def test_an_order_without_tests_or_parts(store: Store) -> None:
     order_id = store.open_order(SERIAL, "bubbles stop", now=NOW)
-    data = order_report(store, order_id)
+    data = order_report(store, order_id, workshop=SHOP)
     assert data.warranty == [
         "electrical parts: in warranty until 2026-06-01: electrical part, original owner",
         "non-electrical parts: out of warranty since 2025-12-02: non-electrical part, "
         "covered 6 months from purchase (2025-06-01)",
     ]
-    html = render_html(data)
-    assert "No parts were replaced." in html
-    assert "No bench test has been completed yet." in html
-    assert "NOT TESTED YET" in html
-    assert svgs(html) == []
+    page = parse(render_html(data))
+    assert page.element("nothing-replaced").text() == "No parts were replaced."
+    assert page.verdict.attrs["data-verdict"] == "untested"
+    assert "NOT TESTED YET" in page.verdict.text()
+    assert "No quote is recorded on this order." in page.element("cost").text()
+    assert page.charts() == []
 
 
 def test_a_failed_run_report_names_the_part_and_the_failed_limits(store: Store) -> None:
     run_id = store_run(store, filter_pump_failure())
-    data = run_report(store, run_id)
-    assert data.findings == [
+    data = run_report(store, run_id, workshop=SHOP)
+    assert [finding.text for finding in data.findings] == [
         FAULT_SENTENCES["filter-pump-dead"],
         "Part to replace: B9300929 filter pump.",
     ]
-    html = render_html(data)
-    assert 'class="outcome-fail">out of limits' in html
-    assert 'class="outcome-unset">not measured' in html
-    assert "FAIL — the unit did not pass every test" in html
-    assert "What you told us" not in html  # not part of an order
+    page = parse(render_html(data))
+    assert page.verdict.attrs["data-verdict"] == "fail"
+    assert "FAIL — the unit did not pass the test “full”" in page.verdict.text()
+    appendix = page.appendix.text()
+    assert "Filter pump power: 0.4 W (expected 40–80 W) — FAIL" in appendix
+    assert page.root.by_id("symptom") is None  # not part of an order
+
+
+def test_a_run_report_of_an_order_run_makes_no_claim_about_the_order(store: Store) -> None:
+    """One run's report does not say "No parts were replaced" on an order that has parts,
+    and a simulated diagnosis is a simulated *test*, not a verification."""
+    simulated = replace(filter_pump_failure(), simulated=True, operator="virtual", station="vm")
+    order_id = store.open_order(SERIAL, "pump silent", agreement="repair", now=NOW)
+    run_id = store_run(store, simulated, order_id)
+    store.add_part(order_id, "B9300929", by="Ada Tech")
+    page = parse(render_html(run_report(store, run_id, workshop=SHOP)))
+    assert page.root.by_id("replaced-section") is None
+    assert "No parts were replaced" not in page.root.text()
+    notice = page.element("simulated-notice").text()
+    assert customer_report.SIMULATED_TEST in notice and "verification" not in notice
+    assert page.verdict.attrs["data-verdict"] == "fail"
 
 
 BEGIN_AND_DIE = """
@@ -200,18 +310,41 @@ def test_an_interrupted_run_report_says_so(store: Store) -> None:
     (run,) = store.runs_for_unit(SERIAL)
     data = run_report(store, run.id)
     assert data.verdict == "interrupted"
-    assert len(data.measurements) == 3
-    assert "INTERRUPTED — the test was stopped before it finished." in render_html(data)
+    page = parse(render_html(data))
+    assert "INTERRUPTED" in page.verdict.text()
+    assert "interrupted before it finished" in page.appendix.text()
+    (measurements,) = page.appendix.by_class("measurements", "ul")
+    assert len(measurements.find_all(lambda e: e.tag == "li")) == 3
 
 
 def test_unknown_suspects_fall_back_to_the_reason() -> None:
     record = filter_pump_failure()
     record.suspected_parts[0].fault_id = "new-fault-2027"
     record.suspected_parts[0].reason = "pump hums but does not turn"
-    assert customer_report.findings([record]) == [
-        "The bench tests point to the filter pump: pump hums but does not turn.",
-        FAULT_SENTENCES["filter-pump-dead"],  # from the step's suspects
+    run = customer_report.RunView(1, record, "fail", None)
+    assert [f.text for f in customer_report.findings([run], SHOP)] == [
+        "The bench tests point to the pump that circulates and filters water: "
+        "pump hums but does not turn."
     ]
+
+
+# -------------------------------------------------------------------------------- cost
+
+
+def test_the_cost_states_currency_and_vat(store: Store) -> None:
+    order_id = store.open_order(SERIAL, "pump silent", quote_cents=8950, now=NOW)
+    order = store.order(order_id)
+    assert cost_of(order, SHOP).text == "EUR 89.50 + 19 % VAT EUR 17.01 = EUR 106.51"
+    included = cost_of(order, replace(SHOP, prices_include_vat=True))
+    assert included.text == "EUR 89.50, including 19 % VAT (EUR 14.29)"
+    assert (included.net_cents, included.vat_cents, included.gross_cents) == (7521, 1429, 8950)
+    assert cost_of(order, replace(SHOP, vat_percent=None)).text == (
+        "EUR 89.50 (VAT rate not configured — see spabench workshop)"
+    )
+    assert cost_of(order, Workshop()).text == (
+        "89.50 (currency not configured — see spabench workshop) "
+        "(VAT rate not configured — see spabench workshop)"
+    )
 
 
 # ------------------------------------------------------------------------------ charts
@@ -221,7 +354,8 @@ def test_a_gap_in_the_trace_breaks_the_line() -> None:
     chart = ET.fromstring(
         svg_chart([(0, 20.0), (10, 21.0), (20, None), (30, 22.0), (40, 23.0)], title="T", unit="C")
     )
-    assert len(list(chart.iter("{http://www.w3.org/2000/svg}polyline"))) == 2
+    assert len(list(chart.iter(f"{SVG}polyline"))) == 2
+    assert len([c for c in chart.iter(f"{SVG}circle") if c.get("class") == "sample"]) == 4
 
 
 def test_chart_labels_are_escaped_and_short_traces_refused() -> None:
@@ -248,13 +382,37 @@ def test_nice_ticks_cover_the_range_in_even_round_steps(low: float, span: float)
 
 def test_values_are_written_for_people() -> None:
     assert format_value(62.0, "W") == "62 W"
+    assert format_value(1499.2, "W") == "1,499.2 W"
     assert format_value(0.33333, "°C") == "0.33 °C"
+    assert format_value(1.0, "1/s") == "1 per second"
     assert format_value(True) == "yes"
     assert format_value(None, "W") == "—"
     assert format_value(float("nan")) == "invalid"
 
 
 # ----------------------------------------------------------------------------- exports
+
+
+def test_the_json_facts_say_what_the_page_says(store: Store) -> None:
+    simulated = replace(passing_verification(), simulated=True, operator="virtual", station="vm")
+    data = order_report(store, repaired_order(store, verification=simulated), workshop=SHOP)
+    facts = json.loads(exports.dumps(customer_report.report_facts(data)))
+    assert facts["workshop"]["name"] == "Spa Service Nord GmbH"
+    summary = facts["summary"]
+    assert summary["found"][0]["text"] == FAULT_SENTENCES["filter-pump-dead"]
+    assert [p["label"] for p in summary["replaced"]] == ["B9300929 filter pump"]
+    assert summary["replaced"][0]["pointed_to_by_run"] == 1
+    assert summary["cost"]["text"] == "EUR 189.00 + 19 % VAT EUR 35.91 = EUR 224.91"
+    assert summary["cost"]["currency"] == "EUR" and summary["cost"]["gross_cents"] == 22491
+    verification = summary["verification"]
+    assert verification["verdict"] == "verified" and verification["simulated"] is True
+    assert verification["notice"] == SIMULATED_VERIFICATION
+    assert verification["run"]["run_id"] == 2
+    appendix = facts["appendix"]
+    assert [run["simulated"] for run in appendix] == [False, True]
+    assert appendix[1]["tested_by"] == "simulated operator (no person at a bench)"
+    texts = [m["text"] for step in appendix[0]["steps"] for m in step["measurements"]]
+    assert "Filter pump power: 0.4 W (expected 40–80 W) — FAIL" in texts
 
 
 def test_csv_has_one_row_per_measurement() -> None:

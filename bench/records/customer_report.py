@@ -1,385 +1,450 @@
-"""The customer report: one self-contained HTML page a spa owner understands.
+"""The customer report: one self-contained HTML document a spa owner reads, and its facts as
+JSON.
 
-What a customer wants to know after a repair: did you understand my problem (their symptom,
-in their words), what was wrong (plain sentences, not fault ids), what did you replace and is
-it under warranty, and does it work now — shown, not claimed: the measurements of the final
-verification run with their limits, and charts of the water warming and the power drawn.
+Page 1 is everything the customer came for, from a named business: the workshop (name,
+address, contact, logo, VAT number — :mod:`bench.records.workshop`), their unit, their symptom
+in their own words, what was found (plain sentences, not fault ids), what was replaced and
+why, the warranty decision, the cost with its currency and VAT, the verification that shows
+the unit working (with its chart drawn from every sample) and lines to sign. The measurements,
+in plain words with units and limits, are the appendix after a page break; the record hashes
+a small technical footer.
+
+The page must never contradict the record, so every statement is derived here from the
+stored facts, once, and both the HTML and the JSON (:func:`report_facts`) are rendered from
+the same :class:`ReportData`:
+
+* the *verification* is a passing run started after the last part was fitted; when there is
+  none the page says "no verification after the repair" — never an older pass, and never
+  "no test" next to a PASS (:func:`verification_of_order`);
+* a run on a simulated unit (``TestRecord.simulated``) is labelled "SIMULATED UNIT" wherever
+  it appears, and a simulated verification says so on page 1;
+* agreed work is shown as recorded, and a part recorded beyond it is flagged, not hidden.
 
 Self-contained on purpose: the page is e-mailed, archived and printed years later, so it has
-no external assets (CSS inline, charts are inline SVG drawn here from the record's ``trace``).
-Jinja2 autoescaping is on: the symptom is typed by a person and must stay text. The SHA-256 of
-the record (canonical form, see :mod:`bench.records.exports`) is printed so the page can be matched
-to the stored record.
+no external assets (CSS inline, the logo a data URI, charts inline SVG). Jinja2 autoescaping
+is on: the symptom is typed by a person and must stay text.
 """
 
 from __future__ import annotations
 
-import math
+import base64
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from bench.records.database import NotFound, utc_now
+from bench.records.display import display_date, display_time
 from bench.records.exports import CANONICAL_JSON_RULE, RecordRef, record_sha256
-from bench.records.order_records import StatusChange
+from bench.records.order_records import Contact, PartReplaced, StatusChange
 from bench.records.orders import Order, status_label
+from bench.records.report_charts import Chart, run_charts
+from bench.records.report_words import (
+    FAULT_SENTENCES,
+    SIMULATED_LABEL,
+    StepLines,
+    step_lines,
+    where_tested,
+    who_tested,
+)
 from bench.records.run_records import RunInfo
 from bench.records.store import Store
 from bench.records.unit_records import Unit
 from bench.records.warranty import DEFAULT_TERMS, WarrantyTerms, explain
-from bench.testing.record import Measurement, TestRecord
-from protocols.mspa.parts import PART_CLASSES, PARTS, UnknownPart, lookup, parts_for_fault
+from bench.records.workshop import Workshop, part_label
+from bench.testing.record import TestRecord
+from protocols.mspa.parts import PART_CLASSES, Part, UnknownPart, lookup, parts_for_fault
 
-# Fault ids of SPEC §5 in words a spa owner understands.
-FAULT_SENTENCES: dict[str, str] = {
-    "prcd-tripped": "The safety switch on the mains cord (PRCD) had switched off. It was reset; "
-    "no part needed replacing.",
-    "prcd-faulty": "The safety switch on the mains cord (PRCD) does not work as it should.",
-    "transformer-dead": "The transformer that powers the electronics has failed, so the control "
-    "box could not start.",
-    "power-board-dead": "The main circuit board of the control box has failed, so the control "
-    "box could not start.",
-    "filter-pump-dead": "The filter pump does not run: it draws no power and no water flows.",
-    "flow-switch-stuck-open": "The pump runs, but the flow switch does not notice the water "
-    "flowing, so the heater is kept off for safety.",
-    "flow-switch-stuck-closed": "The flow switch reports flowing water even with the pump off, "
-    "which defeats a safety check of the heater.",
-    "heater-open": "The heater does not heat: with water flowing it draws no power and the water "
-    "does not warm up.",
-    "heater-relay-welded": "The heater stays on when it is switched off, because a switch on the "
-    "main circuit board is stuck.",
-    "temp-sensor-open": "The water temperature sensor is broken or disconnected: the unit reads "
-    "0 °C.",
-    "temp-sensor-short": "The water temperature sensor is short-circuited: the unit reads an "
-    "impossibly high temperature.",
-    "blower-dead": "The bubble generator (air blower) does not run when bubbles are switched on.",
-    "check-valve-leak": "Water gets past the check valve into the air blower, which trips the "
-    "safety switch when the bubbles start.",
-    "knob-reed-switch-stuck": "The blower runs but no bubbles come out: the switch in the "
-    "rotation knob is stuck.",
-    "ozone-dead": "The ozone generator does not work.",
-    "uvc-dead": "The UV-C lamp does not work.",
-    "link-noisy": "The connection between the control panel and the box is unreliable (many "
-    "garbled messages): the cable or its plug.",
-    "panel-dead": "The control panel sends no commands to the box.",
+NOT_CONFIGURED = "workshop details not configured — see spabench workshop"
+SIMULATED_VERIFICATION = (
+    "This verification was made on a SIMULATED unit, not on your spa's control box."
+)
+SIMULATED_TEST = "This test was made on a SIMULATED unit, not on your spa's control box."
+NO_VERIFICATION = "no verification after the repair"
+MAX_LOGO_BYTES = 512 * 1024
+LOGO_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".svg": "image/svg+xml",
+    ".webp": "image/webp",
 }
+FINISHED = ("pass", "fail", "error")
 
-VERDICT_TEXT: dict[str, str] = {
-    "pass": "PASS — the unit worked correctly in every test.",
-    "fail": "FAIL — the unit did not pass every test (see what was found).",
-    "error": "NOT COMPLETED — the test could not be completed (equipment or connection "
-    "problem), so it says nothing about the unit.",
-    "interrupted": "INTERRUPTED — the test was stopped before it finished.",
-    "running": "IN PROGRESS — the test has not finished yet.",
-    "none": "NOT TESTED YET — no bench test of this unit has finished.",
-}
 
-OUTCOME_TEXT: dict[str, str] = {
-    "pass": "OK",
-    "marginal": "OK (near a limit)",
-    "fail": "out of limits",
-    "unset": "not measured",
-}
+# ------------------------------------------------------------------------------ views
 
 
 @dataclass(frozen=True)
-class MeasurementLine:
-    step: str
+class WorkshopView:
+    """The workshop as page 1 prints it."""
+
+    configured: bool
     name: str
-    value: str
-    limits: str
-    outcome: str
-    outcome_text: str
+    address_lines: tuple[str, ...]
+    contact: str
+    vat_number: str
+    logo_uri: str | None
+    logo_problem: str | None
+    """Why a configured logo is not shown (the CLI warns); None when fine or none."""
+
+
+def logo_data_uri(path: Path | None) -> tuple[str | None, str | None]:
+    """``(data URI, None)`` for a readable image ≤ 512 KiB, ``(None, why)`` otherwise."""
+    if path is None:
+        return None, None
+    kind = LOGO_TYPES.get(path.suffix.lower())
+    if kind is None:
+        return None, f"logo {path}: not a PNG, JPEG, GIF, SVG or WebP file"
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return None, f"logo {path}: {error.strerror or error}"
+    if len(data) > MAX_LOGO_BYTES:
+        return None, f"logo {path}: larger than {MAX_LOGO_BYTES // 1024} KiB"
+    return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}", None
+
+
+def workshop_view(workshop: Workshop) -> WorkshopView:
+    uri, problem = logo_data_uri(workshop.logo)
+    return WorkshopView(
+        configured=workshop.configured,
+        name=workshop.name,
+        address_lines=tuple(line.strip() for line in workshop.address.splitlines() if line),
+        contact=workshop.contact,
+        vat_number=workshop.vat_number,
+        logo_uri=uri,
+        logo_problem=problem,
+    )
 
 
 @dataclass(frozen=True)
-class PartLine:
+class RunView:
+    """A stored run as the report names it."""
+
+    run_id: int | None
+    record: TestRecord
+    status: str
+    created_at: datetime | None
+    """When the store began the run (None for a record not from the store)."""
+
+    @property
+    def simulated(self) -> bool:
+        return self.record.simulated
+
+    @property
+    def plan(self) -> str:
+        return self.record.plan
+
+    @property
+    def started(self) -> str:
+        return display_time(self.record.started_at or self.created_at)
+
+    @property
+    def operator(self) -> str:
+        return who_tested(self.record)
+
+    @property
+    def station(self) -> str:
+        return where_tested(self.record)
+
+    @property
+    def sha256(self) -> str:
+        return record_sha256(self.record)
+
+    @property
+    def name(self) -> str:
+        """``test “full” on 2026-03-20 10:00 CET (run 2)``, with the simulated label."""
+        run = f" (run {self.run_id})" if self.run_id is not None else ""
+        label = f", {SIMULATED_LABEL}" if self.simulated else ""
+        return f"test “{self.plan}” on {self.started}{run}{label}"
+
+    @property
+    def steps(self) -> list[StepLines]:
+        return step_lines(self.record)
+
+    @property
+    def status_text(self) -> str:
+        return RUN_STATUS_WORDS.get(self.status, self.status)
+
+
+RUN_STATUS_WORDS: dict[str, str] = {
+    "pass": "passed",
+    "fail": "failed",
+    "error": "not completed (equipment or connection problem; says nothing about the unit)",
+    "interrupted": "interrupted before it finished",
+    "running": "still running",
+}
+
+
+@dataclass(frozen=True)
+class UnitView:
+    serial: str
+    model: str
+    purchase_date: date | None
+    owner: str
+    original_owner: bool | None
+
+    @property
+    def purchased(self) -> str:
+        return display_date(self.purchase_date, empty="not on file")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something a failed bench test found, in words, with the part it points to."""
+
+    text: str
+    parts: tuple[str, ...]
+    """``"the pump that circulates and filters water — B9300929 filter pump"``."""
+    run: RunView | None
+
+
+@dataclass(frozen=True)
+class ReplacedPart:
     number: str
-    name: str
+    label: str
+    plain: str
     official: bool
     quantity: int
+    fitted_at: datetime
+    by: str
+    why: str
+    run: RunView | None
+    """The failed run that pointed to this part, if any."""
     warranty: str
     covered: bool | None
 
 
 @dataclass(frozen=True)
-class RunLine:
-    run_id: int | None
-    record_id: str
-    plan: str
-    status: str
-    started_at: str
-    operator: str
-    sha256: str
+class Cost:
+    """The order's quote in the workshop's currency, with the VAT stated."""
+
+    quote_cents: int | None
+    currency: str
+    vat_percent: Decimal | None
+    prices_include_vat: bool
+    net_cents: int | None
+    vat_cents: int | None
+    gross_cents: int | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Page 1's answer to "does it work now?"."""
+
+    verdict: str
+    """``verified`` | ``not-verified`` | ``fail`` | ``error`` | ``interrupted`` |
+    ``running`` | ``untested``."""
+    headline: str
+    detail: str
+    run: RunView | None
+    """The run that shows it (the verification, or for a fail the failing run)."""
+    charts: list[Chart] = field(default_factory=list)
+
+    @property
+    def simulated(self) -> bool:
+        return self.run is not None and self.run.simulated
+
+    @property
+    def simulated_notice(self) -> str:
+        """Page 1's warning when the run shown was on a simulated unit ("" when real)."""
+        if not self.simulated:
+            return ""
+        return SIMULATED_VERIFICATION if self.verdict == "verified" else SIMULATED_TEST
 
 
 @dataclass
 class ReportData:
-    """Everything the template shows, already in customer words."""
+    """Everything the page and the JSON show, already in customer words."""
 
     title: str
+    kind: str
+    """``order`` (a service order's report) or ``run`` (one run's)."""
     generated_at: datetime
-    unit_serial: str
-    unit_profile: str
-    unit_model: str
-    owner: str
-    purchase_date: date | None
+    workshop: WorkshopView
+    unit: UnitView
     order: Order | None
-    timeline: list[StatusChange]
     symptom: str | None
-    findings: list[str]
-    parts: list[PartLine]
+    findings: list[Finding]
+    replaced: list[ReplacedPart]
+    agreement_warning: str
     warranty: list[str]
-    final: RecordRef | None
-    measurements: list[MeasurementLine]
-    charts: list[Markup]
-    verdict: str
+    cost: Cost | None
+    verification: Verification
     technician: str
-    runs: list[RecordRef] = field(default_factory=list)
+    customer: str
+    runs: list[RunView]
+    timeline: list[StatusChange] = field(default_factory=list)
+    contacts: list[Contact] = field(default_factory=list)
+    money_note: str = ""
+
+    # -- for the CLI's summary line and older JSON keys -------------------------------------
 
     @property
-    def verdict_text(self) -> str:
-        return VERDICT_TEXT.get(self.verdict, self.verdict)
+    def final(self) -> RunView | None:
+        """The latest finished run (pass, fail or error), whatever it shows."""
+        finished = [run for run in self.runs if run.status in FINISHED]
+        return finished[-1] if finished else None
 
     @property
-    def final_sha256(self) -> str | None:
-        return None if self.final is None else record_sha256(self.final.record)
+    def refs(self) -> list[RecordRef]:
+        return [RecordRef(run.record, run.run_id, run.status) for run in self.runs]
 
     @property
-    def run_lines(self) -> list[RunLine]:
-        return [
-            RunLine(
-                ref.run_id,
-                ref.record.record_id,
-                ref.record.plan,
-                ref.status or ref.record.verdict,
-                ref.record.started_at,
-                ref.record.operator,
-                record_sha256(ref.record),
-            )
-            for ref in self.runs
-        ]
+    def verdict(self) -> str:
+        return self.verification.verdict
+
+    @property
+    def any_simulated(self) -> bool:
+        return any(run.simulated for run in self.runs)
+
+    @property
+    def agreement_text(self) -> str:
+        if self.order is None:
+            return ""
+        return "repair" if self.order.agreement == "repair" else "diagnosis only"
 
 
-# ---------------------------------------------------------------------------- findings
+# --------------------------------------------------------------------------- findings
 
 
-def findings(records: Sequence[TestRecord]) -> list[str]:
-    """Plain sentences for what the bench found, once each, in the order found."""
-    sentences: list[str] = []
+def _part(number: str) -> Part | None:
+    try:
+        return lookup(number)
+    except UnknownPart:
+        return None
 
-    def add(sentence: str) -> None:
-        if sentence not in sentences:
-            sentences.append(sentence)
 
-    for record in records:
-        if record.verdict != "fail":
+def _part_words(part: Part, workshop: Workshop) -> str:
+    return f"{part.plain} — {part_label(part, workshop)}"
+
+
+def findings(runs: Sequence[RunView], workshop: Workshop) -> list[Finding]:
+    """What the failed runs found, once each in the order found: the fault in a sentence and
+    the suspected parts' plain description with their label."""
+    found: list[Finding] = []
+    seen: set[str] = set()
+
+    def add(text: str, parts: Sequence[Part], run: RunView) -> None:
+        if text in seen:
+            return
+        seen.add(text)
+        found.append(Finding(text, tuple(_part_words(p, workshop) for p in parts), run))
+
+    for run in runs:
+        record = run.record
+        if run.status != "fail":
             continue
+        before = len(found)
         for suspect in record.suspected_parts:
-            sentence = FAULT_SENTENCES.get(suspect.fault_id)
-            if sentence is None:
-                detail = f": {suspect.reason}" if suspect.reason else ""
-                sentence = f"The bench tests point to the {suspect.name}{detail}."
-            add(sentence)
-        for step in record.steps:
+            parts = parts_for_fault(suspect.fault_id)
+            named = _part(suspect.part_number)
+            if named is not None and named not in parts:
+                parts = (*parts, named)
+            text = FAULT_SENTENCES.get(suspect.fault_id)
+            if text is None:
+                what = parts[0].plain if parts else suspect.name
+                reason = f": {suspect.reason}" if suspect.reason else ""
+                text = f"The bench tests point to {what}{reason}."
+            add(text, parts, run)
+        # The diagnosis's conclusion is ``suspected_parts``; a step's own suspects are the
+        # candidates it could not tell apart, shown only when the run concluded nothing.
+        for step in [] if record.suspected_parts else record.steps:
             for fault_id in step.suspects:
                 if fault_id in FAULT_SENTENCES:
-                    add(FAULT_SENTENCES[fault_id])
-        if not sentences and record.summary:
-            add(f"The bench tests failed: {record.summary}.")
-    return sentences
+                    add(FAULT_SENTENCES[fault_id], parts_for_fault(fault_id), run)
+        if len(found) == before:
+            failed = [s.title or s.name for s in record.steps if s.outcome == "fail"]
+            where = f" at: {', '.join(failed)}" if failed else ""
+            add(f"The bench test failed{where}; it could not name one part.", (), run)
+    return found
 
 
-def suggested_parts(records: Sequence[TestRecord]) -> list[str]:
-    """Part labels the failed runs point at (for a diagnosis-only report)."""
-    labels: list[str] = []
-    for record in records:
-        if record.verdict != "fail":
+def _why(part: Part, fitted: datetime, runs: Sequence[RunView]) -> tuple[str, RunView | None]:
+    """Why ``part`` was fitted: the latest failed run before it whose findings point to it."""
+    for run in reversed(runs):
+        if run.status != "fail" or (run.created_at is not None and run.created_at > fitted):
             continue
-        for suspect in record.suspected_parts:
-            candidates = parts_for_fault(suspect.fault_id)
-            if not candidates:
-                try:
-                    candidates = (lookup(suspect.part_number),)
-                except UnknownPart:
-                    label = f"{suspect.part_number} {suspect.name}".strip()
-                    if label not in labels:
-                        labels.append(label)
-                    continue
-            for part in candidates:
-                if part.label not in labels:
-                    labels.append(part.label)
-    return labels
+        for suspect in run.record.suspected_parts:
+            parts = parts_for_fault(suspect.fault_id)
+            named = _part(suspect.part_number)
+            if part in parts or named == part:
+                sentence = FAULT_SENTENCES.get(suspect.fault_id) or (
+                    suspect.reason or f"the bench tests pointed to the {part.name}"
+                )
+                return f"{sentence} Found by the {run.name}.", run
+        for step in [] if run.record.suspected_parts else run.record.steps:
+            if any(part in parts_for_fault(fault) for fault in step.suspects):
+                return f"The {run.name} failed at “{step.title or step.name}”.", run
+    return "No bench test on this order pointed to this part.", None
 
 
-# --------------------------------------------------------------------------- measurements
-
-
-def format_value(value: float | str | bool | None, unit: str = "") -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "invalid"
-        text = f"{round(value, 2):g}"
-    else:
-        text = str(value)
-    return f"{text} {unit}".strip()
-
-
-def measurement_lines(record: TestRecord) -> list[MeasurementLine]:
+def _replaced(
+    parts: Sequence[PartReplaced],
+    unit: Unit,
+    on: date,
+    runs: Sequence[RunView],
+    workshop: Workshop,
+    terms: WarrantyTerms,
+) -> list[ReplacedPart]:
     lines = []
-    for step in record.steps:
-        for item in step.measurements:
-            lines.append(_measurement_line(step.title or step.name, item))
+    for replaced in parts:
+        part = _part(replaced.part_number)
+        if part is None:  # a part number this version no longer knows: shown as stored
+            lines.append(
+                ReplacedPart(
+                    replaced.part_number,
+                    replaced.part_number,
+                    "",
+                    False,
+                    replaced.quantity,
+                    replaced.at,
+                    replaced.by,
+                    "No bench test on this order pointed to this part.",
+                    None,
+                    "warranty unknown: the part is not in this version's catalogue",
+                    None,
+                )
+            )
+            continue
+        covered, warranty = explain(
+            unit.purchase_date, part.part_class, unit.original_owner, on, terms
+        )
+        why, run = _why(part, replaced.at, runs)
+        lines.append(
+            ReplacedPart(
+                part.number,
+                part_label(part, workshop),
+                part.plain,
+                part.official,
+                replaced.quantity,
+                replaced.at,
+                replaced.by,
+                why,
+                run,
+                warranty,
+                covered,
+            )
+        )
     return lines
 
 
-def _measurement_line(step: str, item: Measurement) -> MeasurementLine:
-    return MeasurementLine(
-        step=step,
-        name=item.description or item.name,
-        value=format_value(item.value, item.unit),
-        limits=item.limits.text(item.unit),
-        outcome=item.outcome,
-        outcome_text=OUTCOME_TEXT.get(item.outcome, item.outcome),
-    )
-
-
-# ----------------------------------------------------------------------------- charts
-
-
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round tick values (1, 2, 5 × 10ⁿ steps) covering ``low``..``high``.
-
-    A flat range (a steady 23.5 °C) is widened by 5 % of its size (at least 1) so the line
-    sits mid-chart instead of dividing by zero.
-    """
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError("tick range must be finite")
-    low, high = min(low, high), max(low, high)
-    scale = max(1.0, abs(low), abs(high))
-    if high - low < scale * 1e-9:
-        low, high = low - scale * 0.05, high + scale * 0.05
-    raw = (high - low) / max(count - 1, 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    first, last = math.floor(low / step), math.ceil(high / step)
-    first -= first * step > low  # division may round (or underflow) the wrong way
-    last += last * step < high
-    return [index * step for index in range(first, last + 1)]
-
-
-def svg_chart(
-    points: Sequence[tuple[float, float | None]],
-    *,
-    title: str,
-    unit: str,
-    colour: str = "#1f5fa8",
-    width: int = 640,
-    height: int = 220,
-) -> Markup:
-    """A line chart as inline SVG; ``None`` values break the line (no reading there)."""
-    valid = [(t, v) for t, v in points if v is not None and math.isfinite(v)]
-    if len(valid) < 2:
-        raise ValueError(f"a chart of {title} needs at least two readings")
-    left, right, top, bottom = 56, 12, 28, 36
-    plot_w, plot_h = width - left - right, height - top - bottom
-    t_values = [t for t, _ in valid]
-    y_values = [v for _, v in valid]
-    t0, t1 = min(t_values), max(t_values)
-    minutes = t1 - t0 >= 180
-    scale_t = 60.0 if minutes else 1.0
-    x_ticks = nice_ticks(t0 / scale_t, t1 / scale_t)
-    y_ticks = nice_ticks(min(y_values), max(y_values))
-    x_lo, x_hi = x_ticks[0], x_ticks[-1]
-    y_lo, y_hi = y_ticks[0], y_ticks[-1]
-
-    def x(t: float) -> float:
-        return left + (t / scale_t - x_lo) / (x_hi - x_lo) * plot_w
-
-    def y(v: float) -> float:
-        return top + plot_h - (v - y_lo) / (y_hi - y_lo) * plot_h
-
-    segments: list[list[tuple[float, float]]] = [[]]
-    for t, v in points:
-        if v is None or not math.isfinite(v):
-            if segments[-1]:
-                segments.append([])
-            continue
-        segments[-1].append((x(t), y(v)))
-    label = escape(title)
-    unit_text = escape(unit)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="{label}" class="chart">',
-        f"<title>{label}</title>",
-        f'<text x="{left}" y="16" class="chart-title">{label} ({unit_text})</text>',
-    ]
-    for tick in y_ticks:
-        py = y(tick)
-        parts.append(
-            f'<line x1="{left}" y1="{py:.1f}" x2="{left + plot_w}" y2="{py:.1f}" class="grid"/>'
-            f'<text x="{left - 6}" y="{py + 4:.1f}" text-anchor="end">{tick:g}</text>'
-        )
-    for tick in x_ticks:
-        px = left + (tick - x_lo) / (x_hi - x_lo) * plot_w
-        parts.append(
-            f'<line x1="{px:.1f}" y1="{top + plot_h}" x2="{px:.1f}" y2="{top + plot_h + 4}" '
-            f'class="axis"/><text x="{px:.1f}" y="{top + plot_h + 18}" '
-            f'text-anchor="middle">{tick:g}</text>'
-        )
-    parts.append(
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" class="axis"/>'
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
-        'class="axis"/>'
-        f'<text x="{left + plot_w}" y="{height - 4}" text-anchor="end">time '
-        f"({'min' if minutes else 's'})</text>"
-    )
-    for segment in segments:
-        if len(segment) == 1:
-            cx, cy = segment[0]
-            parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2" fill="{colour}"/>')
-        elif segment:
-            coords = " ".join(f"{px:.1f},{py:.1f}" for px, py in segment)
-            parts.append(
-                f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"/>'
-            )
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def trace_charts(record: TestRecord) -> list[Markup]:
-    """Water temperature and mains power over the run, where the trace has them."""
-    charts = []
-    water = [(s.t, s.water_c) for s in record.trace]
-    power = [(s.t, s.power_w) for s in record.trace]
-    if sum(v is not None for _, v in water) >= 2:
-        charts.append(svg_chart(water, title="Water temperature", unit="°C", colour="#1f5fa8"))
-    if sum(v is not None for _, v in power) >= 2:
-        charts.append(
-            svg_chart(power, title="Power drawn from the mains", unit="W", colour="#b3541e")
-        )
-    return charts
-
-
-# --------------------------------------------------------------------------- assembling
-
-
 def _warranty_lines(
-    unit: Unit | None, on: date, part_lines: Sequence[PartLine], terms: WarrantyTerms
+    unit: Unit | None, on: date, replaced: Sequence[ReplacedPart], terms: WarrantyTerms
 ) -> list[str]:
     if unit is None:
         return ["warranty unknown: the unit is not registered (no purchase date on file)"]
-    if part_lines:
-        return [f"{part.number} {part.name}: {part.warranty}" for part in part_lines]
+    if replaced:
+        return [f"{part.label}: {part.warranty}" for part in replaced]
     return [
         f"{part_class} parts: "
         + explain(unit.purchase_date, part_class, unit.original_owner, on, terms)[1]
@@ -387,71 +452,239 @@ def _warranty_lines(
     ]
 
 
-def _part_lines(store: Store, order: Order, unit: Unit, terms: WarrantyTerms) -> list[PartLine]:
-    lines = []
-    on = order.opened_at.astimezone().date()
-    for replaced in store.parts(order.id):
-        part = PARTS[replaced.part_number]
-        covered, warranty = explain(
-            unit.purchase_date, part.part_class, unit.original_owner, on, terms
+def suggested_parts(runs: Sequence[RunView], workshop: Workshop) -> list[str]:
+    """Labels of the parts the failed runs point to (for a report with nothing replaced)."""
+    labels: list[str] = []
+    for run in runs:
+        if run.status != "fail":
+            continue
+        for suspect in run.record.suspected_parts:
+            candidates = parts_for_fault(suspect.fault_id)
+            named = _part(suspect.part_number)
+            if not candidates and named is not None:
+                candidates = (named,)
+            if not candidates:
+                label = f"{suspect.part_number} {suspect.name}".strip()
+                if label not in labels:
+                    labels.append(label)
+            for part in candidates:
+                label = part_label(part, workshop)
+                if label not in labels:
+                    labels.append(label)
+    return labels
+
+
+# ------------------------------------------------------------------------------- cost
+
+
+def _cents(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _percent(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text
+
+
+def cost_of(order: Order, workshop: Workshop) -> Cost:
+    """The quote as a customer reads it: currency, and VAT added or included as configured."""
+    quote = order.quote_cents
+    vat = workshop.vat_percent
+    if quote is None:
+        return Cost(None, workshop.currency, vat, workshop.prices_include_vat, None, None, None,
+                    "No quote is recorded on this order.")  # fmt: skip
+    money = workshop.money
+    missing = "" if workshop.currency else " (currency not configured — see spabench workshop)"
+    if vat is None:
+        text = f"{money(quote)}{missing} (VAT rate not configured — see spabench workshop)"
+        return Cost(quote, workshop.currency, None, workshop.prices_include_vat, None, None,
+                    None, text)  # fmt: skip
+    rate = vat / Decimal(100)
+    if workshop.prices_include_vat:
+        gross = quote
+        net = _cents(Decimal(quote) / (1 + rate))
+        vat_cents = gross - net
+        text = f"{money(gross)}{missing}, including {_percent(vat)} % VAT ({money(vat_cents)})"
+    else:
+        net = quote
+        vat_cents = _cents(Decimal(quote) * rate)
+        gross = net + vat_cents
+        text = f"{money(net)}{missing} + {_percent(vat)} % VAT {money(vat_cents)} = {money(gross)}"
+    return Cost(quote, workshop.currency, vat, workshop.prices_include_vat, net, vat_cents,
+                gross, text)  # fmt: skip
+
+
+# ----------------------------------------------------------------------- verification
+
+
+def _charts(run: RunView) -> list[Chart]:
+    return run_charts(run.record, width=480, height=170)
+
+
+def verification_of_order(runs: Sequence[RunView], parts: Sequence[PartReplaced]) -> Verification:
+    """What shows (or fails to show) that the unit works, from the order's runs and parts.
+
+    With parts fitted: the latest passing run begun after the last part was fitted; none is
+    "not verified" (an older pass says nothing about the repaired unit). Without parts: the
+    latest run that ended decides (a pass: no fault found; a fail: the fault stands).
+    Until the store offers the order's verification run (orders helper), this is the rule.
+    """
+    if parts:
+        fitted = max(part.at for part in parts)
+        after = [run for run in runs if run.created_at is None or run.created_at > fitted]
+        passing = [run for run in after if run.status == "pass"]
+        if passing:
+            run = passing[-1]
+            return Verification(
+                "verified",
+                f"VERIFIED — the unit passed the {run.name}, after the repair.",
+                "",
+                run,
+                _charts(run),
+            )
+        detail = (
+            f"No bench test has passed since the last part was fitted ({display_time(fitted)})."
         )
-        lines.append(
-            PartLine(part.number, part.name, part.official, replaced.quantity, warranty, covered)
+        ended = [run for run in after if run.status != "running"]
+        if ended:
+            detail += f" The {ended[-1].name} {ended[-1].status_text}."
+        return Verification("not-verified", f"NOT VERIFIED — {NO_VERIFICATION}.", detail, None)
+    ended = [run for run in runs if run.status != "running"]
+    if not ended:
+        running = [run for run in runs if run.status == "running"]
+        if running:
+            return Verification(
+                "running",
+                f"IN PROGRESS — the {running[-1].name} has not finished yet.",
+                "",
+                None,
+            )
+        return Verification(
+            "untested", "NOT TESTED YET — no bench test of this unit has finished.", "", None
         )
-    return lines
+    return _verdict_of(ended[-1])
 
 
-def _refs(store: Store, runs: Sequence[RunInfo]) -> list[RecordRef]:
-    return [RecordRef(store.run_record(run.id), run.id, run.status) for run in runs]
+def _verdict_of(run: RunView) -> Verification:
+    if run.status == "pass":
+        return Verification(
+            "verified",
+            f"PASS — the unit passed the {run.name}; no fault found.",
+            "",
+            run,
+            _charts(run),
+        )
+    if run.status == "fail":
+        return Verification(
+            "fail",
+            f"FAIL — the unit did not pass the {run.name} (see what we found).",
+            "",
+            run,
+            _charts(run),
+        )
+    if run.status == "error":
+        return Verification(
+            "error",
+            f"NOT COMPLETED — the {run.name} could not be completed (equipment or connection "
+            "problem), so it says nothing about the unit.",
+            "",
+            run,
+        )
+    if run.status == "interrupted":
+        return Verification(
+            "interrupted",
+            f"INTERRUPTED — the {run.name} was stopped before it finished.",
+            "",
+            run,
+        )
+    return Verification("running", f"IN PROGRESS — the {run.name} has not finished yet.", "", run)
 
 
-def _unit_or_none(store: Store, serial: str) -> Unit | None:
-    try:
-        return store.unit(serial)
-    except NotFound:
-        return None
+# --------------------------------------------------------------------------- assembling
+
+
+def _runs(store: Store, infos: Sequence[RunInfo]) -> list[RunView]:
+    return [RunView(i.id, store.run_record(i.id), i.status, i.created_at) for i in infos]
+
+
+def _unit_view(unit: Unit | None, serial: str, runs: Sequence[RunView]) -> UnitView:
+    model = next((run.record.unit.model for run in reversed(runs) if run.record.unit.model), "")
+    profile = unit.profile if unit else next((r.record.unit.profile for r in runs), "")
+    if not model and profile:
+        from protocols.mspa.models import load_model
+
+        try:
+            model = load_model(profile).model
+        except Exception:  # a profile this version does not ship: its name is the best we have
+            model = profile
+    return UnitView(
+        serial=serial,
+        model=model,
+        purchase_date=unit.purchase_date if unit else None,
+        owner=unit.owner if unit else "",
+        original_owner=unit.original_owner if unit else None,
+    )
+
+
+def _technician(timeline: Sequence[StatusChange], parts: Sequence[PartReplaced]) -> str:
+    """The person who last moved the order or fitted a part (a run's virtual operator never)."""
+    acts = [(c.at, c.by) for c in timeline] + [(p.at, p.by) for p in parts]
+    named = [by for _, by in sorted(acts, key=lambda act: act[0]) if by.strip()]
+    return named[-1] if named else ""
 
 
 def order_report(
     store: Store,
     order_id: int,
     *,
+    workshop: Workshop | None = None,
     now: datetime | None = None,
     terms: WarrantyTerms = DEFAULT_TERMS,
 ) -> ReportData:
-    """The report of a service order; its final run is the latest finished run of the order."""
+    """The report of a service order (page 1 summary, appendix of every run)."""
+    workshop = workshop or Workshop()
     order = store.order(order_id)
     unit = store.unit(order.unit_serial)
-    refs = _refs(store, store.runs_for_order(order_id))
-    finished = [ref for ref in refs if ref.status in ("pass", "fail", "error")]
-    final = finished[-1] if finished else None
-    part_lines = _part_lines(store, order, unit, terms)
-    found = findings([ref.record for ref in refs])
-    if not found and final is not None and final.status == "pass" and not part_lines:
-        found = ["The bench tests found no fault."]
-    if not part_lines:
-        suggestions = suggested_parts([ref.record for ref in refs])
-        found += [f"Part to replace: {label}." for label in suggestions]
+    runs = _runs(store, store.runs_for_order(order_id))
+    parts = store.parts(order_id)
+    intake = order.opened_at.astimezone().date()
+    replaced = _replaced(parts, unit, intake, runs, workshop, terms)
+    found = findings(runs, workshop)
+    verification = verification_of_order(runs, parts)
+    passed = [run for run in runs if run.status == "pass"]
+    if not found and passed:
+        found = [Finding("The bench tests found no fault.", (), passed[-1])]
+    if not replaced:
+        found += [
+            Finding(f"Part to replace: {label}.", (), None)
+            for label in suggested_parts(runs, workshop)
+        ]
+    warning = ""
+    if replaced and order.agreement != "repair":
+        warning = (
+            "Parts are recorded on this order although the agreed work is a diagnosis only: "
+            "no repair agreement is on file."
+        )
+    timeline = store.timeline(order_id)
     return ReportData(
         title=f"Service report — order {order.id}",
+        kind="order",
         generated_at=now or utc_now(),
-        unit_serial=unit.serial,
-        unit_profile=unit.profile,
-        unit_model=final.record.unit.model if final else "",
-        owner=unit.owner,
-        purchase_date=unit.purchase_date,
+        workshop=workshop_view(workshop),
+        unit=_unit_view(unit, unit.serial, runs),
         order=order,
-        timeline=store.timeline(order_id),
         symptom=order.symptom,
         findings=found,
-        parts=part_lines,
-        warranty=_warranty_lines(unit, order.opened_at.astimezone().date(), part_lines, terms),
-        final=final,
-        measurements=measurement_lines(final.record) if final else [],
-        charts=trace_charts(final.record) if final else [],
-        verdict=final.status if final else "none",
-        technician=final.record.operator if final else order.opened_by,
-        runs=refs,
+        replaced=replaced,
+        agreement_warning=warning,
+        warranty=_warranty_lines(unit, intake, replaced, terms),
+        cost=cost_of(order, workshop),
+        verification=verification,
+        technician=_technician(timeline, parts),
+        customer=unit.owner,
+        runs=runs,
+        timeline=timeline,
+        contacts=store.contacts(order_id),
     )
 
 
@@ -459,59 +692,188 @@ def run_report(
     store: Store,
     run_id: int,
     *,
+    workshop: Workshop | None = None,
     now: datetime | None = None,
     terms: WarrantyTerms = DEFAULT_TERMS,
 ) -> ReportData:
     """The report of one run, with its order's symptom when it belongs to one."""
+    workshop = workshop or Workshop()
     info = store.run(run_id)
-    ref = RecordRef(store.run_record(run_id), run_id, info.status)
-    record = ref.record
-    unit = _unit_or_none(store, info.unit_serial)
+    run = RunView(run_id, store.run_record(run_id), info.status, info.created_at)
+    try:
+        unit: Unit | None = store.unit(info.unit_serial)
+    except NotFound:
+        unit = None
     order = store.order(info.order_id) if info.order_id is not None else None
-    found = findings([record])
-    if not found and info.status == "pass":
-        found = ["The bench tests found no fault."]
-    found += [f"Part to replace: {label}." for label in suggested_parts([record])]
+    found = findings([run], workshop)
+    verification = _verdict_of(run)
+    if not found and run.status == "pass":
+        found = [Finding("The bench tests found no fault.", (), run)]
+    found += [
+        Finding(f"Part to replace: {label}.", (), None)
+        for label in suggested_parts([run], workshop)
+    ]
     return ReportData(
         title=f"Bench test report — run {run_id}",
+        kind="run",
         generated_at=now or utc_now(),
-        unit_serial=info.unit_serial,
-        unit_profile=unit.profile if unit else record.unit.profile,
-        unit_model=record.unit.model,
-        owner=unit.owner if unit else "",
-        purchase_date=unit.purchase_date if unit else None,
+        workshop=workshop_view(workshop),
+        unit=_unit_view(unit, info.unit_serial, [run]),
         order=order,
-        timeline=store.timeline(order.id) if order else [],
         symptom=order.symptom if order else None,
         findings=found,
-        parts=[],
+        replaced=[],
+        agreement_warning="",
         warranty=_warranty_lines(unit, info.created_at.astimezone().date(), [], terms),
-        final=ref,
-        measurements=measurement_lines(record),
-        charts=trace_charts(record),
-        verdict=info.status,
-        technician=record.operator,
-        runs=[ref],
+        cost=None,
+        verification=verification,
+        technician="" if run.simulated else run.record.operator,
+        customer=unit.owner if unit else "",
+        runs=[run],
+        timeline=store.timeline(order.id) if order else [],
     )
 
 
+# -------------------------------------------------------------------------------- JSON
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _run_facts(run: RunView | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "run_id": run.run_id,
+        "record_id": run.record.record_id,
+        "plan": run.plan,
+        "status": run.status,
+        "started_at": run.record.started_at or _iso(run.created_at),
+        "simulated": run.simulated,
+        "sha256": run.sha256,
+    }
+
+
+def report_facts(data: ReportData) -> dict[str, Any]:
+    """The page's facts as JSON (machine formats: ISO 8601 UTC, cents): the workshop, page
+    1's summary and the appendix — the same statements the HTML makes."""
+    shop = data.workshop
+    verification = data.verification
+    cost = data.cost
+    return {
+        "workshop": {
+            "configured": shop.configured,
+            "name": shop.name,
+            "address": list(shop.address_lines),
+            "contact": shop.contact,
+            "vat_number": shop.vat_number,
+            "logo": shop.logo_uri is not None,
+        },
+        "summary": {
+            "title": data.title,
+            "kind": data.kind,
+            "prepared_at": _iso(data.generated_at),
+            "unit": {
+                "serial": data.unit.serial,
+                "model": data.unit.model,
+                "purchase_date": None
+                if data.unit.purchase_date is None
+                else data.unit.purchase_date.isoformat(),
+                "owner": data.unit.owner,
+                "original_owner": data.unit.original_owner,
+            },
+            "symptom": data.symptom,
+            "agreed_work": data.order.agreement if data.order else None,
+            "agreement_warning": data.agreement_warning or None,
+            "found": [
+                {
+                    "text": finding.text,
+                    "parts": list(finding.parts),
+                    "run_id": None if finding.run is None else finding.run.run_id,
+                    "simulated": finding.run is not None and finding.run.simulated,
+                }
+                for finding in data.findings
+            ],
+            "replaced": [
+                {
+                    "part_number": part.number,
+                    "label": part.label,
+                    "official_number": part.official,
+                    "quantity": part.quantity,
+                    "fitted_at": _iso(part.fitted_at),
+                    "why": part.why,
+                    "pointed_to_by_run": None if part.run is None else part.run.run_id,
+                    "warranty": part.warranty,
+                    "covered": part.covered,
+                }
+                for part in data.replaced
+            ],
+            "warranty": data.warranty,
+            "cost": None
+            if cost is None
+            else {
+                "text": cost.text,
+                "currency": cost.currency or None,
+                "quote_cents": cost.quote_cents,
+                "vat_percent": None if cost.vat_percent is None else str(cost.vat_percent),
+                "prices_include_vat": cost.prices_include_vat,
+                "net_cents": cost.net_cents,
+                "vat_cents": cost.vat_cents,
+                "gross_cents": cost.gross_cents,
+            },
+            "verification": {
+                "verdict": verification.verdict,
+                "headline": verification.headline,
+                "detail": verification.detail or None,
+                "simulated": verification.simulated,
+                "notice": verification.simulated_notice or None,
+                "run": _run_facts(verification.run),
+                "charts": [
+                    {
+                        "title": chart.title,
+                        "unit": chart.unit,
+                        "samples": chart.samples,
+                        "readings": [
+                            {"t": r.t, "value": r.value, "label": r.label, "step": r.step}
+                            for r in chart.readings
+                        ],
+                    }
+                    for chart in verification.charts
+                ],
+            },
+            "signatures": {"technician": data.technician, "customer": data.customer},
+        },
+        "appendix": [
+            {
+                **(_run_facts(run) or {}),
+                "tested_by": run.operator,
+                "tested_at": run.station,
+                "steps": [
+                    {
+                        "title": step.title,
+                        "outcome": step.outcome,
+                        "note": step.note or None,
+                        "measurements": [
+                            {
+                                "text": line.text,
+                                "name": line.name,
+                                "value": line.value,
+                                "expected": line.expected or None,
+                                "outcome": line.outcome,
+                            }
+                            for line in step.measurements
+                        ],
+                    }
+                    for step in run.steps
+                ],
+            }
+            for run in data.runs
+        ],
+    }
+
+
 # ----------------------------------------------------------------------------- render
-
-
-def local_time(moment: datetime | str | None) -> str:
-    """A time as the service centre's wall clock, to the minute; text that is not ISO 8601
-    (a record from another tool) is shown as it is."""
-    if moment is None:
-        return "—"
-    if isinstance(moment, str):
-        try:
-            parsed = datetime.fromisoformat(moment)
-        except ValueError:
-            return moment
-        if parsed.tzinfo is None:
-            return parsed.strftime("%Y-%m-%d %H:%M")
-        moment = parsed
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 _HTML_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -537,10 +899,14 @@ _ENV = Environment(
     lstrip_blocks=True,
 )
 _ENV.filters["status_label"] = status_label
-_ENV.filters["local"] = local_time
+_ENV.filters["local"] = display_time
+_ENV.filters["day"] = display_date
 
 
 def render_html(data: ReportData) -> str:
     return _ENV.get_template("customer_report.html.j2").render(
-        report=data, hash_rule=CANONICAL_JSON_RULE
+        report=data,
+        hash_rule=CANONICAL_JSON_RULE,
+        simulated_label=SIMULATED_LABEL,
+        not_configured=NOT_CONFIGURED,
     )
