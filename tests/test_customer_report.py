@@ -43,7 +43,9 @@ from bench.records.customer_report import (
     render_html,
     run_report,
 )
+from bench.records.database import to_db
 from bench.records.exports import RecordRef, canonical_json, measurements_csv, record_sha256
+from bench.records.migrations import MIGRATIONS
 from bench.records.report_charts import nice_ticks, svg_chart
 from bench.records.report_words import FAULT_SENTENCES, format_value
 from bench.records.store import Store
@@ -76,8 +78,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def repaired_order(store: Store, *, verification: TestRecord | None = None) -> int:
     """Intake → failed diagnosis run → pump fitted → passing verification → verified.
 
-    The statuses carry fixed times; the runs and the part are stored in the order they
-    happen (now), so the verification run is begun after the part was fitted."""
+    The intake, statuses and the part carry fixed times between the runs' own start times
+    (the verification run starts after the part was fitted); verified is marked now."""
     order_id = store.open_order(
         SERIAL,
         SYMPTOM,
@@ -89,8 +91,13 @@ def repaired_order(store: Store, *, verification: TestRecord | None = None) -> i
     )
     store_run(store, filter_pump_failure(), order_id)
     store.set_status(order_id, "diagnosed", by="Ada Tech", now=NOW + timedelta(hours=1))
-    store.add_part(order_id, "B9300929", by="Ada Tech")
-    store_run(store, verification or passing_verification(), order_id)
+    # the diagnosis run started 09:00 on the 20th, the verification 10:00 on the 21st
+    store.add_part(order_id, "B9300929", by="Ada Tech", now=NOW + timedelta(hours=5))
+    store.set_status(order_id, "repaired", by="Ada Tech", now=NOW + timedelta(hours=6))
+    verifying = verification or passing_verification()
+    store_run(store, verifying, order_id)
+    if verifying.verdict == "pass":
+        store.set_status(order_id, "verified", by="Ada Tech", allow_simulated=verifying.simulated)
     return order_id
 
 
@@ -208,10 +215,40 @@ def test_a_pass_before_the_part_was_fitted_is_no_verification(store: Store) -> N
     assert page.charts(page.element("verification")) == []
 
 
-def test_parts_beyond_a_diagnosis_only_agreement_are_flagged(store: Store) -> None:
-    order_id = store.open_order(SERIAL, "pump silent", now=NOW)
-    store.add_part(order_id, "B9300929", by="Ada Tech")
+def test_a_pass_the_order_rules_did_not_accept_is_no_verification(store: Store) -> None:
+    """A smoke test after the new pump passed, but it never checks the pump: the order is
+    not verified, and page 1 must not say the repaired unit was shown working."""
+    order_id = store.open_order(SERIAL, "pump silent", agreement="repair", now=NOW)
+    store.set_status(order_id, "diagnosed", now=NOW + timedelta(minutes=30))
+    store.add_part(order_id, "B9300929", by="Ada Tech", now=NOW + timedelta(hours=1))
+    store.set_status(order_id, "repaired", now=NOW + timedelta(hours=2))
+    store_run(store, replace(passing_verification(), plan="smoke"), order_id)
+    with pytest.raises(ValueError, match="no passing verify-filter-pump or full run"):
+        store.set_status(order_id, "verified")
     page = parse(page_of(store, order_id))
+    assert page.verdict.attrs["data-verdict"] == "not-verified"
+    assert "passed the" not in page.element("verification").text()
+
+
+def test_parts_beyond_a_diagnosis_only_agreement_are_flagged(tmp_path: Path) -> None:
+    """The store refuses such a part since records schema 3, but a file an older spabench
+    wrote may hold one: the report must not hide it."""
+    path = tmp_path / "old.sqlite3"
+    with Store(path, migrations=MIGRATIONS[:2]) as old:
+        register(old)
+        old._conn.execute(
+            "INSERT INTO orders (unit_serial, opened_at, symptom, agreement, status_at)"
+            " VALUES (?, ?, 'pump silent', 'diagnosis', ?)",
+            (SERIAL, to_db(NOW), to_db(NOW)),
+        )
+        old._conn.execute(
+            "INSERT INTO parts_replaced (order_id, part_number, quantity, at, by)"
+            " VALUES (1, 'B9300929', 1, ?, 'Ada Tech')",
+            (to_db(NOW + timedelta(hours=1)),),
+        )
+    with Store(path) as store:
+        order_id = 1
+        page = parse(page_of(store, order_id))
     assert page.element("agreed-work").text() == "diagnosis only"
     assert "no repair agreement is on file" in page.element("agreement-warning").text()
 

@@ -87,7 +87,7 @@ def readme_workflow(capsys: pytest.CaptureFixture[str], *, verify: bool = True) 
         # single trace sample holds
         run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order, "--plan", "full",
                "--seed", "4", "--json", "verification.json")  # fmt: skip
-        run_ok(capsys, "order", "status", order, "verified", "--by", "Ana Silva")
+        run_ok(capsys, "order", "status", order, "verified", "--simulated", "--by", "Ana Silva")
         run_ok(capsys, "order", "close", order, "--by", "Ana Silva")
         verification = load("verification.json")
     return Workflow(order, load("diagnosis.json"), verification)

@@ -56,6 +56,7 @@ from bench.records.report_words import (
 from bench.records.run_records import RunInfo
 from bench.records.store import Store
 from bench.records.unit_records import Unit
+from bench.records.verification import run_started
 from bench.records.warranty import DEFAULT_TERMS, WarrantyTerms, explain
 from bench.records.workshop import Workshop, part_label
 from bench.testing.record import TestRecord
@@ -146,6 +147,13 @@ class RunView:
     @property
     def started(self) -> str:
         return display_time(self.record.started_at or self.created_at)
+
+    @property
+    def began(self) -> datetime | None:
+        """When the test began, by the bench's own record (the order rules judge by it too);
+        the store's time when the record has none."""
+        began = run_started(self.record.started_at) if self.record.started_at else None
+        return began or self.created_at
 
     @property
     def operator(self) -> str:
@@ -372,7 +380,7 @@ def findings(runs: Sequence[RunView], workshop: Workshop) -> list[Finding]:
 def _why(part: Part, fitted: datetime, runs: Sequence[RunView]) -> tuple[str, RunView | None]:
     """Why ``part`` was fitted: the latest failed run before it whose findings point to it."""
     for run in reversed(runs):
-        if run.status != "fail" or (run.created_at is not None and run.created_at > fitted):
+        if run.status != "fail" or (run.began is not None and run.began > fitted):
             continue
         for suspect in run.record.suspected_parts:
             parts = parts_for_fault(suspect.fault_id)
@@ -521,20 +529,25 @@ def _charts(run: RunView) -> list[Chart]:
     return run_charts(run.record, width=480, height=170)
 
 
-def verification_of_order(runs: Sequence[RunView], parts: Sequence[PartReplaced]) -> Verification:
+def verification_of_order(
+    runs: Sequence[RunView],
+    parts: Sequence[PartReplaced],
+    verified_run_id: int | None = None,
+) -> Verification:
     """What shows (or fails to show) that the unit works, from the order's runs and parts.
 
-    With parts fitted: the latest passing run begun after the last part was fitted; none is
-    "not verified" (an older pass says nothing about the repaired unit). Without parts: the
-    latest run that ended decides (a pass: no fault found; a fail: the fault stands).
-    Until the store offers the order's verification run (orders helper), this is the rule.
+    With parts fitted, the order's own verification decides (``verified_run_id``: the run the
+    store accepted when the order was marked verified, :meth:`OrderRecords.verification`, which
+    checked that every fitted part was tested after it was fitted); without it the repair is
+    "not verified", even if some test passed after it (it may not have checked the new part).
+    Without parts: the latest run that ended decides (a pass: no fault found; a fail: the
+    fault stands).
     """
     if parts:
         fitted = max(part.at for part in parts)
-        after = [run for run in runs if run.created_at is None or run.created_at > fitted]
-        passing = [run for run in after if run.status == "pass"]
-        if passing:
-            run = passing[-1]
+        verifying = [run for run in runs if run.run_id == verified_run_id]
+        if verified_run_id is not None and verifying:
+            run = verifying[-1]
             return Verification(
                 "verified",
                 f"VERIFIED — the unit passed the {run.name}, after the repair.",
@@ -542,8 +555,10 @@ def verification_of_order(runs: Sequence[RunView], parts: Sequence[PartReplaced]
                 run,
                 _charts(run),
             )
+        after = [run for run in runs if run.began is None or run.began > fitted]
         detail = (
-            f"No bench test has passed since the last part was fitted ({display_time(fitted)})."
+            f"The order has not been verified since the last part was fitted "
+            f"({display_time(fitted)})."
         )
         ended = [run for run in after if run.status != "running"]
         if ended:
@@ -650,7 +665,10 @@ def order_report(
     intake = order.opened_at.astimezone().date()
     replaced = _replaced(parts, unit, intake, runs, workshop, terms)
     found = findings(runs, workshop)
-    verification = verification_of_order(runs, parts)
+    verified_by = store.verification(order_id)
+    verification = verification_of_order(
+        runs, parts, None if verified_by is None else verified_by.id
+    )
     passed = [run for run in runs if run.status == "pass"]
     if not found and passed:
         found = [Finding("The bench tests found no fault.", (), passed[-1])]
