@@ -12,6 +12,7 @@ import argparse
 
 from bench.cli.records_support import SafeTable, add_db_option, console, run_with_store
 from bench.records.database import NotFound
+from bench.records.display import display_time
 from bench.records.run_records import RunInfo
 from bench.records.store import Store
 from protocols.cli_support import EXIT_OK, Subcommand
@@ -44,7 +45,7 @@ def _history(store: Store, args: argparse.Namespace) -> int:
     for run in runs:
         table.add_row(
             str(run.id),
-            run.started_at,
+            display_time(run.started_at),
             run.plan,
             "—" if run.order_id is None else str(run.order_id),
             run.operator,

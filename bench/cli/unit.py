@@ -19,6 +19,7 @@ from bench.cli.records_support import (
     run_with_store,
 )
 from bench.records.database import utc_now
+from bench.records.display import display_time
 from bench.records.orders import status_label
 from bench.records.store import Store
 from bench.records.warranty import explain
@@ -113,7 +114,7 @@ def _show(store: Store, args: argparse.Namespace) -> int:
         last = runs[-1]
         out.print(
             f"{len(runs)} bench run(s); latest: run {last.id} {last.plan} {last.status} "
-            f"({last.started_at}) — see 'spabench history {unit.serial}'"
+            f"({display_time(last.started_at)}) — see 'spabench history {unit.serial}'"
         )
     else:
         out.print("no bench runs yet")
