@@ -174,6 +174,8 @@ def test_answers_file_replaces_the_virtual_operator(tmp_path: Path) -> None:
 
 def test_run_is_filed_in_the_records(tmp_path: Path) -> None:
     db = tmp_path / "records.sqlite3"
+    with Store(db) as store:  # issue 13: a run's serial must be registered
+        store.add_unit("SN-42", "premium-4", date(2026, 1, 5))
     assert (
         run(
             "--virtual",
@@ -204,7 +206,7 @@ def test_run_is_attached_to_an_order(tmp_path: Path) -> None:
         order_id = store.open_order("SN-7", "no bubbles")
     code = run(
         "--virtual", "--fault", "blower-dead", "--plan", "verify-blower",
-        "--unit", "SN-7", "--db", str(db), "--order", str(order_id),
+        "--unit", "SN-7", "--db", str(db), "--order", str(order_id), "--simulated",
     )  # fmt: skip
     assert code == 1
     with Store(db) as store:
@@ -222,14 +224,20 @@ def test_order_of_another_unit_is_a_usage_error(
         store.add_unit("SN-7", "premium-4", date(2026, 1, 5))
         order_id = store.open_order("SN-7", "no bubbles")
     with pytest.raises(SystemExit) as exit_info:
-        run("--virtual", "--unit", "SN-8", "--db", str(db), "--order", str(order_id))
+        run(
+            "--virtual", "--unit", "SN-8", "--db", str(db), "--order", str(order_id),
+            "--simulated",
+        )  # fmt: skip
     assert exit_info.value.code == 2
     assert "is for unit 'SN-7'" in capsys.readouterr().err
 
 
 def test_unknown_order_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        run("--virtual", "--unit", "SN-1", "--db", str(tmp_path / "r.sqlite3"), "--order", "99")
+        run(
+            "--virtual", "--unit", "SN-1", "--db", str(tmp_path / "r.sqlite3"), "--order", "99",
+            "--simulated",
+        )  # fmt: skip
     assert exit_info.value.code == 2
 
 

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from bench.testing.diagnosis import diagnose, explain
-from bench.testing.instruments.operator import AnswersOperator, OperatorError, TerminalOperator
+from bench.testing.instruments.operator import (
+    AnswersOperator,
+    OperatorError,
+    TerminalOperator,
+    answerable_prompts,
+)
 from bench.testing.plans import load_plan, parse_plan
 from bench.testing.record import StepResult, TestRecord
 from bench.testing.runner import NoHooks, Runner, resolve_suspects
@@ -161,7 +166,9 @@ def test_required_part_missing_skips_the_step() -> None:
 def test_answers_file_operator(tmp_path: Path) -> None:
     path = tmp_path / "answers.toml"
     path.write_text('bubbles-visible = true\n"prcd-test" = "done"\nwatts = 12.5\n')
-    operator = AnswersOperator.from_file(path)
+    # "watts" is a prompt of the plan's own (the file is checked against the prompts a run
+    # can ask: the bench's and the plan's)
+    operator = AnswersOperator.from_file(path, prompts=answerable_prompts({"watts": "number"}))
     assert operator.confirm("bubbles-visible", "?") is True
     operator.act("prcd-test", "press it")
     assert operator.number("watts", "?", "W") == 12.5

@@ -5,6 +5,11 @@ table of the plan's steps with their status, and a progress bar for the current 
 virtual mode the waits are simulated, so the bars move fast). On a terminal it redraws in
 place with rich's ``Live``; anywhere else (CI logs, pipes) it prints one line per finished
 step, so logs stay readable.
+
+A run has one id a person sees: its number in the records (``run 12``), known from the
+moment it is filed — before its first step — and shown in the first line, the summary's
+title, ``history`` and ``report``; the record's UUID stays in the JSON for machines. A run
+on a simulated unit says "SIMULATED UNIT" in its first line, its summary and its verdict.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 from rich.text import Text
 
+from bench.records.display import display_time
 from bench.testing.plans import Plan
 from bench.testing.record import StepResult, TestRecord
 from bench.testing.runner import NoHooks
@@ -28,6 +34,8 @@ STYLES = {
     "pending": "dim",
 }
 VERDICT_STYLES = {"pass": "bold green", "fail": "bold red", "error": "bold magenta"}
+SIMULATED = "SIMULATED UNIT"
+"""How every line about a run on a simulated unit marks it (never evidence about a box)."""
 LOG_WIDTH = 140
 """Width of tables written to a log or pipe (rich would otherwise assume 80 and wrap)."""
 
@@ -57,11 +65,23 @@ class LiveProgress(NoHooks):
         self._task: TaskID | None = None
         self.live: Live | None = None
         self.interactive = self.console.is_terminal
+        self.run_id: int | None = None
+        """The run's number in the records, once filed (:meth:`begun`); None: not filed."""
+        self.simulated = False
+
+    def begun(self, run_id: int) -> None:
+        """The records filed the run as ``run_id`` (before its first step)."""
+        self.run_id = run_id
 
     # -- rendering ------------------------------------------------------------------------
 
     def _table(self) -> Table:
-        table = Table(title=f"{self.plan.name} — {self.plan.title}", title_justify="left")
+        title = f"{self.plan.name} — {self.plan.title}"
+        if self.run_id is not None:
+            title = f"run {self.run_id} · {title}"
+        if self.simulated:
+            title = f"{title} · {SIMULATED}"
+        table = Table(title=title, title_justify="left")
         table.add_column("#", justify="right")
         table.add_column("step")
         table.add_column("status")
@@ -83,6 +103,7 @@ class LiveProgress(NoHooks):
     # -- hooks ----------------------------------------------------------------------------
 
     def on_started(self, record: TestRecord) -> None:
+        self.simulated = record.simulated
         if self.interactive:
             self.live = Live(
                 self._render(), console=self.console, refresh_per_second=8, transient=True
@@ -90,7 +111,12 @@ class LiveProgress(NoHooks):
             self.live.start()
         else:
             unit = record.unit.serial or record.unit.profile or "unit"
-            self.console.print(f"spabench: plan {record.plan} on {unit} via {record.link}")
+            run = "not filed" if self.run_id is None else f"run {self.run_id}"
+            marked = f" — {SIMULATED}" if record.simulated else ""
+            self.console.print(
+                f"spabench: {run}: plan {record.plan} on {unit} via {record.link}{marked}",
+                markup=False,
+            )
 
     def on_step_started(self, step: StepResult) -> None:
         self.status[step.name] = ("running", "")
@@ -120,9 +146,10 @@ class LiveProgress(NoHooks):
 
     def on_finished(self, record: TestRecord) -> None:
         self.stop()
-        self.console.print(summary_table(record))
+        self.console.print(summary_table(record, self.run_id))
         style = VERDICT_STYLES.get(record.verdict, "")
-        self.console.print(Text(f"verdict: {record.verdict.upper()}", style=style))
+        marked = f" — {SIMULATED}" if record.simulated else ""
+        self.console.print(Text(f"verdict: {record.verdict.upper()}{marked}", style=style))
         self.console.print(Text(record.summary, style="bold"))
 
     # -- prompts ----------------------------------------------------------------------------
@@ -142,9 +169,15 @@ class LiveProgress(NoHooks):
             self.live.start()
 
 
-def summary_table(record: TestRecord) -> Table:
-    """Every step with its outcome and what it measured against which limits."""
-    table = Table(title=f"Run {record.record_id[:8]} — {record.plan}", title_justify="left")
+def summary_table(record: TestRecord, run_id: int | None = None) -> Table:
+    """Every step with its outcome and what it measured against which limits, titled with
+    the run's number in the records (or "not filed")."""
+    title = f"Run {run_id} — {record.plan}" if run_id is not None else f"{record.plan} (not filed)"
+    if record.started_at:
+        title = f"{title} — {display_time(record.started_at)}"
+    if record.simulated:
+        title = f"{title} — {SIMULATED}"
+    table = Table(title=title, title_justify="left")
     table.add_column("step")
     table.add_column("outcome")
     table.add_column("measured")

@@ -99,7 +99,9 @@ def run_with_store(
     """Open the store named by ``--db``/``$SPABENCH_DB``, run ``action``, map errors to exits.
 
     Unknown keys and bad input are usage errors (exit 2); an unusable database file is an
-    error (exit 3); both one line. Commands that only read pass ``read_only=True``.
+    error (exit 3); both one line. Commands that only read pass ``read_only=True``: they
+    never create the file, and a missing one ("no records database at PATH", a mistyped
+    ``--db``) is a usage error too — nothing has been recorded there.
     """
     path = getattr(args, "db", None)
     prog = f"spabench {getattr(args, 'command', '')}".strip()

@@ -10,11 +10,18 @@ each prompt asks through the control channel)::
     spabench run --port /dev/pts/7 --meter tcp://127.0.0.1:5020 --speed 100 \\
         --operator control://127.0.0.1:7002 --profile premium-4 --plan full
 
-Virtual unit (everything in-process on one simulated clock, the full plan in seconds)::
+Virtual unit (everything in-process on one simulated clock, the full plan in seconds;
+``--speed 1`` paces it in real time for a demonstration)::
 
     spabench run --virtual --profile concept-4 --fault filter-pump-dead --json run.json
 
-Exit status: 0 pass, 1 fail, 2 usage error, 3 error (link lost, instrument missing).
+Before anything runs: every output path is checked, the answers file is checked against the
+prompts the run can ask, the serial must be registered (or ``--register``), and a run on a
+simulated unit is filed on a customer's order only with ``--simulated``.
+
+Exit status: 0 pass, 1 fail, 2 usage error, 3 error (link lost, instrument missing),
+130 interrupted (Ctrl-C, SIGINT), 143 terminated (SIGTERM) — both after one line saying
+what was kept.
 """
 
 from __future__ import annotations
@@ -22,24 +29,34 @@ from __future__ import annotations
 import argparse
 import getpass
 import math
+import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
 
 from bench.cli.options import add_unit_options, instruments_from_args
 from bench.cli.order import id_argument
-from bench.cli.progress import LiveProgress, make_console
+from bench.cli.progress import SIMULATED, LiveProgress, make_console
+from bench.cli.unit import check_profile, date_argument
 from bench.testing.identify import ModelPlateError
 from bench.testing.instruments.meter import InstrumentError
 from bench.testing.instruments.operator import (
     AnswersOperator,
     Operator,
     OperatorError,
+    PromptKind,
     RehearsalOperator,
     TerminalOperator,
+    answerable_prompts,
 )
 from bench.testing.plans import Plan, PlanError, load_plan
+from bench.testing.record import TestRecord
 from bench.testing.runner import RunHooks, Runner
 from bench.testing.targets import Target, real_target, virtual_box_target, virtual_panel_target
 from protocols.cli_support import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Subcommand, UsageError
@@ -51,6 +68,9 @@ if TYPE_CHECKING:
     from bench.records.store import Store
 
 EXIT_BY_VERDICT = {"pass": EXIT_OK, "fail": EXIT_FAIL, "error": EXIT_ERROR}
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130: Ctrl-C
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143: SIGTERM (a service manager, kill)
+EXIT_BY_SIGNAL = {int(signal.SIGINT): EXIT_INTERRUPTED, int(signal.SIGTERM): EXIT_TERMINATED}
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -85,8 +105,10 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--speed",
         type=float,
-        default=1.0,
-        help="time scale of a simulated unit on --port (1 for hardware)",
+        default=None,
+        help="time scale: of a simulated unit on --port (default 1, as hardware); with "
+        "--virtual, pace the run against the wall clock (1: real time, for a demonstration; "
+        "default: as fast as it computes)",
     )
     parser.add_argument(
         "--db", metavar="PATH", help="records database (default: $SPABENCH_DB or the user data dir)"
@@ -96,6 +118,25 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--no-store", action="store_true", help="do not file the run in the records database"
+    )
+    parser.add_argument(
+        "--simulated",
+        action="store_true",
+        help="the unit is a simulation and that is meant: needed to file a --virtual (or "
+        "control://) run on a customer's --order; with --port, marks the served unit "
+        "simulated. The record, history and report say SIMULATED UNIT",
+    )
+    parser.add_argument(
+        "--register",
+        action="store_true",
+        help="register --unit SERIAL first if it is not in the records (with --purchase-date; "
+        "the profile is --profile or the model the bench identified)",
+    )
+    parser.add_argument(
+        "--purchase-date",
+        type=date_argument,
+        metavar="YYYY-MM-DD",
+        help="purchase date of the unit --register registers",
     )
 
 
@@ -108,7 +149,7 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError("--meter needs --port (a virtual unit has a virtual meter)")
     if not math.isfinite(args.ambient) or not -20.0 <= args.ambient <= 60.0:
         raise UsageError(f"--ambient must be -20..60 °C, got {args.ambient}")
-    if not math.isfinite(args.speed) or not 0.01 <= args.speed <= 1000.0:
+    if args.speed is not None and not (math.isfinite(args.speed) and 0.01 <= args.speed <= 1000.0):
         raise UsageError(f"--speed must be 0.01..1000 (as spasim serve's), got {args.speed}")
     if not 0 <= args.seed < 2**63:
         raise UsageError(f"--seed must be 0..2^63-1, got {args.seed}")
@@ -116,9 +157,41 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError("--order needs the records database (drop --no-store)")
     if args.order is not None and not args.unit:
         raise UsageError("--order needs --unit SERIAL")
+    if args.register and (args.no_store or not args.unit):
+        raise UsageError("--register registers --unit SERIAL in the records (drop --no-store)")
+    if args.register and args.purchase_date is None:
+        raise UsageError("--register needs --purchase-date YYYY-MM-DD (the warranty starts there)")
+    if args.purchase_date is not None and not args.register:
+        raise UsageError("--purchase-date is for --register")
+    if (args.virtual or _rehearsal(args)) and args.order is not None and not args.simulated:
+        raise UsageError(
+            f"this run is on a {SIMULATED} ({_simulation(args)}): filing it on customer "
+            f"order {args.order} needs --simulated (it is then marked {SIMULATED} everywhere)"
+        )
 
 
-def _operator(args: argparse.Namespace, progress: LiveProgress | None) -> Operator | None:
+def _rehearsal(args: argparse.Namespace) -> bool:
+    return bool((args.operator or "").startswith(CONTROL_SCHEME))
+
+
+def _simulation(args: argparse.Namespace) -> str:
+    return "--virtual" if args.virtual else "a served box run by --operator control://"
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every file the run will write, checked before anything is built or run: a wrong
+    path costs one line, not twenty minutes of a run."""
+    for flag, path in (("--json", args.json),):
+        if path:
+            try:
+                check_output_path(path)
+            except OutputPathError as error:
+                raise UsageError(f"{flag}: {error}") from None
+
+
+def _operator(
+    args: argparse.Namespace, plan: Plan, progress: LiveProgress | None
+) -> Operator | None:
     """The operator plug: answers file, else a rehearsal over a control channel, else the
     virtual operator (None), else a terminal."""
     rehearsal = (args.operator or "").startswith(CONTROL_SCHEME)
@@ -136,7 +209,11 @@ def _operator(args: argparse.Namespace, progress: LiveProgress | None) -> Operat
             raise InstrumentError(f"operator: {error}") from None
     if args.answers:
         try:
-            return AnswersOperator.from_file(args.answers, name=args.operator or "answers-file")
+            return AnswersOperator.from_file(
+                args.answers,
+                name=args.operator or "answers-file",
+                prompts=answerable_prompts(plan_prompts(plan)),
+            )
         except ValueError as error:
             raise UsageError(str(error)) from None
     if args.virtual:
@@ -147,6 +224,21 @@ def _operator(args: argparse.Namespace, progress: LiveProgress | None) -> Operat
         pause=None if progress is None else progress.pause,
         resume=None if progress is None else progress.resume,
     )
+
+
+PROMPT_STEPS: dict[str, PromptKind] = {"operator-confirm": "yes/no", "operator-action": "action"}
+"""Step types whose prompt id a plan names itself, and the answer each takes."""
+
+
+def plan_prompts(plan: Plan | None) -> dict[str, PromptKind]:
+    """The prompt ids a plan adds to the bench's own (its operator-confirm/-action steps)."""
+    if plan is None:
+        return {}
+    return {
+        str(spec.params["prompt"]): PROMPT_STEPS[spec.kind]
+        for spec in plan.steps
+        if spec.kind in PROMPT_STEPS
+    }
 
 
 def _close_operator(operator: Operator | None) -> None:
@@ -162,7 +254,10 @@ def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None
                 if args.profile:
                     raise UsageError("the panel plan tests a panel: --profile does not apply")
                 return virtual_panel_target(
-                    faults=_faults(args.fault, "remote"), operator=operator, serial=args.unit
+                    faults=_faults(args.fault, "remote"),
+                    operator=operator,
+                    serial=args.unit,
+                    speed=args.speed,
                 )
             target = virtual_box_target(
                 args.profile or "premium-4",
@@ -172,6 +267,7 @@ def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None
                 instruments=instruments_from_args(args, meter=not args.no_meter),
                 operator=operator,
                 serial=args.unit,
+                speed=args.speed,
             )
         except (ValueError, FileNotFoundError) as error:
             raise UsageError(str(error)) from None
@@ -189,7 +285,7 @@ def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None
             operator=operator,
             meter_url=args.meter,
             profile=args.profile,
-            speed=args.speed,
+            speed=1.0 if args.speed is None else args.speed,
             serial=args.unit,
             instruments=instruments_from_args(args, meter=bool(args.meter) or clamp),
             identify=True,
@@ -199,8 +295,9 @@ def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None
     except (ValueError, FileNotFoundError) as error:
         raise UsageError(str(error)) from None
     # A rehearsal operator acts on a served virtual box through its control channel: the
-    # unit on the port is a simulation, whatever the wire looks like.
-    target.simulated = isinstance(operator, RehearsalOperator)
+    # unit on the port is a simulation, whatever the wire looks like; --simulated says so
+    # of a served box run any other way.
+    target.simulated = isinstance(operator, RehearsalOperator) or args.simulated
     return target
 
 
@@ -212,16 +309,79 @@ def _faults(faults: list[str], role: Any) -> list[str]:
     return faults
 
 
-def _filing(store: Store, serial: str, order_id: int | None, console: Console) -> RunFiling:
+@dataclass
+class _Run:
+    """What one ``spabench run`` has under way: enough to say what was kept if a signal
+    stops it."""
+
+    steps: int
+    filing: RunFiling | None = None
+    runner: Runner | None = None
+    not_filed: str = ""
+    """Why the run is not filed (no --unit, --no-store), when it is not."""
+
+    def interrupted_line(self, json_path: str | None) -> str:
+        """``interrupted: run 12 kept — 5 of 9 steps, 3,214 frames, in PATH``."""
+        if self.runner is None:
+            return "interrupted before the run started: nothing was run"
+        filing = self.filing
+        if filing is not None and filing.run_id is not None:
+            what = (
+                f"run {filing.run_id} kept — {filing.steps_stored} of {self.steps} steps, "
+                f"{filing.frames_stored:,} frames, in {filing.store.path}"
+            )
+        elif filing is not None:
+            what = f"the run was not filed ({filing.unfiled})"
+        else:
+            what = f"the run was not filed ({self.not_filed})"
+        if json_path:
+            what += f"; the record so far is in {json_path}"
+        return f"interrupted: {what}"
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT (Ctrl-C) or SIGTERM while ``spabench run`` works: a KeyboardInterrupt, so the
+    runner leaves the unit safe and its hooks keep what was done, whichever signal it was."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def _signals_stop_the_run() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` while the command works (a SIGTERM
+    would otherwise end the process on the spot, with nothing said and frames unstored)."""
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    previous: dict[int, Any] = {}
+    try:
+        for caught in (signal.SIGINT, signal.SIGTERM):
+            previous[caught] = signal.signal(caught, stop)
+    except ValueError:  # not the main thread (an embedding caller): leave signals alone
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _filing(
+    store: Store, args: argparse.Namespace, console: Console, progress: LiveProgress
+) -> RunFiling:
     """File the run as it goes, saying on the terminal what the records did with it."""
     from bench.records.filing import RunFiling
 
     return RunFiling(
         store,
-        serial,
-        order_id,
+        args.unit,
+        args.order,
+        allow_simulated=args.simulated,
+        on_begun=progress.begun,
         on_problem=lambda text: console.print(f"[yellow]records: {text}[/yellow]"),
-        on_filed=lambda run_id: console.print(f"filed as run {run_id}"),
         on_rescued=lambda path: console.print(f"records: NOT FILED; the record is saved as {path}"),
     )
 
@@ -230,89 +390,184 @@ def _open_store(args: argparse.Namespace, console: Console) -> Any:
     """The records store, or None (not filed: no serial or --no-store).
 
     A database that cannot be used (damaged, not ours, unwritable) stops the command before
-    the run: a run the user meant to file must not pass unfiled.
+    the run: a run the user meant to file must not pass unfiled. So does an order that is
+    not the unit's or is handed back, and a serial the records do not know (the command
+    that registers it is named; ``--register`` does it after the unit is identified).
     """
     if args.no_store:
         return None
     if not args.unit:
         console.print("[dim]not filed in the records: no --unit SERIAL[/dim]")
         return None
+    from bench.records.database import default_db_path
     from bench.records.store import Store
 
+    path = default_db_path() if args.db is None else Path(args.db)
+    if not args.register and not (path.is_file() and path.stat().st_size > 0):
+        _unregistered(args, path)  # no records there, so no such unit: create nothing
     try:
-        store = Store(args.db)
+        store = Store(path)
     except Exception as error:
         raise InstrumentError(
             f"records: {error}; nothing was run (--no-store tests without filing)"
         ) from None
+    try:
+        _check_order_and_unit(store, args)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _check_order_and_unit(store: Store, args: argparse.Namespace) -> None:
     if args.order is not None:
         try:
             order = store.order(args.order)
         except Exception as error:
-            store.close()
             raise UsageError(str(error)) from None
         if order.unit_serial != args.unit:
-            store.close()
             raise UsageError(
                 f"order {args.order} is for unit {order.unit_serial!r}, not {args.unit!r}"
             )
         if not order.is_open:
-            store.close()
             raise UsageError(f"order {args.order} is handed back; open a new order")
-    return store
+    if not (store.has_unit(args.unit) or args.register):
+        _unregistered(args, store.path)
+
+
+def _unregistered(args: argparse.Namespace, path: Path) -> NoReturn:
+    """Refuse a serial the records do not know, naming the command that registers it."""
+    profile = args.profile or ("premium-4" if args.virtual else "MODEL")
+    raise UsageError(
+        f"unit {args.unit!r} is not registered in {path}; nothing was run. Register it: "
+        f"spabench unit add --serial {args.unit} --profile {profile} --purchase-date YYYY-MM-DD"
+        " (or run with --register --purchase-date YYYY-MM-DD)"
+    )
+
+
+def _register(store: Store, args: argparse.Namespace, target: Target, console: Console) -> None:
+    """``--register``: the unit goes into the records before it is run, with the profile
+    given or identified."""
+    if store.has_unit(args.unit):
+        console.print(f"unit {args.unit} is already registered", markup=False)
+        return
+    profile = args.profile or target.unit.profile
+    if not profile:
+        raise UsageError("--register needs the unit's model: give --profile MODEL")
+    try:
+        unit = store.add_unit(args.unit, check_profile(profile), args.purchase_date)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    console.print(
+        f"unit {unit.serial} registered: {unit.profile}, purchased "
+        f"{unit.purchase_date.isoformat()}",
+        markup=False,
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
     _check_args(args)
-    if args.json:
-        try:
-            check_output_path(args.json)  # before the run, not after twenty minutes of it
-        except OutputPathError as error:
-            raise UsageError(str(error)) from None
+    _check_outputs(args)
     console = make_console()
     try:
         plan = load_plan(args.plan)
     except PlanError as error:
         raise UsageError(str(error)) from None
+    run = _Run(steps=len(plan.steps))
+    with _signals_stop_the_run():
+        try:
+            return _run_plan(args, plan, console, run)
+        except KeyboardInterrupt as interrupt:
+            signum = int(getattr(interrupt, "signum", signal.SIGINT))
+            json_path = _save_interrupted(args, run, signum)
+            sys.stderr.write(f"spabench run: {run.interrupted_line(json_path)}\n")
+            return EXIT_BY_SIGNAL.get(signum, EXIT_INTERRUPTED)
+
+
+def _save_interrupted(args: argparse.Namespace, run: _Run, signum: int) -> str | None:
+    """The record so far into ``--json`` (verdict ``interrupted``), if one was asked for."""
+    if not args.json or run.runner is None or not hasattr(run.runner, "record"):
+        return None
+    record: TestRecord = run.runner.record
+    record.verdict = "interrupted"
+    record.error = f"interrupted ({signal.Signals(signum).name})"
+    for step in record.steps:
+        if step.started is not None and step.finished is None:
+            step.message = f"interrupted ({signal.Signals(signum).name}) while running"
+    try:
+        write_atomic(args.json, record.to_json() + "\n")
+    except (OutputPathError, OutputWriteError):
+        return None
+    return str(args.json)
+
+
+def _run_plan(args: argparse.Namespace, plan: Plan, console: Console, run: _Run) -> int:
     progress = LiveProgress(plan, console)
     try:
-        operator = _operator(args, progress)
+        operator = _operator(args, plan, progress)
     except InstrumentError as error:
         progress.stop()
         sys.stderr.write(f"spabench run: error: {error}\n")
         return EXIT_ERROR
+    try:
+        store = _open_store(args, console)
+    except InstrumentError as error:
+        _close_operator(operator)
+        sys.stderr.write(f"spabench run: error: {error}\n")
+        return EXIT_ERROR
+    except BaseException:
+        _close_operator(operator)
+        raise
+    run.not_filed = "--no-store" if args.no_store else "no --unit SERIAL"
+    try:
+        return _run_on_target(args, plan, console, run, progress, operator, store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run_on_target(
+    args: argparse.Namespace,
+    plan: Plan,
+    console: Console,
+    run: _Run,
+    progress: LiveProgress,
+    operator: Operator | None,
+    store: Store | None,
+) -> int:
     try:
         target = build_target(args, plan, operator)
     except InstrumentError as error:
         _close_operator(operator)
         sys.stderr.write(f"spabench run: error: {error}\n")
         return EXIT_ERROR
+    except BaseException:
+        _close_operator(operator)
+        raise
     if isinstance(operator, RehearsalOperator):
         target.closers.insert(0, operator.close)
-    if target.identified:
-        console.print(f"unit: {target.identified}")
     try:
-        plan.check_instruments(target.instruments)
-    except PlanError as error:
-        target.close()
-        raise UsageError(str(error)) from None
-    store = None
-    try:
+        if target.identified:
+            console.print(f"unit: {target.identified}")
         try:
-            store = _open_store(args, console)
-        except InstrumentError as error:
-            sys.stderr.write(f"spabench run: error: {error}\n")
-            return EXIT_ERROR
-        hooks: list[RunHooks] = [progress]
-        filing = None if store is None else _filing(store, args.unit, args.order, console)
-        if filing is not None:
-            hooks.append(filing)
-        record = Runner(plan, target, hooks=hooks).run()
+            plan.check_instruments(target.instruments)
+        except PlanError as error:
+            raise UsageError(str(error)) from None
+        if store is not None and args.register:
+            _register(store, args, target, console)
+        hooks: list[RunHooks] = []
+        if store is not None:
+            run.filing = _filing(store, args, console, progress)
+            hooks.append(run.filing)  # first: the run has its number before it is shown
+        hooks.append(progress)
+        run.runner = Runner(plan, target, hooks=hooks)
+        record = run.runner.run()
     finally:
         progress.stop()
         target.close()
-        if store is not None:
-            store.close()
+    filing = run.filing
+    if filing is not None and filing.run_id is not None and filing.unfiled is None:
+        console.print(f"filed as run {filing.run_id}", markup=False)
     if args.json:
         try:
             write_atomic(args.json, record.to_json() + "\n")

@@ -51,6 +51,11 @@ class NotFound(StoreError):
     """No unit / order / run with that key."""
 
 
+class NoRecordsDatabase(StoreError):
+    """A read-only command was pointed at a file that does not exist (a mistyped ``--db``, a
+    bench where nothing was ever recorded): reading must not create it."""
+
+
 # ------------------------------------------------------------------------- time and actor
 
 
@@ -177,6 +182,11 @@ def _connect(
 ) -> sqlite3.Connection:
     try:
         exists = path.exists() and path.stat().st_size > 0
+        if not exists and read_only:
+            raise NoRecordsDatabase(
+                f"no records database at {path} — nothing has been recorded there; "
+                f"check --db / ${DB_ENV}"
+            )
         if not exists:
             path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -228,8 +238,9 @@ class RecordsDatabase:
 
         Every existing file is checked first (ours, not newer, ``quick_check`` clean) and
         refused with :class:`StoreOpenError` otherwise. ``read_only`` opens it ``mode=ro``
-        so read commands work on a read-only file system; a missing or older file is still
-        created/migrated then (nothing to read otherwise).
+        so read commands work on a read-only file system; a missing (or empty) file is then
+        refused with :class:`NoRecordsDatabase` and never created — a mistyped ``--db`` must
+        not leave a new empty database behind — while an older one is still migrated.
         """
         self.path = default_db_path() if path is None else Path(path)
         self.read_only = read_only

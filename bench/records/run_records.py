@@ -4,11 +4,13 @@ The runner's API, called as a run progresses::
 
     run_id = store.begin_run(record, unit_serial=..., order_id=...)  # status running
     store.add_step(run_id, step)         # committed as each step finishes
+    store.add_frames(run_id, chunk, entries)  # the wire traffic so far, chunk 1, 2, ...
     store.finish_run(run_id, record)     # final verdict + record; never modified again
 
 A run left ``running`` whose process is gone (pid not alive on this host, see
 :mod:`bench.records.liveness`) reads back as ``interrupted`` everywhere, with the steps it
-completed. Listings read :class:`RunInfo` rows, never the (possibly large) record JSON.
+completed and the frames stored so far (``run_frames``, schema 2). Listings read
+:class:`RunInfo` rows, never the (possibly large) record JSON.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Literal
 
 from bench.records.database import NotFound, RecordsDatabase, StoreError, from_db, to_db, utc_now
 from bench.records.exports import canonical_json, canonical_text, sha256_text
 from bench.records.liveness import HOST, own_start_token, process_alive
-from bench.testing.record import StepResult, TestRecord
+from bench.testing.record import FrameEntry, StepResult, TestRecord
 
 FINAL_VERDICTS: tuple[str, ...] = ("pass", "fail", "error")
 RunStatus = Literal["running", "interrupted", "pass", "fail", "error"]
@@ -31,6 +34,10 @@ RunStatus = Literal["running", "interrupted", "pass", "fail", "error"]
 
 class RunFinished(StoreError):
     """A finished run was asked to change."""
+
+
+class SimulatedOnOrder(StoreError):
+    """A run on a simulated unit was to be filed on a customer's order without saying so."""
 
 
 @dataclass(frozen=True)
@@ -114,18 +121,27 @@ class RunRecords(RecordsDatabase):
         *,
         unit_serial: str | None = None,
         order_id: int | None = None,
+        allow_simulated: bool = False,
     ) -> int:
         """Store a run that is starting (status ``running``, this process's pid and host).
 
         ``unit_serial`` defaults to ``record.unit.serial``; it need not be a registered unit
-        (a bench may test a box before intake), but if ``order_id`` is given the order must be
-        open and belong to that unit.
+        (a bench may test a box before intake; ``spabench run`` itself refuses unregistered
+        serials), but if ``order_id`` is given the order must be open and belong to that
+        unit. A run on a simulated unit (``record.simulated``) is never evidence about a
+        customer's box: it is filed on an order only with ``allow_simulated`` (``spabench
+        run --simulated``), and :class:`SimulatedOnOrder` refuses it otherwise.
         """
         serial = (unit_serial or record.unit.serial).strip()
         if not serial:
             raise ValueError("a run needs a unit serial (record.unit.serial or unit_serial=)")
         if not record.record_id:
             raise ValueError("the record has no record_id")
+        if order_id is not None and record.simulated and not allow_simulated:
+            raise SimulatedOnOrder(
+                f"a run on a SIMULATED UNIT is not filed on customer order {order_id} "
+                "unless that is said explicitly (spabench run --simulated)"
+            )
         if order_id is not None:
             row = self._one("SELECT unit_serial, status FROM orders WHERE id = ?", (order_id,))
             if row is None:
@@ -188,6 +204,32 @@ class RunRecords(RecordsDatabase):
             if self.run(run_id).finished:  # NotFound for an unknown run
                 raise RunFinished(f"run {run_id} is finished; steps cannot be added") from None
             raise StoreError(f"run {run_id}: the step was not stored: {error}") from None
+
+    def add_frames(self, run_id: int, chunk: int, entries: Sequence[FrameEntry]) -> None:
+        """Store chunk ``chunk`` (1, 2, ...) of a running run's frames; committed before this
+        returns, so a run cut short keeps the wire traffic stored up to then. A chunk number
+        is used once (:class:`StoreError` otherwise) and a finished run takes no more."""
+        if chunk < 1:
+            raise ValueError(f"frame chunks are numbered from 1, got {chunk}")
+        text = json.dumps([asdict(entry) for entry in entries], separators=(",", ":"))
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    "INSERT INTO run_frames (run_id, chunk, frames_json, added_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (run_id, chunk, text, to_db(utc_now())),
+                )
+        except sqlite3.IntegrityError as error:
+            if self.run(run_id).finished:  # NotFound for an unknown run
+                raise RunFinished(f"run {run_id} is finished; frames cannot be added") from None
+            raise StoreError(f"run {run_id}: frame chunk {chunk} was not stored: {error}") from None
+
+    def run_frames(self, run_id: int) -> list[FrameEntry]:
+        """The frames stored as the run went (every chunk, in order)."""
+        rows = self._conn.execute(
+            "SELECT frames_json FROM run_frames WHERE run_id = ? ORDER BY chunk", (run_id,)
+        ).fetchall()
+        return [FrameEntry(**item) for row in rows for item in json.loads(row["frames_json"])]
 
     @staticmethod
     def _insert_step(conn: sqlite3.Connection, run_id: int, seq: int, step: StepResult) -> None:
@@ -286,7 +328,8 @@ class RunRecords(RecordsDatabase):
 
     def run_record(self, run_id: int) -> TestRecord:
         """The run's record: the final one if finished; otherwise the record as it began,
-        with the steps completed so far and verdict ``running`` or ``interrupted``."""
+        with the steps completed and the frames stored so far, and verdict ``running`` or
+        ``interrupted``."""
         info = self.run(run_id)
         row = self._one("SELECT record_json FROM runs WHERE id = ?", (run_id,))
         assert row is not None
@@ -294,6 +337,7 @@ class RunRecords(RecordsDatabase):
         if info.finished:
             return record
         record.steps = self.run_steps(run_id)
+        record.frames = self.run_frames(run_id)
         record.verdict = info.status
         if info.status == "interrupted":
             record.error = (

@@ -2,8 +2,9 @@
 
 OpenHTF's model: a run yields exactly one record, and whatever wants to follow the run (the
 live display, the records store, a JSON file) hangs on output callbacks — ``on_started``,
-``on_step_started``, ``on_progress``, ``on_step_finished``, ``on_finished`` — rather than being
-called by the runner by name.
+``on_step_started``, ``on_progress``, ``on_step_finished``, ``on_finished`` (or
+``on_interrupted`` when Ctrl-C/SIGTERM stops it) — rather than being called by the runner by
+name.
 
 Rules a technician relies on:
 
@@ -57,6 +58,8 @@ class RunHooks(Protocol):
 
     def on_finished(self, record: TestRecord) -> None: ...
 
+    def on_interrupted(self, record: TestRecord) -> None: ...
+
 
 class NoHooks:
     """Every hook, doing nothing: subclass and override what you need."""
@@ -74,6 +77,11 @@ class NoHooks:
         return None
 
     def on_finished(self, record: TestRecord) -> None:
+        return None
+
+    def on_interrupted(self, record: TestRecord) -> None:
+        """The run was stopped (Ctrl-C, SIGTERM) before it finished; ``record`` holds what it
+        did. ``on_finished`` is not called for it."""
         return None
 
 
@@ -182,8 +190,13 @@ class Runner:
         try:
             lost = self._run_steps(ctx, halted, lost)
         except KeyboardInterrupt:
-            # The technician stopped the bench: never leave a heater or blower running.
+            # The technician stopped the bench: never leave a heater or blower running, and
+            # let the hooks keep what was done (the records store the frames seen so far).
             self._leave_safe(target)
+            if self.keep_log:
+                listeners.remove(self._frame)
+            for hook in self.hooks:
+                hook.on_interrupted(record)
             raise
         if not lost:
             self._leave_safe(target)

@@ -137,10 +137,14 @@ def virtual_box_target(
     instruments: Instruments = DEFAULT_INSTRUMENTS,
     operator: Operator | None = None,
     serial: str = "",
+    speed: float | None = None,
 ) -> Target:
     """A virtual box in the bench tank, on a simulated clock, with virtual instruments made
     to ``instruments``' specs: a meter that spoils the truth as its data sheet allows, a
-    person who perceives what a person can (and reads the multimeter, if the bench has one)."""
+    person who perceives what a person can (and reads the multimeter, if the bench has one).
+
+    ``speed`` paces the run against the wall clock (1: real time, for a demonstration);
+    None runs it as fast as the events go. Only the driver differs (see :func:`_paced`)."""
     from spasim.control import BoxWorkbench
     from spasim.rig import build_box_rig
 
@@ -149,8 +153,9 @@ def virtual_box_target(
         loaded, seed=seed, faults=faults, ambient_c=ambient_c, tank_litres=BENCH_TANK_LITRES
     )
     box = rig.box
+    driver, closers = _paced(rig.driver, speed)
     link = RemoteLink(
-        rig.driver,
+        driver,
         rig.port,
         description=f"virtual:{loaded.name}",
         plate=loaded.plate,
@@ -165,7 +170,7 @@ def virtual_box_target(
         BoxWorkbench(box), fitted=fitted, multimeter=instruments.multimeter, seed=seed
     )
     return Target(
-        driver=rig.driver,
+        driver=driver,
         operator=operator if operator is not None else person,
         link=link,
         meter=virtual_meter,
@@ -177,8 +182,18 @@ def virtual_box_target(
         virtual_unit=box,
         cable=rig.cable,
         simulated=True,
-        closers=[box.close],
+        closers=[box.close, *closers],
     )
+
+
+def _paced(driver: Driver, speed: float | None) -> tuple[Driver, list[Callable[[], None]]]:
+    """The simulated driver, or — with ``speed`` — a :class:`RealTimeDriver` on the same
+    scheduler, so the same box, cable and bench code run with only the clock changed (as
+    ``spasim serve --speed`` paces a served box); the closers it needs."""
+    if speed is None:
+        return driver, []
+    paced = RealTimeDriver(driver.scheduler, speed=speed)
+    return paced, [paced.close]
 
 
 def virtual_panel_target(
@@ -188,13 +203,15 @@ def virtual_panel_target(
     operator: Operator | None = None,
     serial: str = "",
     model: str = DEFAULT_BOX_MODEL,
+    speed: float | None = None,
 ) -> Target:
     """A virtual control panel on a simulated cable; the bench plays the box of ``model``
-    (its plate: report schedule, extra frames)."""
+    (its plate: report schedule, extra frames). ``speed`` paces it as
+    :func:`virtual_box_target`'s does."""
     from spasim.remote import VirtualRemote
 
     scheduler = Scheduler()
-    driver = SimulatedDriver(scheduler)
+    driver, closers = _paced(SimulatedDriver(scheduler), speed)
     cable = SimCable(scheduler)
     box = BoxRoleLink(driver, cable.box, plate=load_model(model), description="virtual:panel")
     remote = VirtualRemote(scheduler, cable.remote, faults=tuple(faults), uvc_command=uvc_command)
@@ -209,7 +226,7 @@ def virtual_panel_target(
         cable=cable,
         simulated=True,
         starters=[remote.start],
-        closers=[remote.stop],
+        closers=[remote.stop, *closers],
     )
 
 

@@ -11,11 +11,12 @@ it stands for a person looking at the real one.
 
 from __future__ import annotations
 
+import difflib
 import random
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bench.testing.instruments.specs import MultimeterSpec
 from bench.testing.limits import transformer_present
@@ -52,6 +53,47 @@ PROMPTS: dict[str, str] = {
     "panel-key": "Press the bubble key on the control panel.",
 }
 """Every prompt id the shipped step types use, with the default wording."""
+
+PromptKind = Literal["yes/no", "number", "choice", "action"]
+"""What an answer to a prompt must be: ``true``/``false``, a number, one of a few texts
+(the model plate), or anything for an action (``true`` is usual: it was done)."""
+
+PROMPT_KINDS: dict[str, PromptKind] = {
+    "prcd-light": "yes/no",
+    "prcd-test": "action",
+    "prcd-reset": "action",
+    "pump-running": "yes/no",
+    "blower-running": "yes/no",
+    "jets-running": "yes/no",
+    "mm-transformer-vac": "number",
+    "transformer-secondary-present": "yes/no",
+    "clamp-a": "number",
+    "knob-inflate": "action",
+    "knob-off": "action",
+    "bubbles-visible": "yes/no",
+    "draw-heater": "yes/no",
+    "fitted-uvc": "yes/no",
+    "fitted-ozone": "yes/no",
+    "fitted-jet": "yes/no",
+    "model-plate": "choice",
+    "panel-connect": "action",
+    "panel-key": "action",
+}
+"""The kind of answer each of :data:`PROMPTS` takes (an answers file is checked against it)."""
+
+
+def answerable_prompts(
+    plan_prompts: Mapping[str, PromptKind] | None = None,
+) -> dict[str, PromptKind]:
+    """Every prompt a run can ask: the bench's own (:data:`PROMPT_KINDS`: its step types,
+    the model plate, the parts fitted) and a plan's own prompt ids (``operator-confirm``,
+    ``operator-action`` steps). Where both name an id, the stricter kind is kept (an
+    action takes any answer)."""
+    prompts = dict(PROMPT_KINDS)
+    for prompt_id, kind in (plan_prompts or {}).items():
+        if prompts.get(prompt_id, "action") == "action":
+            prompts[prompt_id] = kind
+    return prompts
 
 
 class OperatorError(Exception):
@@ -149,25 +191,33 @@ class AnswersOperator:
         self.asked: list[str] = []
 
     @classmethod
-    def from_file(cls, path: str | Path, *, name: str = "answers-file") -> AnswersOperator:
-        """Load a TOML answers file; ``ValueError`` says what is wrong with it."""
+    def from_file(
+        cls,
+        path: str | Path,
+        *,
+        name: str = "answers-file",
+        prompts: Mapping[str, PromptKind] | None = None,
+        choices: Mapping[str, Sequence[str]] | None = None,
+    ) -> AnswersOperator:
+        """Load a TOML answers file and check it before any run; ``ValueError`` (one line
+        naming the file, the prompt id and the problem) says what is wrong with it.
+
+        Every id must be one the run can ask (``prompts``, default :func:`answerable_prompts`;
+        a mistyped id gets the close matches) and every answer of the prompt's kind:
+        ``true``/``false`` for a yes/no question, a finite number for a reading, one of
+        ``choices`` (default: the model plate's, the shipped models) for a choice.
+        """
         path = Path(path)
         data = load_toml(path, "answers file")  # InputFileError is a one-line ValueError
-        largest = 1e9  # a number read off a meter or thermometer; beyond is a typo
+        known = answerable_prompts() if prompts is None else prompts
+        if choices is None:
+            from protocols.mspa.models import available_models
+
+            choices = {"model-plate": available_models()}
         for key, value in data.items():
-            if not isinstance(value, bool | int | float | str):
-                raise ValueError(
-                    f"answers file {path}: answer {key!r} must be true/false, a number or text"
-                )
-            if (
-                isinstance(value, int | float)
-                and not isinstance(value, bool)
-                and not abs(value) <= largest  # also refuses nan and inf
-            ):
-                raise ValueError(
-                    f"answers file {path}: answer {key!r} must be a finite number within "
-                    f"±{largest:g}, got {value!r}"
-                )
+            problem = _answer_problem(key, value, known, choices)
+            if problem:
+                raise ValueError(f"answers file {path}: {problem}")
         return cls(data, source=str(path), name=name)
 
     def _answer(self, prompt_id: str) -> Any:
@@ -203,6 +253,38 @@ class AnswersOperator:
 
     def act(self, prompt_id: str, instruction: str) -> None:
         self._answer(prompt_id)
+
+
+LARGEST_ANSWER = 1e9
+"""A number read off a meter or thermometer; beyond is a typo."""
+
+
+def _answer_problem(
+    key: str, value: Any, known: Mapping[str, PromptKind], choices: Mapping[str, Sequence[str]]
+) -> str:
+    """What is wrong with one answer (empty when nothing is)."""
+    if not isinstance(value, bool | int | float | str):
+        return f"answer {key!r} must be true/false, a number or text"
+    kind = known.get(key)
+    if kind is None:
+        close = difflib.get_close_matches(key, list(known), n=3, cutoff=0.6)
+        hint = (
+            f"did you mean {' or '.join(repr(c) for c in close)}?"
+            if close
+            else f"prompt ids: {', '.join(sorted(known))}"
+        )
+        return f"unknown prompt id {key!r}, not asked by this plan or the bench ({hint})"
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and not abs(float(value)) <= LARGEST_ANSWER:  # also refuses nan and inf
+        return f"answer {key!r} must be a finite number within ±{LARGEST_ANSWER:g}, got {value!r}"
+    if kind == "yes/no" and not isinstance(value, bool):
+        return f"{key!r} is a yes/no question: answer true or false, got {value!r}"
+    if kind == "number" and not number:
+        return f"{key!r} asks for a reading: answer a number, got {value!r}"
+    allowed = choices.get(key)
+    if kind == "choice" and allowed is not None and value not in allowed:
+        return f"answer {key!r} must be one of {', '.join(allowed)}, got {value!r}"
+    return ""
 
 
 MULTIMETER_POINTS: dict[str, tuple[str, str]] = {
