@@ -76,8 +76,9 @@ def readme_workflow(capsys: pytest.CaptureFixture[str], *, verify: bool = True) 
     with a dead filter pump, the pump fitted, a verification run after it, verified and
     handed back."""
     order = intake(capsys, "--agreement", "repair", "--quote", "89.50", "--by", "Ana Silva")
-    run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order, "--plan", "full",
-           "--fault", "filter-pump-dead", "--json", "diagnosis.json", code=1)  # fmt: skip
+    run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order, "--simulated",
+           "--plan", "full", "--fault", "filter-pump-dead", "--json", "diagnosis.json",
+           code=1)  # fmt: skip
     run_ok(capsys, "order", "status", order, "diagnosed", "--by", "Ana Silva")
     run_ok(capsys, "order", "part", order, "--part", "B9300929", "--by", "Ana Silva")
     run_ok(capsys, "order", "status", order, "repaired", "--by", "Ana Silva")
@@ -85,8 +86,8 @@ def readme_workflow(capsys: pytest.CaptureFixture[str], *, verify: bool = True) 
     if verify:
         # seed 4: the water before heating is a mean of three reports (20.17 °C), a value no
         # single trace sample holds
-        run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order, "--plan", "full",
-               "--seed", "4", "--json", "verification.json")  # fmt: skip
+        run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order, "--simulated",
+               "--plan", "full", "--seed", "4", "--json", "verification.json")  # fmt: skip
         run_ok(capsys, "order", "status", order, "verified", "--simulated", "--by", "Ana Silva")
         run_ok(capsys, "order", "close", order, "--by", "Ana Silva")
         verification = load("verification.json")
@@ -186,7 +187,7 @@ def test_no_verification_after_the_repair_is_said_on_page_one(
 ) -> None:
     """The README's order: a passing run, then the part — nothing tested the repaired unit."""
     order = intake(capsys, "--agreement", "repair")
-    run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order)
+    run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order, "--simulated")
     run_ok(capsys, "order", "status", order, "diagnosed")
     run_ok(capsys, "order", "part", order, "--part", "B9300929")
     page, facts = report(capsys, order)
@@ -209,7 +210,7 @@ def test_a_part_recorded_beyond_a_diagnosis_agreement_is_not_hidden(
     with nothing saying so. (The orders helper refuses such a part from now on; records
     made before still exist.)"""
     order = intake(capsys)
-    run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order)
+    run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order, "--simulated")
     run_ok(capsys, "order", "status", order, "diagnosed")
     got, _, _ = spabench(capsys, "order", "part", order, "--part", "B9300929")
     page, _ = report(capsys, order)
@@ -231,7 +232,18 @@ def test_a_virtual_run_on_an_order_is_marked_simulated_on_page_one(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     order = intake(capsys)
-    run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order, "--json", "run.json")
+    run_ok(
+        capsys,
+        "run",
+        "--virtual",
+        "--unit",
+        SERIAL,
+        "--order",
+        order,
+        "--simulated",
+        "--json",
+        "run.json",
+    )
     record = load("run.json")
     assert record["simulated"] is True
     page, facts = report(capsys, order)

@@ -320,8 +320,14 @@ def started(record: TestRecord) -> TestRecord:
 
 
 def store_run(store: Store, record: TestRecord, order_id: int | None = None) -> int:
-    """Store ``record`` the way the runner does: begin, a step at a time, finish."""
-    run_id = store.begin_run(started(record), unit_serial=record.unit.serial, order_id=order_id)
+    """Store ``record`` the way the runner does: begin, a step at a time, finish. A simulated
+    record goes on an order as ``spabench run --simulated`` files it (said explicitly)."""
+    run_id = store.begin_run(
+        started(record),
+        unit_serial=record.unit.serial,
+        order_id=order_id,
+        allow_simulated=record.simulated,
+    )
     for step in record.steps:
         store.add_step(run_id, step)
     store.finish_run(run_id, record)
