@@ -22,10 +22,12 @@ if TYPE_CHECKING:
 CONTACT_WAYS: tuple[tuple[str, str], ...] = (
     ("phone", "phone call"),
     ("email", "e-mail"),
-    ("message", "text message"),
     ("in-person", "in person (at the counter)"),
+    ("letter", "letter"),
+    ("other", "other (say how in the note)"),
 )
-"""How the customer was reached: the choices of the contact and amendment dialogs."""
+"""How the customer was reached: the choices of the contact and amendment dialogs (the
+orders' contact channels)."""
 
 
 def parse_quote(text: str) -> int | None:
@@ -67,6 +69,14 @@ def parse_parts(text: str) -> tuple[str, ...]:
 def contact_note(via: str, note: str) -> str:
     """The contact as logged: how, then what was said (``phone: quote agreed``)."""
     return f"{via}: {note}" if note else via
+
+
+def log_contact(
+    store: Store, order_id: int, *, via: str, note: str, by: str, now: datetime
+) -> object:
+    """Log a contact with the customer. The channel goes into the note: ``add_contact`` here
+    takes none (the orders' ``via=`` argument, once there, is where it belongs)."""
+    return store.add_contact(order_id, by=by, note=contact_note(via, note), now=now)
 
 
 def amend(

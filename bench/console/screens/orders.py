@@ -28,7 +28,7 @@ from textual.widgets import DataTable, Label, Static
 from bench.console.order_actions import (
     CONTACT_WAYS,
     amend,
-    contact_note,
+    log_contact,
     parse_parts,
     parse_quantity,
     parse_quote,
@@ -293,10 +293,9 @@ class OrdersScreen(Screen[None]):
         if note is None:
             return
         by, now = self._by()
-        text = contact_note(via, note)
         self._act(
             order,
-            lambda store: store.add_contact(order.id, by=by, note=text, now=now),
+            lambda store: log_contact(store, order.id, via=via, note=note, by=by, now=now),
             f"order {order.id}: contact logged",
         )
 
