@@ -865,6 +865,8 @@ def test_stepped_driver_runs_exactly_the_granted_time() -> None:
         (["console", "--virtual", "--speed", "0"], "--speed must be a positive number"),
         (["console", "--virtual", "--fault", "gremlins"], "unknown fault 'gremlins'"),
         (["console", "--virtual", "--profile", "nope"], "nope"),
+        (["console", "--virtual", "--order", "1"], "--order needs --unit"),
+        (["console", "--virtual", "--unit", "SN1", "--order", "x"], "an order id must be"),
     ],
 )
 def test_console_usage_errors_are_one_line_exit_2(

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support.records import passing_verification, store_run
 from textual.pilot import Pilot
 
 from bench.console.app import ConsoleApp
@@ -136,18 +134,20 @@ def test_troubleshooting_ends_at_a_part(snap_compare: SnapCompare, tmp_path: Pat
 
 
 def test_orders_view_with_an_overdue_order(snap_compare: SnapCompare, tmp_path: Path) -> None:
-    """The keys that act on an order; the highlighted (overdue) one's part and its run on a
-    simulated unit, marked."""
+    """The keys that act on an order; the highlighted (overdue) one's agreement and part."""
     with Store(tmp_path / "records.sqlite3") as store:
         for serial in ("SN-0007", "SN-0042"):
             store.add_unit(serial, "premium-4", date(2024, 5, 1), now=NOW - timedelta(days=30))
-        store.open_order("SN-0007", "PRCD trips when bubbles start", now=NOW - timedelta(days=9))
+        store.open_order(
+            "SN-0007",
+            "PRCD trips when bubbles start",
+            agreement="repair",
+            now=NOW - timedelta(days=9),
+        )
         store.open_order(
             "SN-0042", "will not heat", promised=date(2025, 3, 14), now=NOW - timedelta(days=1)
         )
         store.add_part(1, "B9300929", by="Ada", now=NOW)
-        run = replace(passing_verification(serial="SN-0007"), simulated=True)
-        store_run(store, run, order_id=1)
     app, _driver = make_app(tmp_path)
 
     async def run_before(pilot: Pilot[int]) -> None:
