@@ -27,6 +27,7 @@ from bench.console.app import ConsoleApp
 from bench.console.checks import CHECKS, Bench, CheckResult
 from bench.console.operator import ConsoleOperator
 from bench.console.screens.orders import OrdersScreen
+from bench.console.screens.pickers import Picker
 from bench.console.screens.prompt import PromptModal
 from bench.console.screens.run import RunScreen
 from bench.console.screens.troubleshoot import TroubleshootScreen
@@ -653,11 +654,18 @@ async def test_troubleshooting_walks_no_display_to_the_power_board_and_saves_it(
         text = await shown(pilot)
         assert "Part: B9301291 power board" in text
         await pilot.press("s")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        await pilot.press("enter")  # the only open order
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        for _ in range(300):  # the open orders are read in a thread
+            await pilot.pause()
+            if isinstance(app.screen, Picker):
+                break
+        options = app.screen.query_one("OptionList")
+        assert [option.id for option in options.options] == ["new", str(order)]
+        options.highlighted = 1  # the open order (the first choice opens a new one)
+        await pilot.press("enter")
+        for _ in range(300):
+            await pilot.pause()
+            if screen.saved_on is not None:
+                break
         assert screen.saved_on == order
         assert f"Saved on order {order}." in await shown(pilot)
     with Store(tmp_path / "records.sqlite3") as store:
@@ -857,6 +865,8 @@ def test_stepped_driver_runs_exactly_the_granted_time() -> None:
         (["console", "--virtual", "--speed", "0"], "--speed must be a positive number"),
         (["console", "--virtual", "--fault", "gremlins"], "unknown fault 'gremlins'"),
         (["console", "--virtual", "--profile", "nope"], "nope"),
+        (["console", "--virtual", "--order", "1"], "--order needs --unit"),
+        (["console", "--virtual", "--unit", "SN1", "--order", "x"], "an order id must be"),
     ],
 )
 def test_console_usage_errors_are_one_line_exit_2(

@@ -9,7 +9,8 @@ SVGs before committing them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -30,8 +31,16 @@ SnapCompare = Callable[..., bool]
 
 
 @pytest.fixture(autouse=True)
-def _private_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The user's records and workshop untouched; moments shown in UTC whatever the machine's
+    zone (the console shows local time)."""
     monkeypatch.setenv("SPABENCH_DB", str(tmp_path / "default.sqlite3"))
+    monkeypatch.setenv("SPABENCH_WORKSHOP", str(tmp_path / "no-workshop.toml"))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 def make_app(tmp_path: Path, *faults: str) -> tuple[ConsoleApp, SteppedDriver]:
@@ -125,17 +134,38 @@ def test_troubleshooting_ends_at_a_part(snap_compare: SnapCompare, tmp_path: Pat
 
 
 def test_orders_view_with_an_overdue_order(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """The keys that act on an order; the highlighted (overdue) one's agreement and part."""
     with Store(tmp_path / "records.sqlite3") as store:
         for serial in ("SN-0007", "SN-0042"):
             store.add_unit(serial, "premium-4", date(2024, 5, 1), now=NOW - timedelta(days=30))
-        store.open_order("SN-0007", "PRCD trips when bubbles start", now=NOW - timedelta(days=9))
+        store.open_order(
+            "SN-0007",
+            "PRCD trips when bubbles start",
+            agreement="repair",
+            now=NOW - timedelta(days=9),
+        )
         store.open_order(
             "SN-0042", "will not heat", promised=date(2025, 3, 14), now=NOW - timedelta(days=1)
         )
+        store.add_part(1, "B9300929", by="Ada", now=NOW)
     app, _driver = make_app(tmp_path)
 
     async def run_before(pilot: Pilot[int]) -> None:
         await pilot.press("r")
         await pilot.app.screen.workers.wait_for_complete()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_quit_asks_first_while_a_plan_runs(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """q in the middle of verify-heater: the question before anything is stopped."""
+    app, driver = make_app(tmp_path)
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        await step(app, driver, 10)
+        await choose(pilot, "t", "verify-heater")
+        await step(app, driver, 6)
+        await pilot.press("q")
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -8,6 +8,10 @@ Virtual unit, in-process, in real time (``--speed 30``: thirty simulated seconds
 
     spabench console --virtual --speed 30 --fault heater-open
 
+With ``--unit SERIAL`` the plans run from the console are filed in the records under that
+serial, and with ``--order ID`` on that service order too (a simulated unit's run only after
+the technician confirms it in the console, and marked SIMULATED UNIT).
+
 Exit status: 0 after a normal quit, 2 usage error, 3 the unit or meter could not be opened
 or the console's driver thread failed.
 """
@@ -33,11 +37,26 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "'spasim serve --speed X' needs the same (1 for hardware)",
     )
     parser.add_argument("--unit", metavar="SERIAL", default="", help="serial number of the unit")
+    parser.add_argument(
+        "--order",
+        type=_order_id,
+        metavar="ID",
+        help="file the plans run from the console on this service order (needs --unit)",
+    )
     parser.add_argument("--operator", metavar="NAME", help="who works at the bench (recorded)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the virtual unit and meter")
     parser.add_argument(
         "--db", metavar="PATH", help="records database (default: $SPABENCH_DB or the user data dir)"
     )
+
+
+def _order_id(text: str) -> int:
+    from bench.records.orders import parse_id
+
+    try:
+        return parse_id(text, "an order id")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -47,6 +66,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError("--meter needs --port (a virtual unit has a virtual meter)")
     if not args.virtual and args.fault:
         raise UsageError("--fault needs --virtual")
+    if args.order is not None and not args.unit.strip():
+        raise UsageError("--order needs --unit (the serial of the order's unit)")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -90,7 +111,9 @@ def _run(args: argparse.Namespace) -> int:
     from bench.records.database import default_actor
 
     operator = args.operator or default_actor() or "technician"
-    session = Session(target, auto_off=auto_off, db_path=args.db, operator_name=operator)
+    session = Session(
+        target, auto_off=auto_off, db_path=args.db, order_id=args.order, operator_name=operator
+    )
     app = ConsoleApp(session, speed=args.speed, db_path=args.db)
     code = app.run()
     session.stop()

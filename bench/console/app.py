@@ -8,6 +8,10 @@ writes run in a thread too, so no path of the UI waits on I/O.
 
 The app builds its screens and hands each itself as a
 :class:`~bench.console.screens.host.ConsoleHost`: the screens never import this module.
+
+While a plan runs the app guards it: quitting asks first (and a confirmed quit aborts the run,
+which is then filed as aborted with what it measured), ``a`` aborts it from any dialog, and a
+simulated unit's run is filed on a customer's order only after an explicit yes.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 from textual.app import App
 from textual.message import Message
+from textual.screen import ModalScreen
 
 from bench.console.runs import run_plan
+from bench.console.screens.dialogs import Confirm
 from bench.console.screens.main import MainScreen
 from bench.console.screens.orders import OrdersScreen
 from bench.console.screens.pickers import Picker
@@ -32,12 +38,17 @@ from bench.console.session import Session
 from bench.console.state import PromptView, Snapshot
 from bench.console.trees import load_tree, load_trees
 from bench.console.waiting import Updates
-from bench.testing.plans import PlanError, available_plans, load_plan
+from bench.testing.plans import Plan, PlanError, available_plans, load_plan
 
 if TYPE_CHECKING:
+    from bench.records.orders import Agreement
     from bench.records.store import Store
 
 T = TypeVar("T")
+AGREEMENT_CHOICES = [
+    ("diagnosis", "diagnosis only: find the fault and quote the repair"),
+    ("repair", "repair: the customer agreed to the repair at intake"),
+]
 JOIN_TIMEOUT = 10.0
 """Wall seconds the app waits for the driver thread to switch loads off and close."""
 
@@ -53,6 +64,10 @@ class ShowsSnapshot(Protocol):
 
 def local_now() -> datetime:
     return datetime.now().astimezone()
+
+
+class QuitConfirm(Confirm):
+    """The question before quitting in the middle of a run."""
 
 
 class ConsoleApp(App[int]):
@@ -102,8 +117,54 @@ class ConsoleApp(App[int]):
             await asyncio.to_thread(self._thread.join, JOIN_TIMEOUT)
 
     async def action_quit(self) -> None:
-        self.session.stop()
+        """Leave the console; while a plan runs, only after the technician confirms."""
+        if not self.run_going():
+            self._leave()
+            return
+        if isinstance(self.screen, QuitConfirm):
+            return
+        run = self.snapshot.run
+        where = ""
+        if run is not None:
+            where = f" ({run.plan}, step {min(run.done_count + 1, len(run.steps))} of "
+            where += f"{len(run.steps)})"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._leave()
+
+        self.push_screen(
+            QuitConfirm(
+                "Quit while a plan is running?",
+                f"A plan is running{where}. Quitting aborts it: every load is switched off "
+                "and the run is filed as aborted, with what it measured so far.",
+                yes="quit: abort the run and leave the console",
+                no="keep the run going",
+                warning=True,
+            ),
+            answered,
+        )
+
+    def _leave(self) -> None:
+        self.session.stop()  # aborts a running plan: it is filed as aborted before the thread ends
         self.exit(3 if self.snapshot.error else 0)
+
+    # -- the running plan ---------------------------------------------------------------------
+
+    def run_going(self) -> bool:
+        """A plan is running (a check of the troubleshooting guide is not a plan)."""
+        busy = self.snapshot.busy
+        return busy is not None and busy.startswith("plan ")
+
+    def abort_run(self) -> None:
+        """``a``: stop the running plan and close every dialog over the screen (an operator
+        question closes unanswered: the abort, not a cancelled answer, ends the step)."""
+        self.session.abort_job()
+        while isinstance(self.screen, ModalScreen):
+            screen = self.screen
+            if screen is self._prompt_screen:
+                self._prompt_screen = None
+            screen.dismiss(None)
 
     # -- snapshots --------------------------------------------------------------------------
 
@@ -188,8 +249,32 @@ class ConsoleApp(App[int]):
         except PlanError as error:
             self.notify(str(error), severity="error")
             return
+        order_id = self.session.order_id
+        if not (self.snapshot.simulated and order_id is not None):
+            self._start(plan)
+            return
+        serial = self.snapshot.serial
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._start(plan)
+
+        self.push_screen(
+            Confirm(
+                "SIMULATED UNIT: file on a customer's order?",
+                f"The unit on this bench is simulated, not the customer's box. The run of "
+                f"{plan.name} would be filed on order {order_id} ({serial}), marked SIMULATED "
+                "UNIT: it proves nothing about the customer's unit.",
+                yes=f"run it and file it on order {order_id}, marked simulated",
+                no="do not run it",
+                warning=True,
+            ),
+            answered,
+        )
+
+    def _start(self, plan: Plan) -> None:
         session = self.session
-        session.submit(f"plan {name}", lambda: run_plan(session, plan))
+        session.submit(f"plan {plan.name}", lambda: run_plan(session, plan))
         if not isinstance(self.screen, RunScreen):
             self.push_screen(RunScreen(self))
 
@@ -207,39 +292,70 @@ class ConsoleApp(App[int]):
 
         self.push_screen(Picker("Guided troubleshooting: what is wrong?", choices), chosen)
 
-    def save_walk(self, text: str, saved: Callable[[int], None]) -> None:
-        """Pick an open order and add ``text`` (a finished walk) to it as a note."""
-        self.run_worker(self._save_walk(text, saved), group="store")
+    def save_walk(self, text: str, symptom: str, saved: Callable[[int, bool], None]) -> None:
+        """Save ``text`` (a finished walk) as a note on an open order the technician picks, or
+        on a NEW order for this unit opened with ``symptom``; then ``saved(order_id, new)``."""
+        self.run_worker(self._save_walk(text, symptom, saved), group="store")
 
-    async def _save_walk(self, text: str, saved: Callable[[int], None]) -> None:
+    async def _save_walk(self, text: str, symptom: str, saved: Callable[[int, bool], None]) -> None:
+        serial = self.snapshot.serial
         try:
             orders = await self.with_store(lambda store: store.orders(open_only=True))
         except Exception as error:
             self.notify(f"records database: {error}", severity="error")
             return
-        choices = [
+        choices = [("new", f"+ new order for {serial}: {symptom}")] if serial else []
+        choices += [
             (str(o.id), f"{o.id}  {o.unit_serial}  {o.status} — {o.symptom}") for o in orders
         ]
-
-        def chosen(order_id: str | None) -> None:
-            if order_id:
-                self.run_worker(self._add_note(int(order_id), text, saved), group="store")
-
-        self.push_screen(
-            Picker("Save the walk on which order?", choices, empty="no open orders"), chosen
+        chosen = await self.push_screen_wait(
+            Picker(
+                "Save the walk on which order?",
+                choices,
+                empty="no open orders (and no unit serial, --unit, to open one for)",
+            )
         )
-
-    async def _add_note(self, order_id: int, text: str, saved: Callable[[int], None]) -> None:
-        from bench.records.database import default_actor
-
-        actor = default_actor()
+        if not chosen:
+            return
+        if chosen == "new":
+            await self._new_order(serial, symptom, text, saved)
+            return
+        order_id = int(chosen)
+        by, now = self.session.operator.name, self.now()
         try:
-            await self.with_store(lambda store: store.add_note(text, order_id=order_id, by=actor))
+            await self.with_store(
+                lambda store: store.add_note(text, order_id=order_id, by=by, now=now)
+            )
         except Exception as error:
             self.notify(f"not saved: {error}", severity="error")
             return
-        saved(order_id)
+        saved(order_id, False)
         self.notify(f"saved on order {order_id}")
+
+    async def _new_order(
+        self, serial: str, symptom: str, text: str, saved: Callable[[int, bool], None]
+    ) -> None:
+        """Intake from the walk: the customer's agreement, then the order and the walk on it."""
+        choice = await self.push_screen_wait(
+            Picker(f"New order for {serial}: what did the customer agree to?", AGREEMENT_CHOICES)
+        )
+        if not choice:
+            return
+        agreement: Agreement = "repair" if choice == "repair" else "diagnosis"
+        by, now = self.session.operator.name, self.now()
+
+        def intake(store: Store) -> int:
+            order_id = store.open_order(serial, symptom, agreement=agreement, by=by, now=now)
+            store.add_note(text, order_id=order_id, by=by, now=now)
+            return order_id
+
+        try:
+            order_id = await self.with_store(intake)
+        except Exception as error:
+            self.notify(f"no order opened: {error}", severity="error")
+            return
+        saved(order_id, True)
+        self.notify(f"new order {order_id} opened for {serial}, the walk saved on it")
 
     # -- records ----------------------------------------------------------------------------
 

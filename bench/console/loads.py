@@ -7,6 +7,13 @@ learns it by switching: read the supply, switch the load on, read again a few se
 :class:`LoadWatch` does exactly that for every switch the console makes (two keys pressed at
 once share one window, and say so). The auto-off countdown follows the key-press marker the
 bench sends (16 00): the box re-arms a load's timer on every burst that leaves it on.
+
+A draw shown must be a draw now, never a memory of one: a heater listed "+1495 W" after it
+was switched off looks exactly like a welded relay. So a measured draw is kept with the level
+the load had when it was measured and shown only while the load still runs at that level
+(whoever switched it since — a key, a plan, an abort — the draw is forgotten), and only while
+the supply still draws at least that much (a PRCD that trips leaves the heater commanded on
+but drawing nothing: the column then says "not drawing").
 """
 
 from __future__ import annotations
@@ -47,7 +54,18 @@ class AutoOffTimes:
 
 
 def is_on(state: RemoteState, load: str) -> bool:
-    return bool(state.bubbles) if load == "blower" else bool(getattr(state, load))
+    return level(state, load) > 0
+
+
+def level(state: RemoteState, load: str) -> int:
+    """0 off, 1 on (the bubbles: their level 1–3)."""
+    return int(state.bubbles) if load == "blower" else int(bool(getattr(state, load)))
+
+
+def gone(delta: float, power_w: float) -> bool:
+    """The supply now draws clearly less than ``delta``: the load cannot be drawing it (meter
+    class 1 and a drifting supply are well inside the margin)."""
+    return power_w + max(10.0, 0.2 * delta) < delta
 
 
 def countdown(seconds: float) -> str:
@@ -90,7 +108,8 @@ class LoadWatch:
         self.fitted = fitted
         self.guard = guard
         self.changed = changed
-        self.deltas: dict[str, float] = {}
+        self.deltas: dict[str, tuple[float, int]] = {}
+        """Each load's measured draw and the level it ran at when measured."""
         self.shared: set[str] = set()
         """Loads whose draw was measured together with another's (pressed at once)."""
         self.armed: dict[str, float] = {}
@@ -125,7 +144,9 @@ class LoadWatch:
         switched_on = [load for load in merged if is_on(new, load)]
         switched_on += [load for load in self.loads if is_on(new, load) and not is_on(old, load)]
         for load in self.loads:
-            if not is_on(new, load):
+            if level(new, load) != level(old, load):
+                # Off, or to another level: what was measured no longer holds. (A new level is
+                # not measured again: the window would see only the step between two levels.)
                 self.deltas.pop(load, None)
         if switched_on:
             if before is None:
@@ -143,9 +164,10 @@ class LoadWatch:
         after = self.read_power()
         if after is None:
             return None
-        on = [load for load in window.loads if is_on(self.link.state, load)]
+        state = self.link.state
+        on = [load for load in window.loads if is_on(state, load)]
         for load in on:
-            self.deltas[load] = after - window.before
+            self.deltas[load] = (after - window.before, level(state, load))
         self.shared = (self.shared - set(window.loads)) | (set(on) if len(on) > 1 else set())
         self.changed()
         return after
@@ -164,7 +186,25 @@ class LoadWatch:
                 self.armed.pop(load, None)
             self._levels[load] = level
 
-    def views(self, now: float) -> tuple[LoadView, ...]:
+    def current_delta(self, load: str, state: RemoteState, power_w: float | None) -> float | None:
+        """The draw measured when ``load`` was switched on, if it still holds: the load runs at
+        the level it was measured at (else the draw is forgotten) and the supply, read now,
+        still draws that much. ``power_w`` None (no reading now): nothing is vouched for."""
+        measured = self.deltas.get(load)
+        if measured is None:
+            return None
+        delta, measured_level = measured
+        if level(state, load) != measured_level:
+            del self.deltas[load]  # switched since, by a plan or an abort: a memory, not a draw
+            self.shared.discard(load)
+            return None
+        if power_w is None or gone(delta, power_w):
+            return None
+        return delta
+
+    def views(self, now: float, power_w: float | None) -> tuple[LoadView, ...]:
+        """Every load as shown at ``now``, with the supply's power read last (None: no
+        reading)."""
         state = self.link.state
         views = []
         for load in self.loads:
@@ -178,10 +218,11 @@ class LoadWatch:
             if on and armed is not None:
                 left = armed + self.auto_off.limit(load) - now
                 timer = f"off {countdown(left)}" if left > 0 else "timed out"
-            note = "Δ shared" if load in self.shared and load in self.deltas else ""
+            delta = self.current_delta(load, state, power_w)
+            note = "Δ shared" if load in self.shared and delta is not None else ""
+            if delta is None and load in self.deltas and power_w is not None:
+                note = "not drawing"
             if load in ("ozone", "uvc") and self.fitted is not None and self.fitted(load) is False:
                 note = "not fitted"
-            views.append(
-                LoadView(load, LABELS[load], commanded, on, self.deltas.get(load), timer, note)
-            )
+            views.append(LoadView(load, LABELS[load], commanded, on, delta, timer, note))
         return tuple(views)

@@ -5,7 +5,15 @@ an immutable :class:`~bench.console.state.RunView` the session publishes, so the
 redraws from snapshots like everything else. With a records database and a unit serial the
 run is filed as it goes (:class:`~bench.records.filing.RunFiling`, as ``spabench run`` files
 it; the store is opened in the driver thread because a SQLite connection belongs to the
-thread that opened it).
+thread that opened it), on the console's service order when it has one.
+
+Two things the console adds to what ``spabench run`` files, because only here can they happen:
+
+* a run the technician aborts (``a``, or quitting the console mid-run) is filed at once as
+  stopped — verdict ``error``, "aborted by the technician during <step>", every step measured
+  so far kept, the rest ``skipped`` — instead of staying "running" while the console lives on;
+* a plan stopped by a safety step (``stop_on_fail``: a PRCD that failed or whose dialog was
+  cancelled) says so in the record's error and summary, not only on each skipped step.
 """
 
 from __future__ import annotations
@@ -13,10 +21,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from bench.console.readings import step_values
 from bench.console.state import RunView, StepView
 from bench.testing.plans import Plan
 from bench.testing.record import StepResult, TestRecord
-from bench.testing.runner import NoHooks, RunHooks, Runner
+from bench.testing.runner import NoHooks, RunHooks, Runner, utc_now
 
 if TYPE_CHECKING:
     from bench.console.session import Session
@@ -33,6 +42,7 @@ class RunTracker(NoHooks):
             plan.name,
             plan.title,
             tuple(StepView(spec.name, spec.title) for spec in plan.steps),
+            simulated=session.target.simulated,
         )
 
     def update(self, view: RunView) -> None:
@@ -50,7 +60,8 @@ class RunTracker(NoHooks):
         steps = list(view.steps)
         for index, item in enumerate(steps):
             if item.name == step.name:
-                steps[index] = StepView(item.name, item.title, outcome, step.message)
+                values = step_values(step) if outcome not in ("running", "skipped") else ()
+                steps[index] = StepView(item.name, item.title, outcome, step.message, values)
                 return replace(view, steps=tuple(steps), current=index)
         return view
 
@@ -65,23 +76,89 @@ class RunTracker(NoHooks):
 
     def on_finished(self, record: TestRecord) -> None:
         self.update(
-            replace(self.view, verdict=record.verdict, summary=record.summary, progress=None)
+            replace(
+                self.view,
+                verdict=record.verdict,
+                summary=record.summary,
+                stopped=stop_reason(record) or "",
+                progress=None,
+            )
         )
 
     def aborted(self) -> None:
         self.update(replace(self.view, aborted=True, progress=None))
 
 
+def stop_reason(record: TestRecord) -> str | None:
+    """Why the plan stopped before its end, if it did: the reason the runner gave every step it
+    skipped after a step that failed or errored (a safety step's ``stop_on_fail``, or the
+    step's own halt such as "the unit did not come back after PRCD RESET")."""
+    steps = record.steps
+    for index, step in enumerate(steps[:-1]):
+        if step.outcome not in ("fail", "error"):
+            continue
+        rest = steps[index + 1 :]
+        reason = rest[0].message
+        if reason and all(s.outcome == "skipped" and s.message == reason for s in rest):
+            return reason
+    return None
+
+
+class StopExplained(NoHooks):
+    """Before the run is filed: a plan stopped by a safety step says so in the record's error
+    and summary (the runner writes it only on each skipped step)."""
+
+    def on_finished(self, record: TestRecord) -> None:
+        reason = stop_reason(record)
+        if reason is None:
+            return
+        step = next(s for s in record.steps if s.outcome in ("fail", "error"))
+        said = f"the plan stopped after '{step.title}': {reason}"
+        if record.error and reason not in record.error:
+            record.error = f"{record.error}; {said}"
+        if reason not in record.summary:
+            record.summary = f"{said[0].upper()}{said[1:]}. {record.summary}".strip()
+
+
+def abort_record(record: TestRecord, plan: Plan, running: str | None) -> TestRecord:
+    """``record`` (as far as the runner got) completed as aborted by the technician: the step
+    ``running`` when it happened ``error`` (with what it had measured), the steps not reached
+    ``skipped``, verdict ``error``."""
+    reached = {step.name for step in record.steps}
+    step = next((s for s in record.steps if s.name == running), None)
+    where = f" during '{step.title}'" if step is not None else ""
+    why = f"aborted by the technician{where}"
+    if step is not None:
+        step.outcome = "error"
+        step.message = "aborted by the technician"
+    for spec in plan.steps:
+        if spec.name not in reached:
+            record.steps.append(
+                StepResult(spec.name, spec.title, spec.kind, "skipped", "the run was aborted")
+            )
+    record.verdict = "error"
+    record.error = why
+    record.summary = f"{why[0].upper()}{why[1:]}: no verdict; the steps before it are kept."
+    record.finished_at = utc_now()
+    return record
+
+
 def run_plan(session: Session, plan: Plan) -> TestRecord | None:
     """Run ``plan`` on the session's target (in the driver thread); the finished record."""
     tracker = RunTracker(session, plan)
-    hooks: list[RunHooks] = [tracker]
+    hooks: list[RunHooks] = [StopExplained(), tracker]
     store = _open_store(session, tracker)
+    filing = None
     if store is not None:
-        hooks.append(_filing(store, session.target.unit.serial, tracker))
+        filing = _filing(store, session.target.unit.serial, session.order_id, tracker)
+        hooks.append(filing)
+    runner = Runner(plan, session.target, hooks=hooks)
     try:
-        return Runner(plan, session.target, hooks=hooks).run()
+        return runner.run()
     except KeyboardInterrupt:
+        if filing is not None and filing.run_id is not None:
+            running = next((s.name for s in tracker.view.steps if s.outcome == "running"), None)
+            filing.on_finished(abort_record(runner.record, plan, running))
         tracker.aborted()
         raise
     finally:
@@ -89,18 +166,20 @@ def run_plan(session: Session, plan: Plan) -> TestRecord | None:
             store.close()
 
 
-def _filing(store: Store, serial: str, tracker: RunTracker) -> RunFiling:
+def _filing(store: Store, serial: str, order_id: int | None, tracker: RunTracker) -> RunFiling:
     """File the run as it goes; the run screen says what the records did with it."""
     from bench.records.filing import RunFiling
 
     def note(text: str) -> None:
         tracker.update(replace(tracker.view, filed=text))
 
+    on_order = f" on order {order_id}" if order_id is not None else ""
     return RunFiling(
         store,
         serial,
+        order_id,
         on_problem=lambda text: note(f"not filed: {text}"),
-        on_filed=lambda run_id: note(f"filed as run {run_id}"),
+        on_filed=lambda run_id: note(f"filed as run {run_id}{on_order}"),
         on_rescued=lambda path: note(f"not filed: the record is saved as {path}"),
     )
 

@@ -64,7 +64,7 @@ class Session:
 
     ``target`` must play the remote of a box (``target.link``). Its driver is wrapped in an
     :class:`AbortableDriver` so a job can be stopped at any wait. ``db_path`` (with a unit
-    serial) files plan runs in the records store.
+    serial) files plan runs in the records store, on service order ``order_id`` if given.
     """
 
     def __init__(
@@ -75,6 +75,7 @@ class Session:
         sample_period: float = 1.0,
         history_seconds: float = 600.0,
         db_path: str | None = None,
+        order_id: int | None = None,
         operator_name: str | None = None,
         shutdown_grace: float = 1.0,
     ) -> None:
@@ -88,6 +89,7 @@ class Session:
         self.sample_period = sample_period
         self.history_seconds = history_seconds
         self.db_path = db_path
+        self.order_id = order_id
         self.shutdown_grace = shutdown_grace
         world_operator = target.operator if isinstance(target.operator, VirtualOperator) else None
         if isinstance(target.operator, ConsoleOperator):
@@ -109,6 +111,8 @@ class Session:
             profile=target.unit.profile,
             where=target.link_description,
             meter_name=target.meter_description,
+            simulated=target.simulated,
+            order_id=order_id,
         )
         self._t0 = 0.0
         self._lost: str | None = None
@@ -467,13 +471,15 @@ class Session:
             profile=self.target.unit.profile,
             where=self.target.link_description,
             meter_name=self.target.meter_description,
+            simulated=self.target.simulated,
+            order_id=self.order_id,
             bad_frames=link.counters.bad_checksums,
             frames=link.frames_heard(),
             water_c=link.water_c,
             panel_code=link.panel_code,
             flow=link.flow,
             state=link.state,
-            loads=self.loads.views(now),
+            loads=self.loads.views(now, None if self._meter_error else self._meter_power),
             meter=self._meter_reading,
             meter_error=self._meter_error,
             history=tuple(self._history),

@@ -84,11 +84,22 @@ class WorldView:
 
 
 @dataclass(frozen=True)
+class ValueView:
+    """One measurement of a finished step as the plan view shows it: what, the value against
+    its limits (``1,495 W (1,000–2,200)``) and the judgement (pass, marginal, fail, unset)."""
+
+    label: str
+    reading: str
+    outcome: str
+
+
+@dataclass(frozen=True)
 class StepView:
     name: str
     title: str
     outcome: str = "pending"
     message: str = ""
+    values: tuple[ValueView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,10 @@ class RunView:
     filed: str = ""
     """Where the run was filed (``run 12``) or why it was not."""
     aborted: bool = False
+    stopped: str = ""
+    """Why the plan stopped before its end (a safety step failed or was cancelled)."""
+    simulated: bool = False
+    """The unit is a simulation: the run is evidence about no customer's box."""
 
     @property
     def finished(self) -> bool:
@@ -146,6 +161,10 @@ class Snapshot:
     profile: str = ""
     where: str = ""
     meter_name: str | None = None
+    simulated: bool = False
+    """The unit on the bench is a simulation (``--virtual``): marked wherever runs show."""
+    order_id: int | None = None
+    """The service order the console files its runs on (``--order``)."""
     bad_frames: int = 0
     frames: int = 0
     water_c: float | None = None

@@ -265,6 +265,16 @@ class Walk:
     def part_labels(self) -> list[str]:
         return [PARTS[number].label for number in self.current.parts]
 
+    def symptom(self) -> str:
+        """What is wrong, in the words of the walk, for a new order: the tree's symptom and
+        what the technician saw (the answers the bench did not give itself)."""
+        seen = [
+            f"{step.node.question} {'yes' if step.answer else 'no'}"
+            for step in self.trail
+            if step.by == "technician" and step.node.kind != "act"
+        ]
+        return "; ".join([self.tree.title, *seen])
+
     def report(self) -> str:
         """The walk as a note for a service order."""
         lines = [f"Guided troubleshooting: {self.tree.title}"]

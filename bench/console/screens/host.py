@@ -51,9 +51,15 @@ class ConsoleHost(Protocol):
     def open_orders(self) -> None:
         """Show the open service orders."""
 
-    def save_walk(self, text: str, saved: Callable[[int], None]) -> None:
-        """Let the technician pick an open order, add ``text`` to it as a note, then call
-        ``saved`` with the order's id."""
+    def save_walk(self, text: str, symptom: str, saved: Callable[[int, bool], None]) -> None:
+        """Let the technician pick an open order (or open a new one for the unit with
+        ``symptom``), add ``text`` to it as a note, then call ``saved(order_id, new)``."""
 
     async def action_quit(self) -> None:
-        """Stop the session and leave the console."""
+        """Leave the console (asking first while a plan runs)."""
+
+    def run_going(self) -> bool:
+        """A plan is running now."""
+
+    def abort_run(self) -> None:
+        """Stop the running plan and close every dialog over the screen."""

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, SelectionList
 from textual.widgets.option_list import Option
 
+from bench.console.screens.abort import ABORT_RUN, abort_run, abort_state
 from bench.console.widgets.framelog import FrameLog, command_name
 from bench.console.widgets.keys import KeyBar
 from protocols.mspa import Command
@@ -50,6 +51,7 @@ class Picker(ModalScreen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "choose", "choose", priority=True),
         Binding("escape", "cancel", "cancel"),
+        ABORT_RUN,
     ]
 
     def __init__(self, title: str, choices: Sequence[tuple[str, str]], *, empty: str = "") -> None:
@@ -82,6 +84,14 @@ class Picker(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "abort_run":
+            return abort_state(self.app)
+        return True
+
+    def action_abort_run(self) -> None:
+        abort_run(self.app)
+
 
 class CommandFilter(ModalScreen[frozenset[int] | None]):
     """Tick the commands the frame log shows; dismissed with the set, None when cancelled."""
@@ -89,9 +99,10 @@ class CommandFilter(ModalScreen[frozenset[int] | None]):
     DEFAULT_CSS = "CommandFilter { align: center middle; }" + MODAL_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "apply", "apply", priority=True),
-        Binding("a", "all", "all"),
+        Binding("A", "all", "all", key_display="A"),  # a: abort run, as in every dialog
         Binding("n", "none", "none"),
         Binding("escape", "cancel", "cancel"),
+        ABORT_RUN,
     ]
 
     def __init__(self, codes: Iterable[int], shown: frozenset[int] | None) -> None:
@@ -127,6 +138,14 @@ class CommandFilter(ModalScreen[frozenset[int] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "abort_run":
+            return abort_state(self.app)
+        return True
+
+    def action_abort_run(self) -> None:
+        abort_run(self.app)
 
 
 def filter_frame_log(log: FrameLog) -> None:

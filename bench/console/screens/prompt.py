@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from bench.console.screens.abort import ABORT_RUN, abort_run, abort_state
 from bench.console.screens.pickers import MODAL_CSS
 from bench.console.state import PromptView
 from bench.console.widgets.keys import KeyBar
@@ -37,6 +38,7 @@ class PromptModal(ModalScreen[Any]):
         Binding("n", "answer(False)", "no"),
         Binding("enter", "done", "done"),
         Binding("escape", "cancel", "cancel"),
+        ABORT_RUN,
     ]
 
     def __init__(self, prompt: PromptView) -> None:
@@ -70,6 +72,8 @@ class PromptModal(ModalScreen[Any]):
             return kind == "confirm"
         if action == "done":
             return kind != "confirm"
+        if action == "abort_run":
+            return abort_state(self.app)
         return True
 
     def on_mount(self) -> None:
@@ -102,4 +106,10 @@ class PromptModal(ModalScreen[Any]):
             self.dismiss(True)
 
     def action_cancel(self) -> None:
+        """Cancel the question: the step cannot be judged (an ``error``; a safety step's
+        error stops the plan)."""
         self.dismiss(None)
+
+    def action_abort_run(self) -> None:
+        """Stop the whole run (the dialog closes with it, unanswered)."""
+        abort_run(self.app)

@@ -2,7 +2,10 @@
 
 The runner works in the driver thread; this screen only draws the session's
 :class:`~bench.console.state.RunView`. Leaving it (escape) does not stop the run — the main
-screen's bar shows it is still going and ``t`` comes back here; ``a`` aborts it (loads off).
+screen's bar shows it is still going and ``t`` comes back here; ``a`` aborts it (loads off),
+here or from any dialog. Each finished step lists what it measured, value against limits
+(``1,495 W (1,000–2,200) pass``), so a pass that was close shows as close. A run on a
+simulated unit says SIMULATED UNIT in its title.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ _OUTCOME_STYLE = {
 _VERDICT_STYLE = {"pass": "bold white on green", "fail": "bold white on red"}
 
 
+_MEASUREMENT_STYLE = {"pass": "green", "marginal": "bold yellow", "fail": "bold red"}
+_NOTE_ROOM = 30
+"""Cells kept for the note column, where a value against its limits is shown."""
+SIMULATED = " SIMULATED UNIT "
+
+
 def verdict_text(run: RunView) -> Text:
     text = Text(no_wrap=False)
     if run.aborted:
@@ -43,15 +52,45 @@ def verdict_text(run: RunView) -> Text:
         text.append(f" {run.done_count}/{len(run.steps)} steps ", style="bold cyan")
         return text
     text.append(f" {run.verdict.upper()} ", style=_VERDICT_STYLE.get(run.verdict, "bold magenta"))
+    if run.stopped and run.stopped not in run.summary:
+        text.append(f"  plan stopped: {run.stopped}.", style="bold")
     text.append(f"  {run.summary}")
     return text
+
+
+def title_text(run: RunView) -> Text:
+    text = Text(f" Plan {run.plan} — {run.title}", style="bold", no_wrap=True, overflow="ellipsis")
+    if run.simulated:
+        text = Text.assemble(Text(SIMULATED, style="bold white on dark_orange3"), text)
+    return text
+
+
+def step_rows(run: RunView) -> list[tuple[str, Text, Text, Text]]:
+    """One row per step, then one per value it measured (``  · label`` / ``reading pass``)."""
+    rows = []
+    for index, step in enumerate(run.steps, start=1):
+        rows.append(
+            (
+                str(index),
+                Text(step.title, no_wrap=True, overflow="ellipsis"),
+                Text(step.outcome, style=_OUTCOME_STYLE.get(step.outcome, "")),
+                Text(step.message, no_wrap=True, overflow="ellipsis", style="dim"),
+            )
+        )
+        for value in step.values:
+            reading = Text(value.reading, no_wrap=True, overflow="ellipsis")
+            if value.outcome:
+                reading.append(f" {value.outcome}", style=_MEASUREMENT_STYLE.get(value.outcome))
+            label = Text(f"  · {value.label}", style="dim", no_wrap=True, overflow="ellipsis")
+            rows.append(("", label, Text(""), reading))
+    return rows
 
 
 class RunScreen(Screen[None]):
     """Steps with their outcome, the progress of the current one, and the verdict."""
 
     DEFAULT_CSS = """
-    RunScreen #run-title { text-style: bold; width: 1fr; }
+    RunScreen #run-title { width: 1fr; }
     RunScreen DataTable { height: 1fr; overflow-x: hidden; }
     RunScreen #progress-label { width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     RunScreen ProgressBar { width: 1fr; }
@@ -73,9 +112,7 @@ class RunScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield LinkBar(self.host.speed)
         yield Label("", id="run-title", markup=False)
-        table: DataTable[Text | str] = DataTable(cursor_type="row", zebra_stripes=False)
-        table.add_columns("#", "step", "result", "note")
-        yield table
+        yield DataTable[Text | str](cursor_type="row", zebra_stripes=False)
         yield Label("", id="progress-label", markup=False)
         yield ProgressBar(total=1.0, show_eta=False, show_percentage=False)
         yield Label("", id="verdict")
@@ -101,18 +138,24 @@ class RunScreen(Screen[None]):
             return
         finished_changed = self._shown is None or self._shown.finished != run.finished
         self._shown = run
-        self.query_one("#run-title", Label).update(f" Plan {run.plan} — {run.title}")
+        self.query_one("#run-title", Label).update(title_text(run))
         table: DataTable[Text | str] = self.query_one(DataTable)
-        table.clear()
-        for index, step in enumerate(run.steps, start=1):
-            table.add_row(
-                str(index),
-                Text(step.title, no_wrap=True, overflow="ellipsis"),
-                Text(step.outcome, style=_OUTCOME_STYLE.get(step.outcome, "")),
-                Text(step.message, no_wrap=True, overflow="ellipsis", style="dim"),
-            )
-        if run.current is not None:
-            table.move_cursor(row=run.current, animate=False)
+        table.clear(columns=True)
+        # The step column leaves room for a value against its limits in the note column.
+        longest = max((len(step.title) for step in run.steps), default=10)
+        width = max(20, min(longest, (self.size.width or 80) - 16 - _NOTE_ROOM))
+        table.add_column("#", width=2)
+        table.add_column("step", width=width)
+        table.add_column("result", width=7)
+        table.add_column("note")
+        rows = step_rows(run)
+        current_row = None
+        for row_index, row in enumerate(rows):
+            table.add_row(*row)
+            if run.current is not None and row[0] == str(run.current + 1):
+                current_row = row_index
+        if current_row is not None:
+            table.move_cursor(row=current_row, animate=False)
         label, done, total = run.progress or ("", 0.0, 1.0)
         current = run.steps[run.current].title if run.current is not None else ""
         if run.finished:

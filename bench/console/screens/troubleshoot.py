@@ -45,7 +45,7 @@ class TroubleshootScreen(Screen[None]):
         Binding("y", "answer(True)", "yes"),
         Binding("n", "answer(False)", "no"),
         Binding("enter", "done", "done"),
-        Binding("s", "save", "save on an order"),
+        Binding("s", "save", "save on an order / new order"),
         Binding("escape", "leave", "leave"),
     ]
 
@@ -56,6 +56,7 @@ class TroubleshootScreen(Screen[None]):
         self.walk = Walk(tree)
         self.mode: Mode = "working"
         self.saved_on: int | None = None
+        self.saved_new = False
 
     def compose(self) -> ComposeResult:
         yield LinkBar(self.host.speed)
@@ -108,8 +109,9 @@ class TroubleshootScreen(Screen[None]):
             text.append("\nPart: ", style="bold")
             text.append(label, style="bold yellow")
         if self.saved_on is not None:
-            text.append(f"\nSaved on order {self.saved_on}.", style="green")
-        self._set("end", text, "s saves this walk as a note on a service order")
+            new = "new " if self.saved_new else ""
+            text.append(f"\nSaved on {new}order {self.saved_on}.", style="green")
+        self._set("end", text, "s saves this walk on a service order, or opens a new one")
 
     # -- the walk ---------------------------------------------------------------------------
 
@@ -177,10 +179,11 @@ class TroubleshootScreen(Screen[None]):
 
     def action_save(self) -> None:
         if self.mode == "end":
-            self.host.save_walk(self.walk.report(), self.saved)
+            self.host.save_walk(self.walk.report(), self.walk.symptom(), self.saved)
 
-    def saved(self, order_id: int) -> None:
+    def saved(self, order_id: int, new: bool) -> None:
         self.saved_on = order_id
+        self.saved_new = new
         self._show_end()
 
     def action_leave(self) -> None:

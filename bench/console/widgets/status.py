@@ -30,6 +30,8 @@ def status_text(snapshot: Snapshot, speed: float | None = None) -> Text:
     text.append(snapshot.serial or "no serial", style="bold" if snapshot.serial else "dim")
     if snapshot.profile:
         text.append(f" {snapshot.profile}")
+    if snapshot.order_id is not None:
+        text.append(f" order {snapshot.order_id}", style="bold")
     bad = snapshot.bad_frames
     text.append("  bad frames ")
     text.append(str(bad), style="bold red" if bad else "")

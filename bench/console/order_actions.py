@@ -1,0 +1,105 @@
+"""What the orders view does to an order, through the records store's own methods.
+
+The console moves an order along, logs a contact, records a part and amends the agreement by
+calling exactly what ``spabench order`` calls (:class:`~bench.records.store.Store`'s
+``set_status``, ``add_contact``, ``add_part`` and the orders' ``amend_agreement``), so the
+rules are the store's and a refusal is the store's one-line message, shown as it is. This
+module only turns what the technician typed into those calls' arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+from bench.records.orders import MAX_PART_QUANTITY, MAX_QUOTE_CENTS, Agreement
+
+if TYPE_CHECKING:
+    from bench.records.store import Store
+
+CONTACT_WAYS: tuple[tuple[str, str], ...] = (
+    ("phone", "phone call"),
+    ("email", "e-mail"),
+    ("in-person", "in person (at the counter)"),
+    ("letter", "letter"),
+    ("other", "other (say how in the note)"),
+)
+"""How the customer was reached: the choices of the contact and amendment dialogs (the
+orders' contact channels)."""
+
+
+def parse_quote(text: str) -> int | None:
+    """``""`` → None (no quote); ``"89.50"`` / ``"89,50"`` → 8950 cents; ``ValueError`` (one
+    line) for anything else."""
+    stripped = text.strip().replace(",", ".")
+    if not stripped:
+        return None
+    try:
+        amount = Decimal(stripped)
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {text!r}") from None
+    in_range = amount.is_finite() and 0 <= amount <= Decimal(MAX_QUOTE_CENTS) / 100
+    cents = amount * 100 if in_range else Decimal(-1)
+    if not in_range or cents != int(cents):
+        raise ValueError(
+            f"an amount must be 0–{MAX_QUOTE_CENTS // 100:,} with at most two decimals, "
+            f"got {text!r}"
+        )
+    return int(cents)
+
+
+def parse_quantity(text: str) -> int:
+    """``"2"`` → 2; 1 to :data:`~bench.records.orders.MAX_PART_QUANTITY`."""
+    try:
+        value = int(text.strip() or "1")
+    except ValueError:
+        raise ValueError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= MAX_PART_QUANTITY:
+        raise ValueError(f"a quantity must be 1–{MAX_PART_QUANTITY}, got {value}")
+    return value
+
+
+def parse_parts(text: str) -> tuple[str, ...]:
+    """``"B9300929, B9301291"`` → the part numbers (the store checks them)."""
+    return tuple(item for item in text.replace(",", " ").split() if item)
+
+
+def contact_note(via: str, note: str) -> str:
+    """The contact as logged: how, then what was said (``phone: quote agreed``)."""
+    return f"{via}: {note}" if note else via
+
+
+def log_contact(
+    store: Store, order_id: int, *, via: str, note: str, by: str, now: datetime
+) -> object:
+    """Log a contact with the customer. The channel goes into the note: ``add_contact`` here
+    takes none (the orders' ``via=`` argument, once there, is where it belongs)."""
+    return store.add_contact(order_id, by=by, note=contact_note(via, note), now=now)
+
+
+def amend(
+    store: Store,
+    order_id: int,
+    agreement: Agreement,
+    *,
+    parts: Sequence[str],
+    quote_cents: int | None,
+    via: str,
+    note: str,
+    by: str,
+    now: datetime,
+) -> object:
+    """The orders' ``amend_agreement`` (the customer agreed to more work, or other terms): the
+    one call the console makes of it, kept here alone."""
+    return store.amend_agreement(
+        order_id,
+        agreement,
+        parts=tuple(parts),
+        quote_cents=quote_cents,
+        via=via,
+        note=note,
+        by=by,
+        now=now,
+    )
