@@ -401,7 +401,7 @@ async def test_the_orders_view_moves_an_order_along_and_logs_a_contact(tmp_path:
         assert store.order(order_id).status == "diagnosed"
         (contact,) = store.contacts(order_id)
         (part,) = store.parts(order_id)
-    assert "told her the pump is dead" in contact.note and "phone" in contact.note
+    assert (contact.via, contact.note) == ("phone", "told her the pump is dead")
     assert part.part_number == "B9300929" and part.quantity == 1
 
 

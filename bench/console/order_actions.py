@@ -66,17 +66,11 @@ def parse_parts(text: str) -> tuple[str, ...]:
     return tuple(item for item in text.replace(",", " ").split() if item)
 
 
-def contact_note(via: str, note: str) -> str:
-    """The contact as logged: how, then what was said (``phone: quote agreed``)."""
-    return f"{via}: {note}" if note else via
-
-
 def log_contact(
     store: Store, order_id: int, *, via: str, note: str, by: str, now: datetime
 ) -> object:
-    """Log a contact with the customer. The channel goes into the note: ``add_contact`` here
-    takes none (the orders' ``via=`` argument, once there, is where it belongs)."""
-    return store.add_contact(order_id, by=by, note=contact_note(via, note), now=now)
+    """Log a contact with the customer, with its channel (``via``), as ``order contact`` does."""
+    return store.add_contact(order_id, by=by, note=note, now=now, via=via)
 
 
 def amend(

@@ -170,6 +170,6 @@ def test_numbers_in_an_answers_file_have_a_range(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
 ) -> None:
     path = tmp_path / "answers.toml"
-    path.write_text(f"bubbles-visible = true\nclamp-reading = {value}\n", encoding="utf-8")
+    path.write_text(f"bubbles-visible = true\nclamp-a = {value}\n", encoding="utf-8")
     result = cli(spabench_main, capsys, "run", "--virtual", "--no-store", "--answers", str(path))
-    one_line_usage_error(result, str(path), "clamp-reading", "finite number")
+    one_line_usage_error(result, str(path), "clamp-a", "finite number")

@@ -108,7 +108,8 @@ def detail_text(row: OrderRow) -> Text:
         text.append(f"\n! {reason}", style="red")
     if row.contacts:
         last = row.contacts[-1]
-        text.append(f"\nlast contact {display_time(last.at)}: {last.note}", style="dim")
+        said = f"{last.via}: {last.note}" if last.note else last.via
+        text.append(f"\nlast contact {display_time(last.at)}: {said}", style="dim")
     if row.parts:
         parts = ", ".join(
             f"{part_text(p.part_number)}{f' ×{p.quantity}' if p.quantity > 1 else ''}"

@@ -259,6 +259,13 @@ LARGEST_ANSWER = 1e9
 """A number read off a meter or thermometer; beyond is a typo."""
 
 
+def _within(value: Any) -> bool:
+    try:
+        return abs(float(value)) <= LARGEST_ANSWER
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _answer_problem(
     key: str, value: Any, known: Mapping[str, PromptKind], choices: Mapping[str, Sequence[str]]
 ) -> str:
@@ -275,8 +282,9 @@ def _answer_problem(
         )
         return f"unknown prompt id {key!r}, not asked by this plan or the bench ({hint})"
     number = isinstance(value, int | float) and not isinstance(value, bool)
-    if number and not abs(float(value)) <= LARGEST_ANSWER:  # also refuses nan and inf
-        return f"answer {key!r} must be a finite number within ±{LARGEST_ANSWER:g}, got {value!r}"
+    if number and not _within(value):  # also refuses nan, inf and integers past a float
+        shown = repr(value) if len(repr(value)) <= 20 else f"{repr(value)[:17]}..."
+        return f"answer {key!r} must be a finite number within ±{LARGEST_ANSWER:g}, got {shown}"
     if kind == "yes/no" and not isinstance(value, bool):
         return f"{key!r} is a yes/no question: answer true or false, got {value!r}"
     if kind == "number" and not number:
