@@ -246,11 +246,12 @@ class OrderRecords(UnitRecords, RunRecords):
         """The moment to record an event of the order at: its events (runs filed on it
         included) are entered in the order they happened, imports too.
 
-        An event at or after the previous one keeps its moment. One earlier is taken as just
-        after the previous event when it was not ``typed`` (entered now: a clock behind
-        another bench's) or typed in the same minute (``--at`` has minutes); after a run
-        means from the next second on, since a run counts from the second it started in.
-        Otherwise ``ValueError`` names the previous event.
+        An event at or after the previous one keeps its moment. One entered now (not
+        ``typed``) but earlier (this clock behind another bench's) is taken as at the previous
+        event. A ``typed`` one (``--at`` has minutes) in the minute of the previous event is
+        taken as just after it — after a run, from the next second on, since a run counts
+        from the second it started in, so a backdated part never makes an earlier run its
+        check; earlier than that minute, ``ValueError`` names the previous event.
         """
         row = conn.execute(
             "SELECT at, kind, ref FROM order_events WHERE order_id = ? ORDER BY at DESC LIMIT 1",
@@ -259,10 +260,12 @@ class OrderRecords(UnitRecords, RunRecords):
         if row is None:
             return at
         last = from_db(row["at"])
+        if not typed:  # entered now: after everything on record, whatever this clock says
+            return at if to_db(at) >= to_db(last) else last.astimezone(UTC)
         after = last.replace(microsecond=0) + timedelta(seconds=1) if row["kind"] == "run" else last
         if to_db(at) >= to_db(after):
             return at
-        if not typed or _minute(at) == _minute(last):
+        if _minute(at) == _minute(last):
             return after.astimezone(UTC)
         previous = (
             f"run {row['ref']}, started" if row["kind"] == "run" else "the order's previous event,"
