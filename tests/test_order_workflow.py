@@ -232,7 +232,7 @@ def test_a_later_failing_run_is_not_overruled_by_an_earlier_pass(
     run_on_order(db, pump_check(), order, plan="verify-filter-pump", started=now_text())
     failed = run_on_order(db, filter_pump_failure("again"), order, plan="full", started=now_text())
     err = refused(capsys, "order", "status", order, "verified")
-    assert f"run {failed} (full), ended fail" in err
+    assert f"run {failed} (full) ended fail and no later full run passed" in err
 
 
 def test_a_simulated_run_verifies_only_when_asked_and_then_says_so(
@@ -535,14 +535,23 @@ def test_verified_exactly_when_every_fitted_part_has_its_passing_run_after_the_l
     repaired = T0 + 5 * hour
     since = max((at for _, at in fitted), default=5)
     counted = [
-        (plan, status)
+        (plan, status, simulated)
         for plan, status, at, simulated in runs
         if at >= since and status != "interrupted" and (allow_simulated or not simulated)
     ]
-    needs = {CHECKS[number] for number, _ in fitted} or {"full"}
-    expected = (not counted or counted[-1][1] == "pass") and all(
-        ("full", "pass") in counted or (plan, "pass") in counted for plan in needs
+    # every failure is answered by a later pass of its plan or of full (a real failure by a
+    # real pass); each part's newest check passed, and there is one
+    answered = all(
+        any(
+            later == "pass" and plan in (failed, "full") and (simulated or not later_simulated)
+            for plan, later, later_simulated in counted[index + 1 :]
+        )
+        for index, (failed, status, simulated) in enumerate(counted)
+        if status != "pass"
     )
+    needs = {CHECKS[number] for number, _ in fitted} or {"full"}
+    checks = [[status for plan, status, _ in counted if plan in (need, "full")] for need in needs]
+    expected = answered and all(found and found[-1] == "pass" for found in checks)
     event(f"verified: {expected}")
     try:
         verified = check_verification(

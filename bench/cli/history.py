@@ -5,6 +5,7 @@ The status column is what the store says now: ``pass``/``fail``/``error`` for fi
 Unfinished runs are followed by the steps they completed, one line each (not squeezed into a
 table cell), since a half-finished diagnosis is still evidence. A run on a simulated unit is
 marked ``SIMULATED UNIT`` beside its status: it is never evidence about the customer's box.
+A summary stored by an earlier version names parts by today's words (no ``SB-…`` codes).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bench.records.database import NotFound
 from bench.records.display import display_time
 from bench.records.run_records import RunInfo
 from bench.records.store import Store
+from bench.records.workshop import current_wording, load_workshop
 from protocols.cli_support import EXIT_OK, Subcommand
 
 
@@ -37,6 +39,7 @@ def _history(store: Store, args: argparse.Namespace) -> int:
     if not runs and not store.has_unit(serial):
         raise NotFound(f"unknown unit serial {serial!r}")
     unfinished = [completed_steps(store, run) for run in runs if not run.finished]
+    workshop = load_workshop()
     out = console()  # everything read first: a damaged file is one line, not half a table
     if not runs:
         out.print(f"unit {serial}: no bench runs yet")
@@ -53,7 +56,7 @@ def _history(store: Store, args: argparse.Namespace) -> int:
             run.operator,
             f"{run.status} SIMULATED UNIT" if run.simulated else run.status,
             str(run.steps_done),
-            run.summary,
+            current_wording(run.summary, workshop),
         )
     out.print(table)
     for line in unfinished:

@@ -11,7 +11,7 @@ disagree: a refusal is one line with the reason and what to do instead. ``--rece
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from bench.cli.records_support import SafeTable, add_db_option, console, run_with_store
@@ -32,7 +32,7 @@ from bench.records.orders import (
 )
 from bench.records.store import Store
 from bench.records.warranty import explain
-from bench.records.workshop import load_workshop, part_label
+from bench.records.workshop import current_wording, load_workshop, part_label
 from protocols.cli_support import EXIT_OK, Subcommand
 from protocols.mspa.parts import lookup
 
@@ -65,7 +65,11 @@ def id_argument(text: str) -> int:
 
 def moment_argument(text: str) -> datetime:
     """argparse type for a moment: ``YYYY-MM-DD HH:MM`` (this PC's local time) or ISO 8601,
-    with or without a UTC offset."""
+    with or without a UTC offset.
+
+    A local time a clock change skips (spring) or repeats (autumn) names no single moment, so
+    it is refused, asking for the offset; so is a moment the calendar cannot hold in UTC.
+    """
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -74,7 +78,28 @@ def moment_argument(text: str) -> datetime:
         ) from None
     if len(text.strip()) <= 10:
         raise argparse.ArgumentTypeError(f"give the time too (YYYY-MM-DD HH:MM): {text!r}")
-    return moment if moment.tzinfo is not None else moment.astimezone()
+    try:
+        if moment.tzinfo is None:
+            earlier, later = moment.astimezone(), moment.replace(fold=1).astimezone()
+            if earlier.utcoffset() != later.utcoffset():
+                exists = earlier.replace(tzinfo=None) == moment
+                happens = "happens twice" if exists else "does not exist"
+                raise argparse.ArgumentTypeError(
+                    f"{text!r} {happens} in this PC's time zone (a clock change): give the UTC "
+                    f"offset, e.g. {moment:%Y-%m-%d %H:%M}{_offset(earlier)}"
+                )
+            moment = earlier
+        moment.astimezone(UTC)  # the calendar must hold it in UTC too
+    except (OverflowError, OSError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is out of range (years 1–9999, in UTC too)"
+        ) from None
+    return moment
+
+
+def _offset(moment: datetime) -> str:
+    """``+01:00`` for a moment's UTC offset."""
+    return moment.isoformat()[-6:]
 
 
 def positive_int(text: str) -> int:
@@ -293,7 +318,8 @@ def _show(store: Store, args: argparse.Namespace) -> int:
         for column in ("run", "started", "plan", "status", "summary"):
             table.add_column(column)
         for run in runs:
-            summary = f"{SIMULATED_UNIT}: {run.summary}" if run.simulated else run.summary
+            said = current_wording(run.summary, workshop)
+            summary = f"{SIMULATED_UNIT}: {said}" if run.simulated else said
             table.add_row(str(run.id), display_time(run.started_at), run.plan, run.status, summary)
         out.print(table)
     return EXIT_OK

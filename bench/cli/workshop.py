@@ -29,7 +29,7 @@ from bench.records.workshop import (
     workshop_path,
 )
 from protocols.cli_support import EXIT_OK, Subcommand, UsageError
-from protocols.mspa.parts import CATALOGUE
+from protocols.mspa.parts import CATALOGUE, UnknownPart, lookup
 
 LOGO_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
 """Images every browser shows inline (the report is one self-contained HTML file)."""
@@ -89,7 +89,8 @@ def _load(args: argparse.Namespace) -> Workshop:
 
 
 def _vat(text: str | None) -> int | float | str | None:
-    """A number for the file (``19``, ``7.7``); anything else passes on to be refused by name."""
+    """A number for the file (``19``, ``7.7``); a number outside 0–100 is refused as typed
+    (``1e400`` is not echoed as 401 digits); anything else passes on to be refused by name."""
     if text is None:
         return None
     try:
@@ -98,7 +99,21 @@ def _vat(text: str | None) -> int | float | str | None:
         return text
     if not value.is_finite():
         return text
+    if not 0 <= value <= 100:
+        raise UsageError(f"--vat-percent must be 0–100, got {text!r}")
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+REQUIRED = ("name", "address", "contact", "currency")
+"""What a customer's report cannot do without: ``init`` refuses them blank."""
+
+
+def _required(args: argparse.Namespace) -> None:
+    for key in REQUIRED:
+        value = getattr(args, key)
+        text = "".join(value) if isinstance(value, list) else value
+        if not text.strip():
+            raise UsageError(f"--{key} is empty: a customer's report needs the workshop's {key}")
 
 
 def _logo(path: Path | None, target: Path) -> str:
@@ -125,13 +140,25 @@ def _part_codes(pairs: list[str]) -> dict[str, str]:
     return codes
 
 
-def document(args: argparse.Namespace, target: Path) -> dict[str, Any]:
-    """The workshop file's contents from ``init``'s options."""
+def document(
+    args: argparse.Namespace, target: Path, kept: Workshop | None = None
+) -> dict[str, Any]:
+    """The workshop file's contents from ``init``'s options; ``kept`` is the file being
+    replaced (``--force``), whose logo and part codes stay unless the options replace them."""
+    _required(args)
+    logo = _logo(args.logo, target)
+    if not logo and kept is not None and kept.logo is not None:
+        logo = _kept_logo(kept.logo, target)
+    codes = dict(kept.part_codes) if kept is not None else {}
+    for key, code in _part_codes(args.part_code).items():
+        if kept is not None:
+            codes.pop(_part_key(key), None)  # replaced, under any of its spellings
+        codes[key] = code
     table: dict[str, Any] = {
-        "name": args.name,
-        "address": "\n".join(line.strip() for line in args.address),
-        "contact": args.contact,
-        "logo": _logo(args.logo, target),
+        "name": args.name.strip(),
+        "address": "\n".join(line.strip() for line in args.address if line.strip()),
+        "contact": args.contact.strip(),
+        "logo": logo,
         "currency": args.currency.strip().upper(),
     }
     vat = _vat(args.vat_percent)
@@ -139,7 +166,46 @@ def document(args: argparse.Namespace, target: Path) -> dict[str, Any]:
         table["vat_percent"] = vat
     table["prices_include_vat"] = args.prices_include_vat
     table["vat_number"] = args.vat_number
-    return {"workshop": table, "part_codes": _part_codes(args.part_code)}
+    return {"workshop": table, "part_codes": codes}
+
+
+def _part_key(key: str) -> str:
+    """A part's current key for ``key`` (a former code too); ``key`` itself if unknown (the
+    file's check then names the close matches)."""
+    try:
+        return lookup(key).number
+    except UnknownPart:
+        return key
+
+
+def _kept_logo(logo: Path, target: Path) -> str:
+    resolved = logo.resolve()
+    return resolved.name if resolved.parent == target.resolve().parent else str(resolved)
+
+
+def _replaced(target: Path, force: bool) -> Workshop | None:
+    """The workshop file ``--force`` replaces (None if there is none, or it cannot be read:
+    then nothing of it can be kept)."""
+    if not force or not target.is_file():
+        return None
+    try:
+        return load_workshop(target)
+    except WorkshopConfigError:
+        return None
+
+
+def _kept_words(kept: Workshop | None, args: argparse.Namespace) -> str:
+    """``logo, part code heater`` — what of the replaced file stays, for the output."""
+    if kept is None:
+        return ""
+    words = []
+    if kept.logo is not None and args.logo is None:
+        words.append("logo")
+    given = {_part_key(key) for key in _part_codes(args.part_code)}
+    codes = [key for key in kept.part_codes if key not in given]
+    if codes:
+        words.append(f"part code{'s' if len(codes) > 1 else ''} {', '.join(codes)}")
+    return ", ".join(words)
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -147,11 +213,15 @@ def _init(args: argparse.Namespace) -> int:
     if args.file is None and not os.environ.get(WORKSHOP_ENV):
         # The user's config directory is ours to create; a path the user names is not.
         target.parent.mkdir(parents=True, exist_ok=True)
+    kept = _replaced(target, args.force)
     try:
-        workshop = save_workshop(target, document(args, target), force=args.force)
+        workshop = save_workshop(target, document(args, target, kept), force=args.force)
     except WorkshopConfigError as error:
         raise UsageError(str(error)) from None
     print(f"wrote {target}")
+    words = _kept_words(kept, args)
+    if words:
+        print(f"kept from the file it replaces: {words} (replace them with --logo, --part-code)")
     _print(workshop, target)
     return EXIT_OK
 

@@ -7,14 +7,19 @@ an order is overdue) are :mod:`bench.records.orders`; which runs verify a repair
 before writing, so no caller (the CLI, the console) can store what the workflow forbids; the
 schema's triggers (migration 0003) re-check the same rules for any other writer:
 
-* a part is recorded only on an order whose agreed work covers it, and before ``verified``;
+* a part is recorded only on an order whose agreed work covers it, that fits the unit's model,
+  and before ``verified``;
 * the agreement changes only through :meth:`OrderRecords.amend_agreement`, logged with what it
   was before, and itself a customer contact;
 * ``verified`` names the passing run that demonstrated the unit working
-  (:meth:`OrderRecords.verification`); hand-back after a repair needs ``verified``;
+  (:meth:`OrderRecords.verification`); hand-back after a repair needs ``verified``, still
+  holding (no run failed since without a later pass of its plan);
 * asking for approval (``awaiting-approval``) and hand-back are customer contacts;
-* an order's dated events (status, contact, part, agreement) never go back in time and are
-  never in the future; intake may be backdated (paper records), not before the purchase.
+* an order's dated events (status, contact, part, agreement, and the runs filed on it) never
+  go back in time and are never in the future; intake may be backdated (paper records), not
+  before the purchase. A moment typed to the minute (``--at``) that falls in the minute of the
+  previous event is taken as just after it; one a little ahead of this PC's clock
+  (:data:`FUTURE_SLACK`) as now; an entry without ``--at`` is after everything on record.
 """
 
 from __future__ import annotations
@@ -46,12 +51,14 @@ from bench.records.orders import (
 )
 from bench.records.run_records import RunInfo, RunRecords
 from bench.records.unit_records import UnitRecords
-from bench.records.verification import NotVerified, check_verification
+from bench.records.verification import NotVerified, StepOutcomes, Verified, check_verification
 from bench.records.workshop import Workshop, part_label
-from protocols.mspa.parts import lookup
+from protocols.mspa.models import available_models, load_model
+from protocols.mspa.parts import Part, lookup, models_for
 
-FUTURE_SLACK = timedelta(minutes=5)
-"""How far ahead of this PC's clock an event may be dated (clocks of two benches differ)."""
+FUTURE_SLACK = timedelta(minutes=2)
+"""How far ahead of this PC's clock an event may be dated (a watch or another bench's clock a
+little ahead): it is then recorded at this PC's now; further ahead is refused."""
 SIMULATED_MARK = "SIMULATED"
 """In a ``verified`` note when the verifying run was on a simulated unit (SQL checks it)."""
 
@@ -142,7 +149,8 @@ class Note:
 _ORDER_COLUMNS = """
     o.id, o.unit_serial, o.opened_at, o.opened_by, o.symptom, o.agreement, o.quote_cents,
     o.quote_date, o.promised_date, o.status, o.status_at, o.agreed_parts,
-    (SELECT min(c.at) FROM contacts c WHERE c.order_id = o.id) AS first_contact_at
+    (SELECT min(c.at) FROM contacts c WHERE c.order_id = o.id) AS first_contact_at,
+    (SELECT max(c.at) FROM contacts c WHERE c.order_id = o.id) AS last_contact_at
 """
 
 
@@ -163,6 +171,7 @@ def _order(row: sqlite3.Row) -> Order:
         if row["first_contact_at"] is None
         else from_db(row["first_contact_at"]),
         agreed_parts=tuple(json.loads(row["agreed_parts"])),
+        last_contact_at=None if row["last_contact_at"] is None else from_db(row["last_contact_at"]),
     )
 
 
@@ -191,6 +200,11 @@ def _key(number: str) -> str:
         return number
 
 
+def _minute(moment: datetime) -> datetime:
+    """The minute a moment falls in (what ``--at YYYY-MM-DD HH:MM`` can say)."""
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
 def _label(number: str) -> str:
     """A part as the store's messages name it (no workshop codes: the store reads no config)."""
     try:
@@ -206,26 +220,60 @@ class OrderRecords(UnitRecords, RunRecords):
 
     @staticmethod
     def _moment(now: datetime | None) -> datetime:
-        """The moment of an event: ``now`` (aware; may be backdated) or this PC's clock."""
-        at = now or utc_now()
-        if at.tzinfo is None:
+        """The moment of an event: ``now`` (aware; may be backdated) or this PC's clock; a
+        moment up to :data:`FUTURE_SLACK` ahead of the clock is now, a later one refused."""
+        current = utc_now()
+        if now is None:
+            return current
+        if now.tzinfo is None:
             raise ValueError("timestamps must be timezone-aware")
-        if at > utc_now() + FUTURE_SLACK:
-            raise ValueError(f"{display_time(at)} is in the future")
-        return at
-
-    def _check_in_time_order(
-        self, conn: sqlite3.Connection, order_id: int, at: datetime, what: str
-    ) -> None:
-        """An order's events are entered in the order they happened (imports included)."""
-        row = conn.execute(
-            "SELECT max(at) AS last FROM order_events WHERE order_id = ?", (order_id,)
-        ).fetchone()
-        if row["last"] is not None and to_db(at) < row["last"]:
+        if now > current + FUTURE_SLACK:
             raise ValueError(
-                f"{what} at {display_time(at)} cannot be earlier than the order's previous "
-                f"event ({display_time(from_db(row['last']))})"
+                f"{display_time(now)} is in the future (this PC's clock says "
+                f"{display_time(current)})"
             )
+        return min(now, current)
+
+    def _in_time_order(
+        self,
+        conn: sqlite3.Connection,
+        order_id: int,
+        at: datetime,
+        what: str,
+        *,
+        typed: bool,
+    ) -> datetime:
+        """The moment to record an event of the order at: its events (runs filed on it
+        included) are entered in the order they happened, imports too.
+
+        An event at or after the previous one keeps its moment. One entered now (not
+        ``typed``) but earlier (this clock behind another bench's) is taken as at the previous
+        event. A ``typed`` one (``--at`` has minutes) in the minute of the previous event is
+        taken as just after it — after a run, from the next second on, since a run counts
+        from the second it started in, so a backdated part never makes an earlier run its
+        check; earlier than that minute, ``ValueError`` names the previous event.
+        """
+        row = conn.execute(
+            "SELECT at, kind, ref FROM order_events WHERE order_id = ? ORDER BY at DESC LIMIT 1",
+            (order_id,),
+        ).fetchone()
+        if row is None:
+            return at
+        last = from_db(row["at"])
+        if not typed:  # entered now: after everything on record, whatever this clock says
+            return at if to_db(at) >= to_db(last) else last.astimezone(UTC)
+        after = last.replace(microsecond=0) + timedelta(seconds=1) if row["kind"] == "run" else last
+        if to_db(at) >= to_db(after):
+            return at
+        if _minute(at) == _minute(last):
+            return after.astimezone(UTC)
+        previous = (
+            f"run {row['ref']}, started" if row["kind"] == "run" else "the order's previous event,"
+        )
+        raise ValueError(
+            f"{what} at {display_time(at)} cannot be earlier than {previous} "
+            f"{display_time(last)}; events are entered in the order they happened"
+        )
 
     def _order_status(self, order_id: int) -> str:
         """The order's current status; NotFound if there is no such order."""
@@ -258,10 +306,11 @@ class OrderRecords(UnitRecords, RunRecords):
             raise ValueError(f"agreement must be one of {', '.join(AGREEMENTS)}")
         _check_quote(quote_cents)
         opened = self._moment(now)
-        if promised is not None and promised < opened.date():
+        day = opened.astimezone().date()  # the workshop's calendar, as the customer's is
+        if promised is not None and promised < day:
             raise ValueError(f"the promised date {promised.isoformat()} is in the past")
         unit = self.unit(serial)
-        if opened.date() < unit.purchase_date:
+        if day < unit.purchase_date:
             raise ValueError(
                 f"intake {display_time(opened)} is before the unit was bought "
                 f"({display_date(unit.purchase_date)})"
@@ -278,7 +327,7 @@ class OrderRecords(UnitRecords, RunRecords):
                     symptom,
                     agreement,
                     quote_cents,
-                    None if quote_cents is None else opened.date().isoformat(),
+                    None if quote_cents is None else day.isoformat(),
                     None if promised is None else promised.isoformat(),
                     to_db(opened),
                 ),
@@ -311,14 +360,18 @@ class OrderRecords(UnitRecords, RunRecords):
         return [_order(row) for row in rows]
 
     def overdue_candidates(self, *, contact_deadline: datetime, today: date) -> list[Order]:
-        """Open orders opened before ``contact_deadline`` with no contact, or promised before
-        ``today``; :func:`bench.records.orders.overdue_orders` decides and explains."""
+        """Open orders opened before ``contact_deadline`` with no contact, promised before
+        ``today``, or awaiting approval since before it with no contact since;
+        :func:`bench.records.orders.overdue_orders` decides and explains."""
         rows = self._conn.execute(
             f"""SELECT {_ORDER_COLUMNS} FROM orders o
                 WHERE o.status != 'handed-back'
                   AND ((o.opened_at < :deadline
                         AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.order_id = o.id))
-                       OR o.promised_date < :today)
+                       OR o.promised_date < :today
+                       OR (o.status = 'awaiting-approval' AND o.status_at < :deadline
+                           AND NOT EXISTS (SELECT 1 FROM contacts c
+                                           WHERE c.order_id = o.id AND c.at >= :deadline)))
                 ORDER BY o.opened_at, o.id""",
             {"deadline": to_db(contact_deadline), "today": today.isoformat()},
         ).fetchall()
@@ -357,6 +410,11 @@ class OrderRecords(UnitRecords, RunRecords):
         """
         new = parse_status(status)
         at = self._moment(now)
+        if allow_simulated and new != "verified":
+            raise ValueError(
+                "--simulated belongs to status verified (it accepts a run on a simulated unit "
+                f"as the verification); {new} takes no run"
+            )
         if via is not None and new not in ("awaiting-approval", "handed-back"):
             raise ValueError(
                 "--via belongs to a status that is a customer contact "
@@ -366,9 +424,7 @@ class OrderRecords(UnitRecords, RunRecords):
         with self._write() as conn:
             order = self.order(order_id)
             check_transition(order.status, new, order.agreement, order_id=order_id)
-            if to_db(at) < to_db(order.status_at):
-                raise ValueError("a status change cannot be earlier than the previous one")
-            self._check_in_time_order(conn, order_id, at, "the status change")
+            at = self._in_time_order(conn, order_id, at, "the status change", typed=now is not None)
             run_id = None
             if new == "verified":
                 run_id, note = self._verify(order, note, allow_simulated)
@@ -378,6 +434,8 @@ class OrderRecords(UnitRecords, RunRecords):
                     parts_fitted=bool(self.parts(order_id)),
                     was_repaired=any(c.status == "repaired" for c in self.timeline(order_id)),
                 )
+                if problem is None and order.status == "verified":
+                    problem = self._still_verified(order)
                 if problem is not None:
                     raise IllegalTransition(f"cannot hand back order {order_id}: {problem}")
             conn.execute(
@@ -393,22 +451,55 @@ class OrderRecords(UnitRecords, RunRecords):
                 )
         return replace(order, status=new, status_at=at.astimezone(UTC))
 
-    def _verify(self, order: Order, note: str, allow_simulated: bool) -> tuple[int, str]:
-        """The run that verifies ``order`` and the status note that says how."""
+    def _step_outcomes(self, order_id: int) -> dict[int, StepOutcomes]:
+        """The recorded steps of the order's runs: run id → step name → outcome."""
+        rows = self._conn.execute(
+            "SELECT s.run_id, s.name, s.outcome FROM run_steps s JOIN runs r ON r.id = s.run_id"
+            " WHERE r.order_id = ?",
+            (order_id,),
+        ).fetchall()
+        outcomes: dict[int, dict[str, str]] = {}
+        for row in rows:
+            outcomes.setdefault(row["run_id"], {})[row["name"]] = row["outcome"]
+        return dict(outcomes)
+
+    def _check(
+        self, order: Order, note: str, allow_simulated: bool
+    ) -> tuple[Verified, list[RunInfo]]:
+        """:func:`check_verification` on the order's records as they are now."""
         timeline = self.timeline(order.id)
         repaired = [change for change in timeline if change.status == "repaired"]
         runs = self.runs_for_order(order.id)
         fitted = self.parts(order.id)
+        verified = check_verification(
+            order_id=order.id,
+            serial=order.unit_serial,
+            runs=runs,
+            parts=[(_key(p.part_number), _label(p.part_number), p.at) for p in fitted],
+            repaired_at=repaired[-1].at if repaired else order.status_at,
+            reason_without_parts=note or (repaired[-1].note if repaired else ""),
+            allow_simulated=allow_simulated,
+            steps=self._step_outcomes(order.id),
+        )
+        return verified, runs
+
+    def _still_verified(self, order: Order) -> str | None:
+        """Why the verification of a verified ``order`` no longer holds (a run failed since,
+        unanswered), or None: a unit is handed back only while it is shown working."""
+        change = next(c for c in reversed(self.timeline(order.id)) if c.status == "verified")
         try:
-            verified = check_verification(
-                order_id=order.id,
-                serial=order.unit_serial,
-                runs=runs,
-                parts=[(_key(p.part_number), _label(p.part_number), p.at) for p in fitted],
-                repaired_at=repaired[-1].at if repaired else order.status_at,
-                reason_without_parts=note or (repaired[-1].note if repaired else ""),
-                allow_simulated=allow_simulated,
+            self._check(order, change.note or "verified", SIMULATED_MARK in change.note)
+        except NotVerified as refusal:
+            return (
+                f"{refusal.reason}; send it back to diagnosis ('spabench order status "
+                f"{order.id} diagnosed --note ...') or run {refusal.plan} again until it passes"
             )
+        return None
+
+    def _verify(self, order: Order, note: str, allow_simulated: bool) -> tuple[int, str]:
+        """The run that verifies ``order`` and the status note that says how."""
+        try:
+            verified, runs = self._check(order, note, allow_simulated)
         except NotVerified as error:
             raise IllegalTransition(str(error)) from None
         how = verified.describe({run.id: run.plan for run in runs})
@@ -417,8 +508,10 @@ class OrderRecords(UnitRecords, RunRecords):
         return verified.run_id, f"{note}; {how}" if note else how
 
     def verification(self, order_id: int) -> RunInfo | None:
-        """The run that verified the order (status ``verified``), or None if it never was."""
-        self.order(order_id)
+        """The run that verified the order (status ``verified``, or handed back after it), or
+        None if it never was or was sent back to diagnosis since."""
+        if self.order(order_id).status not in ("verified", FINAL_STATUS):
+            return None
         row = self._one(
             "SELECT run_id FROM order_status WHERE order_id = ? AND status = 'verified'"
             " ORDER BY id DESC LIMIT 1",
@@ -440,7 +533,7 @@ class OrderRecords(UnitRecords, RunRecords):
         at = self._moment(now)
         self._order_status(order_id)
         with self._write() as conn:
-            self._check_in_time_order(conn, order_id, at, "the contact")
+            at = self._in_time_order(conn, order_id, at, "the contact", typed=now is not None)
             conn.execute(
                 "INSERT INTO contacts (order_id, at, by, note, via) VALUES (?, ?, ?, ?, ?)",
                 (order_id, to_db(at), by, note, channel),
@@ -489,7 +582,7 @@ class OrderRecords(UnitRecords, RunRecords):
             order = self.order(order_id)
             if order.status == FINAL_STATUS:
                 raise StoreError(f"order {order_id} is handed back; open a new order")
-            fitted = [p.part_number for p in self.parts(order_id)]
+            fitted = [_key(p.part_number) for p in self.parts(order_id)]
             uncovered = [
                 number
                 for number in dict.fromkeys(fitted)
@@ -500,8 +593,13 @@ class OrderRecords(UnitRecords, RunRecords):
                     f"order {order_id}: the new agreement must cover the parts already fitted "
                     f"({', '.join(_label(n) for n in uncovered)})"
                 )
-            self._check_in_time_order(conn, order_id, at, "the agreement")
+            at = self._in_time_order(conn, order_id, at, "the agreement", typed=now is not None)
             quote = order.quote_cents if quote_cents is None else quote_cents
+            # the quote's date in the workshop's calendar (SQL knows only UTC)
+            if quote == order.quote_cents:
+                quote_date = order.quote_date
+            else:
+                quote_date = None if quote is None else at.astimezone().date()
             before = Terms(order.agreement, order.agreed_parts, order.quote_cents)
             after = Terms(agreement, numbers, quote)
             contact = conn.execute(
@@ -510,8 +608,8 @@ class OrderRecords(UnitRecords, RunRecords):
             ).lastrowid
             cursor = conn.execute(
                 "INSERT INTO agreement_changes (order_id, at, by, contact_id, before_agreement,"
-                " before_parts, before_quote_cents, agreement, parts, quote_cents)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " before_parts, before_quote_cents, agreement, parts, quote_cents, quote_date)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     order_id,
                     to_db(at),
@@ -523,6 +621,7 @@ class OrderRecords(UnitRecords, RunRecords):
                     after.agreement,
                     json.dumps(list(after.parts)),
                     after.quote_cents,
+                    None if quote_date is None else quote_date.isoformat(),
                 ),
             )
         assert cursor.lastrowid is not None
@@ -559,7 +658,8 @@ class OrderRecords(UnitRecords, RunRecords):
         now: datetime | None = None,
     ) -> PartReplaced:
         """Record a fitted part (a number of :mod:`protocols.mspa.parts`): only on an order
-        whose agreed work covers it, and before the order is verified."""
+        whose agreed work covers it, a part that fits the unit's model, and before the order
+        is verified."""
         part = lookup(part_number)
         if quantity < 1:
             raise ValueError(f"quantity must be at least 1, got {quantity}")
@@ -582,13 +682,30 @@ class OrderRecords(UnitRecords, RunRecords):
                     f"record the customer's agreement first: 'spabench order agree {order_id} "
                     f'--work repair {flags} --via phone --note "..."\''
                 )
-            self._check_in_time_order(conn, order_id, at, "the part")
+            self._check_fits(order, part)
+            at = self._in_time_order(conn, order_id, at, "the part", typed=now is not None)
             conn.execute(
                 "INSERT INTO parts_replaced (order_id, part_number, quantity, at, by)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (order_id, part.number, quantity, to_db(at), by),
             )
         return PartReplaced(part.number, quantity, at, by)
+
+    def _check_fits(self, order: Order, part: Part) -> None:
+        """``StoreError`` unless ``part`` fits the model of the order's unit (its plate:
+        :class:`protocols.mspa.parts.Fits`). A unit of a model this bench does not ship
+        (an older file) is not judged."""
+        profile = self.unit(order.unit_serial).profile
+        if profile not in available_models():
+            return
+        plate = load_model(profile)
+        if part.fits.matches(plate):
+            return
+        fits = ", ".join(models_for(part)) or "no model this bench knows"
+        raise StoreError(
+            f"order {order.id}: {_label(part.number)} does not fit unit {order.unit_serial} "
+            f"({profile}, {plate.model}); it fits {fits} (see: spabench parts {part.number})"
+        )
 
     def parts(self, order_id: int) -> list[PartReplaced]:
         rows = self._conn.execute(

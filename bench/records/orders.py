@@ -16,7 +16,10 @@ leaving their spa calls the shop, and a missed promise costs more than a late on
 So an order that is not handed back is overdue when
 
 * nobody has contacted the customer and more than ``contact_within`` (3 days) has passed since
-  intake — a contact made late clears this, because the follow-up has then been done; or
+  intake — a contact made late clears this, because the follow-up has then been done;
+* it has awaited the customer's approval (the quote sent) for more than ``contact_within``
+  with no contact since: terms are agreed within days or the customer is asked again — a
+  follow-up contact clears it for another ``contact_within``; or
 * today is after its promised date.
 """
 
@@ -88,7 +91,9 @@ TRANSITIONS: dict[Status, tuple[Status, ...]] = {
     # see bench.records.verification); a failed verification that reveals another fault sends
     # the order back to diagnosis.
     "repaired": ("verified", "diagnosed"),
-    "verified": ("handed-back",),
+    # a run that fails after verification sends the order back to diagnosis (or the failed
+    # plan is run again until it passes, and the unit goes back verified).
+    "verified": ("handed-back", "diagnosed"),
     "handed-back": (),
 }
 
@@ -177,6 +182,7 @@ class Order:
     first_contact_at: datetime | None
     agreed_parts: tuple[str, ...] = ()
     """Part numbers an agreed repair is limited to; empty: any part (up to the quote)."""
+    last_contact_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -213,11 +219,18 @@ def overdue_reasons(order: Order, now: datetime, rules: FollowUpRules = DEFAULT_
     if not order.is_open:
         return []
     reasons = []
+    days = rules.contact_within.total_seconds() / 86400
     if order.first_contact_at is None and now - order.opened_at > rules.contact_within:
-        days = rules.contact_within.total_seconds() / 86400
         reasons.append(
             f"no customer contact within {days:g} days of intake "
-            f"({order.opened_at.date().isoformat()})"
+            f"({order.opened_at.astimezone().date().isoformat()})"
+        )
+    last_heard = max(order.status_at, order.last_contact_at or order.status_at)
+    if order.status == "awaiting-approval" and now - last_heard > rules.contact_within:
+        reasons.append(
+            f"awaiting the customer's approval since "
+            f"{order.status_at.astimezone().date().isoformat()}: no agreement and no contact "
+            f"for {days:g} days (record it with 'order agree', or call them)"
         )
     if order.promised is not None and now.date() > order.promised:
         reasons.append(f"past the promised date {order.promised.isoformat()}")

@@ -48,7 +48,7 @@ from protocols.files import (
     load_toml,
     write_atomic,
 )
-from protocols.mspa.parts import UnknownPart, lookup
+from protocols.mspa.parts import CATALOGUE, UnknownPart, lookup
 
 WORKSHOP_ENV = "SPABENCH_WORKSHOP"
 WORKSHOP_FILENAME = "workshop.toml"
@@ -276,3 +276,25 @@ def part_label(part: Any, workshop: Workshop) -> str:
     if code:
         return f"{part.name} (workshop code {code})"
     return f"{part.name} (no maker's part number)"
+
+
+_OLD_CODES = re.compile(
+    "|".join(
+        f"(?P<p{index}>{re.escape(alias)})(?![\\w-])(?P<n{index}> {re.escape(part.name)})?"
+        for index, part in enumerate(CATALOGUE)
+        for alias in part.aliases
+    )
+    or r"(?!)"
+)
+
+
+def current_wording(text: str, workshop: Workshop) -> str:
+    """Stored text (a run's summary, written by an earlier version) with the former ``SB-…``
+    codes in today's words: ``"replace: SB-HEATER PTC heater"`` → ``"replace: PTC heater
+    (no maker's part number)"`` (or the workshop's code), so an old run reads like a new one."""
+
+    def reword(match: re.Match[str]) -> str:
+        code = next(value for key, value in match.groupdict().items() if key[0] == "p" and value)
+        return part_label(lookup(code), workshop)
+
+    return _OLD_CODES.sub(reword, text)

@@ -150,7 +150,13 @@ def available_plans() -> list[str]:
 
 
 def load_plan(name_or_path: str | Path) -> Plan:
-    """A shipped plan by name, or a plan file by path; :class:`PlanError` says what is wrong."""
+    """A shipped plan by name, or a plan file by path; :class:`PlanError` says what is wrong.
+
+    A plan file may not take a shipped plan's name unless it is that plan word for word: runs
+    are filed under their plan's name, and a repair is verified by the shipped plan of that
+    name (:mod:`bench.records.verification`), so a one-step file called ``full`` would
+    otherwise count as the full test.
+    """
     text_name = str(name_or_path)
     path = Path(text_name)
     if text_name.endswith(".toml") or "/" in text_name or path.exists():
@@ -158,7 +164,14 @@ def load_plan(name_or_path: str | Path) -> Plan:
             text = read_text_file(path, "plan file")
         except InputFileError as error:
             raise PlanError(str(error)) from None
-        return parse_plan(text, str(path))
+        plan = parse_plan(text, str(path))
+        shipped = _plans_dir() / f"{plan.name}.toml"
+        if shipped.is_file() and shipped.read_text(encoding="utf-8") != text:
+            raise PlanError(
+                f"plan file {path}: {plan.name!r} is the name of a shipped plan; give your plan "
+                "a name of its own (runs are filed, and repairs verified, by a plan's name)"
+            )
+        return plan
     resource = _plans_dir() / f"{text_name}.toml"
     if not resource.is_file():
         raise PlanError(

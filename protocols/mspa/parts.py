@@ -283,7 +283,8 @@ FAULT_PARTS: dict[str, tuple[str, ...]] = {
     "uvc-dead": ("uvc",),
     "jet-pump-dead": ("jet-pump",),
     "link-noisy": ("cable",),
-    "panel-dead": ("B9301287", "B9301288"),
+    # A panel that sends nothing: its circuit board, or the panel (board in its housing).
+    "panel-dead": ("B9301286", "B9301287", "B9301288"),
 }
 
 
