@@ -139,10 +139,15 @@ class NotVerified(ValueError):
         self.plan = plan
 
 
-def _since(moment: datetime) -> datetime:
-    # Runners record their start to the second; a run started in the second the part was
-    # recorded counts as after it.
-    return moment.replace(microsecond=0)
+def _after(started_at: str, started: datetime, since: datetime) -> bool:
+    """Whether a run recorded as started at ``started_at`` began at or after ``since``.
+
+    Runners record their start to the microsecond; records of earlier versions only to the
+    second, so such a run started in the second ``since`` falls in counts as after it.
+    """
+    if "." not in started_at:
+        return started >= since.replace(microsecond=0)
+    return started >= since
 
 
 def _answers(later: RunInfo, failed: RunInfo) -> bool:
@@ -193,7 +198,7 @@ def check_verification(
     runs, oldest first; ``steps`` the recorded steps of (at least) the passing runs, by run
     id (a run without them is judged by its plan alone).
     """
-    since = _since(max((at for _, _, at in parts), default=repaired_at))
+    since = max((at for _, _, at in parts), default=repaired_at)
     what = "the last part was fitted" if parts else "the order was marked repaired"
     prefix = f"cannot mark order {order_id} verified:"
     if not parts and not reason_without_parts.strip():
@@ -205,7 +210,7 @@ def check_verification(
     for run in runs:
         started = run_started(run.started_at)
         finished = run.status in ("pass", "fail", "error")
-        if started is not None and started >= since and finished:
+        if started is not None and _after(run.started_at, started, since) and finished:
             after.append(run)
     counted = [run for run in after if allow_simulated or not run.simulated]
     failure = unanswered_failure(counted)

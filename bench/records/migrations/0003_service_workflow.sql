@@ -82,8 +82,9 @@ CREATE VIEW order_events (order_id, at, kind, ref) AS
 
 -- Failing runs of an order that no later run answered: a pass of the same plan or of full,
 -- and for a failure on a real unit a pass on a real unit (a simulation never overrules it).
-CREATE VIEW unanswered_failures (order_id, run_id, started_s, simulated) AS
-    SELECT f.order_id, f.id, CAST(strftime('%s', f.started_at) AS INTEGER), f.simulated
+CREATE VIEW unanswered_failures (order_id, run_id, started_jd, simulated) AS
+    SELECT f.order_id, f.id, julianday(f.started_at)
+        + (CASE WHEN instr(f.started_at, '.') = 0 THEN 0.999999 / 86400.0 ELSE 0 END), f.simulated
     FROM runs f
     WHERE f.order_id IS NOT NULL AND f.verdict IN ('fail', 'error')
       AND NOT EXISTS (
@@ -92,12 +93,15 @@ CREATE VIEW unanswered_failures (order_id, run_id, started_s, simulated) AS
           AND (p.simulated = 0 OR f.simulated = 1));
 
 -- When the repair being verified was done: the last part fitted, else the order last marked
--- repaired (to the second: runners record their start to the second).
-CREATE VIEW repair_done (order_id, at_s) AS
+-- repaired (as julian days: runs record their start to the microsecond, SQLite compares
+-- to the millisecond; a run begun before the part in the same second is before it. Records
+-- of earlier versions give their start to the second only: such a run is taken to have begun
+-- at the end of its second, so one begun in the second the part was fitted counts as after).
+CREATE VIEW repair_done (order_id, at_jd) AS
     SELECT o.id, coalesce(
-        (SELECT max(CAST(strftime('%s', p.at) AS INTEGER)) FROM parts_replaced p
+        (SELECT max(julianday(p.at)) FROM parts_replaced p
          WHERE p.order_id = o.id),
-        (SELECT max(CAST(strftime('%s', s.at) AS INTEGER)) FROM order_status s
+        (SELECT max(julianday(s.at)) FROM order_status s
          WHERE s.order_id = o.id AND s.status = 'repaired'),
         0)
     FROM orders o;
@@ -207,8 +211,9 @@ WHEN (NEW.status = 'verified') != (NEW.run_id IS NOT NULL)
         SELECT 1 FROM runs r WHERE r.id = NEW.run_id AND r.order_id = NEW.order_id
           AND r.verdict = 'pass'
           AND (r.simulated = 0 OR instr(NEW.note, 'SIMULATED') > 0)
-          AND CAST(strftime('%s', r.started_at) AS INTEGER) >= coalesce(
-                (SELECT max(CAST(strftime('%s', p.at) AS INTEGER)) FROM parts_replaced p
+          AND julianday(r.started_at)
+        + (CASE WHEN instr(r.started_at, '.') = 0 THEN 0.999999 / 86400.0 ELSE 0 END) >= coalesce(
+                (SELECT max(julianday(p.at)) FROM parts_replaced p
                  WHERE p.order_id = NEW.order_id), 0)))
 BEGIN
     SELECT RAISE(ABORT, 'spabench: verified needs a passing run started after the last part');
@@ -219,7 +224,7 @@ CREATE TRIGGER order_status_verified_no_unanswered_failure BEFORE INSERT ON orde
 WHEN NEW.status = 'verified' AND EXISTS (
     SELECT 1 FROM unanswered_failures u WHERE u.order_id = NEW.order_id
       AND (u.simulated = 0 OR instr(NEW.note, 'SIMULATED') > 0)
-      AND u.started_s >= (SELECT at_s FROM repair_done WHERE order_id = NEW.order_id))
+      AND u.started_jd >= (SELECT at_jd FROM repair_done WHERE order_id = NEW.order_id))
 BEGIN
     SELECT RAISE(ABORT, 'spabench: verified refused: a run failed since the repair and no later run of its plan passed');
 END;
@@ -243,7 +248,7 @@ WHEN NEW.status = 'handed-back'
       AND (u.simulated = 0 OR instr((SELECT note FROM order_status WHERE order_id = NEW.order_id
                                      AND status = 'verified' ORDER BY id DESC LIMIT 1),
                                     'SIMULATED') > 0)
-      AND u.started_s >= (SELECT at_s FROM repair_done WHERE order_id = NEW.order_id))
+      AND u.started_jd >= (SELECT at_jd FROM repair_done WHERE order_id = NEW.order_id))
 BEGIN
     SELECT RAISE(ABORT, 'spabench: hand-back refused: a run failed after the repair was verified and no later run of its plan passed');
 END;
