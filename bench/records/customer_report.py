@@ -343,7 +343,7 @@ def findings(runs: Sequence[RunView], workshop: Workshop) -> list[Finding]:
     seen: set[str] = set()
 
     def add(text: str, parts: Sequence[Part], run: RunView) -> None:
-        if text in seen:
+        if text in seen:  # found again by a later run: said once
             return
         seen.add(text)
         found.append(Finding(text, tuple(_part_words(p, workshop) for p in parts), run))
@@ -352,7 +352,7 @@ def findings(runs: Sequence[RunView], workshop: Workshop) -> list[Finding]:
         record = run.record
         if run.status != "fail":
             continue
-        before = len(found)
+        named = False  # whether this run named a cause (said now or already by an earlier run)
         for suspect in record.suspected_parts:
             parts = parts_for_fault(suspect.fault_id)
             named = _part(suspect.part_number)
@@ -364,13 +364,15 @@ def findings(runs: Sequence[RunView], workshop: Workshop) -> list[Finding]:
                 reason = f": {suspect.reason}" if suspect.reason else ""
                 text = f"The bench tests point to {what}{reason}."
             add(text, parts, run)
+            named = True
         # The diagnosis's conclusion is ``suspected_parts``; a step's own suspects are the
         # candidates it could not tell apart, shown only when the run concluded nothing.
         for step in [] if record.suspected_parts else record.steps:
             for fault_id in step.suspects:
                 if fault_id in FAULT_SENTENCES:
                     add(FAULT_SENTENCES[fault_id], parts_for_fault(fault_id), run)
-        if len(found) == before:
+                    named = True
+        if not named:
             failed = [s.title or s.name for s in record.steps if s.outcome == "fail"]
             where = f" at: {', '.join(failed)}" if failed else ""
             add(f"The bench test failed{where}; it could not name one part.", (), run)
