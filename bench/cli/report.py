@@ -116,8 +116,8 @@ def order_bundle(store: Store, data: customer_report.ReportData) -> dict[str, An
         "warranty": data.warranty,
         "final_run_id": None if data.final is None else data.final.run_id,
         "verification_run_id": None
-        if data.verification.run is None or data.verdict != "verified"
-        else data.verification.run.run_id,
+        if data.verification.verified_by is None
+        else data.verification.verified_by.run_id,
         "verdict": data.verdict,
     }
 
@@ -132,6 +132,11 @@ def _summary_line(data: customer_report.ReportData, written: list[str]) -> str:
     verification = data.verification
     if verification.verdict == "verified" and verification.run is not None:
         shown = f"verified by run {verification.run.run_id}"
+    elif verification.verified_by is not None and verification.run is not None:
+        shown = (
+            f"run {verification.run.run_id} FAILED after the verification by run "
+            f"{verification.verified_by.run_id}"
+        )
     elif verification.verdict == "not-verified":
         shown = customer_report.NO_VERIFICATION
     else:

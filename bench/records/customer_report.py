@@ -257,6 +257,9 @@ class Verification:
     run: RunView | None
     """The run that shows it (the verification, or for a fail the failing run)."""
     charts: list[Chart] = field(default_factory=list)
+    verified_by: RunView | None = None
+    """The run the order's ``verified`` status names (as ``order show`` says), kept when a
+    later failing run overturned it."""
 
     @property
     def simulated(self) -> bool:
@@ -535,33 +538,62 @@ def verification_of_order(
     runs: Sequence[RunView],
     parts: Sequence[PartReplaced],
     verified_run_id: int | None = None,
+    repaired_at: datetime | None = None,
 ) -> Verification:
     """What shows (or fails to show) that the unit works, from the order's runs and parts.
 
-    With parts fitted, the order's own verification decides (``verified_run_id``: the run the
-    store accepted when the order was marked verified, :meth:`OrderRecords.verification`, which
-    checked that every fitted part was tested after it was fitted); without it the repair is
-    "not verified", even if some test passed after it (it may not have checked the new part).
-    Without parts: the latest run that ended decides (a pass: no fault found; a fail: the
-    fault stands).
+    One rule, with parts fitted or without (``order show`` follows the same record):
+
+    * the order's own verification decides (``verified_run_id``: the run the store accepted
+      when the order was marked verified, :meth:`OrderRecords.verification`, which checked the
+      runs after the last part was fitted or after the repair) — unless a run filed after it
+      failed: then page 1 says that later test FAILED, the verification no longer stands;
+    * a repaired order (a part fitted, ``repaired_at`` recorded) without a verification is
+      "not verified", even if some test passed after the repair (it may not have checked it);
+    * an order never repaired: the latest run that ended decides (a pass: no fault found; a
+      fail: the fault stands).
     """
-    if parts:
-        fitted = max(part.at for part in parts)
-        verifying = [run for run in runs if run.run_id == verified_run_id]
-        if verified_run_id is not None and verifying:
-            run = verifying[-1]
+    verifying = next((run for run in runs if run.run_id == verified_run_id), None)
+    if verified_run_id is not None and verifying is not None:
+        later = runs[runs.index(verifying) + 1 :]
+        failed = [run for run in later if run.status == "fail"]
+        if failed:
+            run = failed[-1]
             return Verification(
-                "verified",
-                f"VERIFIED — the unit passed the {run.name}, after the repair.",
-                "",
+                "fail",
+                f"FAIL — a later test FAILED: the {run.name} failed after the unit was "
+                "verified.",
+                f"The unit had been verified by the {verifying.name}; that verification no "
+                "longer stands: the unit must be repaired and verified again (see what we "
+                "found).",
                 run,
                 _charts(run),
+                verifying,
             )
-        after = [run for run in runs if run.began is None or run.began > fitted]
-        detail = (
-            f"The order has not been verified since the last part was fitted "
-            f"({display_time(fitted)})."
+        detail = ""
+        unfinished = [run for run in later if run.status in ("error", "interrupted")]
+        if unfinished:
+            detail = (
+                f"A later test, the {unfinished[-1].name}, was "
+                f"{unfinished[-1].status_text}; it says nothing about the unit."
+            )
+        return Verification(
+            "verified",
+            f"VERIFIED — the unit passed the {verifying.name}, after the repair.",
+            detail,
+            verifying,
+            _charts(verifying),
+            verifying,
         )
+    if parts or repaired_at is not None:
+        if parts:
+            since = max(part.at for part in parts)
+            what = "the last part was fitted"
+        else:
+            assert repaired_at is not None
+            since, what = repaired_at, "the repair was recorded"
+        after = [run for run in runs if run.began is None or run.began > since]
+        detail = f"The order has not been verified since {what} ({display_time(since)})."
         ended = [run for run in after if run.status != "running"]
         if ended:
             detail += f" The {ended[-1].name} {ended[-1].status_text}."
@@ -668,8 +700,13 @@ def order_report(
     replaced = _replaced(parts, unit, intake, runs, workshop, terms)
     found = findings(runs, workshop)
     verified_by = store.verification(order_id)
+    timeline = store.timeline(order_id)
+    repaired = [change.at for change in timeline if change.status == "repaired"]
     verification = verification_of_order(
-        runs, parts, None if verified_by is None else verified_by.id
+        runs,
+        parts,
+        None if verified_by is None else verified_by.id,
+        repaired[-1] if repaired else None,
     )
     passed = [run for run in runs if run.status == "pass"]
     if not found and passed:
@@ -685,7 +722,6 @@ def order_report(
             "Parts are recorded on this order although the agreed work is a diagnosis only: "
             "no repair agreement is on file."
         )
-    timeline = store.timeline(order_id)
     return ReportData(
         title=f"Service report — order {order.id}",
         kind="order",
@@ -849,6 +885,9 @@ def report_facts(data: ReportData) -> dict[str, Any]:
                 "simulated": verification.simulated,
                 "notice": verification.simulated_notice or None,
                 "run": _run_facts(verification.run),
+                "verified_by_run": None
+                if verification.verified_by is None
+                else verification.verified_by.run_id,
                 "charts": [
                     {
                         "title": chart.title,
