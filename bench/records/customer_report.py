@@ -894,7 +894,14 @@ def report_facts(data: ReportData) -> dict[str, Any]:
                         "unit": chart.unit,
                         "samples": chart.samples,
                         "readings": [
-                            {"t": r.t, "value": r.value, "label": r.label, "step": r.step}
+                            {
+                                "t": r.t,
+                                "value": r.value,
+                                "measured": r.measured,
+                                "change": r.change is not None,
+                                "label": r.label,
+                                "step": r.step,
+                            }
                             for r in chart.readings
                         ],
                     }
