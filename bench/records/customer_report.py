@@ -42,7 +42,14 @@ from markupsafe import Markup
 from bench.records.database import NotFound, utc_now
 from bench.records.display import display_date, display_time
 from bench.records.exports import CANONICAL_JSON_RULE, RecordRef, record_sha256
-from bench.records.order_records import Contact, PartReplaced, StatusChange
+from bench.records.order_records import (
+    AgreementChange,
+    Contact,
+    OrderEvent,
+    PartReplaced,
+    StatusChange,
+    Terms,
+)
 from bench.records.orders import Order, status_label
 from bench.records.report_charts import Chart, run_charts
 from bench.records.report_words import (
@@ -297,6 +304,11 @@ class ReportData:
     timeline: list[StatusChange] = field(default_factory=list)
     contacts: list[Contact] = field(default_factory=list)
     money_note: str = ""
+    history: list[OrderEvent] = field(default_factory=list)
+    """The order's whole timeline (:func:`order_history`), as ``order show`` tells it."""
+    agreement_changes: list[AgreementChange] = field(default_factory=list)
+    agreement_words: dict[int, tuple[str, str]] = field(default_factory=dict)
+    """Agreement change id → (terms before, terms after) in the workshop's words."""
 
     # -- for the CLI's summary line and older JSON keys -------------------------------------
 
@@ -323,6 +335,17 @@ class ReportData:
         if self.order is None:
             return ""
         return "repair" if self.order.agreement == "repair" else "diagnosis only"
+
+    @property
+    def agreed_how(self) -> str:
+        """How the agreement in force was made, when it was amended: ``by email on
+        2026-03-20 10:00 CET (before: diagnosis only): “pump replacement agreed”``."""
+        if not self.agreement_changes:
+            return ""
+        last = self.agreement_changes[-1]
+        before = self.agreement_words.get(last.id, (last.before.text, ""))[0]
+        said = f": “{last.note}”" if last.note else ""
+        return f"by {last.via} on {display_time(last.at)} (before: {before}){said}"
 
 
 # --------------------------------------------------------------------------- findings
@@ -355,7 +378,7 @@ def findings(runs: Sequence[RunView], workshop: Workshop) -> list[Finding]:
         record = run.record
         if run.status != "fail":
             continue
-        named = False  # whether this run named a cause (said now or already by an earlier run)
+        concluded = False  # whether this run named a cause (said now or by an earlier run)
         for suspect in record.suspected_parts:
             parts = parts_for_fault(suspect.fault_id)
             named = _part(suspect.part_number)
@@ -367,15 +390,15 @@ def findings(runs: Sequence[RunView], workshop: Workshop) -> list[Finding]:
                 reason = f": {suspect.reason}" if suspect.reason else ""
                 text = f"The bench tests point to {what}{reason}."
             add(text, parts, run)
-            named = True
+            concluded = True
         # The diagnosis's conclusion is ``suspected_parts``; a step's own suspects are the
         # candidates it could not tell apart, shown only when the run concluded nothing.
         for step in [] if record.suspected_parts else record.steps:
             for fault_id in step.suspects:
                 if fault_id in FAULT_SENTENCES:
                     add(FAULT_SENTENCES[fault_id], parts_for_fault(fault_id), run)
-                    named = True
-        if not named:
+                    concluded = True
+        if not concluded:
             failed = [s.title or s.name for s in record.steps if s.outcome == "fail"]
             where = f" at: {', '.join(failed)}" if failed else ""
             add(f"The bench test failed{where}; it could not name one part.", (), run)
@@ -561,8 +584,7 @@ def verification_of_order(
             run = failed[-1]
             return Verification(
                 "fail",
-                f"FAIL — a later test FAILED: the {run.name} failed after the unit was "
-                "verified.",
+                f"FAIL — a later test FAILED: the {run.name} failed after the unit was verified.",
                 f"The unit had been verified by the {verifying.name}; that verification no "
                 "longer stands: the unit must be repaired and verified again (see what we "
                 "found).",
@@ -649,6 +671,51 @@ def _verdict_of(run: RunView) -> Verification:
     return Verification("running", f"IN PROGRESS — the {run.name} has not finished yet.", "", run)
 
 
+# ---------------------------------------------------------------------------- history
+
+_EVENT_ORDER = {"status": 0, "agreement": 1, "contact": 2, "part": 3, "note": 4}
+
+
+def terms_words(terms: Terms, workshop: Workshop) -> str:
+    """``diagnosis only`` / ``repair of B9300929 filter pump, quote EUR 89.50``: the agreed
+    terms with the workshop's part labels and currency."""
+    if terms.agreement != "repair":
+        text = "diagnosis only"
+    else:
+        labels = [part_label(p, workshop) if (p := _part(n)) else n for n in terms.parts]
+        text = "repair" + (f" of {', '.join(labels)}" if labels else "")
+    if terms.quote_cents is not None:
+        text += f", quote {workshop.money(terms.quote_cents)}"
+    return text
+
+
+def order_history(
+    store: Store, order_id: int, changes: Sequence[AgreementChange], workshop: Workshop
+) -> list[OrderEvent]:
+    """Everything that happened to the order, oldest first, as ``order show`` tells it
+    (:meth:`OrderRecords.events`: status changes, each customer contact with how it was made,
+    agreement changes, parts fitted) — the agreement and the parts in the workshop's words.
+    Free-text notes are the workshop's own and stay out of the customer's report."""
+    kept = [e for e in store.events(order_id) if e.kind in ("status", "contact")]
+    for change in changes:
+        before, after = terms_words(change.before, workshop), terms_words(change.after, workshop)
+        said = f" — {change.note}" if change.note else ""
+        kept.append(
+            OrderEvent(
+                change.at,
+                "agreement",
+                change.by,
+                f"agreement ({change.via}): {before} → {after}{said}",
+            )
+        )
+    for fitted in store.parts(order_id):
+        label = part_label(p, workshop) if (p := _part(fitted.part_number)) else fitted.part_number
+        kept.append(
+            OrderEvent(fitted.at, "part", fitted.by, f"part fitted: {fitted.quantity} × {label}")
+        )
+    return sorted(kept, key=lambda event: (event.at, _EVENT_ORDER[event.kind]))
+
+
 # --------------------------------------------------------------------------- assembling
 
 
@@ -701,6 +768,7 @@ def order_report(
     found = findings(runs, workshop)
     verified_by = store.verification(order_id)
     timeline = store.timeline(order_id)
+    changes = store.agreement_changes(order_id)
     repaired = [change.at for change in timeline if change.status == "repaired"]
     verification = verification_of_order(
         runs,
@@ -741,6 +809,11 @@ def order_report(
         runs=runs,
         timeline=timeline,
         contacts=store.contacts(order_id),
+        history=order_history(store, order_id, changes, workshop),
+        agreement_changes=changes,
+        agreement_words={
+            c.id: (terms_words(c.before, workshop), terms_words(c.after, workshop)) for c in changes
+        },
     )
 
 
@@ -761,6 +834,7 @@ def run_report(
     except NotFound:
         unit = None
     order = store.order(info.order_id) if info.order_id is not None else None
+    changes = store.agreement_changes(order.id) if order else []
     found = findings([run], workshop)
     verification = _verdict_of(run)
     if not found and run.status == "pass":
@@ -787,6 +861,12 @@ def run_report(
         customer=unit.owner if unit else "",
         runs=[run],
         timeline=store.timeline(order.id) if order else [],
+        contacts=store.contacts(order.id) if order else [],
+        history=order_history(store, order.id, changes, workshop) if order else [],
+        agreement_changes=changes,
+        agreement_words={
+            c.id: (terms_words(c.before, workshop), terms_words(c.after, workshop)) for c in changes
+        },
     )
 
 
@@ -908,7 +988,12 @@ def report_facts(data: ReportData) -> dict[str, Any]:
                     for chart in verification.charts
                 ],
             },
+            "agreed_how": data.agreed_how or None,
             "signatures": {"technician": data.technician, "customer": data.customer},
+            "history": [
+                {"at": _iso(event.at), "kind": event.kind, "by": event.by, "text": event.text}
+                for event in data.history
+            ],
         },
         "appendix": [
             {
