@@ -513,8 +513,9 @@ def suggested_parts(runs: Sequence[RunView], workshop: Workshop) -> list[str]:
 # ------------------------------------------------------------------------------- cost
 
 
-def _cents(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def _cents(value: Decimal, step: int = 1) -> int:
+    """``value`` (hundredths) rounded half up to a multiple of ``step`` (100: whole units)."""
+    return int((value / step).quantize(Decimal(1), rounding=ROUND_HALF_UP)) * step
 
 
 def _percent(value: Decimal) -> str:
@@ -538,12 +539,12 @@ def cost_of(order: Order, workshop: Workshop) -> Cost:
     rate = vat / Decimal(100)
     if workshop.prices_include_vat:
         gross = quote
-        net = _cents(Decimal(quote) / (1 + rate))
+        net = _cents(Decimal(quote) / (1 + rate), workshop.cents_step)
         vat_cents = gross - net
         text = f"{money(gross)}{missing}, including {_percent(vat)} % VAT ({money(vat_cents)})"
     else:
         net = quote
-        vat_cents = _cents(Decimal(quote) * rate)
+        vat_cents = _cents(Decimal(quote) * rate, workshop.cents_step)
         gross = net + vat_cents
         text = f"{money(net)}{missing} + {_percent(vat)} % VAT {money(vat_cents)} = {money(gross)}"
     return Cost(quote, workshop.currency, vat, workshop.prices_include_vat, net, vat_cents,
