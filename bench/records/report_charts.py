@@ -280,9 +280,14 @@ def _number_of(item: Measurement) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+CLOCK_SLACK_S = 0.05
+"""A trace sample this close after a step's start is the one taken as it began (the trace
+and the step keep the run clock with different rounding)."""
+
+
 def _level_at(power: Sequence[tuple[float, float]], moment: float) -> float:
-    """The meter's last sample at or before ``moment`` (the first one if none is)."""
-    before = [value for t, value in power if t <= moment]
+    """The meter's last sample as ``moment`` began (the first one if none is before)."""
+    before = [value for t, value in power if t <= moment + CLOCK_SLACK_S]
     return before[-1] if before else power[0][1]
 
 
@@ -290,9 +295,11 @@ def power_readings(record: TestRecord) -> list[Reading]:
     """Every power (unit W) a step of ``record`` measured, placed on the mains power chart.
 
     A level (the draw with everything off, standby) is drawn at its value. A load's draw is
-    recorded as a change — the power with the load on minus the power just before — so it is
-    drawn over the meter's last sample when the step began (the power before is not kept in
-    the record) and carries the change as recorded (``Reading.change``).
+    recorded as a change — the power with the load on minus the power just before — and the
+    power before is not kept in the record, so the change is drawn over the meter sample the
+    run took as the step began (off by the pump's draw for a step that starts the filter pump
+    itself before it switches its load) and carries the change exactly as recorded
+    (``Reading.change``, ``data-measured``), which the caption states.
     """
     power = [
         (s.t, s.power_w) for s in record.trace if s.power_w is not None and math.isfinite(s.power_w)
