@@ -74,12 +74,14 @@ def sample_report(work: Path) -> Path:
                      "--agreement", "repair", "--quote", "89.50", "--by", "Ana Silva")  # fmt: skip
     order_id = order.split()[0]
     spabench(env, "run", "--virtual", "--unit", "SN123", "--order", order_id,
-             "--fault", "filter-pump-dead", "--plan", "full", ok=(1,))  # fmt: skip
+             "--simulated", "--fault", "filter-pump-dead", "--plan", "full",
+             ok=(1,))  # fmt: skip
     spabench(env, "order", "status", order_id, "diagnosed", "--by", "Ana Silva")
     spabench(env, "order", "part", order_id, "--part", "B9300929", "--by", "Ana Silva")
     spabench(env, "order", "status", order_id, "repaired", "--by", "Ana Silva")
-    spabench(env, "run", "--virtual", "--unit", "SN123", "--order", order_id, "--plan", "full")
-    spabench(env, "order", "status", order_id, "verified", "--by", "Ana Silva")
+    spabench(env, "run", "--virtual", "--unit", "SN123", "--order", order_id, "--simulated",
+             "--plan", "full")  # fmt: skip
+    spabench(env, "order", "status", order_id, "verified", "--simulated", "--by", "Ana Silva")
     html = work / "report.html"
     spabench(env, "report", order_id, "--html", str(html))
     return html

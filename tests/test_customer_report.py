@@ -384,6 +384,21 @@ def test_the_cost_states_currency_and_vat(store: Store) -> None:
     )
 
 
+def test_a_currency_without_minor_units_is_stated_in_whole_units(store: Store) -> None:
+    """Yen and won have no cents: "JPY 89,500.00" is not how a price is written, and the
+    VAT is a whole number of yen that adds up to the total."""
+    order = store.order(store.open_order(SERIAL, "pump silent", quote_cents=8_950_000, now=NOW))
+    yen = replace(SHOP, currency="JPY", vat_percent=Decimal(10))
+    assert cost_of(order, yen).text == "JPY 89,500 + 10 % VAT JPY 8,950 = JPY 98,450"
+    odd = store.order(store.open_order(SERIAL, "pump silent", quote_cents=1_234_500, now=NOW))
+    cost = cost_of(odd, replace(yen, currency="KRW", vat_percent=Decimal(19)))
+    assert cost.text == "KRW 12,345 + 19 % VAT KRW 2,346 = KRW 14,691"
+    assert (cost.net_cents, cost.vat_cents, cost.gross_cents) == (1_234_500, 234_600, 1_469_100)
+    included = cost_of(odd, replace(yen, vat_percent=Decimal(19), prices_include_vat=True))
+    assert included.text == "JPY 12,345, including 19 % VAT (JPY 1,971)"
+    assert SHOP.money(-8950) == "EUR -89.50"
+
+
 # ------------------------------------------------------------------------------ charts
 
 

@@ -311,3 +311,161 @@ def test_a_bad_output_path_is_refused_before_any_work(
     one_line(spabench(capsys, "report", order, "--html", "a.html", "--json", "a.html"), 2)
     assert not (tmp_path / "r.html").exists() and not (tmp_path / "a.html").exists()
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------- review of issue 13 (2)
+
+
+def filed_run(out: str) -> str:
+    """The run id ``spabench run`` printed ("filed as run 3")."""
+    return out.rsplit("filed as run ", 1)[1].split()[0]
+
+
+def verified_by(capsys: pytest.CaptureFixture[str], order: str) -> str:
+    """The run ``order show`` says verified the order."""
+    shown = run_ok(capsys, "order", "show", order)
+    (line,) = [line for line in shown.splitlines() if "verified by" in line]
+    return line.split("verified by", 1)[1].split("run ", 1)[1].split()[0]
+
+
+def test_a_part_found_again_by_a_later_run_is_not_unnamed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two failing runs with the same fault: the second named the part as well ("replace:
+    ..."), so page 1 must not add that a test "could not name one part"."""
+    order = intake(capsys, "--agreement", "repair")
+    for _ in range(2):
+        out = run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order,
+                     "--simulated", "--fault", "filter-pump-dead", code=1)  # fmt: skip
+        assert "B9300929" in out  # each run named the pump
+    page, facts = report(capsys, order)
+    found = page.element("found").text()
+    assert "The filter pump does not run" in found
+    assert "could not name" not in page.root.text()
+    assert not [f for f in facts["summary"]["found"] if "could not name" in f["text"]]
+
+
+def test_a_failure_after_the_verification_is_said_on_page_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Verified by a passing run after the pump was fitted, then a later run failed: page 1
+    must not say VERIFIED; it says the later test failed, and the JSON agrees."""
+    readme_workflow(capsys, verify=False)
+    order = "1"
+    passed = filed_run(run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order,
+                              "--simulated", "--plan", "verify-filter-pump"))  # fmt: skip
+    run_ok(capsys, "order", "status", order, "verified", "--simulated", "--by", "Ana Silva")
+    assert verified_by(capsys, order) == passed
+    failed = filed_run(run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order,
+                              "--simulated", "--plan", "verify-filter-pump",
+                              "--fault", "filter-pump-dead", code=1))  # fmt: skip
+    page, facts = report(capsys, order)
+    verdict = page.verdict
+    assert verdict.attrs["data-verdict"] == "fail"
+    assert verdict.attrs["data-run"] == failed
+    assert "VERIFIED" not in verdict.text()
+    assert f"(run {failed})" in verdict.text() and "FAIL" in verdict.text()
+    assert f"(run {passed})" in verdict.text()  # the verification it overturns is named
+    summary = facts["summary"]["verification"]
+    assert summary["verdict"] == "fail"
+    assert str(summary["run"]["run_id"]) == failed
+    assert str(summary["verified_by_run"]) == passed  # as 'order show' says
+    assert str(facts["verification_run_id"]) == passed and facts["verdict"] == "fail"
+
+
+def test_orders_without_parts_follow_the_same_verification_rule(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No part fitted ("repaired --note"): the order's verification (as ``order show`` has
+    it) is page 1's, and a later failing run is said the same way as with parts."""
+    order = intake(capsys, "--agreement", "repair")
+    run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order, "--simulated")
+    run_ok(capsys, "order", "status", order, "diagnosed")
+    run_ok(capsys, "order", "status", order, "repaired", "--note", "reseated the cable")
+    passed = filed_run(run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order,
+                              "--simulated"))  # fmt: skip
+    run_ok(capsys, "order", "status", order, "verified", "--simulated")
+    assert verified_by(capsys, order) == passed
+    later = filed_run(run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order,
+                             "--simulated", "--plan", "verify-blower"))  # fmt: skip
+    page, facts = report(capsys, order)
+    assert page.verdict.attrs["data-verdict"] == "verified"
+    assert page.verdict.attrs["data-run"] == passed  # the verification, not the later pass
+    assert "VERIFIED" in page.verdict.text() and f"(run {passed})" in page.verdict.text()
+    assert str(facts["verification_run_id"]) == passed
+    assert str(facts["summary"]["verification"]["verified_by_run"]) == passed
+    failed = filed_run(run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order,
+                              "--simulated", "--plan", "verify-blower",
+                              "--fault", "blower-dead", code=1))  # fmt: skip
+    assert int(failed) > int(later)
+    page, facts = report(capsys, order)
+    assert page.verdict.attrs["data-verdict"] == "fail"
+    assert page.verdict.attrs["data-run"] == failed
+    assert f"(run {passed})" in page.verdict.text()
+    assert str(facts["verification_run_id"]) == passed
+    assert str(facts["summary"]["verification"]["run"]["run_id"]) == failed
+
+
+def test_the_power_chart_holds_every_power_the_test_measured(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The heater's draw (≈1.5 kW) is measured between two meter samples: the chart must
+    still show it, as a marked reading, like every other power a step measured."""
+    flow = readme_workflow(capsys)
+    assert flow.verification is not None
+    page, facts = report(capsys, flow.order)
+    (power,) = [
+        chart
+        for chart in page.charts(page.element("verification"))
+        if chart.attrs["aria-label"] == "Power drawn from the mains"
+    ]
+    marked = {
+        (r.attrs["data-step"], float(r.attrs["data-measured"])) for r in power.by_class("reading")
+    }
+    measured = {
+        (step["name"], m["value"])
+        for step in flow.verification["steps"]
+        for m in step["measurements"]
+        if m["unit"] == "W" and isinstance(m["value"], float) and m["at"] is not None
+    }
+    assert any(value > 1000 for _, value in measured)  # the heater's draw is among them
+    assert measured and measured <= marked
+    (chart_facts,) = [c for c in facts["summary"]["verification"]["charts"] if c["unit"] == "W"]
+    assert {(r["step"], r["measured"]) for r in chart_facts["readings"]} >= measured
+    # a change in draw is drawn over the power before it, never below the measured change
+    for reading in power.by_class("reading"):
+        assert float(reading.attrs["data-value"]) >= float(reading.attrs["data-measured"])
+
+
+def test_the_service_history_says_how_each_contact_was_made(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The customer was phoned, agreed by e-mail to a repair of the pump for 89.50, the pump
+    was fitted: the report's history and its JSON say so, as ``order show`` does."""
+    order = intake(capsys)  # diagnosis only
+    run_ok(capsys, "run", "--virtual", "--unit", SERIAL, "--order", order, "--simulated",
+           "--fault", "filter-pump-dead", code=1)  # fmt: skip
+    run_ok(capsys, "order", "status", order, "diagnosed", "--by", "Ana Silva")
+    run_ok(capsys, "order", "contact", order, "--via", "phone", "--note", "told the cause",
+           "--by", "Ana Silva")  # fmt: skip
+    run_ok(capsys, "order", "agree", order, "--work", "repair", "--part", "B9300929",
+           "--quote", "89.50", "--via", "email", "--note", "pump replacement agreed",
+           "--by", "Ana Silva")  # fmt: skip
+    run_ok(capsys, "order", "part", order, "--part", "B9300929", "--by", "Ana Silva")
+    page, facts = report(capsys, order)
+    history = page.element("timeline").text()
+    assert "phone" in history and "told the cause" in history
+    assert "email" in history and "pump replacement agreed" in history
+    assert "diagnosis only → repair of B9300929 filter pump" in history
+    assert "89.50" in history
+    assert "B9300929 filter pump" in history.split("pump replacement agreed", 1)[1]  # fitted
+    contacts = page.element("contacts").text()
+    assert "phone" in contacts and "email" in contacts
+    kinds = [event["kind"] for event in facts["summary"]["history"]]
+    assert {"status", "contact", "agreement", "part"} <= set(kinds)
+    vias = {c["note"]: c["via"] for c in facts["contacts"]}
+    assert vias["told the cause"] == "phone" and vias["pump replacement agreed"] == "email"
+    (agreed,) = facts["agreement_changes"]
+    assert agreed["before"]["agreement"] == "diagnosis" and agreed["after"]["agreement"] == "repair"
+    assert agreed["after"]["parts"] == ["B9300929"] and agreed["after"]["quote_cents"] == 8950
+    assert agreed["via"] == "email"

@@ -22,6 +22,7 @@ from typing import Any
 from bench.cli.order import id_argument
 from bench.cli.records_support import add_db_option, printable, run_with_store
 from bench.records import customer_report, exports
+from bench.records.order_records import Terms
 from bench.records.orders import parse_id, status_label
 from bench.records.report_words import SIMULATED_LABEL
 from bench.records.store import Store
@@ -71,6 +72,14 @@ def check_outputs(paths: list[str]) -> None:
             raise UsageError(str(error)) from None
 
 
+def _terms(terms: Terms) -> dict[str, Any]:
+    return {
+        "agreement": terms.agreement,
+        "parts": list(terms.parts),
+        "quote_cents": terms.quote_cents,
+    }
+
+
 def order_bundle(store: Store, data: customer_report.ReportData) -> dict[str, Any]:
     """The facts of an order for the JSON export (the runs are added in full by exports)."""
     order = data.order
@@ -99,7 +108,19 @@ def order_bundle(store: Store, data: customer_report.ReportData) -> dict[str, An
             for c in data.timeline
         ],
         "contacts": [
-            {"at": c.at.isoformat(), "by": c.by, "note": c.note} for c in store.contacts(order.id)
+            {"at": c.at.isoformat(), "by": c.by, "via": c.via, "note": c.note}
+            for c in data.contacts
+        ],
+        "agreement_changes": [
+            {
+                "at": change.at.isoformat(),
+                "by": change.by,
+                "via": change.via,
+                "note": change.note,
+                "before": _terms(change.before),
+                "after": _terms(change.after),
+            }
+            for change in data.agreement_changes
         ],
         "findings": [finding.text for finding in data.findings],
         "parts_replaced": [
@@ -116,8 +137,8 @@ def order_bundle(store: Store, data: customer_report.ReportData) -> dict[str, An
         "warranty": data.warranty,
         "final_run_id": None if data.final is None else data.final.run_id,
         "verification_run_id": None
-        if data.verification.run is None or data.verdict != "verified"
-        else data.verification.run.run_id,
+        if data.verification.verified_by is None
+        else data.verification.verified_by.run_id,
         "verdict": data.verdict,
     }
 
@@ -132,6 +153,11 @@ def _summary_line(data: customer_report.ReportData, written: list[str]) -> str:
     verification = data.verification
     if verification.verdict == "verified" and verification.run is not None:
         shown = f"verified by run {verification.run.run_id}"
+    elif verification.verified_by is not None and verification.run is not None:
+        shown = (
+            f"run {verification.run.run_id} FAILED after the verification by run "
+            f"{verification.verified_by.run_id}"
+        )
     elif verification.verdict == "not-verified":
         shown = customer_report.NO_VERIFICATION
     else:

@@ -42,7 +42,14 @@ from markupsafe import Markup
 from bench.records.database import NotFound, utc_now
 from bench.records.display import display_date, display_time
 from bench.records.exports import CANONICAL_JSON_RULE, RecordRef, record_sha256
-from bench.records.order_records import Contact, PartReplaced, StatusChange
+from bench.records.order_records import (
+    AgreementChange,
+    Contact,
+    OrderEvent,
+    PartReplaced,
+    StatusChange,
+    Terms,
+)
 from bench.records.orders import Order, status_label
 from bench.records.report_charts import Chart, run_charts
 from bench.records.report_words import (
@@ -257,6 +264,9 @@ class Verification:
     run: RunView | None
     """The run that shows it (the verification, or for a fail the failing run)."""
     charts: list[Chart] = field(default_factory=list)
+    verified_by: RunView | None = None
+    """The run the order's ``verified`` status names (as ``order show`` says), kept when a
+    later failing run overturned it."""
 
     @property
     def simulated(self) -> bool:
@@ -294,6 +304,11 @@ class ReportData:
     timeline: list[StatusChange] = field(default_factory=list)
     contacts: list[Contact] = field(default_factory=list)
     money_note: str = ""
+    history: list[OrderEvent] = field(default_factory=list)
+    """The order's whole timeline (:func:`order_history`), as ``order show`` tells it."""
+    agreement_changes: list[AgreementChange] = field(default_factory=list)
+    agreement_words: dict[int, tuple[str, str]] = field(default_factory=dict)
+    """Agreement change id → (terms before, terms after) in the workshop's words."""
 
     # -- for the CLI's summary line and older JSON keys -------------------------------------
 
@@ -321,6 +336,17 @@ class ReportData:
             return ""
         return "repair" if self.order.agreement == "repair" else "diagnosis only"
 
+    @property
+    def agreed_how(self) -> str:
+        """How the agreement in force was made, when it was amended: ``by email on
+        2026-03-20 10:00 CET (before: diagnosis only): “pump replacement agreed”``."""
+        if not self.agreement_changes:
+            return ""
+        last = self.agreement_changes[-1]
+        before = self.agreement_words.get(last.id, (last.before.text, ""))[0]
+        said = f": “{last.note}”" if last.note else ""
+        return f"by {last.via} on {display_time(last.at)} (before: {before}){said}"
+
 
 # --------------------------------------------------------------------------- findings
 
@@ -343,7 +369,7 @@ def findings(runs: Sequence[RunView], workshop: Workshop) -> list[Finding]:
     seen: set[str] = set()
 
     def add(text: str, parts: Sequence[Part], run: RunView) -> None:
-        if text in seen:
+        if text in seen:  # found again by a later run: said once
             return
         seen.add(text)
         found.append(Finding(text, tuple(_part_words(p, workshop) for p in parts), run))
@@ -352,7 +378,7 @@ def findings(runs: Sequence[RunView], workshop: Workshop) -> list[Finding]:
         record = run.record
         if run.status != "fail":
             continue
-        before = len(found)
+        concluded = False  # whether this run named a cause (said now or by an earlier run)
         for suspect in record.suspected_parts:
             parts = parts_for_fault(suspect.fault_id)
             named = _part(suspect.part_number)
@@ -364,13 +390,15 @@ def findings(runs: Sequence[RunView], workshop: Workshop) -> list[Finding]:
                 reason = f": {suspect.reason}" if suspect.reason else ""
                 text = f"The bench tests point to {what}{reason}."
             add(text, parts, run)
+            concluded = True
         # The diagnosis's conclusion is ``suspected_parts``; a step's own suspects are the
         # candidates it could not tell apart, shown only when the run concluded nothing.
         for step in [] if record.suspected_parts else record.steps:
             for fault_id in step.suspects:
                 if fault_id in FAULT_SENTENCES:
                     add(FAULT_SENTENCES[fault_id], parts_for_fault(fault_id), run)
-        if len(found) == before:
+                    concluded = True
+        if not concluded:
             failed = [s.title or s.name for s in record.steps if s.outcome == "fail"]
             where = f" at: {', '.join(failed)}" if failed else ""
             add(f"The bench test failed{where}; it could not name one part.", (), run)
@@ -485,8 +513,9 @@ def suggested_parts(runs: Sequence[RunView], workshop: Workshop) -> list[str]:
 # ------------------------------------------------------------------------------- cost
 
 
-def _cents(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def _cents(value: Decimal, step: int = 1) -> int:
+    """``value`` (hundredths) rounded half up to a multiple of ``step`` (100: whole units)."""
+    return int((value / step).quantize(Decimal(1), rounding=ROUND_HALF_UP)) * step
 
 
 def _percent(value: Decimal) -> str:
@@ -510,12 +539,12 @@ def cost_of(order: Order, workshop: Workshop) -> Cost:
     rate = vat / Decimal(100)
     if workshop.prices_include_vat:
         gross = quote
-        net = _cents(Decimal(quote) / (1 + rate))
+        net = _cents(Decimal(quote) / (1 + rate), workshop.cents_step)
         vat_cents = gross - net
         text = f"{money(gross)}{missing}, including {_percent(vat)} % VAT ({money(vat_cents)})"
     else:
         net = quote
-        vat_cents = _cents(Decimal(quote) * rate)
+        vat_cents = _cents(Decimal(quote) * rate, workshop.cents_step)
         gross = net + vat_cents
         text = f"{money(net)}{missing} + {_percent(vat)} % VAT {money(vat_cents)} = {money(gross)}"
     return Cost(quote, workshop.currency, vat, workshop.prices_include_vat, net, vat_cents,
@@ -533,33 +562,61 @@ def verification_of_order(
     runs: Sequence[RunView],
     parts: Sequence[PartReplaced],
     verified_run_id: int | None = None,
+    repaired_at: datetime | None = None,
 ) -> Verification:
     """What shows (or fails to show) that the unit works, from the order's runs and parts.
 
-    With parts fitted, the order's own verification decides (``verified_run_id``: the run the
-    store accepted when the order was marked verified, :meth:`OrderRecords.verification`, which
-    checked that every fitted part was tested after it was fitted); without it the repair is
-    "not verified", even if some test passed after it (it may not have checked the new part).
-    Without parts: the latest run that ended decides (a pass: no fault found; a fail: the
-    fault stands).
+    One rule, with parts fitted or without (``order show`` follows the same record):
+
+    * the order's own verification decides (``verified_run_id``: the run the store accepted
+      when the order was marked verified, :meth:`OrderRecords.verification`, which checked the
+      runs after the last part was fitted or after the repair) — unless a run filed after it
+      failed: then page 1 says that later test FAILED, the verification no longer stands;
+    * a repaired order (a part fitted, ``repaired_at`` recorded) without a verification is
+      "not verified", even if some test passed after the repair (it may not have checked it);
+    * an order never repaired: the latest run that ended decides (a pass: no fault found; a
+      fail: the fault stands).
     """
-    if parts:
-        fitted = max(part.at for part in parts)
-        verifying = [run for run in runs if run.run_id == verified_run_id]
-        if verified_run_id is not None and verifying:
-            run = verifying[-1]
+    verifying = next((run for run in runs if run.run_id == verified_run_id), None)
+    if verified_run_id is not None and verifying is not None:
+        later = runs[runs.index(verifying) + 1 :]
+        failed = [run for run in later if run.status == "fail"]
+        if failed:
+            run = failed[-1]
             return Verification(
-                "verified",
-                f"VERIFIED — the unit passed the {run.name}, after the repair.",
-                "",
+                "fail",
+                f"FAIL — a later test FAILED: the {run.name} failed after the unit was verified.",
+                f"The unit had been verified by the {verifying.name}; that verification no "
+                "longer stands: the unit must be repaired and verified again (see what we "
+                "found).",
                 run,
                 _charts(run),
+                verifying,
             )
-        after = [run for run in runs if run.began is None or run.began > fitted]
-        detail = (
-            f"The order has not been verified since the last part was fitted "
-            f"({display_time(fitted)})."
+        detail = ""
+        unfinished = [run for run in later if run.status in ("error", "interrupted")]
+        if unfinished:
+            detail = (
+                f"A later test, the {unfinished[-1].name}, was "
+                f"{unfinished[-1].status_text}; it says nothing about the unit."
+            )
+        return Verification(
+            "verified",
+            f"VERIFIED — the unit passed the {verifying.name}, after the repair.",
+            detail,
+            verifying,
+            _charts(verifying),
+            verifying,
         )
+    if parts or repaired_at is not None:
+        if parts:
+            since = max(part.at for part in parts)
+            what = "the last part was fitted"
+        else:
+            assert repaired_at is not None
+            since, what = repaired_at, "the repair was recorded"
+        after = [run for run in runs if run.began is None or run.began > since]
+        detail = f"The order has not been verified since {what} ({display_time(since)})."
         ended = [run for run in after if run.status != "running"]
         if ended:
             detail += f" The {ended[-1].name} {ended[-1].status_text}."
@@ -615,6 +672,51 @@ def _verdict_of(run: RunView) -> Verification:
     return Verification("running", f"IN PROGRESS — the {run.name} has not finished yet.", "", run)
 
 
+# ---------------------------------------------------------------------------- history
+
+_EVENT_ORDER = {"status": 0, "agreement": 1, "contact": 2, "part": 3, "note": 4}
+
+
+def terms_words(terms: Terms, workshop: Workshop) -> str:
+    """``diagnosis only`` / ``repair of B9300929 filter pump, quote EUR 89.50``: the agreed
+    terms with the workshop's part labels and currency."""
+    if terms.agreement != "repair":
+        text = "diagnosis only"
+    else:
+        labels = [part_label(p, workshop) if (p := _part(n)) else n for n in terms.parts]
+        text = "repair" + (f" of {', '.join(labels)}" if labels else "")
+    if terms.quote_cents is not None:
+        text += f", quote {workshop.money(terms.quote_cents)}"
+    return text
+
+
+def order_history(
+    store: Store, order_id: int, changes: Sequence[AgreementChange], workshop: Workshop
+) -> list[OrderEvent]:
+    """Everything that happened to the order, oldest first, as ``order show`` tells it
+    (:meth:`OrderRecords.events`: status changes, each customer contact with how it was made,
+    agreement changes, parts fitted) — the agreement and the parts in the workshop's words.
+    Free-text notes are the workshop's own and stay out of the customer's report."""
+    kept = [e for e in store.events(order_id) if e.kind in ("status", "contact")]
+    for change in changes:
+        before, after = terms_words(change.before, workshop), terms_words(change.after, workshop)
+        said = f" — {change.note}" if change.note else ""
+        kept.append(
+            OrderEvent(
+                change.at,
+                "agreement",
+                change.by,
+                f"agreement ({change.via}): {before} → {after}{said}",
+            )
+        )
+    for fitted in store.parts(order_id):
+        label = part_label(p, workshop) if (p := _part(fitted.part_number)) else fitted.part_number
+        kept.append(
+            OrderEvent(fitted.at, "part", fitted.by, f"part fitted: {fitted.quantity} × {label}")
+        )
+    return sorted(kept, key=lambda event: (event.at, _EVENT_ORDER[event.kind]))
+
+
 # --------------------------------------------------------------------------- assembling
 
 
@@ -666,8 +768,14 @@ def order_report(
     replaced = _replaced(parts, unit, intake, runs, workshop, terms)
     found = findings(runs, workshop)
     verified_by = store.verification(order_id)
+    timeline = store.timeline(order_id)
+    changes = store.agreement_changes(order_id)
+    repaired = [change.at for change in timeline if change.status == "repaired"]
     verification = verification_of_order(
-        runs, parts, None if verified_by is None else verified_by.id
+        runs,
+        parts,
+        None if verified_by is None else verified_by.id,
+        repaired[-1] if repaired else None,
     )
     passed = [run for run in runs if run.status == "pass"]
     if not found and passed:
@@ -683,7 +791,6 @@ def order_report(
             "Parts are recorded on this order although the agreed work is a diagnosis only: "
             "no repair agreement is on file."
         )
-    timeline = store.timeline(order_id)
     return ReportData(
         title=f"Service report — order {order.id}",
         kind="order",
@@ -703,6 +810,11 @@ def order_report(
         runs=runs,
         timeline=timeline,
         contacts=store.contacts(order_id),
+        history=order_history(store, order_id, changes, workshop),
+        agreement_changes=changes,
+        agreement_words={
+            c.id: (terms_words(c.before, workshop), terms_words(c.after, workshop)) for c in changes
+        },
     )
 
 
@@ -723,6 +835,7 @@ def run_report(
     except NotFound:
         unit = None
     order = store.order(info.order_id) if info.order_id is not None else None
+    changes = store.agreement_changes(order.id) if order else []
     found = findings([run], workshop)
     verification = _verdict_of(run)
     if not found and run.status == "pass":
@@ -749,6 +862,12 @@ def run_report(
         customer=unit.owner if unit else "",
         runs=[run],
         timeline=store.timeline(order.id) if order else [],
+        contacts=store.contacts(order.id) if order else [],
+        history=order_history(store, order.id, changes, workshop) if order else [],
+        agreement_changes=changes,
+        agreement_words={
+            c.id: (terms_words(c.before, workshop), terms_words(c.after, workshop)) for c in changes
+        },
     )
 
 
@@ -847,20 +966,35 @@ def report_facts(data: ReportData) -> dict[str, Any]:
                 "simulated": verification.simulated,
                 "notice": verification.simulated_notice or None,
                 "run": _run_facts(verification.run),
+                "verified_by_run": None
+                if verification.verified_by is None
+                else verification.verified_by.run_id,
                 "charts": [
                     {
                         "title": chart.title,
                         "unit": chart.unit,
                         "samples": chart.samples,
                         "readings": [
-                            {"t": r.t, "value": r.value, "label": r.label, "step": r.step}
+                            {
+                                "t": r.t,
+                                "value": r.value,
+                                "measured": r.measured,
+                                "change": r.change is not None,
+                                "label": r.label,
+                                "step": r.step,
+                            }
                             for r in chart.readings
                         ],
                     }
                     for chart in verification.charts
                 ],
             },
+            "agreed_how": data.agreed_how or None,
             "signatures": {"technician": data.technician, "customer": data.customer},
+            "history": [
+                {"at": _iso(event.at), "kind": event.kind, "by": event.by, "text": event.text}
+                for event in data.history
+            ],
         },
         "appendix": [
             {

@@ -8,10 +8,12 @@ be missing from a line drawn through the samples alone. Every chart here therefo
 * every trace sample (no decimation: a verification run has a few hundred at most), each as a
   dot carrying ``data-t``/``data-value`` so a reader (or a test) can check the chart against
   the record; and
-* every water reading the steps measured (:func:`water_readings`) as a marked point with its
-  own label, on top of the samples;
+* every value the steps measured in the chart's unit as a marked point with its own label,
+  on top of the samples: the water temperatures (:func:`water_readings`) and every power
+  (:func:`power_readings` — a load's draw is measured for a moment between two meter samples,
+  so the 1.5 kW the heater step judged would otherwise be nowhere on the power chart);
 
-and shades the step the chart illustrates (the heating test for the water chart).
+and shades the step the water chart illustrates (the heating test).
 
 No external assets: the report is e-mailed and archived, so SVG is written inline; labels are
 escaped (a title is text even if a plan author wrote markup).
@@ -25,7 +27,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from bench.testing.record import StepResult, TestRecord
+from bench.records.report_words import format_number, plain_name
+from bench.testing.record import Measurement, StepResult, TestRecord
 
 WATER_COLOUR = "#1f5fa8"
 POWER_COLOUR = "#b3541e"
@@ -41,6 +44,22 @@ class Reading:
     label: str
     step: str
     """The step's name (``heater-rise``): which step this reading belongs to."""
+    change: float | None = None
+    """For a change the step measured (a load's draw: the power after switching it on minus
+    the power before), the change as recorded; ``value`` then places it over the power the
+    meter showed when the step began. None: ``value`` is what the step recorded."""
+
+    @property
+    def measured(self) -> float:
+        """The value as the step recorded it (the change, for a change)."""
+        return self.value if self.change is None else self.change
+
+    @property
+    def text(self) -> str:
+        """``Heater power +1,497.9 W`` / ``before heating 20.17 °C`` (without the unit)."""
+        if self.change is None:
+            return f"{self.label} {_number(self.value)}"
+        return f"{self.label} {'+' if self.change >= 0 else '−'}{_number(abs(self.change))}"
 
 
 @dataclass(frozen=True)
@@ -68,12 +87,14 @@ class Chart:
     def caption(self) -> str:
         if not self.readings:
             return f"{self.samples} readings over the test."
-        measured = "; ".join(f"{r.label} {_number(r.value)} {self.unit}" for r in self.readings)
-        return f"{self.samples} readings over the test; measured by the test: {measured}."
+        measured = "; ".join(f"{r.text} {self.unit}" for r in self.readings)
+        changes = any(r.change is not None for r in self.readings)
+        over = " (+: more than the power before the step)" if changes else ""
+        return f"{self.samples} readings over the test; measured by the test{over}: {measured}."
 
 
 def _number(value: float) -> str:
-    return f"{round(value, 2):g}"
+    return format_number(value)
 
 
 # --------------------------------------------------------------------------- geometry
@@ -196,9 +217,10 @@ def svg_chart(
     parts.append("</g>")
     for reading in readings:
         rx, ry = x(reading.t), y(reading.value)
-        text = escape(f"{reading.label}: {_number(reading.value)} {unit}")
+        text = escape(f"{reading.text} {unit}")
         parts.append(
             f'<g class="reading" data-t="{reading.t:g}" data-value="{reading.value:g}" '
+            f'data-measured="{reading.measured:g}" '
             f'data-step="{escape(reading.step)}"><title>{text}</title>'
             f'<path d="M{rx:.1f},{ry - 5:.1f} L{rx + 5:.1f},{ry:.1f} L{rx:.1f},{ry + 5:.1f} '
             f'L{rx - 5:.1f},{ry:.1f} Z" fill="#fff" stroke="{READING_COLOUR}" '
@@ -247,6 +269,57 @@ def water_readings(record: TestRecord) -> list[Reading]:
     return readings
 
 
+CHANGES_IN_DRAW = frozenset({"draw_w", "pump_draw_w"})
+"""Power measurements the steps record as a change (after − before), not as a level."""
+
+
+def _number_of(item: Measurement) -> float | None:
+    value = item.value
+    if item.at is None or value is None or isinstance(value, bool | str):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+CLOCK_SLACK_S = 0.05
+"""A trace sample this close after a step's start is the one taken as it began (the trace
+and the step keep the run clock with different rounding)."""
+
+
+def _level_at(power: Sequence[tuple[float, float]], moment: float) -> float:
+    """The meter's last sample as ``moment`` began (the first one if none is before)."""
+    before = [value for t, value in power if t <= moment + CLOCK_SLACK_S]
+    return before[-1] if before else power[0][1]
+
+
+def power_readings(record: TestRecord) -> list[Reading]:
+    """Every power (unit W) a step of ``record`` measured, placed on the mains power chart.
+
+    A level (the draw with everything off, standby) is drawn at its value. A load's draw is
+    recorded as a change — the power with the load on minus the power just before — and the
+    power before is not kept in the record, so the change is drawn over the meter sample the
+    run took as the step began (off by the pump's draw for a step that starts the filter pump
+    itself before it switches its load) and carries the change exactly as recorded
+    (``Reading.change``, ``data-measured``), which the caption states.
+    """
+    power = [
+        (s.t, s.power_w) for s in record.trace if s.power_w is not None and math.isfinite(s.power_w)
+    ]
+    readings: list[Reading] = []
+    for step in record.steps:
+        for item in step.measurements:
+            value = _number_of(item)
+            if item.unit != "W" or value is None or item.at is None:
+                continue
+            label = plain_name(step, item)
+            if item.name in CHANGES_IN_DRAW and power:
+                began = item.at if step.started is None else step.started
+                placed = round(_level_at(power, began) + value, 2)
+                readings.append(Reading(item.at, placed, label, step.name, value))
+            else:
+                readings.append(Reading(item.at, value, label, step.name))
+    return readings
+
+
 def _heating_band(record: TestRecord) -> Band | None:
     for step in record.steps:
         if step.kind == "heater-rise" and step.started is not None and step.finished is not None:
@@ -258,7 +331,7 @@ def run_charts(record: TestRecord, *, width: int = 640, height: int = 220) -> li
     """The water temperature and mains power charts of a run, where it has the readings.
 
     The water chart illustrates the heating test (shaded) and carries every water reading the
-    steps measured; the power chart every meter sample.
+    steps measured; the power chart every meter sample and every power the steps measured.
     """
     charts: list[Chart] = []
     water = [(s.t, s.water_c) for s in record.trace]
@@ -279,14 +352,16 @@ def run_charts(record: TestRecord, *, width: int = 640, height: int = 220) -> li
         charts.append(Chart("Water temperature", "°C", svg, samples, readings, band))
     power = [(s.t, s.power_w) for s in record.trace]
     if sum(v is not None for _, v in power) >= 2:
+        measured = tuple(power_readings(record))
         svg = svg_chart(
             power,
             title="Power drawn from the mains",
             unit="W",
             colour=POWER_COLOUR,
+            readings=measured,
             width=width,
             height=height,
         )
         samples = sum(v is not None for _, v in power)
-        charts.append(Chart("Power drawn from the mains", "W", svg, samples, (), None))
+        charts.append(Chart("Power drawn from the mains", "W", svg, samples, measured, None))
     return charts

@@ -53,6 +53,28 @@ from protocols.mspa.parts import CATALOGUE, UnknownPart, lookup
 WORKSHOP_ENV = "SPABENCH_WORKSHOP"
 WORKSHOP_FILENAME = "workshop.toml"
 _CURRENCY = re.compile(r"[A-Z]{3}")
+WHOLE_UNIT_CURRENCIES = frozenset(
+    [
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "ISK",
+        "JPY",
+        "KMF",
+        "KRW",
+        "PYG",
+        "RWF",
+        "UGX",
+        "UYI",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    ]
+)
+"""ISO 4217 currencies without minor units: their amounts are written in whole units."""
 _TEXT_KEYS = ("name", "address", "contact", "vat_number")
 _KNOWN_KEYS = frozenset((*_TEXT_KEYS, "logo", "currency", "vat_percent", "prices_include_vat"))
 MAX_TEXT = 500
@@ -86,11 +108,22 @@ class Workshop:
     def configured(self) -> bool:
         return bool(self.name)
 
+    @property
+    def cents_step(self) -> int:
+        """The smallest amount the currency writes, in hundredths: 1, or 100 for a currency
+        without minor units (JPY, KRW, ...: :data:`WHOLE_UNIT_CURRENCIES`)."""
+        return 100 if self.currency in WHOLE_UNIT_CURRENCIES else 1
+
     def money(self, cents: int) -> str:
-        """``8950`` → ``"EUR 89.50"`` (or ``"89.50"`` when no currency is configured)."""
+        """``8950`` → ``"EUR 89.50"`` (or ``"89.50"`` when no currency is configured);
+        ``8950000`` → ``"JPY 89,500"`` (amounts are kept in hundredths whatever the currency;
+        one without minor units is written in whole units, rounded half up)."""
         sign = "-" if cents < 0 else ""
         cents = abs(cents)
-        amount = f"{sign}{cents // 100:,}.{cents % 100:02d}"
+        if self.cents_step == 100:
+            amount = f"{sign}{(cents + 50) // 100:,}"
+        else:
+            amount = f"{sign}{cents // 100:,}.{cents % 100:02d}"
         return f"{self.currency} {amount}" if self.currency else amount
 
     def part_code(self, part_key: str) -> str | None:
