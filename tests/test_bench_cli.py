@@ -134,42 +134,30 @@ def test_missing_meter_is_an_error_exit_3_with_the_record_kept(
     assert "cannot open" in capsys.readouterr().out
 
 
-def test_answers_file_replaces_the_virtual_operator(tmp_path: Path) -> None:
+def test_answers_file_answers_a_virtual_units_plan_prompts_the_person_the_rest(
+    tmp_path: Path,
+) -> None:
+    """With ``--virtual`` the file answers the plan's own questions (a lid the simulation has
+    no idea of) and the virtual person does the knob and looks for bubbles; a question the
+    file leaves open errors its step, naming the id."""
+    plan = tmp_path / "lid.toml"
+    plan.write_text(
+        'name = "lid"\n[[step]]\nname = "link"\ntype = "link-up"\n'
+        '[[step]]\nname = "bubbles"\ntype = "bubbles"\nknob = "off"\n'
+        '[[step]]\nname = "lid"\ntype = "operator-confirm"\nprompt = "lid-closed"\n'
+    )
     answers = tmp_path / "answers.toml"
-    answers.write_text("knob-off = true\nbubbles-visible = false\n")
+    answers.write_text("lid-closed = false\n")
     out = tmp_path / "run.json"
-    assert (
-        run(
-            "--virtual",
-            "--plan",
-            "verify-blower",
-            "--answers",
-            str(answers),
-            "--json",
-            str(out),
-            "--no-store",
-        )
-        == 1
-    )
+    run_it = ("--virtual", "--plan", str(plan), "--answers", str(answers), "--json", str(out))
+    assert run(*run_it, "--no-store") == 1
     data = json.loads(out.read_text())
-    assert data["operator"] == "answers-file"
-    assert data["steps"][-1]["outcome"] == "fail"
-    answers.write_text("knob-off = true\n")
-    assert (
-        run(
-            "--virtual",
-            "--plan",
-            "verify-blower",
-            "--answers",
-            str(answers),
-            "--json",
-            str(out),
-            "--no-store",
-        )
-        == 3
-    )
+    assert data["operator"] == "virtual"
+    assert [s["outcome"] for s in data["steps"]] == ["pass", "pass", "fail"]
+    answers.write_text("")
+    assert run(*run_it, "--no-store") == 3
     data = json.loads(out.read_text())
-    assert "no answer for prompt 'bubbles-visible'" in data["steps"][-1]["message"]
+    assert "no answer for prompt 'lid-closed'" in data["steps"][-1]["message"]
 
 
 def test_run_is_filed_in_the_records(tmp_path: Path) -> None:

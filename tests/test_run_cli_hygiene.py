@@ -407,11 +407,13 @@ def test_a_paced_virtual_run_is_the_same_run(
 def test_answers_files_are_checked_before_the_run(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str, needles: tuple[str, ...]
 ) -> None:
+    """Checked before the port is opened (a unit the file answers for: a real one)."""
     answers = tmp_path / "answers.toml"
     answers.write_text(content)
     result = spabench(
-        capsys, "run", "--virtual", "--plan", "smoke", "--answers", str(answers), "--no-store"
-    )
+        capsys, "run", "--port", str(tmp_path / "no-such-adapter"), "--plan", "smoke",
+        "--answers", str(answers), "--no-store",
+    )  # fmt: skip
     one_line(result, 2, f"answers file {answers}", *needles)
     assert result[1] == ""
 
@@ -424,7 +426,7 @@ def test_an_answers_file_may_answer_the_plans_own_prompts(
         'name = "lid"\n[[step]]\nname = "lid"\ntype = "operator-confirm"\nprompt = "lid-closed"\n'
     )
     answers = tmp_path / "answers.toml"
-    answers.write_text('lid-closed = true\n"pump-running" = true\n')
+    answers.write_text("lid-closed = true\n")
     run = ("run", "--virtual", "--plan", str(plan), "--answers", str(answers), "--no-store")
     assert "verdict: PASS" in ok(capsys, *run)
     answers.write_text('lid-closed = "closed"\n')
@@ -452,3 +454,163 @@ def test_a_run_has_one_id_everywhere(
     row = next(line for line in history.splitlines() if line.startswith("│ 1 "))
     assert display_time(record["started_at"]) in row and "+00:00" not in row
     assert "final run 1 pass" in ok(capsys, "report", "--run", "1", "--json", str(tmp_path / "r"))
+
+
+# -- review of issue 13 (h9): answers with --virtual, --json -, interrupted trace, pipes -------
+
+
+README_ANSWERS = """\
+bubbles-visible = true      # Do you see bubbles in the test tank?
+"pump-running" = true       # Is the filter pump running (you hear it)?
+"blower-running" = true     # Is the air blower running (you hear it)?
+"prcd-light" = true         # Is the PRCD's indicator light on?
+"mm-transformer-vac" = 12.1 # multimeter, V AC at the transformer's secondary
+"""
+"""The README's answers example: answers a person at a real unit gives."""
+
+
+@pytest.mark.parametrize("plan", ["full", "verify-knob", "verify-prcd"])
+def test_answers_for_the_bench_prompts_are_refused_on_a_virtual_unit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, plan: str
+) -> None:
+    """A file's answers never reach a virtual unit (nobody presses its PRCD or turns its
+    knob, and "bubbles?" has one answer whatever the knob): a healthy virtual box would fail
+    and parts be named. The bench's own prompts are its virtual person's; the line says so
+    and names the way to rehearse a served box."""
+    answers = tmp_path / "answers.toml"
+    answers.write_text(README_ANSWERS)
+    result = spabench(
+        capsys, "run", "--virtual", "--plan", plan, "--answers", str(answers), "--no-store"
+    )
+    err = one_line(result, 2, f"answers file {answers}", "--virtual", "virtual operator")
+    assert "--operator control://" in err and "spasim serve --control" in err
+    assert result[1] == ""  # nothing was run, no part named
+
+
+def test_a_virtual_unit_takes_answers_to_its_plans_own_prompts_only(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The plan's own question (a lid the simulation has no idea of) comes from the file; the
+    knob and the bubbles stay the virtual person's, so a healthy box passes."""
+    knob = (Path(__file__).parents[1] / "bench/testing/plans/verify-knob.toml").read_text()
+    plan = tmp_path / "lid-and-knob.toml"
+    plan.write_text(
+        knob.replace('name = "verify-knob"', 'name = "lid-and-knob"').replace("verifies", "#")
+        + '\n[[step]]\nname = "lid"\ntype = "operator-confirm"\nprompt = "lid-closed"\n'
+    )
+    answers = tmp_path / "answers.toml"
+    answers.write_text("lid-closed = true\n")
+    saved = tmp_path / "run.json"
+    run = ("run", "--virtual", "--plan", str(plan), "--answers", str(answers), "--no-store")
+    assert "verdict: PASS" in ok(capsys, *run, "--json", str(saved))
+    record = json.loads(saved.read_text())
+    assert [s["outcome"] for s in record["steps"]] == ["pass"] * 4
+    assert record["suspected_parts"] == []
+
+
+def test_json_to_standard_output_is_the_only_thing_on_it(
+    capsys: pytest.CaptureFixture[str], db: Path
+) -> None:
+    """``--json -``: standard output is the record and nothing else (a pipe into jq works);
+    the first line, the steps, the summary and "filed as run 1" go to standard error."""
+    register(capsys, db)
+    code, out, err = spabench(capsys, "run", "--virtual", "--plan", "smoke", "--unit", SERIAL,
+                              "--json", "-")  # fmt: skip
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["verdict"] == "pass" and record["plan"] == "smoke"
+    assert err.startswith("spabench: run 1: plan smoke on SN123")
+    assert "verdict: PASS" in err and "filed as run 1" in err
+    code, out, err = spabench(capsys, "run", "--virtual", "--plan", "smoke", "--json", "-")
+    assert code == 0 and json.loads(out)["verdict"] == "pass"
+    assert "not filed in the records: no --unit SERIAL" in err
+
+
+@pytest.mark.timeout(120)
+def test_an_interrupted_run_keeps_its_trace_and_its_record_agrees_with_the_partial_json(
+    tmp_path: Path,
+) -> None:
+    """The charts' samples are stored as the run goes, like the frames; the record so far in
+    ``--json`` holds the same steps as the records (the step under way is not one of them:
+    the error names it) and the same trace."""
+    db = tmp_path / "records.sqlite3"
+    partial = tmp_path / "partial.json"
+    bench, lines, env = _started(tmp_path, db, "--json", str(partial))
+    try:
+        _wait_for_step(lines, "reports")
+        bench.send_signal(signal.SIGINT)
+        _, err = bench.communicate(timeout=60)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+    assert bench.returncode == 130, err
+    assert "2 of 3 steps" in err
+    exported = json.loads(
+        subprocess.run(
+            [*BENCH, "report", "--run", "1", "--json", "-"],
+            env=env, capture_output=True, text=True, check=True,
+        ).stdout
+    )  # fmt: skip
+    stored = exported["record"]
+    saved = json.loads(partial.read_text())
+    assert (
+        [s["name"] for s in saved["steps"]]
+        == [s["name"] for s in stored["steps"]]
+        == [
+            "link",
+            "reports",
+        ]
+    )
+    assert saved["error"].startswith("interrupted (SIGINT)")
+    if "during step" in saved["error"]:  # (the signal nearly always lands in the long wait)
+        assert "during step 3 of 3 (long-wait" in saved["error"]
+    assert len(stored["trace"]) >= 2  # a sample at each finished step at least
+    assert stored["trace"] == saved["trace"]
+    assert stored["frames"] == saved["frames"]
+
+
+@pytest.mark.timeout(120)
+def test_a_run_whose_reader_went_away_is_filed_as_usual_and_ends_quietly(
+    tmp_path: Path,
+) -> None:
+    """``spabench run … | head -3``: the reader leaving is no reason to stop a test or lose
+    its record. The run goes on to its verdict, is filed and its ``--json`` written, nothing
+    is said about the pipe, and the exit code is the verdict's (here: 1, a failing box).
+    Deterministic: standard output is a pipe nobody reads from, so the first line breaks."""
+    db = tmp_path / "records.sqlite3"
+    saved = tmp_path / "run.json"
+    env = {**os.environ, "SPABENCH_DB": str(db), "PYTHONUNBUFFERED": "1"}
+    subprocess.run(
+        [*BENCH, "unit", "add", "--serial", SERIAL, *REGISTER],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone (head -3 after its three lines)
+    try:
+        bench = subprocess.run(
+            [*BENCH, "run", "--virtual", "--plan", "smoke", "--fault", "filter-pump-dead",
+             "--unit", SERIAL, "--json", str(saved)],
+            env=env, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=100,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert (bench.returncode, bench.stderr) == (1, "")
+    assert json.loads(saved.read_text())["verdict"] == "fail"
+    history = subprocess.run(
+        [*BENCH, "history", SERIAL], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    row = next(line for line in history.splitlines() if line.startswith("│ 1 "))
+    assert " fail " in row and "interrupted" not in history
+
+
+def test_history_names_the_operator_of_a_simulated_run_as_the_report_does(
+    capsys: pytest.CaptureFixture[str], db: Path, tmp_path: Path
+) -> None:
+    """Nobody called "virtual" ran a test: history says "simulated operator", as the report."""
+    register(capsys, db)
+    ok(capsys, "run", "--virtual", "--plan", "smoke", "--unit", SERIAL)
+    row = next(line for line in ok(capsys, "history", SERIAL).splitlines() if "│ 1 " in line)
+    assert "simulated operator" in row and "virtual" not in row
+    report = ok(capsys, "report", "--run", "1", "--html", str(tmp_path / "r.html"))
+    assert report  # the report's words for the same run
+    assert "simulated operator" in (tmp_path / "r.html").read_text()

@@ -4,7 +4,9 @@ The status column is what the store says now: ``pass``/``fail``/``error`` for fi
 ``running`` while the bench process lives, ``interrupted`` once it is gone without finishing.
 Unfinished runs are followed by the steps they completed, one line each (not squeezed into a
 table cell), since a half-finished diagnosis is still evidence. A run on a simulated unit is
-marked ``SIMULATED UNIT`` beside its status: it is never evidence about the customer's box.
+marked ``SIMULATED UNIT`` beside its status: it is never evidence about the customer's box,
+and its operator is the "simulated operator" (the report's words: the simulator's virtual
+person is nobody at a bench), whatever name the record carries for machines.
 A summary stored by an earlier version names parts by today's words (no ``SB-…`` codes).
 """
 
@@ -19,6 +21,9 @@ from bench.records.run_records import RunInfo
 from bench.records.store import Store
 from bench.records.workshop import current_wording, load_workshop
 from protocols.cli_support import EXIT_OK, Subcommand
+
+SIMULATED_OPERATOR = "simulated operator"
+"""Who ran a test of a simulated unit, as the customer report says it."""
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +58,7 @@ def _history(store: Store, args: argparse.Namespace) -> int:
             display_time(run.started_at),
             run.plan,
             "—" if run.order_id is None else str(run.order_id),
-            run.operator,
+            SIMULATED_OPERATOR if run.simulated else run.operator,
             f"{run.status} SIMULATED UNIT" if run.simulated else run.status,
             str(run.steps_done),
             current_wording(run.summary, workshop),

@@ -4,7 +4,8 @@ The display is one of the runner's output callbacks (:class:`bench.testing.runne
 table of the plan's steps with their status, and a progress bar for the current wait (in
 virtual mode the waits are simulated, so the bars move fast). On a terminal it redraws in
 place with rich's ``Live``; anywhere else (CI logs, pipes) it prints one line per finished
-step, so logs stay readable.
+step, so logs stay readable. A pipe whose reader left (``| head -3``) silences the display
+and nothing else (:class:`RunConsole`).
 
 A run has one id a person sees: its number in the records (``run 12``), known from the
 moment it is filed — before its first step — and shown in the first line, the summary's
@@ -13,6 +14,9 @@ on a simulated unit says "SIMULATED UNIT" in its first line, its summary and its
 """
 
 from __future__ import annotations
+
+import os
+from typing import IO
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -40,10 +44,45 @@ LOG_WIDTH = 140
 """Width of tables written to a log or pipe (rich would otherwise assume 80 and wrap)."""
 
 
-def make_console() -> Console:
-    """A console for the terminal, or a wide one for logs (readable, greppable tables)."""
-    console = Console()
-    return console if console.is_terminal else Console(width=LOG_WIDTH)
+def discard_output(stream: IO[str]) -> None:
+    """The reader of ``stream`` went away (``spabench run … | head -3``): point its file
+    descriptor at /dev/null, so the rest of the run's words — and the interpreter's final
+    flush — go nowhere quietly instead of ending the run."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # not a real file (a test's capture): nothing to point
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+class RunConsole(Console):
+    """A console whose reader may leave: a closed pipe silences it, nothing more.
+
+    rich's default ends the process (SystemExit 1) on a broken pipe: a run piped into
+    ``head`` would stop half-way and read back as interrupted. A test is not stopped because
+    nobody reads its progress: the run goes on to its verdict and is filed as usual.
+    """
+
+    reader_gone = False
+    """The pipe broke: nothing more is shown (the records and ``--json`` have it all)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        self.reader_gone = True
+        discard_output(self.file)
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console for the terminal, or a wide one for logs (readable, greppable tables).
+
+    ``stderr``: the run's words go to standard error (standard output carries the record,
+    ``--json -``)."""
+    console = RunConsole(stderr=stderr)
+    return console if console.is_terminal else RunConsole(stderr=stderr, width=LOG_WIDTH)
 
 
 class LiveProgress(NoHooks):

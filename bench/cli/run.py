@@ -16,12 +16,16 @@ Virtual unit (everything in-process on one simulated clock, the full plan in sec
     spabench run --virtual --profile concept-4 --fault filter-pump-dead --json run.json
 
 Before anything runs: every output path is checked, the answers file is checked against the
-prompts the run can ask, the serial must be registered (or ``--register``), and a run on a
-simulated unit is filed on a customer's order only with ``--simulated``.
+prompts the run can ask (on a virtual unit only the plan's own: the bench's are its virtual
+operator's, done at the unit), the serial must be registered (or ``--register``), and a run
+on a simulated unit is filed on a customer's order only with ``--simulated``.
+
+``--json -``: standard output is the record alone; everything else goes to standard error.
 
 Exit status: 0 pass, 1 fail, 2 usage error, 3 error (link lost, instrument missing),
 130 interrupted (Ctrl-C, SIGINT), 143 terminated (SIGTERM) — both after one line saying
-what was kept.
+what was kept. A reader that leaves (``| head -3``) changes nothing but what is shown: the
+run goes on, is filed, and exits with its verdict's status.
 """
 
 from __future__ import annotations
@@ -42,26 +46,34 @@ from rich.console import Console
 
 from bench.cli.options import add_unit_options, instruments_from_args
 from bench.cli.order import id_argument
-from bench.cli.progress import SIMULATED, LiveProgress, make_console
+from bench.cli.progress import SIMULATED, LiveProgress, discard_output, make_console
 from bench.cli.unit import check_profile, date_argument
 from bench.testing.identify import ModelPlateError
 from bench.testing.instruments.meter import InstrumentError
 from bench.testing.instruments.operator import (
+    PROMPT_KINDS,
     AnswersOperator,
     Operator,
     OperatorError,
+    PersonWithAnswers,
     PromptKind,
     RehearsalOperator,
     TerminalOperator,
     answerable_prompts,
 )
 from bench.testing.plans import Plan, PlanError, load_plan
-from bench.testing.record import TestRecord
-from bench.testing.runner import RunHooks, Runner
+from bench.testing.record import StepResult, TestRecord
+from bench.testing.runner import NoHooks, RunHooks, Runner
 from bench.testing.targets import Target, real_target, virtual_box_target, virtual_panel_target
 from protocols.cli_support import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Subcommand, UsageError
 from protocols.control import CONTROL_SCHEME
-from protocols.files import OutputPathError, OutputWriteError, check_output_path, write_atomic
+from protocols.files import (
+    STDOUT,
+    OutputPathError,
+    OutputWriteError,
+    check_output_path,
+    write_atomic,
+)
 
 if TYPE_CHECKING:
     from bench.records.filing import RunFiling
@@ -208,14 +220,7 @@ def _operator(
         except OperatorError as error:
             raise InstrumentError(f"operator: {error}") from None
     if args.answers:
-        try:
-            return AnswersOperator.from_file(
-                args.answers,
-                name=args.operator or "answers-file",
-                prompts=answerable_prompts(plan_prompts(plan)),
-            )
-        except ValueError as error:
-            raise UsageError(str(error)) from None
+        return _answers(args, plan)
     if args.virtual:
         return None
     name = args.operator or getpass.getuser()
@@ -223,7 +228,37 @@ def _operator(
         name,
         pause=None if progress is None else progress.pause,
         resume=None if progress is None else progress.resume,
+        console=None if progress is None else progress.console,
     )
+
+
+VIRTUAL_PERSON_DOES_IT = (
+    "is a bench prompt: on a --virtual unit the virtual operator does it at the unit (an "
+    "answer in a file never reaches it: no PRCD pressed, no knob turned); with --virtual an "
+    "answers file answers only the plan's own prompts (to rehearse a served box: spasim "
+    "serve --control, then --operator control://HOST:PORT)"
+)
+"""Why a virtual run refuses an answers file's answer to one of the bench's own prompts."""
+
+
+def _answers(args: argparse.Namespace, plan: Plan) -> AnswersOperator:
+    """The answers file, checked against the prompts this run asks: on a real unit every
+    prompt; on a virtual one only the plan's own (``operator-confirm``/``-action`` ids the
+    simulation has no idea of) — the bench's are its virtual operator's."""
+    prompts = answerable_prompts(plan_prompts(plan))
+    reserved: dict[str, str] = {}
+    if args.virtual:
+        prompts = own_prompts(plan)
+        reserved = dict.fromkeys(PROMPT_KINDS, VIRTUAL_PERSON_DOES_IT)
+    try:
+        return AnswersOperator.from_file(
+            args.answers,
+            name=args.operator or "answers-file",
+            prompts=prompts,
+            reserved=reserved,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 PROMPT_STEPS: dict[str, PromptKind] = {"operator-confirm": "yes/no", "operator-action": "action"}
@@ -241,6 +276,11 @@ def plan_prompts(plan: Plan | None) -> dict[str, PromptKind]:
     }
 
 
+def own_prompts(plan: Plan) -> dict[str, PromptKind]:
+    """The plan's prompts that are not the bench's own: what no virtual person can know."""
+    return {k: v for k, v in plan_prompts(plan).items() if k not in PROMPT_KINDS}
+
+
 def _close_operator(operator: Operator | None) -> None:
     if isinstance(operator, RehearsalOperator):
         operator.close()
@@ -253,26 +293,25 @@ def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None
             if plan.role == "box":
                 if args.profile:
                     raise UsageError("the panel plan tests a panel: --profile does not apply")
-                return virtual_panel_target(
-                    faults=_faults(args.fault, "remote"),
-                    operator=operator,
+                target = virtual_panel_target(
+                    faults=_faults(args.fault, "remote"), serial=args.unit, speed=args.speed
+                )
+            else:
+                target = virtual_box_target(
+                    args.profile or "premium-4",
+                    faults=_faults(args.fault, "box"),
+                    seed=args.seed,
+                    ambient_c=args.ambient,
+                    instruments=instruments_from_args(args, meter=not args.no_meter),
                     serial=args.unit,
                     speed=args.speed,
                 )
-            target = virtual_box_target(
-                args.profile or "premium-4",
-                faults=_faults(args.fault, "box"),
-                seed=args.seed,
-                ambient_c=args.ambient,
-                instruments=instruments_from_args(args, meter=not args.no_meter),
-                operator=operator,
-                serial=args.unit,
-                speed=args.speed,
-            )
         except (ValueError, FileNotFoundError) as error:
             raise UsageError(str(error)) from None
-        if operator is None and args.operator:
+        if args.operator:
             target.operator.name = args.operator  # who ran the virtual test
+        if isinstance(operator, AnswersOperator):  # the plan's own prompts, nothing else
+            target.operator = PersonWithAnswers(target.operator, operator, own_prompts(plan))
         return target
     assert operator is not None
     clamp = args.meter_spec == "clamp"
@@ -310,15 +349,20 @@ def _faults(faults: list[str], role: Any) -> list[str]:
 
 
 @dataclass
-class _Run:
+class _Run(NoHooks):
     """What one ``spabench run`` has under way: enough to say what was kept if a signal
-    stops it."""
+    stops it (it hears each finished step as a runner hook)."""
 
     steps: int
     filing: RunFiling | None = None
     runner: Runner | None = None
     not_filed: str = ""
     """Why the run is not filed (no --unit, --no-store), when it is not."""
+    finished_steps: int = 0
+    """Steps the run finished: the ones the records keep (the step under way is not one)."""
+
+    def on_step_finished(self, step: StepResult) -> None:
+        self.finished_steps += 1
 
     def interrupted_line(self, json_path: str | None) -> str:
         """``interrupted: run 12 kept — 5 of 9 steps, 3,214 frames, in PATH``."""
@@ -335,7 +379,8 @@ class _Run:
         else:
             what = f"the run was not filed ({self.not_filed})"
         if json_path:
-            what += f"; the record so far is in {json_path}"
+            where = "on standard output" if json_path == STDOUT else f"in {json_path}"
+            what += f"; the record so far is {where}"
         return f"interrupted: {what}"
 
 
@@ -468,7 +513,8 @@ def _register(store: Store, args: argparse.Namespace, target: Target, console: C
 def _run(args: argparse.Namespace) -> int:
     _check_args(args)
     _check_outputs(args)
-    console = make_console()
+    # --json -: standard output is the record and nothing else (a pipe into jq works)
+    console = make_console(stderr=args.json == STDOUT)
     try:
         plan = load_plan(args.plan)
     except PlanError as error:
@@ -490,15 +536,30 @@ def _save_interrupted(args: argparse.Namespace, run: _Run, signum: int) -> str |
         return None
     record: TestRecord = run.runner.record
     record.verdict = "interrupted"
-    record.error = f"interrupted ({signal.Signals(signum).name})"
-    for step in record.steps:
-        if step.started is not None and step.finished is None:
-            step.message = f"interrupted ({signal.Signals(signum).name}) while running"
+    name = signal.Signals(signum).name
+    record.error = f"interrupted ({name})"
+    # The same steps as the records keep: the finished ones. The step under way when the
+    # signal came is named, not passed off as a step with an outcome.
+    cut = record.steps[run.finished_steps :]
+    del record.steps[run.finished_steps :]
+    if cut:
+        record.error = (
+            f"interrupted ({name}) during step {run.finished_steps + 1} of {run.steps} "
+            f"({cut[0].name}: {cut[0].title})"
+        )
     try:
-        write_atomic(args.json, record.to_json() + "\n")
+        _write_json(args.json, record)
     except (OutputPathError, OutputWriteError):
         return None
     return str(args.json)
+
+
+def _write_json(path: str, record: TestRecord) -> None:
+    """The record into ``--json`` (``-``: standard output, whose reader may have left)."""
+    try:
+        write_atomic(path, record.to_json() + "\n")
+    except BrokenPipeError:  # ``--json - | head``: the record is in the records anyway
+        discard_output(sys.stdout)
 
 
 def _run_plan(args: argparse.Namespace, plan: Plan, console: Console, run: _Run) -> int:
@@ -555,10 +616,13 @@ def _run_on_target(
             raise UsageError(str(error)) from None
         if store is not None and args.register:
             _register(store, args, target, console)
-        hooks: list[RunHooks] = []
+        # First the count of finished steps, then the filing (the run has its number before
+        # it is shown), then the display: once a step is shown finished, it is counted and
+        # stored, so a signal after that line keeps it in the records and the --json alike.
+        hooks: list[RunHooks] = [run]
         if store is not None:
             run.filing = _filing(store, args, console, progress)
-            hooks.append(run.filing)  # first: the run has its number before it is shown
+            hooks.append(run.filing)
         hooks.append(progress)
         run.runner = Runner(plan, target, hooks=hooks)
         record = run.runner.run()
@@ -570,7 +634,7 @@ def _run_on_target(
         console.print(f"filed as run {filing.run_id}", markup=False)
     if args.json:
         try:
-            write_atomic(args.json, record.to_json() + "\n")
+            _write_json(args.json, record)
         except (OutputPathError, OutputWriteError) as error:
             sys.stderr.write(f"spabench run: error: {error}\n")
             return EXIT_ERROR

@@ -8,11 +8,11 @@ saved as JSON next to the database (or in the working folder) and :attr:`RunFili
 says why, so no caller reports success for it. How the news is shown is the caller's: the
 command line prints it, the console shows it on the run screen.
 
-Frames are written as chunk rows (:meth:`~bench.records.run_records.RunRecords.add_frames`):
-at every step's end, whenever :data:`FRAME_CHUNK` frames are waiting or
-:data:`FRAME_FLUSH_S` wall seconds have passed during a long step, and when the run is
-interrupted. A chunk is one short transaction, so filing costs a long run a few dozen
-commits, not one per frame.
+Frames are written as chunk rows (:meth:`~bench.records.run_records.RunRecords.add_frames`),
+each with the trace samples (the report's charts) taken since the last: at every step's end,
+whenever :data:`FRAME_CHUNK` frames are waiting or :data:`FRAME_FLUSH_S` wall seconds have
+passed during a long step, and when the run is interrupted. A chunk is one short
+transaction, so filing costs a long run a few dozen commits, not one per frame.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class RunFiling(NoHooks):
         """Why the run is not (completely) in the records; None once it is filed."""
         self.steps_stored = 0
         self.frames_stored = 0
+        self.samples_stored = 0
         self._record: TestRecord | None = None
         self._chunks = 0
         self._flushed_at = clock()
@@ -114,7 +115,8 @@ class RunFiling(NoHooks):
         self.store_frames()
 
     def on_interrupted(self, record: TestRecord) -> None:
-        """Ctrl-C, SIGTERM: keep every frame seen so far (the steps are already in)."""
+        """Ctrl-C, SIGTERM: keep every frame seen and sample taken so far (the steps are
+        already in)."""
         self.store_frames()
 
     def _maybe_store_frames(self) -> None:
@@ -122,27 +124,31 @@ class RunFiling(NoHooks):
         if record is None:
             return
         waiting = len(record.frames) - self.frames_stored
+        sampled = len(record.trace) > self.samples_stored
         if waiting >= FRAME_CHUNK or (
-            waiting > 0 and self._clock() - self._flushed_at >= FRAME_FLUSH_S
+            (waiting > 0 or sampled) and self._clock() - self._flushed_at >= FRAME_FLUSH_S
         ):
             self.store_frames()
 
     def store_frames(self) -> None:
-        """Store the frames the run saw since the last chunk, as the next chunk."""
+        """Store the frames the run saw and the trace samples it took since the last chunk,
+        as the next chunk."""
         record = self._record
         self._flushed_at = self._clock()
         if self.run_id is None or record is None:
             return
         entries = record.frames[self.frames_stored :]
-        if not entries:
+        samples = record.trace[self.samples_stored :]
+        if not entries and not samples:
             return
         try:
-            self.store.add_frames(self.run_id, self._chunks + 1, entries)
+            self.store.add_frames(self.run_id, self._chunks + 1, entries, samples)
         except Exception as error:
             self._failed(error)
             return
         self._chunks += 1
         self.frames_stored += len(entries)
+        self.samples_stored += len(samples)
 
     def on_finished(self, record: TestRecord) -> None:
         if self.run_id is not None:  # finish_run stores the whole record, every frame

@@ -9,7 +9,7 @@ The runner's API, called as a run progresses::
 
 A run left ``running`` whose process is gone (pid not alive on this host, see
 :mod:`bench.records.liveness`) reads back as ``interrupted`` everywhere, with the steps it
-completed and the frames stored so far (``run_frames``, schema 2). Listings read
+completed and the frames and trace samples stored so far (``run_frames``, schema 2). Listings read
 :class:`RunInfo` rows, never the (possibly large) record JSON.
 """
 
@@ -26,7 +26,7 @@ from typing import Literal
 from bench.records.database import NotFound, RecordsDatabase, StoreError, from_db, to_db, utc_now
 from bench.records.exports import canonical_json, canonical_text, sha256_text
 from bench.records.liveness import HOST, own_start_token, process_alive
-from bench.testing.record import FrameEntry, StepResult, TestRecord
+from bench.testing.record import FrameEntry, StepResult, TestRecord, TraceSample
 
 FINAL_VERDICTS: tuple[str, ...] = ("pass", "fail", "error")
 RunStatus = Literal["running", "interrupted", "pass", "fail", "error"]
@@ -205,19 +205,27 @@ class RunRecords(RecordsDatabase):
                 raise RunFinished(f"run {run_id} is finished; steps cannot be added") from None
             raise StoreError(f"run {run_id}: the step was not stored: {error}") from None
 
-    def add_frames(self, run_id: int, chunk: int, entries: Sequence[FrameEntry]) -> None:
-        """Store chunk ``chunk`` (1, 2, ...) of a running run's frames; committed before this
-        returns, so a run cut short keeps the wire traffic stored up to then. A chunk number
-        is used once (:class:`StoreError` otherwise) and a finished run takes no more."""
+    def add_frames(
+        self,
+        run_id: int,
+        chunk: int,
+        entries: Sequence[FrameEntry],
+        trace: Sequence[TraceSample] = (),
+    ) -> None:
+        """Store chunk ``chunk`` (1, 2, ...) of a running run's frames and the ``trace``
+        samples taken since the last chunk; committed before this returns, so a run cut short
+        keeps the wire traffic and the chart samples stored up to then. A chunk number is
+        used once (:class:`StoreError` otherwise) and a finished run takes no more."""
         if chunk < 1:
             raise ValueError(f"frame chunks are numbered from 1, got {chunk}")
         text = json.dumps([asdict(entry) for entry in entries], separators=(",", ":"))
+        samples = json.dumps([asdict(sample) for sample in trace], separators=(",", ":"))
         try:
             with self._write() as conn:
                 conn.execute(
-                    "INSERT INTO run_frames (run_id, chunk, frames_json, added_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (run_id, chunk, text, to_db(utc_now())),
+                    "INSERT INTO run_frames (run_id, chunk, frames_json, trace_json, added_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (run_id, chunk, text, samples, to_db(utc_now())),
                 )
         except sqlite3.IntegrityError as error:
             if self.run(run_id).finished:  # NotFound for an unknown run
@@ -230,6 +238,13 @@ class RunRecords(RecordsDatabase):
             "SELECT frames_json FROM run_frames WHERE run_id = ? ORDER BY chunk", (run_id,)
         ).fetchall()
         return [FrameEntry(**item) for row in rows for item in json.loads(row["frames_json"])]
+
+    def run_trace(self, run_id: int) -> list[TraceSample]:
+        """The trace samples stored as the run went (every chunk, in order)."""
+        rows = self._conn.execute(
+            "SELECT trace_json FROM run_frames WHERE run_id = ? ORDER BY chunk", (run_id,)
+        ).fetchall()
+        return [TraceSample(**item) for row in rows for item in json.loads(row["trace_json"])]
 
     @staticmethod
     def _insert_step(conn: sqlite3.Connection, run_id: int, seq: int, step: StepResult) -> None:
@@ -328,8 +343,8 @@ class RunRecords(RecordsDatabase):
 
     def run_record(self, run_id: int) -> TestRecord:
         """The run's record: the final one if finished; otherwise the record as it began,
-        with the steps completed and the frames stored so far, and verdict ``running`` or
-        ``interrupted``."""
+        with the steps completed and the frames and trace samples stored so far, and verdict
+        ``running`` or ``interrupted``."""
         info = self.run(run_id)
         row = self._one("SELECT record_json FROM runs WHERE id = ?", (run_id,))
         assert row is not None
@@ -338,6 +353,7 @@ class RunRecords(RecordsDatabase):
             return record
         record.steps = self.run_steps(run_id)
         record.frames = self.run_frames(run_id)
+        record.trace = self.run_trace(run_id)
         record.verdict = info.status
         if info.status == "interrupted":
             record.error = (

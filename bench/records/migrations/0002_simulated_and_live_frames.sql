@@ -2,8 +2,9 @@
 -- (1) A run on a simulated unit (spabench run --virtual, a served virtual box under a rehearsal
 --     operator) is marked, so no listing, report or order rule can take it for a real box.
 -- (2) Frames are stored as the run goes, in chunks committed with each step, so a run cut short
---     (Ctrl-C, a lost link, a crash) keeps the wire traffic it saw; finish_run still writes the
---     complete record into runs.record_json.
+--     (Ctrl-C, a lost link, a crash) keeps the wire traffic it saw, and with each chunk the
+--     trace samples taken since the last (water temperature, power: the report's charts);
+--     finish_run still writes the complete record into runs.record_json.
 
 ALTER TABLE runs ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1));
 
@@ -12,6 +13,8 @@ CREATE TABLE run_frames (
     chunk        INTEGER NOT NULL CHECK (chunk > 0),
     -- JSON array of frame entries [{"t": run seconds, "sender": "box"|"remote", "hex": "..."}].
     frames_json  TEXT NOT NULL,
+    -- JSON array of trace samples [{"t": run seconds, "water_c": °C|null, "power_w": W|null}].
+    trace_json   TEXT NOT NULL DEFAULT '[]',
     added_at     TEXT NOT NULL,
     PRIMARY KEY (run_id, chunk)
 ) WITHOUT ROWID;

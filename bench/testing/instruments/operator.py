@@ -14,14 +14,17 @@ from __future__ import annotations
 import difflib
 import random
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bench.testing.instruments.specs import MultimeterSpec
 from bench.testing.limits import transformer_present
 from protocols.control import CONTROL_SCHEME, ControlClient, ControlError, ControlWorkbench
 from protocols.files import load_toml
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 PROMPTS: dict[str, str] = {
     "prcd-light": "Is the PRCD's indicator light on?",
@@ -132,11 +135,15 @@ class TerminalOperator:
         interactive: bool | None = None,
         pause: Callable[[], None] | None = None,
         resume: Callable[[], None] | None = None,
+        console: Console | None = None,
     ) -> None:
         self.name = name
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
         self.pause = pause
         self.resume = resume
+        self.console = console
+        """Where the questions are shown (the run's display: standard error when standard
+        output carries the record, ``--json -``); None: rich's default, standard output."""
 
     def _ask(self, question: str, ask: Callable[[], Any]) -> Any:
         if not self.interactive:
@@ -154,23 +161,34 @@ class TerminalOperator:
     def confirm(self, prompt_id: str, question: str) -> bool:
         from rich.prompt import Confirm
 
-        return bool(self._ask(question, lambda: Confirm.ask(question)))
+        return bool(self._ask(question, lambda: Confirm.ask(question, console=self.console)))
 
     def number(self, prompt_id: str, question: str, unit: str) -> float:
         from rich.prompt import FloatPrompt
 
-        return float(self._ask(question, lambda: FloatPrompt.ask(f"{question} [{unit}]")))
+        return float(
+            self._ask(
+                question, lambda: FloatPrompt.ask(f"{question} [{unit}]", console=self.console)
+            )
+        )
 
     def choose(self, prompt_id: str, question: str, choices: Sequence[str]) -> str:
         from rich.prompt import Prompt
 
-        return str(self._ask(question, lambda: Prompt.ask(question, choices=list(choices))))
+        return str(
+            self._ask(
+                question, lambda: Prompt.ask(question, choices=list(choices), console=self.console)
+            )
+        )
 
     def act(self, prompt_id: str, instruction: str) -> None:
         from rich.prompt import Prompt
 
         self._ask(
-            instruction, lambda: Prompt.ask(f"{instruction} Press Enter when done", default="")
+            instruction,
+            lambda: Prompt.ask(
+                f"{instruction} Press Enter when done", default="", console=self.console
+            ),
         )
 
 
@@ -198,6 +216,7 @@ class AnswersOperator:
         name: str = "answers-file",
         prompts: Mapping[str, PromptKind] | None = None,
         choices: Mapping[str, Sequence[str]] | None = None,
+        reserved: Mapping[str, str] | None = None,
     ) -> AnswersOperator:
         """Load a TOML answers file and check it before any run; ``ValueError`` (one line
         naming the file, the prompt id and the problem) says what is wrong with it.
@@ -205,7 +224,9 @@ class AnswersOperator:
         Every id must be one the run can ask (``prompts``, default :func:`answerable_prompts`;
         a mistyped id gets the close matches) and every answer of the prompt's kind:
         ``true``/``false`` for a yes/no question, a finite number for a reading, one of
-        ``choices`` (default: the model plate's, the shipped models) for a choice.
+        ``choices`` (default: the model plate's, the shipped models) for a choice. An id in
+        ``reserved`` is one somebody else answers in this run (the virtual operator of a
+        virtual unit): it is refused with the reason given there.
         """
         path = Path(path)
         data = load_toml(path, "answers file")  # InputFileError is a one-line ValueError
@@ -215,7 +236,8 @@ class AnswersOperator:
 
             choices = {"model-plate": available_models()}
         for key, value in data.items():
-            problem = _answer_problem(key, value, known, choices)
+            why = (reserved or {}).get(key)
+            problem = f"{key!r} {why}" if why else _answer_problem(key, value, known, choices)
             if problem:
                 raise ValueError(f"answers file {path}: {problem}")
         return cls(data, source=str(path), name=name)
@@ -255,6 +277,49 @@ class AnswersOperator:
         self._answer(prompt_id)
 
 
+class PersonWithAnswers:
+    """A person at a virtual unit (:class:`VirtualOperator`) with a file's answers to the
+    questions only the plan asks (``operator-confirm``/``operator-action`` steps: a lid, a
+    label, anything the simulation has no idea of).
+
+    Everything done or seen at the unit stays the person's: an answer prepared in a file
+    never presses a virtual PRCD or turns a virtual knob, and "bubbles?" has a different
+    answer at each knob position, so a file answering those would fail a healthy unit. The
+    file answers ``prompts`` (the plan's own ids: a missing answer errors its step, naming
+    the id and the file); every other prompt is the person's.
+    """
+
+    def __init__(
+        self, person: Operator, answers: AnswersOperator, prompts: Collection[str]
+    ) -> None:
+        self.person = person
+        self.answers = answers
+        self.prompts = frozenset(prompts)
+
+    @property
+    def name(self) -> str:
+        return self.person.name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.person.name = value
+
+    def _who(self, prompt_id: str) -> Any:
+        return self.answers if prompt_id in self.prompts else self.person
+
+    def confirm(self, prompt_id: str, question: str) -> bool:
+        return bool(self._who(prompt_id).confirm(prompt_id, question))
+
+    def number(self, prompt_id: str, question: str, unit: str) -> float:
+        return float(self._who(prompt_id).number(prompt_id, question, unit))
+
+    def choose(self, prompt_id: str, question: str, choices: Sequence[str]) -> str:
+        return str(self._who(prompt_id).choose(prompt_id, question, choices))
+
+    def act(self, prompt_id: str, instruction: str) -> None:
+        self._who(prompt_id).act(prompt_id, instruction)
+
+
 LARGEST_ANSWER = 1e9
 """A number read off a meter or thermometer; beyond is a typo."""
 
@@ -275,11 +340,10 @@ def _answer_problem(
     kind = known.get(key)
     if kind is None:
         close = difflib.get_close_matches(key, list(known), n=3, cutoff=0.6)
-        hint = (
-            f"did you mean {' or '.join(repr(c) for c in close)}?"
-            if close
-            else f"prompt ids: {', '.join(sorted(known))}"
-        )
+        if close:
+            hint = f"did you mean {' or '.join(repr(c) for c in close)}?"
+        else:
+            hint = f"prompt ids: {', '.join(sorted(known))}" if known else "it asks none"
         return f"unknown prompt id {key!r}, not asked by this plan or the bench ({hint})"
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if number and not _within(value):  # also refuses nan, inf and integers past a float
