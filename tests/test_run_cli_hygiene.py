@@ -360,7 +360,7 @@ class FramesSeenMidStep(NoHooks):
 
 def test_frames_are_stored_during_a_long_step_not_only_at_its_end(tmp_path: Path) -> None:
     plan_file = tmp_path / "waiting.toml"
-    plan_file.write_text(WAITING_PLAN.replace("86400", "3600"))
+    plan_file.write_text(WAITING_PLAN.replace("86400", "400"))
     plan = load_plan(plan_file)
     with Store(tmp_path / "records.sqlite3") as store:
         filing = RunFiling(store, SERIAL)
