@@ -8,6 +8,30 @@
 
 ALTER TABLE runs ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1));
 
+-- Runs filed by earlier versions on a virtual unit (spabench run --virtual: the record's link
+-- reads "virtual:<model>" or "virtual:panel") were simulated too: mark them, so an upgrade does
+-- not turn them into evidence about a customer's box. The two guards of runs are lifted for
+-- this one statement and put back unchanged.
+DROP TRIGGER runs_finished_are_final;
+DROP TRIGGER runs_update_only_finishes;
+UPDATE runs SET simulated = 1
+WHERE json_valid(record_json) AND json_extract(record_json, '$.link') LIKE 'virtual:%';
+CREATE TRIGGER runs_finished_are_final BEFORE UPDATE ON runs
+WHEN OLD.verdict != 'running'
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: a finished run cannot be modified; add a correction note');
+END;
+CREATE TRIGGER runs_update_only_finishes BEFORE UPDATE ON runs
+WHEN OLD.verdict = 'running' AND (
+    NEW.verdict = 'running' OR NEW.finished_at IS NULL OR NEW.sha256 IS NULL
+    OR NEW.id IS NOT OLD.id OR NEW.record_id IS NOT OLD.record_id
+    OR NEW.unit_serial IS NOT OLD.unit_serial OR NEW.order_id IS NOT OLD.order_id
+    OR NEW.created_at IS NOT OLD.created_at OR NEW.pid IS NOT OLD.pid
+    OR NEW.host IS NOT OLD.host OR NEW.proc_start IS NOT OLD.proc_start)
+BEGIN
+    SELECT RAISE(ABORT, 'spabench: a running run can only be finished, keeping its identity');
+END;
+
 CREATE TABLE run_frames (
     run_id       INTEGER NOT NULL REFERENCES runs(id),
     chunk        INTEGER NOT NULL CHECK (chunk > 0),
