@@ -247,6 +247,18 @@ def test_a_part_that_does_not_fit_the_units_model_is_refused(
         assert store.parts(1) == []
 
 
+def test_the_customer_cannot_agree_to_a_part_that_does_not_fit(
+    capsys: pytest.CaptureFixture[str], db: Path
+) -> None:
+    unit(capsys, "concept-4")
+    ok(capsys, "order", "open", "--serial", SERIAL, "--symptom", "x")
+    err = refused(capsys, "order", "agree", "1", "--work", "repair", "--part", "jet-pump",
+                  "--via", "phone", "--note", "ok")  # fmt: skip
+    assert "does not fit" in err and "concept-4" in err
+    with Store(db) as store:
+        assert store.order(1).agreement == "diagnosis"
+
+
 def test_a_run_whose_check_of_the_part_was_skipped_does_not_verify_it(
     capsys: pytest.CaptureFixture[str], db: Path
 ) -> None:

@@ -316,6 +316,7 @@ def test_init_writes_to_file_and_logo_beside_it(
         (("--part-code", "B9300929=X1"), "maker's part number"),
         (("--part-code", "heater"), "KEY=CODE"),
         (("--part-code", "SB-HEATER=X2"), "twice"),
+        (("--part-code", "heater=X2"), "two codes"),
         (("--logo", "no-such-logo.png"), "no such file"),
     ],
 )

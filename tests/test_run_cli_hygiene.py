@@ -165,6 +165,29 @@ def test_register_registers_the_unit_then_runs_it(
     assert "smoke" in ok(capsys, "history", SERIAL)
 
 
+def test_a_registered_unit_is_run_as_registered(
+    capsys: pytest.CaptureFixture[str], db: Path
+) -> None:
+    """A virtual run of a registered unit tests the model it is registered as; a --profile or
+    a --register that contradicts the records is refused, and nothing is run."""
+    ok(capsys, "unit", "add", "--serial", "E6", "--profile", "elite-6",
+       "--purchase-date", "2026-02-01")  # fmt: skip
+    out = ok(capsys, "run", "--virtual", "--plan", "smoke", "--unit", "E6")
+    assert "plan smoke on E6 via virtual:elite-6" in out
+    runs_before = ok(capsys, "history", "E6").count("smoke")
+    one_line(
+        spabench(capsys, "run", "--virtual", "--plan", "smoke", "--unit", "E6",
+                 "--profile", "concept-4"),
+        2, "registered as elite-6, not concept-4",
+    )  # fmt: skip
+    one_line(
+        spabench(capsys, "run", "--virtual", "--plan", "smoke", "--unit", "E6",
+                 "--register", "--purchase-date", "2025-01-01"),
+        2, "purchased 2026-02-01, not 2025-01-01",
+    )  # fmt: skip
+    assert ok(capsys, "history", "E6").count("smoke") == runs_before
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -74,6 +74,7 @@ from protocols.files import (
     check_output_path,
     write_atomic,
 )
+from protocols.mspa.models import available_models
 
 if TYPE_CHECKING:
     from bench.records.filing import RunFiling
@@ -87,6 +88,9 @@ EXIT_BY_SIGNAL = {int(signal.SIGINT): EXIT_INTERRUPTED, int(signal.SIGTERM): EXI
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     add_unit_options(parser, virtual_help="test a virtual unit in-process")
+    # the model --unit is registered as, for a virtual run without --profile (set on opening
+    # the records)
+    parser.set_defaults(registered_profile=None)
     parser.add_argument(
         "--no-meter",
         action="store_true",
@@ -298,7 +302,7 @@ def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None
                 )
             else:
                 target = virtual_box_target(
-                    args.profile or "premium-4",
+                    args.profile or args.registered_profile or "premium-4",
                     faults=_faults(args.fault, "box"),
                     seed=args.seed,
                     ambient_c=args.ambient,
@@ -476,8 +480,23 @@ def _check_order_and_unit(store: Store, args: argparse.Namespace) -> None:
             )
         if not order.is_open:
             raise UsageError(f"order {args.order} is handed back; open a new order")
-    if not (store.has_unit(args.unit) or args.register):
-        _unregistered(args, store.path)
+    if not store.has_unit(args.unit):
+        if not args.register:
+            _unregistered(args, store.path)
+        return
+    unit = store.unit(args.unit)
+    if args.profile and args.profile != unit.profile:
+        raise UsageError(
+            f"unit {args.unit!r} is registered as {unit.profile}, not {args.profile}; nothing "
+            f"was run (drop --profile, or correct the unit: spabench unit show {args.unit})"
+        )
+    if args.register and args.purchase_date != unit.purchase_date:
+        raise UsageError(
+            f"unit {args.unit!r} is already registered, purchased "
+            f"{unit.purchase_date.isoformat()}, not {args.purchase_date}; drop --register"
+        )
+    if args.virtual and unit.profile in available_models():
+        args.registered_profile = unit.profile  # the virtual box is the model registered
 
 
 def _unregistered(args: argparse.Namespace, path: Path) -> NoReturn:

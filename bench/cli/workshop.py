@@ -136,6 +136,11 @@ def _part_codes(pairs: list[str]) -> dict[str, str]:
         key, equals, code = pair.partition("=")
         if not equals or not key.strip() or not code.strip():
             raise UsageError(f"--part-code must be KEY=CODE (e.g. heater=SSN-4711), got {pair!r}")
+        if key.strip() in codes and codes[key.strip()] != code.strip():
+            raise UsageError(
+                f"--part-code gives {key.strip()} two codes ({codes[key.strip()]}, "
+                f"{code.strip()}): give one"
+            )
         codes[key.strip()] = code.strip()
     return codes
 

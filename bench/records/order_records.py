@@ -582,6 +582,8 @@ class OrderRecords(UnitRecords, RunRecords):
             order = self.order(order_id)
             if order.status == FINAL_STATUS:
                 raise StoreError(f"order {order_id} is handed back; open a new order")
+            for number in numbers:  # the customer cannot agree to a part the unit cannot take
+                self._check_fits(order, lookup(number))
             fitted = [_key(p.part_number) for p in self.parts(order_id)]
             uncovered = [
                 number
