@@ -322,7 +322,7 @@ class OrdersScreen(Screen[None]):
                 self._problem(f"records database: {error}")
                 return None
             repaired = [change.note for change in timeline if change.status == "repaired"]
-            if verified_needs_note(False, repaired[-1] if repaired else ""):
+            if verified_needs_note(bool(row.parts), repaired[-1] if repaired else ""):
                 text = "No part was fitted: say what was done and why no part was needed"
                 required = "write what was done and why no part was needed"
         return await self.app.push_screen_wait(
