@@ -12,6 +12,7 @@ are marked.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -30,9 +31,12 @@ from support.console import (
     until_screen,
     until_shown,
 )
+from support.records import passing_verification, store_run
 from textual.pilot import Pilot
 
 from bench.console.app import ConsoleApp
+from bench.console.order_actions import in_console_terms
+from bench.console.screens.dialogs import TextEntry
 from bench.console.screens.orders import OrdersScreen
 from bench.console.screens.pickers import Picker
 from bench.console.screens.prompt import PromptModal
@@ -42,7 +46,9 @@ from bench.console.stepped import SteppedDriver
 from bench.records.display import display_time
 from bench.records.orders import Agreement
 from bench.records.store import Store
+from bench.records.verification import run_started
 from bench.testing.record import Measurement
+from protocols.mspa.parts import lookup
 
 
 @pytest.fixture(autouse=True)
@@ -381,6 +387,8 @@ async def test_the_orders_view_moves_an_order_along_and_logs_a_contact(tmp_path:
         await pilot.press("s")
         await until_screen(pilot, Picker)
         await choose(pilot, "diagnosed")
+        await until_shown(pilot, "note for the status change")
+        await pilot.press("enter")  # the note is optional
         await until_shown(pilot, "SN-TEST  diagnosed")
         await pilot.press("c")
         await until_screen(pilot, Picker)
@@ -418,7 +426,13 @@ async def test_the_orders_view_shows_the_stores_refusal(tmp_path: Path) -> None:
         await pilot.press("s")
         await until_screen(pilot, Picker)
         await choose(pilot, "verified")
-        await until_shown(pilot, f"cannot mark order {order_id} verified")
+        await until_shown(pilot, "why no part was needed")
+        await type_text(pilot, "reseated the cable")
+        await pilot.press("enter")
+        text = await until_shown(pilot, f"cannot mark order {order_id} verified")
+        # The store's advice, in what the console offers: a plan run from the console.
+        assert "has no passing full run" in text
+        assert "--port" not in text and "--plan" not in text
     with Store(db_of(tmp_path)) as store:
         assert store.order(order_id).status == "repaired"
 
@@ -451,6 +465,173 @@ async def test_the_orders_view_amends_the_agreement(tmp_path: Path) -> None:
     with Store(db_of(tmp_path)) as store:
         order = store.order(order_id)
     assert order.agreement == "repair" and order.quote_cents == 8950
+
+
+# -- 7b. verified from the console, as from the CLI ---------------------------------------------
+
+
+def file_run(
+    tmp_path: Path, order_id: int, *, plan: str, simulated: bool = False, started_at: str = ""
+) -> int:
+    """A passing run of ``plan`` filed on the order as a bench files it (``started_at``
+    empty: just now, by the store's clock); a simulated one as the console files it after
+    the technician's yes."""
+    record = replace(
+        passing_verification(serial="SN-TEST"),
+        plan=plan,
+        started_at=started_at,
+        simulated=simulated,
+    )
+    with Store(db_of(tmp_path)) as store:
+        return store_run(store, record, order_id)
+
+
+def repaired_order(tmp_path: Path, *, part: str | None = None) -> int:
+    """An agreed repair marked repaired (no note) ten hours before the console's now, with
+    ``part`` fitted two hours later."""
+    order_id = open_order(tmp_path)
+    with Store(db_of(tmp_path)) as store:
+        store.set_status(order_id, "diagnosed", now=NOW - timedelta(hours=20))
+        store.set_status(order_id, "repaired", now=NOW - timedelta(hours=10))
+        if part is not None:
+            store.add_part(order_id, part, now=NOW - timedelta(hours=8))
+    return order_id
+
+
+async def choose_verified(app: ConsoleApp, pilot: Pilot[int]) -> None:
+    await open_orders(app, pilot)
+    await pilot.press("s")
+    await until_screen(pilot, Picker)
+    await choose(pilot, "verified")
+
+
+@in_event_loop
+async def test_the_orders_view_verifies_on_a_simulated_run_the_technician_accepts(
+    tmp_path: Path,
+) -> None:
+    """(a) A run on a simulated unit filed on the order verifies it once the technician
+    accepts it in the console (the CLI's ``--simulated``), and the timeline says so."""
+    order_id = repaired_order(tmp_path, part=lookup("B9300929").number)
+    run_id = file_run(
+        tmp_path,
+        order_id,
+        plan="verify-filter-pump",
+        simulated=True,
+        started_at=(NOW - timedelta(hours=5)).isoformat(),
+    )
+    app, _driver = make_app(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await choose_verified(app, pilot)
+        await until_shown(pilot, "note for the status change")
+        await pilot.press("enter")
+        text = await until_shown(pilot, "Accept a run on a SIMULATED UNIT as the verification?")
+        assert f"run {run_id}" in text
+        await pilot.press("y")
+        await until_shown(pilot, "SN-TEST  verified")
+    with Store(db_of(tmp_path)) as store:
+        assert store.order(order_id).status == "verified"
+        verified = store.timeline(order_id)[-1]
+        by = store.verification(order_id)
+    assert by is not None and by.id == run_id
+    assert "SIMULATED" in verified.note
+
+
+@in_event_loop
+async def test_declining_the_simulated_run_says_what_to_do_in_the_console(tmp_path: Path) -> None:
+    """No to the simulated run: the store refuses, and the console says how to accept it
+    there, never a CLI flag it does not have."""
+    order_id = repaired_order(tmp_path, part=lookup("B9300929").number)
+    file_run(
+        tmp_path,
+        order_id,
+        plan="verify-filter-pump",
+        simulated=True,
+        started_at=(NOW - timedelta(hours=5)).isoformat(),
+    )
+    app, _driver = make_app(tmp_path)
+    async with app.run_test(size=BIG) as pilot:
+        await choose_verified(app, pilot)
+        await until_shown(pilot, "note for the status change")
+        await pilot.press("enter")
+        await until_shown(pilot, "Accept a run on a SIMULATED UNIT as the verification?")
+        await pilot.press("n")
+        text = await until_shown(pilot, f"cannot mark order {order_id} verified")
+        assert "SIMULATED UNIT" in text
+        assert "answer y" in text
+        assert "--simulated" not in text
+    with Store(db_of(tmp_path)) as store:
+        assert store.order(order_id).status == "repaired"
+
+
+@in_event_loop
+async def test_the_orders_view_verifies_a_repair_without_a_part_given_a_note(
+    tmp_path: Path,
+) -> None:
+    """(b) Marked repaired with no note and no part, a passing full run: verified needs a
+    note saying why no part was needed, and the console asks for it."""
+    order_id = repaired_order(tmp_path)
+    run_id = file_run(
+        tmp_path, order_id, plan="full", started_at=(NOW - timedelta(hours=5)).isoformat()
+    )
+    app, _driver = make_app(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await choose_verified(app, pilot)
+        await until_shown(pilot, "why no part was needed")
+        await pilot.press("enter")  # empty: refused in the dialog, nothing sent
+        await pilot.pause()
+        assert isinstance(app.screen, TextEntry)
+        await type_text(pilot, "reseated the loose cable")
+        await pilot.press("enter")
+        await until_shown(pilot, "SN-TEST  verified")
+    with Store(db_of(tmp_path)) as store:
+        assert store.order(order_id).status == "verified"
+        verified = store.timeline(order_id)[-1]
+        by = store.verification(order_id)
+    assert by is not None and by.id == run_id
+    assert "reseated the loose cable" in verified.note
+
+
+def test_a_refusal_naming_cli_flags_is_put_in_the_consoles_terms() -> None:
+    """The store words its refusals for ``spabench order``; the console shows them with its
+    own way to do the same (a note in the status dialog, a yes to the simulated run, a plan
+    run with t), never a flag it does not have."""
+    note = in_console_terms(
+        "cannot mark order 3 verified: no part was fitted; give a note saying what was done "
+        "and why no part was needed (--note ...)"
+    )
+    assert "--note" not in note and "why no part was needed" in note
+    assert "status" in note  # where the console takes the note
+    simulated = in_console_terms(
+        "cannot mark order 3 verified: B9300929 filter pump has no passing verify-filter-pump "
+        "or full run started after the last part was fitted (10 Mar 2025 01:00) (run 2 passed "
+        "on a SIMULATED UNIT: add --simulated to accept it); run 'spabench run --port PORT "
+        "--unit SN-TEST --order 3 --plan verify-filter-pump'"
+    )
+    assert "--" not in simulated and "spabench run" not in simulated
+    assert "run 2 passed on a SIMULATED UNIT" in simulated and "answer y" in simulated
+    assert "verify-filter-pump" in simulated
+
+
+@in_event_loop
+async def test_console_entries_are_entered_now_after_a_run_just_filed(tmp_path: Path) -> None:
+    """What the technician enters in the console happens now: after a run another bench just
+    filed on the order, whatever the console's own clock says (here it is behind)."""
+    order_id = open_order(tmp_path)
+    file_run(tmp_path, order_id, plan="full")  # just now, by the store's clock
+    app, _driver = make_app(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await open_orders(app, pilot)
+        await pilot.press("c")
+        await until_screen(pilot, Picker)
+        await choose(pilot, "phone")
+        await until_shown(pilot, "What was said")
+        await type_text(pilot, "the unit passed")
+        await pilot.press("enter")
+        await until_shown(pilot, "phone: the unit passed")
+    with Store(db_of(tmp_path)) as store:
+        (contact,) = store.contacts(order_id)
+        (run,) = store.runs_for_order(order_id)
+    assert contact.at >= run_started(run.started_at)
 
 
 # -- 8. simulated is never mistaken for real ---------------------------------------------------

@@ -321,11 +321,9 @@ class ConsoleApp(App[int]):
             await self._new_order(serial, symptom, text, saved)
             return
         order_id = int(chosen)
-        by, now = self.session.operator.name, self.now()
+        by = self.session.operator.name  # entered now: dated by the store's clock
         try:
-            await self.with_store(
-                lambda store: store.add_note(text, order_id=order_id, by=by, now=now)
-            )
+            await self.with_store(lambda store: store.add_note(text, order_id=order_id, by=by))
         except Exception as error:
             self.notify(f"not saved: {error}", severity="error")
             return
@@ -342,11 +340,11 @@ class ConsoleApp(App[int]):
         if not choice:
             return
         agreement: Agreement = "repair" if choice == "repair" else "diagnosis"
-        by, now = self.session.operator.name, self.now()
+        by = self.session.operator.name  # entered now: dated by the store's clock
 
         def intake(store: Store) -> int:
-            order_id = store.open_order(serial, symptom, agreement=agreement, by=by, now=now)
-            store.add_note(text, order_id=order_id, by=by, now=now)
+            order_id = store.open_order(serial, symptom, agreement=agreement, by=by)
+            store.add_note(text, order_id=order_id, by=by)
             return order_id
 
         try:

@@ -3,14 +3,20 @@
 The console moves an order along, logs a contact, records a part and amends the agreement by
 calling exactly what ``spabench order`` calls (:class:`~bench.records.store.Store`'s
 ``set_status``, ``add_contact``, ``add_part`` and the orders' ``amend_agreement``), so the
-rules are the store's and a refusal is the store's one-line message, shown as it is. This
-module only turns what the technician typed into those calls' arguments.
+rules are the store's and a refusal is the store's one-line message. This module turns what
+the technician typed into those calls' arguments, and a refusal's advice worded for the CLI
+(``--note``, ``--simulated``, ``spabench run …``) into what does the same in the console
+(:func:`in_console_terms`).
+
+Whatever is entered in the console happens now: the calls pass no moment, so the store dates
+it by its own clock, after everything already on the order (a moment passed would count as
+typed with ``--at``, and be refused when a bench whose clock is ahead just filed a run).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
@@ -66,11 +72,9 @@ def parse_parts(text: str) -> tuple[str, ...]:
     return tuple(item for item in text.replace(",", " ").split() if item)
 
 
-def log_contact(
-    store: Store, order_id: int, *, via: str, note: str, by: str, now: datetime
-) -> object:
+def log_contact(store: Store, order_id: int, *, via: str, note: str, by: str) -> object:
     """Log a contact with the customer, with its channel (``via``), as ``order contact`` does."""
-    return store.add_contact(order_id, by=by, note=note, now=now, via=via)
+    return store.add_contact(order_id, by=by, note=note, via=via)
 
 
 def amend(
@@ -83,7 +87,6 @@ def amend(
     via: str,
     note: str,
     by: str,
-    now: datetime,
 ) -> object:
     """The orders' ``amend_agreement`` (the customer agreed to more work, or other terms): the
     one call the console makes of it, kept here alone."""
@@ -95,5 +98,55 @@ def amend(
         via=via,
         note=note,
         by=by,
-        now=now,
     )
+
+
+def set_status(
+    store: Store, order_id: int, status: str, *, note: str, allow_simulated: bool, by: str
+) -> object:
+    """Move the order to ``status`` as ``order status`` does: ``note`` is ``--note`` and
+    ``allow_simulated`` (only ever for ``verified``) is ``--simulated``."""
+    return store.set_status(
+        order_id, status, by=by, note=note, allow_simulated=allow_simulated and status == "verified"
+    )
+
+
+def verified_needs_note(parts_fitted: bool, repaired_note: str) -> bool:
+    """Whether ``verified`` needs a note from the technician: no part was fitted and the
+    order's last ``repaired`` status says nothing (the store then refuses a bare
+    ``verified``: a note must say what was done and why no part was needed)."""
+    return not parts_fitted and not repaired_note.strip()
+
+
+_CONSOLE_TERMS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"\s*\(run (\d+) passed on a SIMULATED UNIT: add --simulated to accept it\)"),
+        r" (run \1 passed on a SIMULATED UNIT: to accept it, press s, choose verified again and"
+        r" answer y to the SIMULATED UNIT question)",
+    ),
+    (
+        re.compile(r"\s*\(--note \.\.\.\)"),
+        " (write it in the note the status dialog asks for: press s, choose the status again)",
+    ),
+    (
+        re.compile(r"run 'spabench run --port \S+ --unit \S+ --order (\d+) --plan ([\w.-]+)'"),
+        r"run plan \2 on order \1 from a console opened on that order (press t)",
+    ),
+    (
+        re.compile(r"\('spabench order status (\d+) diagnosed --note \.\.\.'\)"),
+        "(press s, choose diagnosed and write what was found)",
+    ),
+    (
+        re.compile(r"\s*\(spabench run --simulated\)"),
+        " (answer y when the console asks whether to file it)",
+    ),
+)
+
+
+def in_console_terms(message: str) -> str:
+    """A store refusal with its advice for ``spabench`` (a flag, a command) replaced by what
+    does the same in the console, so the technician reading it there knows what to press.
+    A message naming nothing of the CLI is returned as it is."""
+    for pattern, console in _CONSOLE_TERMS:
+        message = pattern.sub(console, message)
+    return message

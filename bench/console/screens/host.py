@@ -37,7 +37,9 @@ class ConsoleHost(Protocol):
 
     @property
     def now(self) -> Callable[[], datetime]:
-        """The console's clock (injectable, so the orders view is reproducible)."""
+        """The clock the orders view judges overdue by (injectable, so the view is
+        reproducible). What the technician enters is not dated by it: the store dates an
+        entry made now by its own clock, after everything already on the order."""
 
     async def with_store(self, action: Callable[[Store], T]) -> T:
         """Run ``action`` on the records store without blocking the UI."""

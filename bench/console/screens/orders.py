@@ -7,9 +7,15 @@ agreed work, the parts recorded and its bench runs, a simulated one marked SIMUL
 
 The keys act on the highlighted order through the store's own methods
 (:mod:`bench.console.order_actions`): ``s`` moves it to a next status, ``c`` logs a contact
-with the customer, ``p`` records a part, ``m`` amends the agreement. The store applies the
-same rules as ``spabench order``; when it refuses, its one-line message is shown. Every store
-call runs in a thread (a slow or locked database must not freeze the console).
+with the customer, ``p`` records a part, ``m`` amends the agreement. The status dialog takes
+what ``spabench order status`` takes: a note (optional, but required for ``verified`` after a
+repair without a part, unless the repair's own status says why) and, for ``verified`` on an
+order with runs on a simulated unit, the technician's yes or no to accepting such a run
+(``--simulated``). The store applies the same rules as ``spabench order``; when it refuses,
+its one-line message is shown, its CLI advice put in the console's terms. What the
+technician enters is dated now by the store; the console's clock only decides what the view
+calls overdue. Every store call runs in a thread (a slow or locked database must not freeze
+the console).
 """
 
 from __future__ import annotations
@@ -28,12 +34,15 @@ from textual.widgets import DataTable, Label, Static
 from bench.console.order_actions import (
     CONTACT_WAYS,
     amend,
+    in_console_terms,
     log_contact,
     parse_parts,
     parse_quantity,
     parse_quote,
+    set_status,
+    verified_needs_note,
 )
-from bench.console.screens.dialogs import TextEntry
+from bench.console.screens.dialogs import Confirm, TextEntry
 from bench.console.screens.pickers import Picker
 from bench.console.state import Snapshot
 from bench.console.widgets.keys import KeyBar
@@ -238,24 +247,26 @@ class OrdersScreen(Screen[None]):
             try:
                 await self.host.with_store(action)
             except Exception as error:  # the store's one-line reason (an illegal change …)
-                self._problem(str(error))
+                self._problem(in_console_terms(str(error)))
                 return
             self.notify(done)
             await self._load(keep=order.id)
 
         self.run_worker(act(), group="order-action")
 
-    def _by(self) -> tuple[str, datetime]:
-        return self.host.session.operator.name, self.host.now()
+    def _by(self) -> str:
+        """Who enters it (no moment: the store dates what is entered now, see the module)."""
+        return self.host.session.operator.name
 
     def action_status(self) -> None:
         row = self.selected
         if row is not None:
-            self.run_worker(self._status(row.order), group="order-dialog")
+            self.run_worker(self._status(row), group="order-dialog")
 
-    async def _status(self, order: Order) -> None:
+    async def _status(self, row: OrderRow) -> None:
         from bench.records.orders import TRANSITIONS, status_label
 
+        order = row.order
         choices = [(status, status_label(status)) for status in TRANSITIONS[order.status]]
         chosen = await self.app.push_screen_wait(
             Picker(
@@ -266,11 +277,58 @@ class OrdersScreen(Screen[None]):
         )
         if not chosen:
             return
-        by, now = self._by()
+        label = status_label(chosen)
+        note = await self._status_note(row, chosen, label)
+        if note is None:
+            return
+        simulated = [run.id for run in row.runs if run.simulated]
+        allow_simulated = False
+        if chosen == "verified" and simulated:
+            runs = ", ".join(str(run_id) for run_id in simulated)
+            answer = await self.app.push_screen_wait(
+                Confirm(
+                    f"Order {order.id} → {label}",
+                    f"Run {runs} on this order ran on a {SIMULATED} (a virtual box, not the "
+                    "customer's). Accept a run on a SIMULATED UNIT as the verification?",
+                    yes="accept it (the status note will say so)",
+                    no="count only runs on the real unit",
+                    warning=True,
+                )
+            )
+            if answer is None:
+                return
+            allow_simulated = answer
+        by = self._by()
         self._act(
             order,
-            lambda store: store.set_status(order.id, chosen, by=by, now=now),
-            f"order {order.id}: {status_label(chosen)}",
+            lambda store: set_status(
+                store, order.id, chosen, note=note, allow_simulated=allow_simulated, by=by
+            ),
+            f"order {order.id}: {label}",
+        )
+
+    async def _status_note(self, row: OrderRow, chosen: str, label: str) -> str | None:
+        """The note for the change (``--note``): optional, except for ``verified`` after a
+        repair that fitted no part and said nothing; None if the technician cancels."""
+        order = row.order
+        text = "Logged with the change (optional: enter for none)"
+        required = ""
+        if chosen in ("awaiting-approval", "handed-back"):
+            text = "Logged with the change and as the contact with the customer (optional)"
+        if chosen == "verified" and not row.parts:
+            try:
+                timeline = await self.host.with_store(lambda store: store.timeline(order.id))
+            except Exception as error:
+                self._problem(f"records database: {error}")
+                return None
+            repaired = [change.note for change in timeline if change.status == "repaired"]
+            if verified_needs_note(bool(row.parts), repaired[-1] if repaired else ""):
+                text = "No part was fitted: say what was done and why no part was needed"
+                required = "write what was done and why no part was needed"
+        return await self.app.push_screen_wait(
+            TextEntry(
+                f"Order {order.id} → {label}: a note for the status change", text, required=required
+            )
         )
 
     def action_contact(self) -> None:
@@ -293,10 +351,10 @@ class OrdersScreen(Screen[None]):
         )
         if note is None:
             return
-        by, now = self._by()
+        by = self._by()
         self._act(
             order,
-            lambda store: log_contact(store, order.id, via=via, note=note, by=by, now=now),
+            lambda store: log_contact(store, order.id, via=via, note=note, by=by),
             f"order {order.id}: contact logged",
         )
 
@@ -324,10 +382,10 @@ class OrdersScreen(Screen[None]):
         except ValueError as error:
             self._problem(str(error))
             return
-        by, now = self._by()
+        by = self._by()
         self._act(
             order,
-            lambda store: store.add_part(order.id, number, quantity, by=by, now=now),
+            lambda store: store.add_part(order.id, number, quantity, by=by),
             f"order {order.id}: {part_text(number)} recorded",
         )
 
@@ -382,7 +440,7 @@ class OrdersScreen(Screen[None]):
         except ValueError as error:
             self._problem(str(error))
             return
-        by, now = self._by()
+        by = self._by()
         self._act(
             order,
             lambda store: amend(
@@ -394,7 +452,6 @@ class OrdersScreen(Screen[None]):
                 via=via,
                 note=note,
                 by=by,
-                now=now,
             ),
             f"order {order.id}: agreement amended ({_AGREED[agreement]})",
         )
