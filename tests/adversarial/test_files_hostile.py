@@ -171,5 +171,7 @@ def test_numbers_in_an_answers_file_have_a_range(
 ) -> None:
     path = tmp_path / "answers.toml"
     path.write_text(f"bubbles-visible = true\nclamp-a = {value}\n", encoding="utf-8")
-    result = cli(spabench_main, capsys, "run", "--virtual", "--no-store", "--answers", str(path))
+    # a real unit's answers (a --virtual run takes no bench answers); checked before the port
+    port = str(tmp_path / "no-such-adapter")
+    result = cli(spabench_main, capsys, "run", "--port", port, "--no-store", "--answers", str(path))
     one_line_usage_error(result, str(path), "clamp-a", "finite number")
