@@ -10,16 +10,16 @@ are no limits to judge by (a value only recorded is not a pass).
 from __future__ import annotations
 
 from bench.console.state import ValueView
+from bench.records.report_words import format_number, format_value
 from bench.testing.record import Limits, Measurement, StepResult
 
 
 def number(value: float, decimals: int | None = None) -> str:
-    """``1,495``, ``0.5``, ``26.8``: grouped thousands, no trailing zeros unless asked."""
+    """``1,495``, ``0.5``, ``26.8``: grouped thousands, no trailing zeros unless asked (the
+    customer report's way of writing a number, :func:`format_number`)."""
     if decimals is not None:
         return f"{value:,.{decimals}f}"
-    if float(value).is_integer():
-        return f"{value:,.0f}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return format_number(value)
 
 
 def _decimals(value: float, unit: str) -> int:
@@ -33,11 +33,7 @@ def _decimals(value: float, unit: str) -> int:
 
 
 def _plain(value: float | str | bool) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float | int):
-        return number(float(value))
-    return str(value)
+    return format_value(value)
 
 
 def limits_text(limits: Limits) -> str:
