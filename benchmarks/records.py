@@ -86,11 +86,13 @@ def store_runs(
     serial: str,
     order_id: int,
     opened: datetime,
-    count: int,
+    indices: range,
     rates: Rates,
 ) -> None:
-    """A diagnosis run (fails: dead pump) then, if ``count`` is 2, the verification run."""
-    for index, fail in enumerate((True, False)[:count]):
+    """Run 0 of an order is the diagnosis (fails: dead pump, +2 h), run 1 the verification
+    (+5 h); ``indices`` says which of them to store now."""
+    for index in indices:
+        fail = index == 0
         at = opened + timedelta(hours=2 + 3 * index)
         record = replace(
             rng.choice(TEMPLATES[fail]),
@@ -144,20 +146,16 @@ def populate(store: Store, runs: int, open_orders: int, sample: int, seed: int =
                     hours = rng.uniform(min(1, within), within)
                     store.add_contact(order_id, now=opened + timedelta(hours=hours))
                 count = min(2, runs - run_number)
-                store_runs(
-                    store,
-                    rng,
-                    run_number,
-                    serial,
-                    order_id,
-                    opened,
-                    count,
-                    live if in_sample else batched,
-                )
+                rates = live if in_sample else batched
+                store_runs(store, rng, run_number, serial, order_id, opened, range(1), rates)
+                if not is_open and count == 2:
+                    # the pump is fitted after the diagnosis (+2 h) and before its verification
+                    # run (+5 h): an order's events are entered in the order they happened
+                    store.add_part(order_id, "B9300929", now=opened + timedelta(hours=4))
+                if count == 2:
+                    store_runs(store, rng, run_number, serial, order_id, opened, range(1, 2), rates)
                 run_number += count
                 if not is_open and count == 2:
-                    # the pump is fitted before its verification run (+5 h), as verified needs
-                    store.add_part(order_id, "B9300929", now=opened + timedelta(hours=4))
                     flow = ("diagnosed", "repaired", "verified", "handed-back")
                     for step, status in enumerate(flow, start=1):
                         store.set_status(order_id, status, now=opened + timedelta(hours=6 + step))
