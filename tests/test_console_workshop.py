@@ -43,6 +43,7 @@ from bench.console.screens.prompt import PromptModal
 from bench.console.screens.run import RunScreen
 from bench.console.screens.troubleshoot import TroubleshootScreen
 from bench.console.stepped import SteppedDriver
+from bench.records import advice
 from bench.records.display import display_time
 from bench.records.orders import Agreement
 from bench.records.store import Store
@@ -610,6 +611,23 @@ def test_a_refusal_naming_cli_flags_is_put_in_the_consoles_terms() -> None:
     assert "--" not in simulated and "spabench run" not in simulated
     assert "run 2 passed on a SIMULATED UNIT" in simulated and "answer y" in simulated
     assert "verify-filter-pump" in simulated
+
+
+def test_every_piece_of_cli_advice_the_records_give_has_console_words() -> None:
+    """Each advice template of the records (the one place refusals take their ``spabench``
+    commands from), filled in as a refusal fills it, reads without a CLI command or flag in
+    the console — a new or reworded template fails here, not silently at the bench."""
+    templates = {
+        name: value
+        for name, value in vars(advice).items()
+        if name.isupper() and isinstance(value, str)
+    }
+    assert len(templates) >= 5
+    for name, template in templates.items():
+        filled = template.format(run=7, unit="SN-TEST", order=3, plan="verify-heater")
+        shown = in_console_terms(f"cannot do it: because {filled}; or else")
+        assert "spabench" not in shown and "--" not in shown, (name, shown)
+        assert shown.startswith("cannot do it: because ") and shown.endswith("; or else")
 
 
 @in_event_loop

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
+from bench.records import advice
 from bench.records.orders import MAX_PART_QUANTITY, MAX_QUOTE_CENTS, Agreement
 
 if TYPE_CHECKING:
@@ -120,27 +121,29 @@ def verified_needs_note(parts_fitted: bool, repaired_note: str) -> bool:
 
 _CONSOLE_TERMS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
-        re.compile(r"\s*\(run (\d+) passed on a SIMULATED UNIT: add --simulated to accept it\)"),
-        r" (run \1 passed on a SIMULATED UNIT: to accept it, press s, choose verified again and"
-        r" answer y to the SIMULATED UNIT question)",
+        advice.pattern(advice.ACCEPT_SIMULATED),
+        r" (run \g<run> passed on a SIMULATED UNIT: to accept it, press s, choose verified again"
+        r" and answer y to the SIMULATED UNIT question)",
     ),
     (
-        re.compile(r"\s*\(--note \.\.\.\)"),
+        advice.pattern(advice.WRITE_NOTE),
         " (write it in the note the status dialog asks for: press s, choose the status again)",
     ),
     (
-        re.compile(r"run 'spabench run --port \S+ --unit \S+ --order (\d+) --plan ([\w.-]+)'"),
-        r"run plan \2 on order \1 from a console opened on that order (press t)",
+        advice.pattern(advice.RUN_PLAN),
+        r" run plan \g<plan> on order \g<order> from a console opened on that order (press t)",
     ),
     (
-        re.compile(r"\('spabench order status (\d+) diagnosed --note \.\.\.'\)"),
-        "(press s, choose diagnosed and write what was found)",
+        advice.pattern(advice.BACK_TO_DIAGNOSIS),
+        " (press s, choose diagnosed and write what was found)",
     ),
     (
-        re.compile(r"\s*\(spabench run --simulated\)"),
+        advice.pattern(advice.FILE_SIMULATED),
         " (answer y when the console asks whether to file it)",
     ),
 )
+"""Each piece of ``spabench`` advice a records refusal can end with (:mod:`bench.records.advice`)
+→ what does the same in the console."""
 
 
 def in_console_terms(message: str) -> str:

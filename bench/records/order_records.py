@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
+from bench.records.advice import BACK_TO_DIAGNOSIS
 from bench.records.database import NotFound, StoreError, from_db, to_db, utc_now
 from bench.records.display import display_date, display_time
 from bench.records.orders import (
@@ -491,8 +492,9 @@ class OrderRecords(UnitRecords, RunRecords):
             self._check(order, change.note or "verified", SIMULATED_MARK in change.note)
         except NotVerified as refusal:
             return (
-                f"{refusal.reason}; send it back to diagnosis ('spabench order status "
-                f"{order.id} diagnosed --note ...') or run {refusal.plan} again until it passes"
+                f"{refusal.reason}; send it back to diagnosis "
+                f"{BACK_TO_DIAGNOSIS.format(order=order.id)} or run {refusal.plan} again until "
+                "it passes"
             )
         return None
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Literal
 
+from bench.records.advice import FILE_SIMULATED
 from bench.records.database import NotFound, RecordsDatabase, StoreError, from_db, to_db, utc_now
 from bench.records.exports import canonical_json, canonical_text, sha256_text
 from bench.records.liveness import HOST, own_start_token, process_alive
@@ -140,7 +141,7 @@ class RunRecords(RecordsDatabase):
         if order_id is not None and record.simulated and not allow_simulated:
             raise SimulatedOnOrder(
                 f"a run on a SIMULATED UNIT is not filed on customer order {order_id} "
-                "unless that is said explicitly (spabench run --simulated)"
+                f"unless that is said explicitly {FILE_SIMULATED}"
             )
         if order_id is not None:
             row = self._one("SELECT unit_serial, status FROM orders WHERE id = ?", (order_id,))

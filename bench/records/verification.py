@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
+from bench.records.advice import ACCEPT_SIMULATED, RUN_PLAN, WRITE_NOTE
 from bench.records.display import display_time
 from bench.records.run_records import RunInfo
 from bench.testing.plans import PlanError, available_plans, load_plan
@@ -204,7 +205,7 @@ def check_verification(
     if not parts and not reason_without_parts.strip():
         raise NotVerified(
             f"{prefix} no part was fitted; give a note saying what was done and why no part "
-            "was needed (--note ...)"
+            f"was needed {WRITE_NOTE}"
         )
     after = []
     for run in runs:
@@ -257,18 +258,14 @@ def check_verification(
         simulated = [
             run.id for run in after if run.simulated and run.status == "pass" and checks(run)
         ]
-        hint = (
-            f" (run {simulated[-1]} passed on a SIMULATED UNIT: add --simulated to accept it)"
-            if simulated
-            else ""
-        )
+        hint = " " + ACCEPT_SIMULATED.format(run=simulated[-1]) if simulated else ""
         if not plans:
             missing.append(f"{label} is checked by no shipped plan{hint}")
             continue
         missing.append(
             f"{label} has no passing {' or '.join(plans)} run started after {what} "
-            f"({display_time(since)}){hint}; run 'spabench run --port PORT --unit {serial} "
-            f"--order {order_id} --plan {plans[0]}'"
+            f"({display_time(since)}){hint}; "
+            + RUN_PLAN.format(unit=serial, order=order_id, plan=plans[0])
         )
     if missing:
         reason = "; ".join(missing)
