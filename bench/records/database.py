@@ -37,6 +37,21 @@ from bench.records.migrations import APPLICATION_ID, MIGRATIONS, Migration, Sche
 
 DB_ENV = "SPABENCH_DB"
 DB_FILENAME = "records.sqlite3"
+SERVER_SCHEMES = ("postgresql://", "postgres://")
+"""``--db`` values naming a records server rather than a file."""
+
+
+def is_server_url(location: object) -> bool:
+    """Does ``--db``/``$SPABENCH_DB`` name a records server (PostgreSQL) rather than a file?"""
+    return isinstance(location, str) and location.startswith(SERVER_SCHEMES)
+
+
+IntegrityError = sqlite3.IntegrityError
+"""A write the schema refused (a constraint or a trigger's rule). Callers catch this name, never
+a driver's own class, so the same code runs on every backend (the PostgreSQL backend maps its
+driver's errors onto these names)."""
+DatabaseError = sqlite3.DatabaseError
+"""Any failure of the database itself (the backend's driver error, mapped)."""
 
 
 class StoreError(Exception):

@@ -24,7 +24,15 @@ from datetime import datetime
 from typing import Literal
 
 from bench.records.advice import FILE_SIMULATED
-from bench.records.database import NotFound, RecordsDatabase, StoreError, from_db, to_db, utc_now
+from bench.records.database import (
+    IntegrityError,
+    NotFound,
+    RecordsDatabase,
+    StoreError,
+    from_db,
+    to_db,
+    utc_now,
+)
 from bench.records.exports import canonical_json, canonical_text, sha256_text
 from bench.records.liveness import HOST, own_start_token, process_alive
 from bench.testing.record import FrameEntry, StepResult, TestRecord, TraceSample
@@ -178,7 +186,7 @@ class RunRecords(RecordsDatabase):
                         int(record.simulated),
                     ),
                 )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             raise StoreError(
                 f"a run with record id {record.record_id!r} is already stored"
             ) from None
@@ -201,7 +209,7 @@ class RunRecords(RecordsDatabase):
                         "json": _step_json(step),
                     },
                 )
-        except sqlite3.IntegrityError as error:
+        except IntegrityError as error:
             if self.run(run_id).finished:  # NotFound for an unknown run
                 raise RunFinished(f"run {run_id} is finished; steps cannot be added") from None
             raise StoreError(f"run {run_id}: the step was not stored: {error}") from None
@@ -228,7 +236,7 @@ class RunRecords(RecordsDatabase):
                     " VALUES (?, ?, ?, ?, ?)",
                     (run_id, chunk, text, samples, to_db(utc_now())),
                 )
-        except sqlite3.IntegrityError as error:
+        except IntegrityError as error:
             if self.run(run_id).finished:  # NotFound for an unknown run
                 raise RunFinished(f"run {run_id} is finished; frames cannot be added") from None
             raise StoreError(f"run {run_id}: frame chunk {chunk} was not stored: {error}") from None
@@ -307,7 +315,7 @@ class RunRecords(RecordsDatabase):
                         run_id,
                     ),
                 )
-        except sqlite3.IntegrityError as error:
+        except IntegrityError as error:
             raise RunFinished(f"run {run_id}: {error}") from None
         return digest
 

@@ -7,11 +7,11 @@ may name any serial (a bench can test a box before intake).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from bench.records.database import (
+    IntegrityError,
     NotFound,
     RecordsDatabase,
     StoreError,
@@ -66,7 +66,7 @@ class UnitRecords(RecordsDatabase):
                         to_db(added),
                     ),
                 )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             raise StoreError(f"unit {serial!r} is already registered") from None
         return self.unit(serial)
 
