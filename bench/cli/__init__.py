@@ -19,6 +19,7 @@ COMMAND_MODULES += ["bench.cli.unit", "bench.cli.order", "bench.cli.history", "b
 COMMAND_MODULES += ["bench.cli.run", "bench.cli.plans", "bench.cli.coverage"]
 COMMAND_MODULES += ["bench.cli.console"]
 COMMAND_MODULES += ["bench.cli.parts", "bench.cli.workshop"]
+COMMAND_MODULES += ["bench.cli.sync", "bench.cli.status"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

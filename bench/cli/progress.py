@@ -106,18 +106,25 @@ class LiveProgress(NoHooks):
         self.interactive = self.console.is_terminal
         self.run_id: int | None = None
         """The run's number in the records, once filed (:meth:`begun`); None: not filed."""
+        self.run_name: str | None = None
+        """How the run is named on screen: "run 12", "journal run 3"; None: not filed."""
         self.simulated = False
 
     def begun(self, run_id: int) -> None:
         """The records filed the run as ``run_id`` (before its first step)."""
         self.run_id = run_id
+        self.run_name = f"run {run_id}"
+
+    def begun_in_journal(self, run_id: int) -> None:
+        """The bench's journal filed the run (a records server gives its number on upload)."""
+        self.run_name = f"journal run {run_id}"
 
     # -- rendering ------------------------------------------------------------------------
 
     def _table(self) -> Table:
         title = f"{self.plan.name} — {self.plan.title}"
-        if self.run_id is not None:
-            title = f"run {self.run_id} · {title}"
+        if self.run_name is not None:
+            title = f"{self.run_name} · {title}"
         if self.simulated:
             title = f"{title} · {SIMULATED}"
         table = Table(title=title, title_justify="left")
@@ -150,7 +157,7 @@ class LiveProgress(NoHooks):
             self.live.start()
         else:
             unit = record.unit.serial or record.unit.profile or "unit"
-            run = "not filed" if self.run_id is None else f"run {self.run_id}"
+            run = self.run_name or "not filed"
             marked = f" — {SIMULATED}" if record.simulated else ""
             self.console.print(
                 f"spabench: {run}: plan {record.plan} on {unit} via {record.link}{marked}",
@@ -185,7 +192,7 @@ class LiveProgress(NoHooks):
 
     def on_finished(self, record: TestRecord) -> None:
         self.stop()
-        self.console.print(summary_table(record, self.run_id))
+        self.console.print(summary_table(record, self.run_id, self.run_name))
         style = VERDICT_STYLES.get(record.verdict, "")
         marked = f" — {SIMULATED}" if record.simulated else ""
         self.console.print(Text(f"verdict: {record.verdict.upper()}{marked}", style=style))
@@ -208,10 +215,11 @@ class LiveProgress(NoHooks):
             self.live.start()
 
 
-def summary_table(record: TestRecord, run_id: int | None = None) -> Table:
+def summary_table(record: TestRecord, run_id: int | None = None, name: str | None = None) -> Table:
     """Every step with its outcome and what it measured against which limits, titled with
-    the run's number in the records (or "not filed")."""
-    title = f"Run {run_id} — {record.plan}" if run_id is not None else f"{record.plan} (not filed)"
+    the run's number in the records (or ``name``: "journal run 3"; or "not filed")."""
+    name = name or (None if run_id is None else f"run {run_id}")
+    title = f"{name[0].upper()}{name[1:]} — {record.plan}" if name else f"{record.plan} (not filed)"
     if record.started_at:
         title = f"{title} — {display_time(record.started_at)}"
     if record.simulated:

@@ -77,6 +77,7 @@ from protocols.files import (
 from protocols.mspa.models import available_models
 
 if TYPE_CHECKING:
+    from bench.records.destination import RunDestination
     from bench.records.filing import RunFiling
     from bench.records.store import Store
 
@@ -360,6 +361,8 @@ class _Run(NoHooks):
     steps: int
     filing: RunFiling | None = None
     runner: Runner | None = None
+    destination: RunDestination | None = None
+    """Where the run is filed (with a records server: the journal, uploaded at the end)."""
     not_filed: str = ""
     """Why the run is not filed (no --unit, --no-store), when it is not."""
     finished_steps: int = 0
@@ -374,10 +377,14 @@ class _Run(NoHooks):
             return "interrupted before the run started: nothing was run"
         filing = self.filing
         if filing is not None and filing.run_id is not None:
+            journaled = self.destination is not None and self.destination.journaled
             what = (
-                f"run {filing.run_id} kept — {filing.steps_stored} of {self.steps} steps, "
+                f"{'journal run' if journaled else 'run'} {filing.run_id} kept — "
+                f"{filing.steps_stored} of {self.steps} steps, "
                 f"{filing.frames_stored:,} frames, in {filing.store.path}"
             )
+            if journaled:
+                what += " (spabench sync uploads it)"
         elif filing is not None:
             what = f"the run was not filed ({filing.unfiled})"
         else:
@@ -419,23 +426,25 @@ def _signals_stop_the_run() -> Iterator[None]:
 
 
 def _filing(
-    store: Store, args: argparse.Namespace, console: Console, progress: LiveProgress
+    store: Store, args: argparse.Namespace, console: Console, progress: LiveProgress, run: _Run
 ) -> RunFiling:
-    """File the run as it goes, saying on the terminal what the records did with it."""
+    """File the run as it goes, saying on the terminal what the records did with it (a run
+    in the journal shows no number: it gets the server's when it is uploaded)."""
     from bench.records.filing import RunFiling
 
+    journaled = run.destination is not None and run.destination.journaled
     return RunFiling(
         store,
         args.unit,
         args.order,
         allow_simulated=args.simulated,
-        on_begun=progress.begun,
+        on_begun=progress.begun_in_journal if journaled else progress.begun,
         on_problem=lambda text: console.print(f"[yellow]records: {text}[/yellow]"),
         on_rescued=lambda path: console.print(f"records: NOT FILED; the record is saved as {path}"),
     )
 
 
-def _open_store(args: argparse.Namespace, console: Console) -> Any:
+def _open_store(args: argparse.Namespace, console: Console, run: _Run) -> Any:
     """The records store, or None (not filed: no serial or --no-store).
 
     A database that cannot be used (damaged, not ours, unwritable) stops the command before
@@ -449,8 +458,12 @@ def _open_store(args: argparse.Namespace, console: Console) -> Any:
         console.print("[dim]not filed in the records: no --unit SERIAL[/dim]")
         return None
     from bench.records.database import default_db_path
+    from bench.records.destination import open_destination
     from bench.records.store import Store
 
+    run.destination = open_destination(args.db)
+    if run.destination.journaled:
+        return _open_journal(run.destination, args, console)
     path = default_db_path() if args.db is None else Path(args.db)
     if not args.register and not (path.is_file() and path.stat().st_size > 0):
         _unregistered(args, path)  # no records there, so no such unit: create nothing
@@ -466,6 +479,58 @@ def _open_store(args: argparse.Namespace, console: Console) -> Any:
         store.close()
         raise
     return store
+
+
+def _open_journal(destination: RunDestination, args: argparse.Namespace, console: Console) -> Any:
+    """With a records server: the unit and order are checked on the server when it answers
+    (and what waits in the journal is uploaded first); when it does not, the bench says so
+    and runs. Either way the run is filed in the local journal and uploaded when it ends."""
+    from bench.records.database import StoreOpenError
+
+    try:
+        records = destination.open_records()
+    except StoreOpenError as error:
+        if args.register:
+            raise UsageError(
+                f"{error}; --register needs the records server, nothing was run (run without "
+                "--register and register the unit when the server answers)"
+            ) from None
+        console.print(
+            f"records server unreachable: the run is filed in the local journal "
+            f"{destination.journal} and uploaded when the server answers (spabench sync); "
+            f"the unit cannot be checked now, an --order is checked on upload ({error})",
+            markup=False,
+        )
+    else:
+        try:
+            _check_order_and_unit(records, args)
+        finally:
+            records.close()
+        destination.after_runs(lambda line: console.print(line, markup=False))
+    try:
+        return destination.open_store()
+    except Exception as error:
+        raise InstrumentError(
+            f"records: {error}; nothing was run (--no-store tests without filing)"
+        ) from None
+
+
+def _register_unit(
+    run: _Run, store: Store, args: argparse.Namespace, target: Target, console: Console
+) -> None:
+    """``--register`` in the workshop's records: the server's, with one configured."""
+    destination = run.destination
+    if destination is None or not destination.journaled:
+        _register(store, args, target, console)
+        return
+    from bench.records.database import StoreOpenError
+
+    try:
+        records = destination.open_records()
+    except StoreOpenError as error:
+        raise UsageError(f"{error}; --register needs the records server") from None
+    with records:
+        _register(records, args, target, console)
 
 
 def _check_order_and_unit(store: Store, args: argparse.Namespace) -> None:
@@ -590,7 +655,7 @@ def _run_plan(args: argparse.Namespace, plan: Plan, console: Console, run: _Run)
         sys.stderr.write(f"spabench run: error: {error}\n")
         return EXIT_ERROR
     try:
-        store = _open_store(args, console)
+        store = _open_store(args, console, run)
     except InstrumentError as error:
         _close_operator(operator)
         sys.stderr.write(f"spabench run: error: {error}\n")
@@ -634,13 +699,13 @@ def _run_on_target(
         except PlanError as error:
             raise UsageError(str(error)) from None
         if store is not None and args.register:
-            _register(store, args, target, console)
+            _register_unit(run, store, args, target, console)
         # First the count of finished steps, then the filing (the run has its number before
         # it is shown), then the display: once a step is shown finished, it is counted and
         # stored, so a signal after that line keeps it in the records and the --json alike.
         hooks: list[RunHooks] = [run]
         if store is not None:
-            run.filing = _filing(store, args, console, progress)
+            run.filing = _filing(store, args, console, progress, run)
             hooks.append(run.filing)
         hooks.append(progress)
         run.runner = Runner(plan, target, hooks=hooks)
@@ -650,7 +715,7 @@ def _run_on_target(
         target.close()
     filing = run.filing
     if filing is not None and filing.run_id is not None and filing.unfiled is None:
-        console.print(f"filed as run {filing.run_id}", markup=False)
+        console.print(_filed_line(run, filing.run_id, record, console), markup=False)
     if args.json:
         try:
             _write_json(args.json, record)
@@ -661,6 +726,22 @@ def _run_on_target(
         sys.stderr.write(f"spabench run: error: the run was not filed: {filing.unfiled}\n")
         return EXIT_ERROR
     return EXIT_BY_VERDICT.get(record.verdict, EXIT_ERROR)
+
+
+def _filed_line(run: _Run, run_id: int, record: TestRecord, console: Console) -> str:
+    """``filed as run N``: with a records server, once uploaded (the server's number), or
+    where the run waits when it could not be."""
+    destination = run.destination
+    if destination is None or not destination.journaled:
+        return f"filed as run {run_id}"
+    report = destination.after_runs(lambda line: console.print(line, markup=False))
+    server_run = None if report is None else report.server_run_id(record.record_id)
+    if server_run is not None:
+        return f"filed as run {server_run} on {destination.server_name}"
+    return (
+        f"kept in the journal {destination.journal} as record {record.record_id} "
+        "(spabench status lists it)"
+    )
 
 
 COMMAND = Subcommand(

@@ -6,24 +6,58 @@ station run``, the console), so "offline first" is decided once:
 
 * no server configured (``--db PATH`` / ``$SPABENCH_DB`` a file, or the default): runs are
   filed live in that SQLite file, as always;
-* a server configured (``--db postgresql://…``): runs are filed live in the local journal
-  (an SQLite file of the same schema) and uploaded, complete, to the server when they end;
-  when the server cannot be reached they wait in the journal and the bench says so.
+* a server configured (``--db postgresql://…`` or ``$SPABENCH_DB``): EVERY run is filed live
+  in the local journal (:mod:`bench.records.journal`, an SQLite file of the same schema),
+  online or not, and uploaded, complete and idempotently, to the server when it ends
+  (:meth:`RunDestination.after_runs`, :mod:`bench.records.journal_sync`); when the server
+  cannot be reached the runs wait in the journal and the bench says so. Filing never
+  depends on the network: a run is as safe on a bench whose cable was pulled as on one
+  with a server next door. Unit and order checks, which need the workshop's records, are
+  made on the server (:meth:`RunDestination.open_records`) when it answers, and again by
+  the server when the run is uploaded.
 
 A :class:`RunDestination` hands each thread its own :class:`~bench.records.store.Store`
-(:meth:`RunDestination.open_store`): an SQLite connection is one thread's.
+(:meth:`RunDestination.open_store`): an SQLite connection is one thread's. Long-lived
+processes (a station, the console) also call :meth:`RunDestination.start_retrying`, so
+what waits goes up soon after the network is back, not only when the next run ends.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from bench.records.database import (
+    DB_ENV,
+    DatabaseError,
+    StoreError,
+    default_db_path,
+    is_server_url,
+)
+from bench.records.journal import JournalEntry, JournalStore, journal_path, server_display
+from bench.records.journal_sync import Outcome, SyncReport, sync_journal
 from bench.records.store import Store
 
 
 def _ignore(_line: str) -> None:
     return None
+
+
+def _ignore_outcome(_outcome: Outcome) -> None:
+    return None
+
+
+def _ignore_upload(_entry: JournalEntry, _server_run_id: int) -> None:
+    return None
+
+
+def open_server_store(url: str) -> Store:
+    """The records on the server at ``url`` (:class:`~bench.records.database.StoreOpenError`
+    when it cannot be reached). One name for it, so a test can stand a file in for a server."""
+    return Store(url)
 
 
 @dataclass
@@ -32,23 +66,135 @@ class RunDestination:
 
     location: str | None
     """``--db`` as given (a path, a server URL) or None for ``$SPABENCH_DB``/the default."""
+    server: str | None = None
+    """The records server's URL when one is configured: runs then go through the journal."""
+    journal: Path | None = None
+    """The local journal file (with a server)."""
+    open_server: Callable[[], Store] | None = None
+    """Opens the server's records (default: :func:`open_server_store` of :attr:`server`)."""
+    _passes: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def journaled(self) -> bool:
+        """Are runs filed in the journal (a server is configured)?"""
+        return self.server is not None
+
+    @property
+    def server_name(self) -> str:
+        """The server's URL as it may be shown (password masked)."""
+        return "" if self.server is None else server_display(self.server)
 
     def open_store(self) -> Store:
         """A new connection for the calling thread: where a run is filed live."""
+        if self.journal is not None:
+            return JournalStore(self.journal)
         return Store(self.location)
+
+    def open_records(self) -> Store:
+        """The workshop's records, for unit and order checks: the server (raises
+        :class:`~bench.records.database.StoreOpenError` when it does not answer) or the file."""
+        if self.server is None:
+            return Store(self.location)
+        if self.open_server is not None:
+            return self.open_server()
+        return open_server_store(self.server)
 
     def describe(self) -> str:
         """Where runs are filed, for a line on screen."""
-        with self.open_store() as store:
-            return str(store.path)
+        if self.journal is not None:
+            return f"the local journal {self.journal}, uploaded to {self.server_name}"
+        return str(default_db_path() if self.location is None else Path(self.location))
 
-    def after_runs(self, say: Callable[[str], None] = _ignore) -> None:
+    def sync(
+        self,
+        *,
+        on_outcome: Callable[[Outcome], None] = _ignore_outcome,
+        after_upload: Callable[[JournalEntry, int], None] = _ignore_upload,
+    ) -> SyncReport:
+        """Upload what waits in the journal now (one pass; see
+        :func:`~bench.records.journal_sync.sync_journal`). Needs a server."""
+        if self.journal is None:
+            raise StoreError("no records server is configured: runs are filed directly")
+        with self._passes, JournalStore(self.journal) as journal:
+            return sync_journal(
+                journal,
+                self.open_records,
+                server=self.server_name,
+                on_outcome=on_outcome,
+                after_upload=after_upload,
+            )
+
+    def after_runs(self, say: Callable[[str], None] = _ignore) -> SyncReport | None:
         """Called when runs end: with a server, upload what waits in the journal and ``say``
-        how it went (one line); without, nothing to do. Never raises for an unreachable
-        server: the runs stay in the journal."""
-        return None
+        how it went (one line); without, nothing to do (None). Never raises for an
+        unreachable server: the runs stay in the journal; a journal that cannot be used is
+        said in one line too."""
+        if self.journal is None:
+            return None
+        try:
+            report = self.sync()
+        except (StoreError, DatabaseError) as error:
+            say(f"records journal {self.journal}: {error}")
+            return None
+        line = report.summary()
+        if line:
+            say(line)
+        return report
+
+    def start_retrying(
+        self, interval_s: float, say: Callable[[str], None] = _ignore
+    ) -> Retrying | None:
+        """Upload what waits every ``interval_s`` seconds until :meth:`Retrying.stop`, in a
+        daemon thread (for a station or the console, which live long). None without a
+        server. ``say`` hears a line when runs were uploaded or refused, and once when the
+        server stops answering (not at every failed retry)."""
+        if self.journal is None:
+            return None
+        if interval_s <= 0:
+            raise ValueError(f"the retry interval must be positive, got {interval_s}")
+        retrying = Retrying(self, interval_s, say)
+        retrying.start()
+        return retrying
+
+
+class Retrying:
+    """The automatic retry of a long-lived process (see :meth:`RunDestination.start_retrying`)."""
+
+    def __init__(
+        self, destination: RunDestination, interval_s: float, say: Callable[[str], None]
+    ) -> None:
+        self.destination = destination
+        self.interval_s = interval_s
+        self._say = say
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="journal-retry", daemon=True)
+        self._was_unreachable = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """No more retries; waits (bounded) for a pass under way to end."""
+        self._stopped.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stopped.wait(self.interval_s):
+            try:
+                report = self.destination.sync()
+            except (StoreError, DatabaseError) as error:
+                self._say(f"records journal {self.destination.journal}: {error}")
+                continue
+            unreachable = report.unreachable is not None
+            if report.outcomes or (unreachable and not self._was_unreachable):
+                self._say(report.summary())
+            self._was_unreachable = unreachable
 
 
 def open_destination(location: str | None) -> RunDestination:
     """The destination for ``--db`` (None: ``$SPABENCH_DB`` or the default file)."""
+    configured = location if location is not None else os.environ.get(DB_ENV)
+    if configured is not None and is_server_url(configured):
+        return RunDestination(location, server=configured, journal=journal_path(configured))
     return RunDestination(location)

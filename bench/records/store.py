@@ -15,10 +15,11 @@ Each part is a class of its own module; this one adds nothing but their sum.
 from __future__ import annotations
 
 from bench.records.order_records import OrderRecords
+from bench.records.run_import import RunImport
 from bench.records.run_records import RunRecords
 
 
-class Store(OrderRecords, RunRecords):
+class Store(OrderRecords, RunRecords, RunImport):
     """One open records database. Not thread-safe: one per thread/process.
 
     ``Store(path, *, timeout=30.0, migrations=MIGRATIONS, read_only=False)`` opens (or

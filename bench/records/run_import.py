@@ -1,0 +1,186 @@
+"""Uploading a finished run into the records in one piece: what ``spabench sync`` does.
+
+A bench configured with a records server files every run live in its local journal (see
+:mod:`bench.records.journal`) and uploads it, complete, when it ends. Uploads are retried
+after a lost connection or a crash, and two bench processes may upload the same journal at
+once, so an upload must be *idempotent*: the key is the run's ``record_id`` (a uuid4 made on
+the bench when the run began), and the proof of "the same run" is the SHA-256 of its
+canonical record (:mod:`bench.records.exports`):
+
+* not on the server yet → stored, returns ``(id, True)``;
+* already there with the same SHA-256 → nothing written, returns ``(existing id, False)``;
+* already there with other content → :class:`ImportConflict` (a one-line refusal): two
+  different runs never share an id, so that is a fault to be looked at, never overwritten.
+
+The run goes in as ONE transaction — the runs row, every step, the frames and trace, the
+final verdict — so a crash or a lost connection mid-upload leaves nothing half-stored. The
+schema's triggers let a run change only once, from ``running`` to its verdict, and take
+steps and frames only while running: so the row is inserted ``running``, the steps and one
+``run_frames`` chunk (every frame and trace sample of the record, as live filing would have
+stored them) are added, and the row is finished — all before the commit.
+
+The SQL is portable between SQLite and PostgreSQL (``?``/``:name`` placeholders,
+``RETURNING id``, ``ON CONFLICT (record_id) DO NOTHING``): on PostgreSQL two uploads of one
+record may both pass the first look; the second then inserts nothing and reads the first's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from bench.records.advice import FILE_SIMULATED
+from bench.records.database import NotFound, RecordsDatabase, StoreError, to_db, utc_now
+from bench.records.exports import canonical_json, canonical_text, sha256_text
+from bench.records.liveness import HOST, own_start_token
+from bench.testing.record import TestRecord
+
+FINAL = ("pass", "fail", "error")
+
+
+class ImportConflict(StoreError):
+    """A run with this record id is stored already, with other content."""
+
+
+class RunImport(RecordsDatabase):
+    """:meth:`import_run`: store a finished run whole, idempotently (see module doc)."""
+
+    def import_run(
+        self,
+        record: TestRecord,
+        *,
+        unit_serial: str | None = None,
+        order_id: int | None = None,
+        allow_simulated: bool = False,
+        host: str | None = None,
+        pid: int | None = None,
+        proc_start: str | None = None,
+        created_at: datetime | None = None,
+    ) -> tuple[int, bool]:
+        """Store the finished ``record``; returns (run id here, whether it was new).
+
+        The order checks are those of :meth:`~bench.records.run_records.RunRecords.
+        begin_run` (the order exists, is the unit's and is not handed back; a simulated run
+        goes on an order only with ``allow_simulated``), made inside the transaction that
+        stores the run. ``host``, ``pid``, ``proc_start`` and ``created_at`` say which bench
+        process filed the run and when (default: this process, now): the run keeps the
+        identity it was filed with on the bench.
+        """
+        if record.verdict not in FINAL:
+            raise ValueError(f"only a finished run is uploaded, not one {record.verdict!r}")
+        serial = (unit_serial or record.unit.serial).strip()
+        if not serial:
+            raise ValueError("a run needs a unit serial (record.unit.serial or unit_serial=)")
+        if not record.record_id:
+            raise ValueError("the record has no record_id")
+        text = canonical_json(record)
+        digest = sha256_text(text)
+        own_pid = os.getpid()
+        with self._write() as conn:
+            existing = self._same_run(conn, record.record_id, digest)
+            if existing is not None:
+                return existing, False
+            self._check_order(conn, record, serial, order_id, allow_simulated)
+            rows = conn.execute(
+                "INSERT INTO runs (record_id, unit_serial, order_id, plan, operator, verdict,"
+                " started_at, created_at, pid, host, proc_start, summary, record_json,"
+                " simulated)"
+                " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (record_id) DO NOTHING RETURNING id",
+                (
+                    record.record_id,
+                    serial,
+                    order_id,
+                    record.plan,
+                    record.operator,
+                    record.started_at or to_db(utc_now()),
+                    to_db(created_at or utc_now()),
+                    own_pid if pid is None else pid,
+                    HOST if host is None else host,
+                    own_start_token(own_pid) if pid is None else proc_start,
+                    record.summary,
+                    text,
+                    int(record.simulated),
+                ),
+            ).fetchall()
+            if not rows:  # stored by another upload since the first look (PostgreSQL)
+                existing = self._same_run(conn, record.record_id, digest)
+                if existing is None:
+                    raise StoreError(f"run record {record.record_id!r} could not be stored")
+                return existing, False
+            run_id = int(rows[0][0])
+            self._store_body(conn, run_id, record)
+            conn.execute(
+                "UPDATE runs SET verdict = ?, finished_at = ?, summary = ?, operator = ?,"
+                " sha256 = ?, record_json = ? WHERE id = ?",
+                (
+                    record.verdict,
+                    record.finished_at or to_db(utc_now()),
+                    record.summary,
+                    record.operator,
+                    digest,
+                    text,
+                    run_id,
+                ),
+            )
+        return run_id, True
+
+    @staticmethod
+    def _same_run(conn: Any, record_id: str, digest: str) -> int | None:
+        """The id of the run stored under ``record_id`` if it is this very record; None if
+        there is none; :class:`ImportConflict` if it is another."""
+        row = conn.execute(
+            "SELECT id, sha256 FROM runs WHERE record_id = ?", (record_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        if row["sha256"] != digest:
+            raise ImportConflict(
+                f"run record {record_id} is stored already as run {row['id']} with other "
+                "content; it was not uploaded again"
+            )
+        return int(row["id"])
+
+    @staticmethod
+    def _check_order(
+        conn: Any, record: TestRecord, serial: str, order_id: int | None, allow_simulated: bool
+    ) -> None:
+        """The order rules of ``begin_run``, read inside the upload's transaction."""
+        if order_id is None:
+            return
+        if record.simulated and not allow_simulated:
+            raise StoreError(
+                f"a run on a SIMULATED UNIT is not filed on customer order {order_id} "
+                f"unless that is said explicitly {FILE_SIMULATED}"
+            )
+        row = conn.execute(
+            "SELECT unit_serial, status FROM orders WHERE id = ?", (order_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"unknown order {order_id}")
+        if row["unit_serial"] != serial:
+            raise StoreError(f"order {order_id} is for unit {row['unit_serial']!r}, not {serial!r}")
+        if row["status"] == "handed-back":
+            raise StoreError(f"order {order_id} is handed back; open a new order")
+
+    @staticmethod
+    def _store_body(conn: Any, run_id: int, record: TestRecord) -> None:
+        """Every step, and the frames and trace as one chunk, of a run being uploaded."""
+        now = to_db(utc_now())
+        for seq, step in enumerate(record.steps, start=1):
+            conn.execute(
+                "INSERT INTO run_steps (run_id, seq, name, outcome, added_at, step_json)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, seq, step.name, step.outcome, now, canonical_text(step)),
+            )
+        if record.frames or record.trace:
+            frames = json.dumps([asdict(entry) for entry in record.frames], separators=(",", ":"))
+            trace = json.dumps([asdict(sample) for sample in record.trace], separators=(",", ":"))
+            conn.execute(
+                "INSERT INTO run_frames (run_id, chunk, frames_json, trace_json, added_at)"
+                " VALUES (?, 1, ?, ?, ?)",
+                (run_id, frames, trace, now),
+            )
