@@ -500,13 +500,14 @@ def _open_journal(destination: RunDestination, args: argparse.Namespace, console
             f"{destination.journal} and uploaded when the server answers (spabench sync); "
             f"the unit cannot be checked now, an --order is checked on upload ({error})",
             markup=False,
+            soft_wrap=True,
         )
     else:
         try:
             _check_order_and_unit(records, args)
         finally:
             records.close()
-        destination.after_runs(lambda line: console.print(line, markup=False))
+        destination.after_runs(lambda line: console.print(line, markup=False, soft_wrap=True))
     try:
         return destination.open_store()
     except Exception as error:
@@ -715,7 +716,9 @@ def _run_on_target(
         target.close()
     filing = run.filing
     if filing is not None and filing.run_id is not None and filing.unfiled is None:
-        console.print(_filed_line(run, filing.run_id, record, console), markup=False)
+        console.print(
+            _filed_line(run, filing.run_id, record, console), markup=False, soft_wrap=True
+        )
     if args.json:
         try:
             _write_json(args.json, record)
@@ -734,7 +737,7 @@ def _filed_line(run: _Run, run_id: int, record: TestRecord, console: Console) ->
     destination = run.destination
     if destination is None or not destination.journaled:
         return f"filed as run {run_id}"
-    report = destination.after_runs(lambda line: console.print(line, markup=False))
+    report = destination.after_runs(lambda line: console.print(line, markup=False, soft_wrap=True))
     server_run = None if report is None else report.server_run_id(record.record_id)
     if server_run is not None:
         return f"filed as run {server_run} on {destination.server_name}"

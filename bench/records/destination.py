@@ -37,7 +37,7 @@ from bench.records.database import (
     default_db_path,
     is_server_url,
 )
-from bench.records.journal import JournalEntry, JournalStore, journal_path, server_display
+from bench.records.journal import JournalStore, journal_path, server_display
 from bench.records.journal_sync import Outcome, SyncReport, sync_journal
 from bench.records.store import Store
 
@@ -47,10 +47,6 @@ def _ignore(_line: str) -> None:
 
 
 def _ignore_outcome(_outcome: Outcome) -> None:
-    return None
-
-
-def _ignore_upload(_entry: JournalEntry, _server_run_id: int) -> None:
     return None
 
 
@@ -105,12 +101,7 @@ class RunDestination:
             return f"the local journal {self.journal}, uploaded to {self.server_name}"
         return str(default_db_path() if self.location is None else Path(self.location))
 
-    def sync(
-        self,
-        *,
-        on_outcome: Callable[[Outcome], None] = _ignore_outcome,
-        after_upload: Callable[[JournalEntry, int], None] = _ignore_upload,
-    ) -> SyncReport:
+    def sync(self, *, on_outcome: Callable[[Outcome], None] = _ignore_outcome) -> SyncReport:
         """Upload what waits in the journal now (one pass; see
         :func:`~bench.records.journal_sync.sync_journal`). Needs a server."""
         if self.journal is None:
@@ -121,7 +112,6 @@ class RunDestination:
                 self.open_records,
                 server=self.server_name,
                 on_outcome=on_outcome,
-                after_upload=after_upload,
             )
 
     def after_runs(self, say: Callable[[str], None] = _ignore) -> SyncReport | None:

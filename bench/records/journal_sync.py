@@ -124,23 +124,17 @@ def _ignore_outcome(_outcome: Outcome) -> None:
     return None
 
 
-def _ignore_upload(_entry: JournalEntry, _server_run_id: int) -> None:
-    return None
-
-
 def sync_journal(
     journal: JournalStore,
     open_server: Callable[[], Store],
     *,
     server: str,
     on_outcome: Callable[[Outcome], None] = _ignore_outcome,
-    after_upload: Callable[[JournalEntry, int], None] = _ignore_upload,
 ) -> SyncReport:
     """Upload every waiting journal run to the server ``open_server`` opens (module doc).
 
     ``server`` names it in the lines (password masked); ``on_outcome`` hears each run's
-    outcome as it happens; ``after_upload`` is called between the server's commit and the
-    journal's mark (where a crash is the worst case: the tests kill the process there).
+    outcome as it happens.
     Never raises for an unreachable server: :attr:`SyncReport.unreachable` says why.
     """
     report = SyncReport(server=server, journal=Path(journal.path))
@@ -154,7 +148,7 @@ def sync_journal(
                 journal.note_attempt(entry.local_id, report.unreachable)
         else:
             with records:
-                _upload(journal, records, pending, report, on_outcome, after_upload)
+                _upload(journal, records, pending, report, on_outcome)
     left = journal.journal_entries(pending=True)
     report.waiting = sum(1 for entry in left if entry.waiting)
     report.refused = sum(1 for entry in left if entry.refused is not None)
@@ -168,7 +162,6 @@ def _upload(
     pending: list[JournalEntry],
     report: SyncReport,
     on_outcome: Callable[[Outcome], None],
-    after_upload: Callable[[JournalEntry, int], None],
 ) -> None:
     for listed in pending:
         entry = journal.journal_entry(listed.local_id)
@@ -201,7 +194,8 @@ def _upload(
         if report.unreachable is not None:
             journal.note_attempt(entry.local_id, report.unreachable)
             return  # later runs must not overtake this one
-        after_upload(entry, server_run_id)
+        # a crash here (the server has the run, the journal does not know) is the worst case:
+        # the next pass uploads it again and the server answers with the run it has
         journal.mark_uploaded(entry.local_id, server_run_id)
         kind: OutcomeKind = "uploaded" if new else "already"
         outcome = Outcome(entry, kind, upload.record.verdict, server_run_id)
