@@ -128,7 +128,10 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "default: as fast as it computes)",
     )
     parser.add_argument(
-        "--db", metavar="PATH", help="records database (default: $SPABENCH_DB or the user data dir)"
+        "--db",
+        metavar="PATH|URL",
+        help="records database, or records server postgresql://… (runs then go through the "
+        "local journal; default: $SPABENCH_DB or the user data dir)",
     )
     parser.add_argument(
         "--order", type=id_argument, metavar="ID", help="attach the run to this service order"

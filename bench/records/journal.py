@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -267,30 +268,32 @@ class JournalStore(Store):
 
     # -- bookkeeping ----------------------------------------------------------------------
 
-    def note_attempt(self, local_id: int, error: str | None) -> None:
-        """One upload attempt of the run, and why it failed (None: it did not)."""
+    def note_attempt(self, local_ids: Sequence[int], error: str) -> None:
+        """One failed upload attempt of each run, and why (one transaction for them all)."""
+        now = to_db(utc_now())
         with self._write() as conn:
-            conn.execute(
+            conn.executemany(
                 "UPDATE journal_runs SET attempts = attempts + 1, last_error = ?,"
                 " last_attempt_at = ? WHERE run_id = ?",
-                (error, to_db(utc_now()), local_id),
+                [(error, now, local_id) for local_id in local_ids],
             )
 
     def mark_uploaded(self, local_id: int, server_run_id: int) -> None:
         """The server has the run (committed there first): it no longer waits."""
         with self._write() as conn:
             conn.execute(
-                "UPDATE journal_runs SET server_run_id = ?, uploaded_at = ?, last_error = NULL,"
-                " attempts = attempts + 1"
-                " WHERE run_id = ? AND server_run_id IS NULL",
-                (server_run_id, to_db(utc_now()), local_id),
+                "UPDATE journal_runs SET server_run_id = :server, uploaded_at = :now,"
+                " last_error = NULL, attempts = attempts + 1, last_attempt_at = :now"
+                " WHERE run_id = :id AND server_run_id IS NULL",
+                {"server": server_run_id, "now": to_db(utc_now()), "id": local_id},
             )
 
     def mark_refused(self, local_id: int, reason: str) -> None:
         """The server refused the run: it stays in the journal, listed with the reason."""
         with self._write() as conn:
             conn.execute(
-                "UPDATE journal_runs SET refused = ?, last_error = ?"
-                " WHERE run_id = ? AND server_run_id IS NULL",
-                (reason, reason, local_id),
+                "UPDATE journal_runs SET refused = :why, last_error = :why,"
+                " attempts = attempts + 1, last_attempt_at = :now"
+                " WHERE run_id = :id AND server_run_id IS NULL",
+                {"why": reason, "now": to_db(utc_now()), "id": local_id},
             )

@@ -144,8 +144,7 @@ def sync_journal(
             records = open_server()
         except StoreOpenError as error:
             report.unreachable = str(error)
-            for entry in pending:
-                journal.note_attempt(entry.local_id, report.unreachable)
+            journal.note_attempt([entry.local_id for entry in pending], report.unreachable)
         else:
             with records:
                 _upload(journal, records, pending, report, on_outcome)
@@ -183,7 +182,6 @@ def _upload(
             report.unreachable = str(error)
         except (IntegrityError, StoreError, ValueError) as error:  # the server's verdict
             reason = str(error)
-            journal.note_attempt(entry.local_id, reason)
             journal.mark_refused(entry.local_id, reason)
             outcome = Outcome(entry, "refused", upload.record.verdict, reason=reason)
             report.outcomes.append(outcome)
@@ -192,7 +190,7 @@ def _upload(
         except DatabaseError as error:  # lost connection, a lock that outlasted the timeout
             report.unreachable = str(error)
         if report.unreachable is not None:
-            journal.note_attempt(entry.local_id, report.unreachable)
+            journal.note_attempt([entry.local_id], report.unreachable)
             return  # later runs must not overtake this one
         # a crash here (the server has the run, the journal does not know) is the worst case:
         # the next pass uploads it again and the server answers with the run it has

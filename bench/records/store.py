@@ -7,7 +7,8 @@ connection to the file:
 * :mod:`bench.records.database` — opening and checking the file, migrations, transactions;
 * :mod:`bench.records.unit_records` — registered units;
 * :mod:`bench.records.order_records` — orders, their timeline, contacts, parts and notes;
-* :mod:`bench.records.run_records` — bench runs, their steps and final records.
+* :mod:`bench.records.run_records` — bench runs, their steps and final records;
+* :mod:`bench.records.run_import` — a finished run uploaded whole, idempotently (``sync``).
 
 Each part is a class of its own module; this one adds nothing but their sum.
 """
