@@ -58,16 +58,19 @@ class Wire:
         self.port.close()
 
 
-def _reports_on_schedule(path: Path) -> list[float]:
-    """Simulated times at which the box sent its water-temperature reports (its capture)."""
+def _reports(path: Path) -> list[tuple[float, int]]:
+    """``(simulated time, temperature parameter)`` of every water-temperature report the box
+    sent, from its capture: the box's own schedule, whatever the client's timing."""
     decoder = FrameDecoder()
-    times = []
+    reports = []
     for entry in read_capture(str(path)).entries:
         if entry.sender == "box":
-            times.extend(
-                entry.t for frame in decoder.feed(entry.data) if frame.command == Command.WATER_TEMP
+            reports.extend(
+                (entry.t, frame.parameter)
+                for frame in decoder.feed(entry.data)
+                if frame.command == Command.WATER_TEMP
             )
-    return times
+    return reports
 
 
 def test_three_tcp_boxes_are_independent(tmp_path: Path) -> None:
@@ -82,7 +85,11 @@ def test_three_tcp_boxes_are_independent(tmp_path: Path) -> None:
             "--fault",
             "2:temp-sensor-short",
             "--profile",
-            "3:elite-6",
+            "2:elite-6",
+            "--water",
+            "30.25",
+            "--seed",
+            "7",
             "--control",
             "127.0.0.1:0",
             "--capture",
@@ -100,7 +107,7 @@ def test_three_tcp_boxes_are_independent(tmp_path: Path) -> None:
         assert len(set(served.addresses)) == 3
         assert all(re.fullmatch(r"127\.0\.0\.1:\d+", address) for address in served.addresses)
         wires = [Wire(driver, url) for url in served.urls]
-        assert driver.wait_until(lambda: all(len(w.reports()) >= 3 for w in wires), 30.0)
+        assert driver.wait_until(lambda: all(len(w.reports()) >= 20 for w in wires), 60.0)
         first, second, third = wires
         assert set(second.reports()) == {SENSOR_SHORT}, "box 2's fault is on box 2's wire"
         assert SENSOR_SHORT not in first.reports() + third.reports(), "and only there"
@@ -108,7 +115,7 @@ def test_three_tcp_boxes_are_independent(tmp_path: Path) -> None:
         for address in served.controls:
             with ControlClient(address, timeout=WAIT) as control:
                 plates.append(control.request("plate")["profile"])
-        assert plates == ["premium-4", "premium-4", "elite-6"]
+        assert plates == ["premium-4", "elite-6", "premium-4"]
 
         # Client 1 leaves and comes back; box 3 keeps reporting throughout.
         first.close()
@@ -137,11 +144,18 @@ def test_three_tcp_boxes_are_independent(tmp_path: Path) -> None:
     # Box 3's own schedule (its capture, in simulated time) never faltered while box 1's
     # client left and came back: one report a period, at most two frame times late.
     assert sorted(os.listdir(tmp_path)) == ["cap-1.txt", "cap-2.txt", "cap-3.txt"]
-    period = load_profile("elite-6").link_report_period_s
-    sent = _reports_on_schedule(tmp_path / "cap-3.txt")
-    assert len(sent) >= 13
-    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    period = load_profile("premium-4").link_report_period_s
+    third_sent = [t for t, _ in _reports(tmp_path / "cap-3.txt")]
+    assert len(third_sent) >= 30
+    gaps = [b - a for a, b in itertools.pairwise(third_sent)]
     assert max(abs(gap - period) for gap in gaps) <= 2 * FRAME_SECONDS + 1e-6
+    # Boxes 1 and 3 differ only in their noise seeds (7 and 9): at 30.25 °C their sensors'
+    # noise tips the half-degree reports differently (with one seed they would be equal).
+    box1 = dict(_reports(tmp_path / "cap-1.txt"))
+    box3 = dict(_reports(tmp_path / "cap-3.txt"))
+    common = set(box1) & set(box3)
+    assert len(common) >= 20
+    assert any(box1[t] != box3[t] for t in common)
 
 
 @pytest.mark.spasim(count=2, speed=SPEED)
