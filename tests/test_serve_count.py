@@ -33,7 +33,9 @@ from spasim.pytest_plugin import ServedUnit, ServedUnits, start_served_units
 
 SPEED = 40.0
 WAIT = 15.0
-"""Wall seconds a subprocess may take to refuse or stop (never reached when healthy)."""
+"""Wall seconds any single wait may take (never reached when healthy)."""
+SIM_WAIT = WAIT * SPEED
+"""The same limit in the simulated seconds of the test's driver."""
 SENSOR_SHORT = 0xFF
 """What a box with ``temp-sensor-short`` reports as its water temperature (127.5 °C)."""
 
@@ -107,7 +109,7 @@ def test_three_tcp_boxes_are_independent(tmp_path: Path) -> None:
         assert len(set(served.addresses)) == 3
         assert all(re.fullmatch(r"127\.0\.0\.1:\d+", address) for address in served.addresses)
         wires = [Wire(driver, url) for url in served.urls]
-        assert driver.wait_until(lambda: all(len(w.reports()) >= 20 for w in wires), 60.0)
+        assert driver.wait_until(lambda: all(len(w.reports()) >= 20 for w in wires), SIM_WAIT)
         first, second, third = wires
         assert set(second.reports()) == {SENSOR_SHORT}, "box 2's fault is on box 2's wire"
         assert SENSOR_SHORT not in first.reports() + third.reports(), "and only there"
@@ -120,10 +122,10 @@ def test_three_tcp_boxes_are_independent(tmp_path: Path) -> None:
         # Client 1 leaves and comes back; box 3 keeps reporting throughout.
         first.close()
         before = len(third.reports())
-        assert driver.wait_until(lambda: len(third.reports()) >= before + 5, 30.0)
+        assert driver.wait_until(lambda: len(third.reports()) >= before + 5, SIM_WAIT)
         wires[0] = first = Wire(driver, served.urls[0])
-        assert driver.wait_until(lambda: len(first.reports()) >= 2, 30.0)
-        assert driver.wait_until(lambda: len(third.reports()) >= before + 10, 30.0)
+        assert driver.wait_until(lambda: len(first.reports()) >= 2, SIM_WAIT)
+        assert driver.wait_until(lambda: len(third.reports()) >= before + 10, SIM_WAIT)
     finally:
         for wire in wires:
             wire.close()
@@ -165,7 +167,7 @@ def test_two_boxes_on_ptys_and_sigint_stops_both(served_boxes: ServedUnits) -> N
     driver = RealTimeDriver(speed=SPEED)
     wires = [Wire(driver, url) for url in served_boxes.urls]
     try:
-        assert driver.wait_until(lambda: all(len(w.reports()) >= 2 for w in wires), 30.0)
+        assert driver.wait_until(lambda: all(len(w.reports()) >= 2 for w in wires), SIM_WAIT)
     finally:
         for wire in wires:
             wire.close()
@@ -181,7 +183,7 @@ def test_count_one_keeps_the_plain_line_and_index_one(launch: Callable[..., Serv
     driver = RealTimeDriver(speed=SPEED)
     wire = Wire(driver, served.url)
     try:
-        assert driver.wait_until(lambda: len(wire.reports()) >= 2, 30.0)
+        assert driver.wait_until(lambda: len(wire.reports()) >= 2, SIM_WAIT)
     finally:
         wire.close()
         driver.close()

@@ -1,7 +1,7 @@
 """``spasim serve``: a virtual box (or remote) on a pseudo-terminal or TCP port.
 
-    spasim serve [--pty | --tcp HOST:PORT] [--role box|remote] [--profile NAME]
-                 [--speed X] [--fault ID]... [--water °C] [--ambient °C] [--seed N]
+    spasim serve [--pty | --tcp HOST:PORT] [--count N] [--role box|remote] [--profile [I:]NAME]...
+                 [--speed X] [--fault [I:]ID]... [--water °C] [--ambient °C] [--seed N]
                  [--set NAME=VALUE]... [--capture FILE] [--tank-litres L]
                  [--meter-tcp HOST:PORT | --meter-pty]
                  [--control HOST:PORT [--control-any-host]] [-v]
@@ -45,6 +45,19 @@ heater test warms the water in minutes, not hours).
 
 ``--capture FILE`` records every byte both ways in the capture text format of
 :mod:`protocols.capture` (header: profile, date, source), times in simulated seconds.
+
+``--count N`` serves N independent units (a station's channels, rehearsed without hardware)
+from this one process, on one real-time driver — no thread per unit; each unit is its own
+:class:`~spasim.serve.Server`, so one client leaving, or one link failing, is that unit's
+event only. Every stdout line then starts with the unit's 1-based index: ``box I: listening
+on <address>``, then (if asked) ``box I: meter on <url>`` and ``box I: control on HOST:PORT``,
+unit by unit, all written and flushed at once after every endpoint was opened (``remote I:``
+with ``--role remote``); ``-v`` lines start with ``box I:`` too (``# box I: client left``).
+With N = 1 nothing changes: no index anywhere. How each unit's options are derived (``--fault
+I:ID``, ``--profile I:NAME``, consecutive ports, seeds S + I − 1, ``cap-I.txt``) is
+:mod:`spasim.cli.serve_plan`'s job. A port that cannot be bound, for any unit, is refused
+with one line naming the unit and the port (``box 2: cannot listen on 127.0.0.1:7002:
+Address already in use``), exit 2, before any line is printed or any unit served.
 """
 
 from __future__ import annotations
@@ -244,12 +257,14 @@ def _add_meter_options(parser: argparse.ArgumentParser) -> None:
         "--meter-tcp",
         type=host_port,
         metavar="HOST:PORT",
-        help="box role: also serve a virtual SDM120 energy meter on Modbus TCP",
+        help="box role: also serve a virtual SDM120 energy meter on Modbus TCP (with --count, "
+        "one per unit on consecutive ports)",
     )
     meter.add_argument(
         "--meter-pty",
         action="store_true",
-        help="box role: also serve a virtual SDM120 energy meter, Modbus RTU on a new pty",
+        help="box role: also serve a virtual SDM120 energy meter, Modbus RTU on a new pty "
+        "(one per unit)",
     )
     parser.add_argument(
         "--meter-spec",
@@ -268,7 +283,8 @@ def _add_control_options(parser: argparse.ArgumentParser) -> None:
         type=host_port,
         metavar="HOST:PORT",
         help="also open the control channel (one command per line, JSON replies: press PRCD "
-        "TEST/RESET, turn the knob, inject faults...) on a loopback address; port 0 picks one",
+        "TEST/RESET, turn the knob, inject faults...) on a loopback address; port 0 picks one; "
+        "with --count, one per unit on consecutive ports",
     )
     parser.add_argument(
         "--control-any-host",
@@ -283,13 +299,14 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
         "--capture",
         metavar="FILE",
         default=None,
-        help="record every frame both ways to FILE (capture text format)",
+        help="record every frame both ways to FILE (capture text format); with --count, "
+        "unit I records to FILE with -I before its suffix (cap-2.txt)",
     )
     parser.add_argument(
         "-v",
         "--verbose",
         action="store_true",
-        help="log every frame both ways on stderr",
+        help="log every frame both ways on stderr (with --count, each line after 'box I:')",
     )
 
 
@@ -580,7 +597,7 @@ def _run(args: argparse.Namespace) -> int:
 
 COMMAND = Subcommand(
     "serve",
-    "serve a virtual box (or remote) on a pseudo-terminal or TCP port; --count N serves N",
+    "serve a virtual box (or remote) on a pseudo-terminal or TCP port (--count N: N of them)",
     _configure,
     _run,
 )

@@ -34,8 +34,9 @@ from protocols.cli_support import UsageError
 from spasim.simulation import SEED_RANGE
 
 COUNT_RANGE = (1, 64)
-"""``--count``: one unit up to 64, far more channels than a bench PC has adapters for; every
-unit shares one serving loop on one core (16 boxes at ``--speed 1`` take about 2 % of it)."""
+"""``--count``: one unit up to 64, far more channels than a bench PC has adapters for. Every
+unit shares one serving loop on one core: at ``--speed 1`` with a remote on each, 16 boxes
+took 0.2 % of a core and 64 boxes 0.5 %, report jitter p99 under 3 ms (measured, 2 cores)."""
 
 _INDEXED = re.compile(r"(\d+):(.*)", re.DOTALL)
 
