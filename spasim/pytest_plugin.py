@@ -38,12 +38,22 @@ indirect=True)``; the parameter wins over the marker):
 * ``served_box`` only: ``transport`` (``"pty"`` or ``"tcp"``), ``speed`` (default 1.0),
   ``role`` (``"box"`` or ``"remote"``), ``verbose`` (``-v``, lines go to
   ``served_box.log()``), ``startup_timeout`` (wall seconds, default 15).
+
+``served_boxes`` — the same with ``--count N`` (marker option ``count``, default 2, and the
+``served_box`` options, faults meaning every box): N independent boxes served by one
+process, for code that drives several serial ports at once (a station). The value (a
+:class:`ServedUnits`) has ``urls``/``addresses`` in box order (box 1 first)::
+
+    @pytest.mark.spasim(count=3, transport="tcp", speed=50)
+    def test_station_reads_every_box(served_boxes):
+        assert len(served_boxes.urls) == 3
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -286,10 +296,15 @@ def start_served(
 
 
 def _first_line(process: subprocess.Popen[bytes], timeout: float) -> str:
+    return _next_line(process, time.monotonic() + timeout, timeout)
+
+
+def _next_line(process: subprocess.Popen[bytes], deadline: float, timeout: float) -> str:
+    """The next stdout line, read byte by byte (nothing beyond it is consumed); ``""`` when
+    the process ended first."""
     stdout = process.stdout
     assert stdout is not None
     fd = stdout.fileno()
-    deadline = time.monotonic() + timeout
     line = bytearray()
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
@@ -304,6 +319,118 @@ def _first_line(process: subprocess.Popen[bytes], timeout: float) -> str:
                 break  # the process ended before saying where it listens
             line += chunk
     return line.decode("utf-8", "replace").strip()
+
+
+@dataclass
+class ServedUnits:
+    """A running ``spasim serve --count N`` process and where to reach each of its units.
+
+    Lists are in unit order (index 1 first): ``addresses[i - 1]`` is what ``box i:
+    listening on`` said; ``meters``/``controls`` are empty unless the server was asked for a
+    meter (``--meter-tcp``/``--meter-pty``) or a control channel (``--control``).
+    """
+
+    process: subprocess.Popen[bytes]
+    transport: str
+    speed: float
+    log_path: str
+    addresses: list[str] = field(default_factory=list)
+    meters: list[str] = field(default_factory=list)
+    controls: list[str] = field(default_factory=list)
+
+    @property
+    def urls(self) -> list[str]:
+        """What pyserial opens for each unit: pty paths, or ``socket://host:port``."""
+        if self.transport == "pty":
+            return list(self.addresses)
+        return [f"socket://{address}" for address in self.addresses]
+
+    def _served(self) -> ServedUnit:
+        return ServedUnit(self.process, "", self.transport, self.speed, self.log_path)
+
+    def log(self) -> str:
+        """Everything the server wrote on stderr so far (``-v`` lines carry ``box I:``)."""
+        return self._served().log()
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM (every unit stops), wait up to ``timeout`` wall seconds; the exit status."""
+        return self._served().stop(timeout)
+
+    def discard(self) -> None:
+        """Stop the server and remove its log file."""
+        self._served().discard()
+
+
+_ANNOUNCED = re.compile(r"(?:(?:box|remote) (\d+): )?(listening|meter|control) on (.+)")
+"""``box I: listening on ADDRESS`` (and ``meter on``, ``control on``); no ``box I:`` when one
+unit is served."""
+
+
+def start_served_units(
+    arguments: Sequence[str],
+    count: int,
+    *,
+    transport: str = "pty",
+    speed: float = 1.0,
+    timeout: float = 15.0,
+) -> ServedUnits:
+    """Start ``spasim <arguments> --count <count>`` and wait (at most ``timeout`` wall
+    seconds) until every unit has announced every endpoint the arguments ask for."""
+    kinds = {"listening"}
+    if "--meter-tcp" in arguments or "--meter-pty" in arguments:
+        kinds.add("meter")
+    if "--control" in arguments:
+        kinds.add("control")
+    log_fd, log_path = tempfile.mkstemp(prefix="spasim-serve-", suffix=".log")
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-c", _CLI, *arguments, "--count", str(count)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log_fd,
+        )
+    finally:
+        os.close(log_fd)
+    units = ServedUnits(process, transport, speed, log_path)
+    found: dict[str, dict[int, str]] = {kind: {} for kind in kinds}
+    deadline = time.monotonic() + timeout
+    try:
+        while any(len(found[kind]) < count for kind in kinds):
+            line = _next_line(process, deadline, timeout)
+            match = _ANNOUNCED.fullmatch(line)
+            if match is not None and match.group(2) in found:
+                found[match.group(2)][int(match.group(1) or 1)] = match.group(3)
+            else:
+                process.kill()
+                process.wait()
+                raise RuntimeError(f"spasim serve did not start: {line!r} {units.log().strip()}")
+    except BaseException:
+        units.discard()
+        raise
+    units.addresses = [found["listening"][index] for index in range(1, count + 1)]
+    for kind, target in (("meter", units.meters), ("control", units.controls)):
+        if kind in found:
+            target.extend(found[kind][index] for index in range(1, count + 1))
+    return units
+
+
+@pytest.fixture
+def served_boxes(request: pytest.FixtureRequest) -> Iterator[ServedUnits]:
+    """``spasim serve --count N`` (marker option ``count``, default 2): N units in one
+    process on real ptys or consecutive-free TCP ports (see the module docstring)."""
+    options = _options(request, _SERVE_OPTIONS | {"count"})
+    count = int(options.pop("count", 2))
+    units = start_served_units(
+        serve_arguments(options),
+        count,
+        transport=options.get("transport", "pty"),
+        speed=float(options.get("speed", 1.0)),
+        timeout=float(options.get("startup_timeout", 15.0)),
+    )
+    try:
+        yield units
+    finally:
+        units.discard()
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 Data flows one way: ``protocols`` ← ``spasim``, ``protocols`` ← ``bench``. The simulator never
 reaches into the bench; the wire codecs know neither. Inside the bench, its rooms import
-only downwards (``cli`` → ``console`` → ``capture`` / ``records`` → ``testing``), so a
+only downwards (``cli`` → ``console`` → ``station`` → ``capture`` / ``records`` →
+``testing``), so a
 maintainer can change a room knowing what can break. Every import counts — at module level,
 under ``TYPE_CHECKING`` or inside a function — because an import hidden in a function to
 dodge a cycle is still a cycle. The one exception is explicit: the bench's *virtual*
@@ -24,7 +25,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("protocols", "spasim", "bench")
-ROOM_ORDER = ("bench.cli", "bench.console", "bench.capture", "bench.records", "bench.testing")
+ROOM_ORDER = (
+    "bench.cli",
+    "bench.console",
+    "bench.station",
+    "bench.capture",
+    "bench.records",
+    "bench.testing",
+)
 """The bench's rooms, top to bottom: a room may import only rooms after it."""
 
 

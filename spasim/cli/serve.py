@@ -1,7 +1,7 @@
 """``spasim serve``: a virtual box (or remote) on a pseudo-terminal or TCP port.
 
-    spasim serve [--pty | --tcp HOST:PORT] [--role box|remote] [--profile NAME]
-                 [--speed X] [--fault ID]... [--water °C] [--ambient °C] [--seed N]
+    spasim serve [--pty | --tcp HOST:PORT] [--count N] [--role box|remote] [--profile [I:]NAME]...
+                 [--speed X] [--fault [I:]ID]... [--water °C] [--ambient °C] [--seed N]
                  [--set NAME=VALUE]... [--capture FILE] [--tank-litres L]
                  [--meter-tcp HOST:PORT | --meter-pty]
                  [--control HOST:PORT [--control-any-host]] [-v]
@@ -45,6 +45,19 @@ heater test warms the water in minutes, not hours).
 
 ``--capture FILE`` records every byte both ways in the capture text format of
 :mod:`protocols.capture` (header: profile, date, source), times in simulated seconds.
+
+``--count N`` serves N independent units (a station's channels, rehearsed without hardware)
+from this one process, on one real-time driver — no thread per unit; each unit is its own
+:class:`~spasim.serve.Server`, so one client leaving, or one link failing, is that unit's
+event only. Every stdout line then starts with the unit's 1-based index: ``box I: listening
+on <address>``, then (if asked) ``box I: meter on <url>`` and ``box I: control on HOST:PORT``,
+unit by unit, all written and flushed at once after every endpoint was opened (``remote I:``
+with ``--role remote``); ``-v`` lines start with ``box I:`` too (``# box I: client left``).
+With N = 1 nothing changes: no index anywhere. How each unit's options are derived (``--fault
+I:ID``, ``--profile I:NAME``, consecutive ports, seeds S + I − 1, ``cap-I.txt``) is
+:mod:`spasim.cli.serve_plan`'s job. A port that cannot be bound, for any unit, is refused
+with one line naming the unit and the port (``box 2: cannot listen on 127.0.0.1:7002:
+Address already in use``), exit 2, before any line is printed or any unit served.
 """
 
 from __future__ import annotations
@@ -70,8 +83,9 @@ from protocols.cli_support import (
 from protocols.driver import Driver, RealTimeDriver
 from protocols.meter_model import METER_SPECS, SDM120, MeterErrors, meter_spec
 from protocols.mspa import Direction, Frame, RemoteState, describe
+from spasim.cli.serve_plan import COUNT_RANGE, UnitPlan, indexed, plan_units
 from spasim.control import BoxCommands, ControlServer, PanelCommands
-from spasim.faults import parse_fault
+from spasim.faults import Role, parse_fault
 from spasim.meter_server import MeterServer
 from spasim.profiles import Profile, load_profile
 from spasim.remote import DEFAULT_PROFILE, VirtualRemote
@@ -146,7 +160,16 @@ def _add_serving_options(parser: argparse.ArgumentParser) -> None:
         "--tcp",
         type=host_port,
         metavar="HOST:PORT",
-        help="serve on TCP (host defaults to 127.0.0.1; port 0 picks a free one)",
+        help="serve on TCP (host defaults to 127.0.0.1; port 0 picks a free one; with "
+        "--count N, N consecutive ports from PORT)",
+    )
+    parser.add_argument(
+        "--count",
+        type=bounded_int(*COUNT_RANGE),
+        default=1,
+        metavar="N",
+        help=f"serve N independent units in this one process ({COUNT_RANGE[0]}–{COUNT_RANGE[1]}"
+        "; default 1): N ptys or N consecutive TCP ports, each line prefixed 'box I: '",
     )
     parser.add_argument(
         "--role",
@@ -156,9 +179,12 @@ def _add_serving_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--profile",
-        default=DEFAULT_PROFILE,
-        metavar="NAME",
-        help=f"box model: a packaged profile name or a .toml path (default {DEFAULT_PROFILE})",
+        type=indexed,
+        action="append",
+        default=[],
+        metavar="[I:]NAME",
+        help=f"box model: a packaged profile name or a .toml path (default {DEFAULT_PROFILE}); "
+        "I:NAME for unit I only",
     )
     parser.add_argument(
         "--speed",
@@ -174,10 +200,12 @@ def _add_unit_options(parser: argparse.ArgumentParser) -> None:
     """The unit's faults and world (box role) or its panel settings (remote role)."""
     parser.add_argument(
         "--fault",
+        type=indexed,
         action="append",
         default=[],
-        metavar="ID",
-        help="inject a fault from the catalogue (repeatable)",
+        metavar="[I:]ID",
+        help="inject a fault from the catalogue into every unit, or with I:ID into unit I "
+        "only (repeatable)",
     )
     parser.add_argument(
         "--water",
@@ -200,7 +228,8 @@ def _add_unit_options(parser: argparse.ArgumentParser) -> None:
         type=bounded_int(*SEED_RANGE),
         default=0,
         metavar="N",
-        help=f"box role: seed for sensor noise, 0–{SEED_RANGE[1]} (default 0)",
+        help=f"box role: seed for sensor noise, 0–{SEED_RANGE[1]} (default 0; with "
+        "--count, unit I gets N+I-1)",
     )
     parser.add_argument(
         "--set",
@@ -228,12 +257,14 @@ def _add_meter_options(parser: argparse.ArgumentParser) -> None:
         "--meter-tcp",
         type=host_port,
         metavar="HOST:PORT",
-        help="box role: also serve a virtual SDM120 energy meter on Modbus TCP",
+        help="box role: also serve a virtual SDM120 energy meter on Modbus TCP (with --count, "
+        "one per unit on consecutive ports)",
     )
     meter.add_argument(
         "--meter-pty",
         action="store_true",
-        help="box role: also serve a virtual SDM120 energy meter, Modbus RTU on a new pty",
+        help="box role: also serve a virtual SDM120 energy meter, Modbus RTU on a new pty "
+        "(one per unit)",
     )
     parser.add_argument(
         "--meter-spec",
@@ -252,7 +283,8 @@ def _add_control_options(parser: argparse.ArgumentParser) -> None:
         type=host_port,
         metavar="HOST:PORT",
         help="also open the control channel (one command per line, JSON replies: press PRCD "
-        "TEST/RESET, turn the knob, inject faults...) on a loopback address; port 0 picks one",
+        "TEST/RESET, turn the knob, inject faults...) on a loopback address; port 0 picks one; "
+        "with --count, one per unit on consecutive ports",
     )
     parser.add_argument(
         "--control-any-host",
@@ -267,47 +299,60 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
         "--capture",
         metavar="FILE",
         default=None,
-        help="record every frame both ways to FILE (capture text format)",
+        help="record every frame both ways to FILE (capture text format); with --count, "
+        "unit I records to FILE with -I before its suffix (cap-2.txt)",
     )
     parser.add_argument(
         "-v",
         "--verbose",
         action="store_true",
-        help="log every frame both ways on stderr",
+        help="log every frame both ways on stderr (with --count, each line after 'box I:')",
     )
 
 
-def _endpoint(args: argparse.Namespace) -> Endpoint:
-    if args.tcp is None:
+def _endpoint(plan: UnitPlan) -> Endpoint:
+    if plan.tcp is None:
         return PtyEndpoint()
-    host, port = args.tcp
+    host, port = plan.tcp
     try:
         return TcpEndpoint(host, port)
     except OSError as error:
-        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+        raise UsageError(
+            f"{plan.label}cannot listen on {host}:{port}: {error.strerror or error}"
+        ) from None
 
 
-def _profile(args: argparse.Namespace) -> Profile:
-    try:
-        return load_profile(args.profile)
-    except (ValueError, OSError) as error:
-        raise UsageError(str(error)) from None
+class _Profiles:
+    """Profiles loaded once per name: sixteen boxes of one model read its file once."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, Profile] = {}
+
+    def __call__(self, name: str) -> Profile:
+        if name not in self._loaded:
+            try:
+                self._loaded[name] = load_profile(name)
+            except (ValueError, OSError) as error:
+                raise UsageError(str(error)) from None
+        return self._loaded[name]
 
 
-def _build_remote(driver: Driver, args: argparse.Namespace, profile: Profile) -> VirtualRemote:
+def _build_remote(
+    driver: Driver, args: argparse.Namespace, plan: UnitPlan, profile: Profile
+) -> VirtualRemote:
     values: dict[str, Any] = dict(RemoteState()._asdict())
     for name, value in args.settings:
         values[name] = _SETTINGS[name](value)
     try:
         state = RemoteState(**values)
-        remote = VirtualRemote(driver.scheduler, profile=profile, state=state, faults=args.fault)
+        remote = VirtualRemote(driver.scheduler, profile=profile, state=state, faults=plan.faults)
     except ValueError as error:
         raise UsageError(str(error)) from None
     remote.start()
     return remote
 
 
-def _build_box(driver: Driver, args: argparse.Namespace, profile: Profile) -> Unit:
+def _build_box(driver: Driver, args: argparse.Namespace, plan: UnitPlan, profile: Profile) -> Unit:
     from spasim.board import VirtualBox  # imported late: only the box role pays for it
 
     try:
@@ -315,8 +360,8 @@ def _build_box(driver: Driver, args: argparse.Namespace, profile: Profile) -> Un
             driver.scheduler,
             None,
             profile,
-            seed=args.seed,
-            faults=tuple(args.fault),
+            seed=plan.seed,
+            faults=plan.faults,
             water_c=args.water,
             ambient_c=args.ambient,
             tank_litres=args.tank_litres,
@@ -325,61 +370,71 @@ def _build_box(driver: Driver, args: argparse.Namespace, profile: Profile) -> Un
         raise UsageError(str(error.args[0] if error.args else error)) from None
 
 
-def _frame_logger(stream: TextIO) -> ByteListener:
-    """``-v``: one ``describe()`` line per complete frame, both ways, simulated seconds."""
+def _frame_logger(stream: TextIO, label: str) -> ByteListener:
+    """``-v``: one ``describe()`` line per complete frame, both ways, simulated seconds,
+    after the unit's label (``box 2: ``) when several are served."""
 
     def log(time: float, sender: str, frame: Frame) -> None:
-        stream.write(f"{time:10.3f} {describe(frame, Direction.from_sender(sender))}\n")
+        stream.write(f"{label}{time:10.3f} {describe(frame, Direction.from_sender(sender))}\n")
         stream.flush()
 
     return FrameTap(log)
 
 
-def _event_logger(stream: TextIO) -> Callable[[str], None]:
+def _event_logger(stream: TextIO, label: str) -> Callable[[str], None]:
     def log(message: str) -> None:
-        stream.write(f"# {message}\n")
+        stream.write(f"# {label}{message}\n")
         stream.flush()
 
     return log
 
 
-def _open_capture(args: argparse.Namespace, profile: Profile) -> CaptureTap:
+def _open_capture(args: argparse.Namespace, plan: UnitPlan, profile: Profile) -> CaptureTap:
+    assert plan.capture is not None
+    source = f"spasim serve --role {args.role} --speed {args.speed:g}"
+    if plan.count > 1:
+        source += f" ({plan.name} of {plan.count})"
     try:
-        writer = open_capture(
-            args.capture,
-            profile=profile.name,
-            source=f"spasim serve --role {args.role} --speed {args.speed:g}",
-        )
+        writer = open_capture(plan.capture, profile=profile.name, source=source)
     except OSError as error:
         raise UsageError(
-            f"cannot write capture {args.capture}: {error.strerror or error}"
+            f"cannot write capture {plan.capture}: {error.strerror or error}"
         ) from None
     return CaptureTap(writer)
 
 
-def _start_meter(args: argparse.Namespace, unit: Unit) -> MeterServer | None:
+def _start_meter(args: argparse.Namespace, plan: UnitPlan, unit: Unit) -> MeterServer | None:
     """The virtual energy meter on the box's supply, if one was asked for."""
-    if args.meter_tcp is None and not args.meter_pty:
+    if plan.meter_tcp is None and not args.meter_pty:
         return None
     box = cast("VirtualBox", unit)
     # A served meter is never kinder than the one on a real bench: the truth, spoiled as the
     # declared data sheet allows (only the meter server's thread reads it).
-    errors = MeterErrors(meter_spec(args.meter_spec), seed=args.seed)
-    server = MeterServer(lambda: errors.spoil(box.meter()), tcp=args.meter_tcp, pty=args.meter_pty)
+    errors = MeterErrors(meter_spec(args.meter_spec), seed=plan.seed)
+    server = MeterServer(lambda: errors.spoil(box.meter()), tcp=plan.meter_tcp, pty=args.meter_pty)
     try:
         server.start()
     except OSError as error:
-        raise UsageError(f"cannot serve the meter: {error.strerror or error}") from None
+        # pymodbus' refusal already says where ("cannot serve the meter on HOST:PORT: ...").
+        reason = f"cannot serve the meter: {error.strerror}" if error.strerror else str(error)
+        raise UsageError(f"{plan.label}{reason}") from None
     return server
 
 
-def _check_roles(args: argparse.Namespace) -> None:
-    """Options that belong to the other role, or faults of the other role: one line, exit 2."""
-    for fault in args.fault:
+def _check_fault(role: Role) -> Callable[[str], None]:
+    """A fault of the catalogue that a unit of ``role`` can have, or one line, exit 2."""
+
+    def check(fault: str) -> None:
         try:
-            parse_fault(fault, role=args.role)
+            parse_fault(fault, role=role)
         except ValueError as error:
             raise UsageError(str(error)) from None
+
+    return check
+
+
+def _check_roles(args: argparse.Namespace) -> None:
+    """Options that belong to the other role: one line, exit 2."""
     if args.settings and args.role != "remote":
         raise UsageError("--set is for --role remote (a box takes its settings from the remote)")
     box_only = {
@@ -406,9 +461,9 @@ def _check_control(args: argparse.Namespace) -> None:
         )
 
 
-def _start_control(driver: Driver, args: argparse.Namespace, unit: Unit) -> ControlServer | None:
+def _start_control(driver: Driver, plan: UnitPlan, unit: Unit) -> ControlServer | None:
     """The control channel over the unit, on the serving loop, if one was asked for."""
-    if args.control is None:
+    if plan.control is None:
         return None
     from spasim.board import VirtualBox
 
@@ -417,12 +472,13 @@ def _start_control(driver: Driver, args: argparse.Namespace, unit: Unit) -> Cont
         commands = BoxCommands(unit)
     else:
         commands = PanelCommands(cast(VirtualRemote, unit))
-    host, port = args.control
+    host, port = plan.control
     try:
         server = ControlServer(driver, commands, host, port)
     except OSError as error:
         raise UsageError(
-            f"cannot open the control channel on {host}:{port}: {error.strerror or error}"
+            f"{plan.label}cannot open the control channel on {host}:{port}: "
+            f"{error.strerror or error}"
         ) from None
     server.start()
     return server
@@ -430,49 +486,60 @@ def _start_control(driver: Driver, args: argparse.Namespace, unit: Unit) -> Cont
 
 @dataclass
 class _Serving:
-    """What one ``spasim serve`` opened, so that :meth:`close` undoes exactly that."""
+    """What one served unit opened, so that :meth:`close` undoes exactly that."""
 
+    plan: UnitPlan
     endpoint: Endpoint | None = None
     server: Server | None = None
     capture: CaptureTap | None = None
     meter: MeterServer | None = None
     control: ControlServer | None = None
 
-    def start(self, driver: Driver, args: argparse.Namespace, profile: Profile) -> None:
-        """Open the endpoint, build the unit, announce the address(es), start serving."""
-        self.endpoint = endpoint = _endpoint(args)
+    def open(self, driver: Driver, args: argparse.Namespace, profile: Profile) -> None:
+        """Bind the endpoint, build the unit, open its capture, meter and control channel —
+        everything that can be refused — without serving the unit's cable yet."""
+        plan = self.plan
+        self.endpoint = endpoint = _endpoint(plan)
         if args.role == "box":
-            unit: Unit = _build_box(driver, args, profile)
+            unit: Unit = _build_box(driver, args, plan, profile)
         else:
-            unit = _build_remote(driver, args, profile)
+            unit = _build_remote(driver, args, plan, profile)
         listeners: list[ByteListener] = []
         if args.verbose:
-            listeners.append(_frame_logger(sys.stderr))
-        if args.capture is not None:
-            self.capture = _open_capture(args, profile)
+            listeners.append(_frame_logger(sys.stderr, plan.label))
+        if plan.capture is not None:
+            self.capture = _open_capture(args, plan, profile)
             listeners.append(self.capture)
 
         def on_bytes(time: float, sender: str, data: bytes) -> None:
             for listener in listeners:
                 listener(time, sender, data)
 
-        self.server = server = Server(
+        self.server = Server(
             driver,
             unit,
             endpoint,
             sender=args.role,
             on_bytes=on_bytes if listeners else None,
-            on_event=_event_logger(sys.stderr) if args.verbose else None,
+            on_event=_event_logger(sys.stderr, plan.label) if args.verbose else None,
         )
-        self.meter = meter = _start_meter(args, unit)
-        self.control = control = _start_control(driver, args, unit)
-        sys.stdout.write(f"listening on {endpoint.address}\n")
-        if meter is not None:
-            sys.stdout.write(f"meter on {meter.url}\n")
-        if control is not None:
-            sys.stdout.write(f"control on {control.address}\n")
-        sys.stdout.flush()
-        server.start()
+        self.meter = _start_meter(args, plan, unit)
+        self.control = _start_control(driver, plan, unit)
+
+    def announcement(self) -> str:
+        """The unit's stdout lines: ``listening on``, then ``meter on`` and ``control on``."""
+        assert self.endpoint is not None
+        label = self.plan.label
+        lines = [f"{label}listening on {self.endpoint.address}\n"]
+        if self.meter is not None:
+            lines.append(f"{label}meter on {self.meter.url}\n")
+        if self.control is not None:
+            lines.append(f"{label}control on {self.control.address}\n")
+        return "".join(lines)
+
+    def start(self) -> None:
+        assert self.server is not None
+        self.server.start()
 
     def close(self) -> None:
         if self.server is not None:
@@ -488,12 +555,16 @@ class _Serving:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Build the endpoint and the unit, announce the address, serve until a signal."""
-    profile = _profile(args)
+    """Plan the units, open all of them (or refuse before serving any), announce their
+    addresses, serve them on one real-time driver until a signal."""
     _check_roles(args)
     _check_control(args)
+    plans = plan_units(args, DEFAULT_PROFILE, _check_fault(args.role))
+    profiles = _Profiles()
+    for plan in plans:
+        profiles(plan.profile)  # an unknown profile is refused before anything is bound
     driver = RealTimeDriver(speed=args.speed)
-    serving = _Serving()
+    servings: list[_Serving] = []
     stopping: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -502,10 +573,18 @@ def serve(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        serving.start(driver, args, profile)
+        for plan in plans:
+            serving = _Serving(plan)
+            servings.append(serving)
+            serving.open(driver, args, profiles(plan.profile))
+        sys.stdout.write("".join(serving.announcement() for serving in servings))
+        sys.stdout.flush()
+        for serving in servings:
+            serving.start()
         driver.wait_until(lambda: bool(stopping), None)
     finally:
-        serving.close()
+        for serving in servings:
+            serving.close()
         driver.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -518,7 +597,7 @@ def _run(args: argparse.Namespace) -> int:
 
 COMMAND = Subcommand(
     "serve",
-    "serve a virtual box (or remote) on a pseudo-terminal or TCP port",
+    "serve a virtual box (or remote) on a pseudo-terminal or TCP port (--count N: N of them)",
     _configure,
     _run,
 )
