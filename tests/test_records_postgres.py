@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 import pytest
 from cli_runner import one_line, spabench
+from support.live_filing import file_live
 from support.postgres import PostgresServer
 from support.records import (
     NOW,
@@ -46,7 +47,6 @@ from bench.records.database import (
 from bench.records.migrations import MIGRATIONS, Migration, load
 from bench.records.orders import TRANSITIONS
 from bench.records.store import Store
-from bench.testing.record import TestRecord
 from protocols.mspa.parts import lookup
 
 PUMP = lookup("B9300929")  # filter pump: checked by verify-filter-pump
@@ -57,17 +57,6 @@ def at(hours: float) -> datetime:
     return NOW + timedelta(hours=hours)
 
 
-def file_run(store: Store, record: TestRecord, order_id: int | None = None) -> int:
-    """File ``record`` as the runner does: begun, its steps and frames as they come, finished."""
-    run_id = store.begin_run(started(record), order_id=order_id)
-    for step in record.steps:
-        store.add_step(run_id, step)
-    store.add_frames(run_id, 1, record.frames[:3], record.trace[:1])
-    store.add_frames(run_id, 2, record.frames[3:], record.trace[1:])
-    store.finish_run(run_id, record)
-    return run_id
-
-
 def workflow(store: Store) -> dict[str, Any]:
     """One order from intake to hand-back through the Store API; what it reads back."""
     register(store)
@@ -75,7 +64,7 @@ def workflow(store: Store) -> dict[str, Any]:
         SERIAL, "no heat", agreement="diagnosis", quote_cents=4500, by="ana", now=at(0.1)
     )
     store.add_contact(order, by="ana", note="unit is in", via="phone", now=at(0.2))
-    failed = file_run(store, filter_pump_failure(), order)  # started 09:00
+    failed = file_live(store, filter_pump_failure(), order)  # started 09:00
     store.set_status(order, "diagnosed", by="ben", note="pump dead", now=at(1.2))
     store.set_status(order, "awaiting-approval", by="ben", via="email", now=at(1.3))
     store.amend_agreement(
@@ -84,7 +73,7 @@ def workflow(store: Store) -> dict[str, Any]:
     )  # fmt: skip
     store.add_part(order, PUMP.number, by="ben", now=at(1.5))
     store.set_status(order, "repaired", by="ben", note="new pump", now=at(1.6))
-    passed = file_run(store, passing_verification(), order)  # started 03-21 10:00
+    passed = file_live(store, passing_verification(), order)  # started 03-21 10:00
     store.set_status(order, "verified", by="ben", now=at(26.5))
     note = store.add_note("collects Friday", order_id=order, by="ana", now=at(26.6))
     store.add_note("pump serial 123", run_id=passed, kind="correction", by="ben", now=at(26.7))
@@ -162,7 +151,7 @@ def test_a_whole_order_reads_back_the_same_from_sqlite_and_postgresql(
     assert on_server["order"].status == "handed-back"
     assert on_server["verification"] == "rec-pass-0001"
     assert [len(record["frames"]) for record in on_server["records"]] == [7, 1]
-    assert [len(frames) for frames, _ in on_server["frames"]] == [7, 1]
+    assert [(len(frames), len(trace)) for frames, trace in on_server["frames"]] == [(7, 3), (1, 41)]
 
 
 def workflow_read(store: Store, expected: dict[str, Any]) -> dict[str, Any]:

@@ -280,8 +280,13 @@ def schema_version(conn: PgConnection, location: str) -> int | None:
 
     A ``spabench_schema`` table without our marker is not ours (StoreOpenError).
     """
-    found = conn.execute("SELECT to_regclass(?) IS NOT NULL", (SCHEMA_TABLE,)).fetchone()
-    if found is None or not found[0]:
+    # pg_tables, not to_regclass(): a name looked up before another bench created the table
+    # stays "missing" in this session's catalog cache until a lock on a table refreshes it
+    found = conn.execute(
+        "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?",
+        (SCHEMA_TABLE,),
+    ).fetchone()
+    if found is None:
         return None
     row = conn.execute(
         f"SELECT application_id, version FROM {SCHEMA_TABLE} WHERE id = 1"
