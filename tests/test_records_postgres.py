@@ -37,6 +37,7 @@ from support.records import (
     store_run,
 )
 
+from bench.records.backends.postgresql import display
 from bench.records.database import (
     DatabaseError,
     IntegrityError,
@@ -310,6 +311,32 @@ def test_reading_an_empty_database_creates_nothing(
         with pytest.raises(DatabaseError, match="read-only"):
             reader.add_unit("SN-2", "premium-4", date(2025, 1, 1))
     postgres_server.drop_database(url)
+
+
+def test_history_cannot_be_truncated_on_a_server(pg_url: str) -> None:
+    """TRUNCATE passes row triggers by: the append-only tables refuse it themselves."""
+    tables = ["order_status", "contacts", "parts_replaced", "agreement_changes", "notes",
+              "runs", "run_steps", "run_frames", "orders"]  # fmt: skip
+    with Store(pg_url) as store:
+        workflow(store)
+        for table in tables:
+            with pytest.raises(IntegrityError, match=r"^spabench: .*(append-only|never)"):
+                store._conn.execute(f"TRUNCATE {table} CASCADE")
+        counted = store._conn.execute("SELECT count(*) FROM run_frames").fetchone()
+        assert counted is not None and counted[0] == 4
+
+
+def test_a_server_is_shown_without_its_password() -> None:
+    shown = [
+        display("postgresql://bench:pw@server/spabench"),
+        display("postgres://server:5433/records?connect_timeout=3"),
+        display("postgresql:///spabench?host=/run/postgresql&password=pw"),
+    ]
+    assert shown == [
+        "postgresql://bench@server:5432/spabench",
+        "postgresql://server:5433/records",
+        "postgresql:///spabench?host=/run/postgresql&port=5432",
+    ]
 
 
 # ------------------------------------------------------------------- the connection wrapper

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -154,7 +155,16 @@ class PostgresServer:
 
 def _server_user() -> str | None:
     """Popen's ``user``/``group``: PostgreSQL refuses root, so root runs it as ``postgres``."""
-    return "postgres" if os.geteuid() == 0 else None
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        raise RuntimeError(
+            "the tests run as root and PostgreSQL refuses to: they need an OS user 'postgres' "
+            "to run the server as (Debian's postgresql package creates it)"
+        ) from None
+    return "postgres"
 
 
 def _drain(server: PostgresServer, ready: threading.Event) -> None:

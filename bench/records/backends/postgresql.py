@@ -187,7 +187,7 @@ class PgConnection:
         self._conn = conn
 
     def execute(self, sql: str, parameters: Any = (), /) -> PgCursor:
-        if sql == "BEGIN" and self._conn.info.transaction_status != TransactionStatus.IDLE:
+        if sql == "BEGIN" and self.in_transaction:
             # PostgreSQL only warns; SQLite refuses, and so must a store left mid-transaction
             raise DatabaseError("cannot start a transaction within a transaction")
         query, params = (translate(sql), _parameters(parameters)) if parameters else (sql, None)
@@ -195,6 +195,11 @@ class PgConnection:
             return PgCursor(self._conn.execute(query, params))
         except psycopg.Error as error:
             raise mapped(error) from None
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (as :attr:`sqlite3.Connection.in_transaction`)."""
+        return self._conn.info.transaction_status != TransactionStatus.IDLE
 
     def close(self) -> None:
         self._conn.close()
@@ -212,7 +217,10 @@ def display(url: str) -> str:
     user = f"{params['user']}@" if params.get("user") else ""
     host = str(params.get("host") or "localhost")
     port = str(params.get("port") or "5432")
-    return f"postgresql://{user}{host}:{port}/{params.get('dbname') or ''}"
+    database = params.get("dbname") or ""
+    if host.startswith("/"):  # a unix socket's directory
+        return f"postgresql://{user}/{database}?host={host}&port={port}"
+    return f"postgresql://{user}{host}:{port}/{database}"
 
 
 def _scrubbed(text: str, url: str) -> str:
