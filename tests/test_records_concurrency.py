@@ -256,6 +256,7 @@ def test_the_schema_lets_one_of_two_blind_writers_verify_an_order(
 ) -> None:
     order, run, holder = held_order
     said: list[str] = []
+    moment = datetime.now(UTC).isoformat(timespec="microseconds")  # both: neither is earlier
 
     def write() -> None:
         with Store(pg_url) as store:
@@ -263,7 +264,7 @@ def test_the_schema_lets_one_of_two_blind_writers_verify_an_order(
                 store._conn.execute(
                     "INSERT INTO order_status (order_id, status, at, note, run_id)"
                     " VALUES (?, 'verified', ?, 'by hand', ?)",
-                    (order, datetime.now(UTC).isoformat(timespec="microseconds"), run),
+                    (order, moment, run),
                 )
                 said.append("ok")
             except IntegrityError as refusal:

@@ -205,6 +205,25 @@ def test_a_run_filed_twice_is_refused_and_an_upload_is_idempotent(records_locati
         assert [run.record_id for run in store.runs_for_unit(SERIAL)] == [record.record_id]
 
 
+def test_a_group_of_writes_commits_once_and_a_failed_one_undoes_only_itself(
+    records_location: str,
+) -> None:
+    with Store(records_location) as store, Store(records_location) as other:
+        store._conn.execute("BEGIN")
+        store.grouped = True
+        store.add_unit("SN-1", "premium-4", date(2025, 1, 1))
+        with pytest.raises(StoreError, match="already registered"):
+            store.add_unit("SN-1", "premium-4", date(2025, 1, 1))
+        store.add_unit("SN-2", "premium-4", date(2025, 1, 1))
+        assert not other.has_unit("SN-1")  # nothing is visible before the group commits
+        store._conn.execute("COMMIT")
+        store.grouped = False
+        assert other.has_unit("SN-1") and other.has_unit("SN-2")
+        store._conn.execute("BEGIN")  # a transaction left open is not taken for a group
+        with pytest.raises(DatabaseError, match="within a transaction"):
+            store.add_unit("SN-3", "premium-4", date(2025, 1, 1))
+
+
 def test_an_added_shared_migration_runs_on_both_backends(records_location: str) -> None:
     added = Migration(
         len(MIGRATIONS) + 1, "unit_colour", "ALTER TABLE units ADD COLUMN colour TEXT;"
