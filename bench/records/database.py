@@ -76,7 +76,8 @@ DB_FILENAME = "records.sqlite3"
 SERVER_SCHEMES = ("postgresql://", "postgres://")
 """``--db`` values naming a records server rather than a file."""
 CONNECT_TIMEOUT = 5.0
-"""Seconds to wait for a records server before saying it is unreachable."""
+"""Seconds to wait for a records server before saying it is unreachable (``connect_timeout``
+in the URL overrides it): a bench must not hang on a dead network."""
 
 
 def is_server_url(location: object) -> bool:

@@ -44,9 +44,6 @@ from bench.records.backends.base import (
 )
 from bench.records.migrations import APPLICATION_ID, Migration, SchemaTooNew, check_sequence
 
-CONNECT_TIMEOUT = 5.0
-"""Seconds to wait for a records server before saying it is unreachable (``connect_timeout``
-in the URL overrides it): a bench must not hang on a dead network."""
 SCHEMA_TABLE = "spabench_schema"
 
 # A quoted literal or identifier, a comment, a cast, a placeholder, a percent sign.
