@@ -1,4 +1,5 @@
-"""Shared test configuration: the ``--slow`` flag and hypothesis profiles.
+"""Shared test configuration: the ``--slow`` flag, hypothesis profiles, served units and a
+real PostgreSQL server for the records' tests.
 
 ``pytest`` runs the CI profile (enough examples to matter, minutes not hours);
 ``pytest --slow`` also runs tests marked ``slow`` and uses many more examples.
@@ -8,9 +9,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from support.postgres import (
+    INSTALL_HINT,
+    PostgresServer,
+    find_bindir,
+    prepare_template,
+    start_server,
+)
 
 from spasim.pytest_plugin import ServedUnit, start_served
 
@@ -78,3 +87,39 @@ def launch() -> Iterator[Callable[..., ServedUnit]]:
         if unit.process.poll() is None:
             unit.process.kill()
         unit.discard()
+
+
+# ------------------------------------------------------------------- a real PostgreSQL server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test session (tests/support/postgres.py), with the template
+    database the records' tests copy; skipped, saying what to install, where there is none."""
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(INSTALL_HINT)
+    server = start_server(bindir)
+    try:
+        prepare_template(server)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh database holding the migrated records schema (copied from the template);
+    dropped after the test."""
+    url = postgres_server.fresh_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def records_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's records are, once for each backend: an SQLite file, a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "records.sqlite3")
+    url: str = request.getfixturevalue("pg_url")
+    return url

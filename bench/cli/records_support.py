@@ -22,10 +22,12 @@ from rich.table import Table
 
 from bench.records.database import (
     DB_ENV,
+    DatabaseError,
     StoreError,
     StoreOpenError,
     damaged_file,
     default_db_path,
+    default_location,
 )
 from bench.records.store import Store
 from protocols.cli_support import EXIT_ERROR, UsageError
@@ -47,12 +49,16 @@ def parse_date(text: str) -> date:
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
-    """``--db PATH`` on a records command (SUPPRESS: a subparser must not reset a parent's)."""
+    """``--db PATH|URL`` on a records command (SUPPRESS: a subparser must not reset a
+    parent's): a records file, or a records server ``postgresql://user@host/database``."""
     parser.add_argument(
         "--db",
-        metavar="PATH",
+        metavar="PATH|URL",
         default=argparse.SUPPRESS,
-        help=f"records database (default: ${DB_ENV} or {default_db_path()})",
+        help=(
+            "records database: a file, or a server postgresql://user@host/database "
+            f"(default: ${DB_ENV} or {default_location()})"
+        ),
     )
 
 
@@ -111,7 +117,7 @@ def run_with_store(
     except (StoreOpenError, OutputWriteError) as error:
         sys.stderr.write(f"{prog}: error: {error}\n")
         return EXIT_ERROR
-    except sqlite3.DatabaseError as error:
+    except DatabaseError as error:
         if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_CORRUPT:
             damaged = damaged_file(default_db_path() if path is None else Path(path), str(error))
             sys.stderr.write(f"{prog}: error: {damaged}\n")

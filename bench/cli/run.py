@@ -384,7 +384,7 @@ class _Run(NoHooks):
             what = (
                 f"{'journal run' if journaled else 'run'} {filing.run_id} kept — "
                 f"{filing.steps_stored} of {self.steps} steps, "
-                f"{filing.frames_stored:,} frames, in {filing.store.path}"
+                f"{filing.frames_stored:,} frames, in {filing.store.location}"
             )
             if journaled:
                 what += " (spabench sync uploads it)"
@@ -460,16 +460,17 @@ def _open_store(args: argparse.Namespace, console: Console, run: _Run) -> Any:
     if not args.unit:
         console.print("[dim]not filed in the records: no --unit SERIAL[/dim]")
         return None
-    from bench.records.database import default_db_path
+    from bench.records.database import default_location, is_server_url
     from bench.records.destination import open_destination
     from bench.records.store import Store
 
     run.destination = open_destination(args.db)
     if run.destination.journaled:
         return _open_journal(run.destination, args, console)
-    path = default_db_path() if args.db is None else Path(args.db)
-    if not args.register and not (path.is_file() and path.stat().st_size > 0):
-        _unregistered(args, path)  # no records there, so no such unit: create nothing
+    path = default_location() if args.db is None else args.db
+    file = None if is_server_url(path) else Path(path)  # a server is asked below
+    if not args.register and file and not (file.is_file() and file.stat().st_size > 0):
+        _unregistered(args, file)  # no records there, so no such unit: create nothing
     try:
         store = Store(path)
     except Exception as error:
@@ -551,7 +552,7 @@ def _check_order_and_unit(store: Store, args: argparse.Namespace) -> None:
             raise UsageError(f"order {args.order} is handed back; open a new order")
     if not store.has_unit(args.unit):
         if not args.register:
-            _unregistered(args, store.path)
+            _unregistered(args, store.location)
         return
     unit = store.unit(args.unit)
     if args.profile and args.profile != unit.profile:
@@ -568,7 +569,7 @@ def _check_order_and_unit(store: Store, args: argparse.Namespace) -> None:
         args.registered_profile = unit.profile  # the virtual box is the model registered
 
 
-def _unregistered(args: argparse.Namespace, path: Path) -> NoReturn:
+def _unregistered(args: argparse.Namespace, path: Path | str) -> NoReturn:
     """Refuse a serial the records do not know, naming the command that registers it."""
     profile = args.profile or ("premium-4" if args.virtual else "MODEL")
     raise UsageError(

@@ -161,10 +161,11 @@ class RunFiling(NoHooks):
         self.rescue(record)
 
     def rescue(self, record: TestRecord) -> Path | None:
-        """Save the record next to the database, since it could not go into it."""
-        db = Path(self.store.path)
-        name = f"{db.name}.unfiled-{record.record_id or 'run'}.json"
-        for folder in (db.parent, Path.cwd()):
+        """Save the record next to the database file (a server's records: in the current
+        directory), since it could not go into it."""
+        db = self.store.path
+        name = f"{db.name if db else 'records'}.unfiled-{record.record_id or 'run'}.json"
+        for folder in (*([db.parent] if db else []), Path.cwd()):
             try:
                 write_atomic(folder / name, record.to_json() + "\n")
             except (OutputPathError, OutputWriteError) as error:

@@ -7,8 +7,8 @@ PC (step by step, frames in chunks: as crash-safe as filing anywhere), and uploa
 the server when it ends (:mod:`bench.records.journal_sync`, :mod:`bench.records.run_import`).
 
 Where: ``$SPABENCH_JOURNAL`` if set, else ``journal-<hash>.sqlite3`` in the user data
-directory, one per server (the hash is of the server URL without its password, so changing
-a password keeps the journal, and two servers never share one).
+directory, one per server (the hash is of the server as shown, user@host:port/database,
+without its password: changing a password keeps the journal, two servers never share one).
 
 What the journal adds to the records schema is one bookkeeping table, ``journal_runs``, made
 here with ``CREATE TABLE IF NOT EXISTS`` (it is not a records migration: a records file
@@ -38,11 +38,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from platformdirs import user_data_dir
 
-from bench.records.database import NotFound, to_db, utc_now
+from bench.records.database import NotFound, Row, to_db, utc_now
 from bench.records.run_records import RunFinished, RunStatus, _run_status
 from bench.records.store import Store
 from bench.testing.record import TestRecord
@@ -63,35 +62,13 @@ CREATE TABLE IF NOT EXISTS journal_runs (
 )
 """
 
-_SECRET_KEYS = frozenset({"password", "sslpassword"})
-
 
 def server_display(url: str) -> str:
-    """The server URL as it may be shown: the password (in the user part or a ``password=``
-    parameter) replaced by ``***``."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, _, host = netloc.rpartition("@")
-        if ":" in user:
-            user = user.split(":", 1)[0] + ":***"
-        netloc = f"{user}@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if k in _SECRET_KEYS else v) for k, v in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """The server URL as it may be shown: the records' own form, without the password
+    (``postgresql://user@host:port/database``)."""
+    from bench.records.backends.postgresql import display
 
-
-def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.split(':', 1)[0]}@{host}"
-    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    query = urlencode([(k, v) for k, v in pairs if k not in _SECRET_KEYS])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return display(url)
 
 
 def journal_path(server_url: str) -> Path:
@@ -99,7 +76,7 @@ def journal_path(server_url: str) -> Path:
     env = os.environ.get(JOURNAL_ENV)
     if env:
         return Path(env)
-    digest = hashlib.sha256(_without_password(server_url).encode("utf-8")).hexdigest()[:12]
+    digest = hashlib.sha256(server_display(server_url).encode("utf-8")).hexdigest()[:12]
     return Path(user_data_dir("spabench")) / f"journal-{digest}.sqlite3"
 
 
@@ -142,7 +119,7 @@ _ENTRY_SQL = """
 """
 
 
-def _entry(row: Any) -> JournalEntry:
+def _entry(row: Row) -> JournalEntry:
     return JournalEntry(
         local_id=row["id"],
         record_id=row["record_id"],

@@ -27,6 +27,7 @@ from bench.records.database import (
     StoreError,
     StoreOpenError,
     from_db,
+    refusal,
 )
 from bench.records.journal import JournalEntry, JournalStore
 from bench.records.store import Store
@@ -181,7 +182,7 @@ def _upload(
         except StoreOpenError as error:  # the connection went away
             report.unreachable = str(error)
         except (IntegrityError, StoreError, ValueError) as error:  # the server's verdict
-            reason = str(error)
+            reason = refusal(error)
             journal.mark_refused(entry.local_id, reason)
             outcome = Outcome(entry, "refused", upload.record.verdict, reason=reason)
             report.outcomes.append(outcome)

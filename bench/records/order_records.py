@@ -25,14 +25,24 @@ schema's triggers (migration 0003) re-check the same rules for any other writer:
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from bench.records.advice import BACK_TO_DIAGNOSIS
-from bench.records.database import NotFound, StoreError, from_db, to_db, utc_now
+from bench.records.database import (
+    Connection,
+    IntegrityError,
+    NotFound,
+    Row,
+    StoreError,
+    from_db,
+    refusal,
+    to_db,
+    utc_now,
+)
 from bench.records.display import display_date, display_time
 from bench.records.orders import (
     AGREEMENTS,
@@ -155,7 +165,7 @@ _ORDER_COLUMNS = """
 """
 
 
-def _order(row: sqlite3.Row) -> Order:
+def _order(row: Row) -> Order:
     return Order(
         id=row["id"],
         unit_serial=row["unit_serial"],
@@ -214,10 +224,33 @@ def _label(number: str) -> str:
         return number
 
 
+class RuleRefused(StoreError):
+    """The records refused an order's event by one of the rules the database keeps (its
+    triggers): the store's own checks passed on a state another bench changed meanwhile,
+    or a rule only the database checks."""
+
+
 class OrderRecords(UnitRecords, RunRecords):
     """The ``orders`` table and what hangs off an order (``order_status``, ``contacts``,
     ``agreement_changes``, ``parts_replaced``, ``notes``); orders are for registered units and
     are verified by runs, hence the base classes."""
+
+    @contextmanager
+    def _order_write(self, order_id: int, what: str) -> Iterator[Connection]:
+        """A write of order ``order_id``'s events: one transaction holding the order
+        (:meth:`_lock_order`) while the store checks its rules and writes, so two benches
+        writing one order are served one after the other, each seeing the other's events.
+        What the schema's triggers refuse all the same is said in one line
+        (:class:`RuleRefused`), never as a database error."""
+        try:
+            with self._write() as conn:
+                self._lock_order(conn, order_id)
+                yield conn
+        except IntegrityError as error:
+            raise RuleRefused(
+                f"order {order_id}: {what} refused: {refusal(error)} "
+                f"(see 'spabench order show {order_id}')"
+            ) from None
 
     @staticmethod
     def _moment(now: datetime | None) -> datetime:
@@ -237,7 +270,7 @@ class OrderRecords(UnitRecords, RunRecords):
 
     def _in_time_order(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         order_id: int,
         at: datetime,
         what: str,
@@ -317,10 +350,10 @@ class OrderRecords(UnitRecords, RunRecords):
                 f"({display_date(unit.purchase_date)})"
             )
         with self._write() as conn:
-            cursor = conn.execute(
+            row = conn.execute(
                 "INSERT INTO orders (unit_serial, opened_at, opened_by, symptom, agreement,"
                 " quote_cents, quote_date, promised_date, status, status_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', ?) RETURNING id",
                 (
                     serial.strip(),
                     to_db(opened),
@@ -332,9 +365,8 @@ class OrderRecords(UnitRecords, RunRecords):
                     None if promised is None else promised.isoformat(),
                     to_db(opened),
                 ),
-            )
-            order_id = cursor.lastrowid
-            assert order_id is not None
+            ).fetchone()
+            order_id: int = row[0]
             conn.execute(
                 "INSERT INTO order_status (order_id, status, at, by) VALUES (?, 'received', ?, ?)",
                 (order_id, to_db(opened), by),
@@ -422,7 +454,7 @@ class OrderRecords(UnitRecords, RunRecords):
                 "(awaiting-approval, handed-back); log other contacts with 'order contact'"
             )
         channel = parse_via(via or ("in-person" if new == "handed-back" else "other"))
-        with self._write() as conn:
+        with self._order_write(order_id, f"the status change to {new}") as conn:
             order = self.order(order_id)
             check_transition(order.status, new, order.agreement, order_id=order_id)
             at = self._in_time_order(conn, order_id, at, "the status change", typed=now is not None)
@@ -534,7 +566,7 @@ class OrderRecords(UnitRecords, RunRecords):
         channel = parse_via(via)
         at = self._moment(now)
         self._order_status(order_id)
-        with self._write() as conn:
+        with self._order_write(order_id, "the contact") as conn:
             at = self._in_time_order(conn, order_id, at, "the contact", typed=now is not None)
             conn.execute(
                 "INSERT INTO contacts (order_id, at, by, note, via) VALUES (?, ?, ?, ?, ?)",
@@ -580,7 +612,7 @@ class OrderRecords(UnitRecords, RunRecords):
             raise ValueError("say what the customer agreed to (--note)")
         _check_quote(quote_cents)
         at = self._moment(now)
-        with self._write() as conn:
+        with self._order_write(order_id, "the agreement change") as conn:
             order = self.order(order_id)
             if order.status == FINAL_STATUS:
                 raise StoreError(f"order {order_id} is handed back; open a new order")
@@ -607,13 +639,14 @@ class OrderRecords(UnitRecords, RunRecords):
             before = Terms(order.agreement, order.agreed_parts, order.quote_cents)
             after = Terms(agreement, numbers, quote)
             contact = conn.execute(
-                "INSERT INTO contacts (order_id, at, by, note, via) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO contacts (order_id, at, by, note, via) VALUES (?, ?, ?, ?, ?)"
+                " RETURNING id",
                 (order_id, to_db(at), by, note, channel),
-            ).lastrowid
-            cursor = conn.execute(
+            ).fetchone()[0]
+            row = conn.execute(
                 "INSERT INTO agreement_changes (order_id, at, by, contact_id, before_agreement,"
                 " before_parts, before_quote_cents, agreement, parts, quote_cents, quote_date)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     order_id,
                     to_db(at),
@@ -627,9 +660,9 @@ class OrderRecords(UnitRecords, RunRecords):
                     after.quote_cents,
                     None if quote_date is None else quote_date.isoformat(),
                 ),
-            )
-        assert cursor.lastrowid is not None
-        return AgreementChange(cursor.lastrowid, order_id, at, by, channel, note, before, after)
+            ).fetchone()
+        change_id: int = row[0]
+        return AgreementChange(change_id, order_id, at, by, channel, note, before, after)
 
     def agreement_changes(self, order_id: int) -> list[AgreementChange]:
         """Every amendment of the order's agreement, oldest first."""
@@ -668,7 +701,7 @@ class OrderRecords(UnitRecords, RunRecords):
         if quantity < 1:
             raise ValueError(f"quantity must be at least 1, got {quantity}")
         at = self._moment(now)
-        with self._write() as conn:
+        with self._order_write(order_id, f"the part {part.number}") as conn:
             order = self.order(order_id)
             if order.status == FINAL_STATUS:
                 raise StoreError(f"order {order_id} is handed back; open a new order")
@@ -743,13 +776,13 @@ class OrderRecords(UnitRecords, RunRecords):
         if run_id is not None and self._one("SELECT 1 FROM runs WHERE id = ?", (run_id,)) is None:
             raise NotFound(f"unknown run {run_id}")
         with self._write() as conn:
-            cursor = conn.execute(
+            row = conn.execute(
                 "INSERT INTO notes (order_id, run_id, kind, at, by, text)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (order_id, run_id, kind, to_db(now or utc_now()), by, text.strip()),
-            )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+            ).fetchone()
+        note_id: int = row[0]
+        return note_id
 
     def notes(self, *, order_id: int | None = None, run_id: int | None = None) -> list[Note]:
         rows = self._conn.execute(

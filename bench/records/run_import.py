@@ -30,10 +30,16 @@ import json
 import os
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
 
 from bench.records.advice import FILE_SIMULATED
-from bench.records.database import NotFound, RecordsDatabase, StoreError, to_db, utc_now
+from bench.records.database import (
+    Connection,
+    NotFound,
+    RecordsDatabase,
+    StoreError,
+    to_db,
+    utc_now,
+)
 from bench.records.exports import canonical_json, canonical_text, sha256_text
 from bench.records.liveness import HOST, own_start_token
 from bench.testing.record import TestRecord
@@ -129,7 +135,7 @@ class RunImport(RecordsDatabase):
         return run_id, True
 
     @staticmethod
-    def _same_run(conn: Any, record_id: str, digest: str) -> int | None:
+    def _same_run(conn: Connection, record_id: str, digest: str) -> int | None:
         """The id of the run stored under ``record_id`` if it is this very record; None if
         there is none; :class:`ImportConflict` if it is another."""
         row = conn.execute(
@@ -144,11 +150,16 @@ class RunImport(RecordsDatabase):
             )
         return int(row["id"])
 
-    @staticmethod
     def _check_order(
-        conn: Any, record: TestRecord, serial: str, order_id: int | None, allow_simulated: bool
+        self,
+        conn: Connection,
+        record: TestRecord,
+        serial: str,
+        order_id: int | None,
+        allow_simulated: bool,
     ) -> None:
-        """The order rules of ``begin_run``, read inside the upload's transaction."""
+        """The order rules of ``begin_run``, read inside the upload's transaction with the
+        order held (a server's row lock), so they hold when the run is committed."""
         if order_id is None:
             return
         if record.simulated and not allow_simulated:
@@ -156,6 +167,7 @@ class RunImport(RecordsDatabase):
                 f"a run on a SIMULATED UNIT is not filed on customer order {order_id} "
                 f"unless that is said explicitly {FILE_SIMULATED}"
             )
+        self._lock_order(conn, order_id)
         row = conn.execute(
             "SELECT unit_serial, status FROM orders WHERE id = ?", (order_id,)
         ).fetchone()
@@ -167,7 +179,7 @@ class RunImport(RecordsDatabase):
             raise StoreError(f"order {order_id} is handed back; open a new order")
 
     @staticmethod
-    def _store_body(conn: Any, run_id: int, record: TestRecord) -> None:
+    def _store_body(conn: Connection, run_id: int, record: TestRecord) -> None:
         """Every step, and the frames and trace as one chunk, of a run being uploaded."""
         now = to_db(utc_now())
         for seq, step in enumerate(record.steps, start=1):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -25,11 +24,14 @@ from typing import Literal
 
 from bench.records.advice import FILE_SIMULATED
 from bench.records.database import (
+    Connection,
     IntegrityError,
     NotFound,
     RecordsDatabase,
+    Row,
     StoreError,
     from_db,
+    refusal,
     to_db,
     utc_now,
 )
@@ -85,14 +87,14 @@ _RUN_COLUMNS = """
 """
 
 
-def _run_status(row: sqlite3.Row) -> RunStatus:
+def _run_status(row: Row) -> RunStatus:
     verdict: RunStatus = row["verdict"]
     if verdict != "running" or row["host"] != HOST:
         return verdict  # another host's process cannot be checked from here
     return "running" if process_alive(row["pid"], row["proc_start"]) else "interrupted"
 
 
-def _run(row: sqlite3.Row) -> RunInfo:
+def _run(row: Row) -> RunInfo:
     return RunInfo(
         id=row["id"],
         record_id=row["record_id"],
@@ -165,11 +167,11 @@ class RunRecords(RecordsDatabase):
         pid = os.getpid()
         try:
             with self._write() as conn:
-                cursor = conn.execute(
+                row = conn.execute(
                     "INSERT INTO runs (record_id, unit_serial, order_id, plan, operator, verdict,"
                     " started_at, created_at, pid, host, proc_start, summary, record_json,"
                     " simulated)"
-                    " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (
                         record.record_id,
                         serial,
@@ -185,13 +187,15 @@ class RunRecords(RecordsDatabase):
                         canonical_json(record),
                         int(record.simulated),
                     ),
-                )
-        except IntegrityError:
-            raise StoreError(
-                f"a run with record id {record.record_id!r} is already stored"
-            ) from None
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+                ).fetchone()
+        except IntegrityError as error:
+            if self._one("SELECT 1 FROM runs WHERE record_id = ?", (record.record_id,)):
+                raise StoreError(
+                    f"a run with record id {record.record_id!r} is already stored"
+                ) from None
+            raise StoreError(f"the run was not stored: {refusal(error)}") from None
+        run_id: int = row[0]
+        return run_id
 
     def add_step(self, run_id: int, step: StepResult) -> None:
         """Append one finished step; committed before this returns."""
@@ -256,7 +260,7 @@ class RunRecords(RecordsDatabase):
         return [TraceSample(**item) for row in rows for item in json.loads(row["trace_json"])]
 
     @staticmethod
-    def _insert_step(conn: sqlite3.Connection, run_id: int, seq: int, step: StepResult) -> None:
+    def _insert_step(conn: Connection, run_id: int, seq: int, step: StepResult) -> None:
         conn.execute(
             "INSERT INTO run_steps (run_id, seq, name, outcome, added_at, step_json)"
             " VALUES (?, ?, ?, ?, ?, ?)",

@@ -2,9 +2,10 @@
 
 Callers (the command line, the console, the runner's hook, the customer report) open the
 records once and use all of them, so :class:`Store` is every part of the records on a single
-connection to the file:
+connection:
 
-* :mod:`bench.records.database` — opening and checking the file, migrations, transactions;
+* :mod:`bench.records.database` — opening and checking the records (an SQLite file or a
+  PostgreSQL server, :mod:`bench.records.backends`), migrations, transactions;
 * :mod:`bench.records.unit_records` — registered units;
 * :mod:`bench.records.order_records` — orders, their timeline, contacts, parts and notes;
 * :mod:`bench.records.run_records` — bench runs, their steps and final records;
@@ -23,6 +24,7 @@ from bench.records.run_records import RunRecords
 class Store(OrderRecords, RunRecords, RunImport):
     """One open records database. Not thread-safe: one per thread/process.
 
-    ``Store(path, *, timeout=30.0, migrations=MIGRATIONS, read_only=False)`` opens (or
-    creates) the file; see :class:`bench.records.database.RecordsDatabase`.
+    ``Store(path_or_url, *, timeout=30.0, migrations=MIGRATIONS, read_only=False,
+    connect_timeout=5.0)`` opens (or creates) the records in a file or on a server
+    (``postgresql://…``); see :class:`bench.records.database.RecordsDatabase`.
     """

@@ -1,0 +1,373 @@
+"""The records on a PostgreSQL server, shared by a workshop's benches (psycopg 3).
+
+The records code is the same for a file and a server: it writes portable SQL with ``?`` and
+``:name`` placeholders and reads rows by name or index. This module makes a psycopg
+connection look like that (:class:`PgConnection`):
+
+* placeholders are translated for psycopg (``?`` → ``%s``, ``:name`` → ``%(name)s``, a ``%``
+  doubled), never inside a quoted literal or identifier or a comment, nor a ``::`` cast;
+  Python booleans go in as 0/1, as SQLite stores them (the flags are INTEGER columns);
+* rows answer to a column's name and its index (:class:`PgRow`, like :class:`sqlite3.Row`);
+* a write the schema refuses (a trigger's ``RAISE``, a unique, check or foreign-key
+  violation) raises :data:`~bench.records.backends.base.IntegrityError` with the database's
+  one-line message; any other driver error :data:`~bench.records.backends.base.DatabaseError`.
+
+The connection is in autocommit mode: a read is its own statement, and the store's writes
+open their own short transactions (``BEGIN``/``COMMIT``, savepoints when grouped). Waiting
+for a lock another bench holds is bounded like SQLite's busy timeout (``lock_timeout``).
+
+Opening (:func:`connect`) refuses in one line, never printing the password: a server that
+cannot be reached (``connect_timeout``, 5 s unless the URL says), a database that holds other
+tables but not the records, a schema newer than this code. The schema version lives in the
+table ``spabench_schema`` with the application marker; migrating takes a transaction-level
+advisory lock, so two benches opening a fresh database at once cannot both migrate it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+from psycopg import errors
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
+
+from bench.records.backends.base import (
+    DB_ENV,
+    DatabaseError,
+    IntegrityError,
+    NoRecordsDatabase,
+    StoreOpenError,
+)
+from bench.records.migrations import APPLICATION_ID, Migration, SchemaTooNew, check_sequence
+
+SCHEMA_TABLE = "spabench_schema"
+
+# A quoted literal or identifier, a comment, a cast, a placeholder, a percent sign.
+_TOKENS = re.compile(
+    r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|::|\?|:([A-Za-z_]\w*)|%""",
+    re.DOTALL,
+)
+
+
+@lru_cache(maxsize=512)
+def translate(sql: str) -> str:
+    """SQL with SQLite's placeholders (``?``, ``:name``) in psycopg's (``%s``, ``%(name)s``)."""
+
+    def replace(match: re.Match[str]) -> str:
+        token = match[0]
+        if token == "?":
+            return "%s"
+        if token == "%":
+            return "%%"
+        if match[1] is not None:
+            return f"%({match[1]})s"
+        return token.replace("%", "%%")  # psycopg reads % everywhere, literals included
+
+    return _TOKENS.sub(replace, sql)
+
+
+def _value(value: object) -> object:
+    return int(value) if isinstance(value, bool) else value
+
+
+def _parameters(params: Any) -> Any:
+    if isinstance(params, Mapping):
+        return {key: _value(value) for key, value in params.items()}
+    return [_value(value) for value in params]
+
+
+def _message(error: psycopg.Error) -> str:
+    primary = error.diag.message_primary
+    if primary:
+        return primary
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def mapped(error: psycopg.Error) -> Exception:
+    """psycopg's error as the records code's: the schema's refusals are IntegrityError."""
+    if isinstance(error, (psycopg.IntegrityError, errors.RaiseException)):
+        return IntegrityError(_message(error))
+    if isinstance(error, errors.LockNotAvailable):
+        return DatabaseError(f"the records server is busy (another bench holds a lock): {error}")
+    return DatabaseError(_message(error))
+
+
+class PgRow:
+    """A row by column name or index, like :class:`sqlite3.Row`."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: dict[str, int], values: Sequence[Any]) -> None:
+        self._index = index
+        self._values = tuple(values)
+
+    def __getitem__(self, key: int | str) -> Any:
+        if isinstance(key, str):
+            position = self._index.get(key)
+            if position is None:
+                position = self._index.get(key.lower())
+            if position is None:
+                raise IndexError(f"no such column: {key}")
+            return self._values[position]
+        return self._values[key]
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PgRow):
+            return self._values == other._values and self.keys() == other.keys()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values)
+
+    def __repr__(self) -> str:
+        return f"PgRow({dict(zip(self._index, self._values, strict=False))!r})"
+
+
+def _rows(cursor: psycopg.Cursor[Any]) -> Any:
+    """psycopg's row factory for :class:`PgRow` (first column of a name wins, as SQLite)."""
+    index: dict[str, int] = {}
+    for position, column in enumerate(cursor.description or ()):
+        index.setdefault(column.name, position)
+
+    def make(values: Sequence[Any]) -> PgRow:
+        return PgRow(index, values)
+
+    return make
+
+
+class PgCursor:
+    """The result of :meth:`PgConnection.execute`, with driver errors mapped."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def fetchone(self) -> PgRow | None:
+        try:
+            row: PgRow | None = self._cursor.fetchone()
+        except psycopg.Error as error:
+            raise mapped(error) from None
+        return row
+
+    def fetchall(self) -> list[PgRow]:
+        try:
+            rows: list[PgRow] = self._cursor.fetchall()
+        except psycopg.Error as error:
+            raise mapped(error) from None
+        return rows
+
+    def __iter__(self) -> Iterator[PgRow]:
+        return iter(self.fetchall())
+
+
+class PgConnection:
+    """A psycopg connection that speaks like :class:`sqlite3.Connection` (see module doc)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Any = (), /) -> PgCursor:
+        if sql == "BEGIN" and self.in_transaction:
+            # PostgreSQL only warns; SQLite refuses, and so must a store left mid-transaction
+            raise DatabaseError("cannot start a transaction within a transaction")
+        query, params = (translate(sql), _parameters(parameters)) if parameters else (sql, None)
+        try:
+            return PgCursor(self._conn.execute(query, params))
+        except psycopg.Error as error:
+            raise mapped(error) from None
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (as :attr:`sqlite3.Connection.in_transaction`)."""
+        return self._conn.info.transaction_status != TransactionStatus.IDLE
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+# ------------------------------------------------------------------------------- opening
+
+
+def display(url: str) -> str:
+    """``url`` for people: ``postgresql://user@host:port/database``, never the password."""
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.Error:
+        return re.sub(r"://[^@/]*@", "://", url)  # unreadable: at least drop any credentials
+    user = f"{params['user']}@" if params.get("user") else ""
+    host = str(params.get("host") or "localhost")
+    port = str(params.get("port") or "5432")
+    database = params.get("dbname") or ""
+    if host.startswith("/"):  # a unix socket's directory
+        return f"postgresql://{user}/{database}?host={host}&port={port}"
+    return f"postgresql://{user}{host}:{port}/{database}"
+
+
+def _scrubbed(text: str, url: str) -> str:
+    """A driver message without the password, if it echoed one; its first line."""
+    try:
+        password = conninfo_to_dict(url).get("password")
+    except psycopg.Error:
+        password = None
+    line = text.strip().splitlines()[0] if text.strip() else "no answer"
+    return line.replace(str(password), "***") if password else line
+
+
+def connect(
+    url: str,
+    *,
+    timeout: float,
+    connect_timeout: float,
+    migrations: tuple[Migration, ...],
+    read_only: bool,
+) -> PgConnection:
+    """The records database at ``url``, checked and migrated (see module doc)."""
+    location = display(url)
+    try:
+        given = conninfo_to_dict(url)
+    except psycopg.Error as error:
+        raise StoreOpenError(
+            f"records server {location}: {_scrubbed(str(error), url)}; check --db / ${DB_ENV}"
+        ) from None
+    options: dict[str, Any] = {"autocommit": True, "row_factory": _rows}
+    if "connect_timeout" not in given:
+        options["connect_timeout"] = max(1, round(connect_timeout))
+    if "application_name" not in given:
+        options["application_name"] = "spabench"
+    try:
+        raw = psycopg.connect(url, **options)
+    except psycopg.Error as error:
+        raise StoreOpenError(
+            f"records server {location} unreachable: {_scrubbed(str(error), url)}"
+        ) from None
+    conn = PgConnection(raw)
+    try:
+        conn.execute(f"SET lock_timeout = {max(1, int(timeout * 1000))}")
+        migrate(conn, migrations, location, read_only=read_only)
+        if read_only:
+            conn.execute("SET default_transaction_read_only = on")
+    except SchemaTooNew as error:
+        conn.close()
+        raise StoreOpenError(f"records server {location}: {error}; upgrade spabench") from None
+    except (StoreOpenError, NoRecordsDatabase):
+        conn.close()
+        raise
+    except DatabaseError as error:
+        conn.close()
+        raise StoreOpenError(
+            f"cannot use records server {location}: {_scrubbed(str(error), url)}"
+        ) from None
+    return conn
+
+
+# ----------------------------------------------------------------------------- migrations
+
+
+def schema_version(conn: PgConnection, location: str) -> int | None:
+    """The records schema version of the connected database; None when it has none yet.
+
+    A ``spabench_schema`` table without our marker is not ours (StoreOpenError).
+    """
+    # pg_tables, not to_regclass(): a name looked up before another bench created the table
+    # stays "missing" in this session's catalog cache until a lock on a table refreshes it
+    found = conn.execute(
+        "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?",
+        (SCHEMA_TABLE,),
+    ).fetchone()
+    if found is None:
+        return None
+    row = conn.execute(
+        f"SELECT application_id, version FROM {SCHEMA_TABLE} WHERE id = 1"
+    ).fetchone()
+    if row is None or row["application_id"] != APPLICATION_ID:
+        raise StoreOpenError(
+            f"records server {location}: the database is not spabench records "
+            f"({SCHEMA_TABLE} is not ours); nothing was changed"
+        )
+    version: int = row["version"]
+    return version
+
+
+def _other_tables(conn: PgConnection) -> list[str]:
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+        " ORDER BY c.relname LIMIT 3"
+    ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def migrate(
+    conn: PgConnection, migrations: Sequence[Migration], location: str, *, read_only: bool
+) -> int:
+    """Bring the database to the newest schema version; returns that version.
+
+    All pending migrations run in one transaction under ``pg_advisory_xact_lock``: a bench
+    that opens a fresh database while another is migrating it waits, then finds it migrated.
+    A database that holds tables but not the records' marker is refused, never "migrated";
+    a read-only opening of a database without records is :class:`NoRecordsDatabase`.
+    """
+    check_sequence(migrations)
+    latest = len(migrations)
+    current = schema_version(conn, location)
+    if current == latest:
+        return latest
+    if current is not None and current > latest:
+        raise SchemaTooNew(
+            f"schema version {current} is newer than this spabench understands ({latest})"
+        )
+    if current is None and read_only:
+        raise NoRecordsDatabase(
+            f"no records on the server at {location} — nothing has been recorded there; "
+            f"check --db / ${DB_ENV}"
+        )
+    conn.execute("BEGIN")
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (APPLICATION_ID,))
+        current = schema_version(conn, location)  # another bench may have migrated meanwhile
+        if current is None:
+            others = _other_tables(conn)
+            if others:
+                raise StoreOpenError(
+                    f"records server {location}: the database holds other tables "
+                    f"({', '.join(others)}...) but no spabench records; use an empty "
+                    "database for them (nothing was changed)"
+                )
+            conn.execute(
+                f"CREATE TABLE {SCHEMA_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1),"
+                " application_id BIGINT NOT NULL, version INTEGER NOT NULL)"
+            )
+            conn.execute(
+                f"INSERT INTO {SCHEMA_TABLE} (id, application_id, version) VALUES (1, ?, 0)",
+                (APPLICATION_ID,),
+            )
+            current = 0
+        if current > latest:
+            raise SchemaTooNew(
+                f"schema version {current} is newer than this spabench understands ({latest})"
+            )
+        for migration in migrations[current:]:
+            conn.execute(migration.script("postgresql"))
+        conn.execute(f"UPDATE {SCHEMA_TABLE} SET version = ? WHERE id = 1", (latest,))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return latest

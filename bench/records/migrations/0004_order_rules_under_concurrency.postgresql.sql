@@ -1,0 +1,51 @@
+-- spabench records, schema version 4, PostgreSQL: the order rules hold under concurrency (read
+-- 0004_order_rules_under_concurrency.sqlite.sql for the rules and why).
+-- * The status flow is checked after schema 3's rules of order_status, as in SQLite: its
+--   trigger's name sorts after order_status_rules (PostgreSQL fires a table's triggers in the
+--   order of their names), and it locks the order's row first like every order-event trigger.
+-- * A run filed on an order, or finished, locks the order's row too: the checks of
+--   verification and hand-back read the order's runs, and see them settled, not half-written.
+
+CREATE VIEW status_transitions (from_status, to_status) AS VALUES
+    ('received', 'diagnosed'),
+    ('diagnosed', 'awaiting-approval'),
+    ('diagnosed', 'repaired'),
+    ('diagnosed', 'handed-back'),
+    ('awaiting-approval', 'repaired'),
+    ('awaiting-approval', 'handed-back'),
+    ('repaired', 'verified'),
+    ('repaired', 'diagnosed'),
+    ('verified', 'handed-back'),
+    ('verified', 'diagnosed');
+
+-- SQLite: order_status_follows_the_flow, then order_status_repair_is_agreed.
+CREATE FUNCTION order_status_within_the_flow() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM spabench_lock_order(NEW.order_id);
+    IF (CASE WHEN EXISTS (SELECT 1 FROM order_status WHERE order_id = NEW.order_id)
+             THEN NOT EXISTS (
+                 SELECT 1 FROM orders o JOIN status_transitions t ON t.from_status = o.status
+                 WHERE o.id = NEW.order_id AND t.to_status = NEW.status)
+             ELSE NEW.status IS DISTINCT FROM 'received' END)
+    THEN
+        PERFORM spabench_raise('spabench: the order''s status cannot change to that from its current status (the status flow)');
+    END IF;
+    IF NEW.status = 'repaired'
+       AND (SELECT agreement FROM orders WHERE id = NEW.order_id) IS DISTINCT FROM 'repair'
+    THEN
+        PERFORM spabench_raise('spabench: repaired needs an agreed repair: record the customer''s approval first');
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER order_status_within_the_flow BEFORE INSERT ON order_status
+    FOR EACH ROW EXECUTE FUNCTION order_status_within_the_flow();
+
+CREATE FUNCTION runs_lock_order() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM spabench_lock_order(NEW.order_id);
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER runs_lock_order BEFORE INSERT OR UPDATE OF verdict ON runs
+    FOR EACH ROW WHEN (NEW.order_id IS NOT NULL) EXECUTE FUNCTION runs_lock_order();
