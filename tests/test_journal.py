@@ -14,7 +14,9 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -90,6 +92,13 @@ sys.exit(main(sys.argv[1:]))
 """A ``spabench`` whose records server is the stand-in file (for the tests' processes)."""
 
 
+def piped(command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Another process, its output piped (text)."""
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
 class StandIn:
     """An SQLite records file standing in for the server; :meth:`down`/:meth:`up` switch
     whether it answers (for this process and the ones the test starts)."""
@@ -138,13 +147,7 @@ class StandIn:
 
     def start(self, *args: str, **extra: str) -> subprocess.Popen[str]:
         """``spabench ARGS`` started as another process (its output piped)."""
-        return subprocess.Popen(
-            [sys.executable, str(self.script), *args],
-            env=self.env(**extra),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        return piped([sys.executable, str(self.script), *args], self.env(**extra))
 
     def runs(self) -> list[TestRecord]:
         """Every run on the server, in its order, as the records give it back."""
@@ -197,9 +200,9 @@ def another(record: TestRecord, **changes: object) -> TestRecord:
 
 
 def test_import_run_stores_a_run_whole_once_and_refuses_other_content_under_its_id(
-    tmp_path: Path, smoke_record: TestRecord
+    records_location: str, smoke_record: TestRecord
 ) -> None:
-    with Store(tmp_path / "server.sqlite3") as store:
+    with Store(records_location) as store:
         run_id, new = store.import_run(smoke_record, host="bench-7", pid=4242)
         assert new
         again = store.import_run(copy.deepcopy(smoke_record), host="bench-7", pid=4242)
@@ -224,10 +227,10 @@ def test_import_run_stores_a_run_whole_once_and_refuses_other_content_under_its_
 
 
 def test_import_run_keeps_the_order_rules_of_filing(
-    tmp_path: Path, smoke_record: TestRecord
+    records_location: str, smoke_record: TestRecord
 ) -> None:
     real = another(smoke_record, simulated=False)
-    with Store(tmp_path / "server.sqlite3") as store:
+    with Store(records_location) as store:
         store.add_unit(SERIAL, "premium-4", date(2025, 6, 1))
         store.add_unit("SN-OTHER", "premium-4", date(2025, 6, 1))
         order = store.open_order(SERIAL, "no heat")
@@ -404,16 +407,9 @@ def test_status_and_sync_without_a_server_say_where_runs_go(
 # -- crashes ---------------------------------------------------------------------------------
 
 
-@pytest.mark.timeout(120)
-def test_a_bench_killed_mid_run_offline_loses_nothing_the_run_is_uploaded_as_interrupted(
-    server: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    plan = tmp_path / "waiting.toml"
-    plan.write_text(WAITING_PLAN)
-    server.down()
-    bench = server.start(
-        "run", "--virtual", "--speed", "100", "--plan", str(plan), "--unit", SERIAL
-    )
+def kill_mid_run(bench: subprocess.Popen[str]) -> int:
+    """Wait until the waiting plan's two first steps are done, then ``kill -9`` the bench;
+    its pid."""
     try:
         assert bench.stdout is not None
         for line in iter(bench.stdout.readline, ""):
@@ -425,18 +421,36 @@ def test_a_bench_killed_mid_run_offline_loses_nothing_the_run_is_uploaded_as_int
         if bench.poll() is None:
             bench.kill()
         bench.communicate()
+    return bench.pid
+
+
+def assert_uploaded_as_interrupted(record: TestRecord, pid: int) -> None:
+    """A killed run as the server has it: an error saying so, with what it kept."""
+    assert record.verdict == "error"
+    assert record.error is not None
+    assert record.error.startswith(f"interrupted: the bench process (pid {pid}")
+    assert [step.name for step in record.steps] == ["link", "reports"]
+    reports_started = record.steps[-1].started
+    assert reports_started is not None and record.frames
+    assert max(f.t for f in record.frames) >= reports_started  # the wait's frames too
+
+
+@pytest.mark.timeout(120)
+def test_a_bench_killed_mid_run_offline_loses_nothing_the_run_is_uploaded_as_interrupted(
+    server: StandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = tmp_path / "waiting.toml"
+    plan.write_text(WAITING_PLAN)
+    server.down()
+    pid = kill_mid_run(
+        server.start("run", "--virtual", "--speed", "100", "--plan", str(plan), "--unit", SERIAL)
+    )
     server.up()
     code, out, err = spabench(capsys, "sync")
     assert code == 0, err
     assert out.startswith(f"uploaded journal run 1 as run 1 to {SHOWN} (unit {SERIAL}, waiting")
     (uploaded,) = server.runs()
-    assert uploaded.verdict == "error"
-    assert uploaded.error is not None
-    assert uploaded.error.startswith(f"interrupted: the bench process (pid {bench.pid}")
-    assert [step.name for step in uploaded.steps] == ["link", "reports"]
-    reports_started = uploaded.steps[-1].started
-    assert reports_started is not None and uploaded.frames
-    assert max(f.t for f in uploaded.frames) >= reports_started  # the wait's frames too
+    assert_uploaded_as_interrupted(uploaded, pid)
     assert spabench(capsys, "sync")[1].startswith("0 uploaded")
     assert len(server.runs()) == 1
 
@@ -570,3 +584,111 @@ def test_one_journal_per_server_whatever_its_password(
     monkeypatch.setenv("SPABENCH_DB", URL)
     assert open_destination(None).server == URL
     assert open_destination(str(tmp_path / "r.sqlite3")).journal is None
+
+
+# -- the same against a real PostgreSQL server -----------------------------------------------
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (a server that is down, for real)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.timeout(180)
+def test_offline_crash_sync_on_a_real_postgresql_server_loses_and_duplicates_nothing(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Offline runs (the server's port closed), a bench killed mid-run, a sync killed between
+    the server's commit and the journal's mark, then a sync: every run once on the server."""
+    standin = StandIn(tmp_path)  # its script runs the real spabench (no STANDIN in its env)
+    down = re.sub(r":\d+/", f":{closed_port()}/", pg_url)
+    monkeypatch.setenv("SPABENCH_JOURNAL", str(standin.journal))
+    monkeypatch.delenv("SPABENCH_DB", raising=False)
+    monkeypatch.setenv("COLUMNS", "250")
+    with Store(pg_url) as records:
+        records.add_unit(SERIAL, "premium-4", date(2025, 6, 1))
+
+    filed = []
+    for _ in range(2):
+        code, out, err = run_smoke(capsys, "--db", down, "--json", "-")
+        assert code == 0, err
+        assert "records server unreachable: the run is filed in the local journal" in err
+        filed.append(TestRecord.from_json(out))
+    plan = tmp_path / "waiting.toml"
+    plan.write_text(WAITING_PLAN)
+    env = {**standin.env(), "SPABENCH_DB": down}
+    del env["STANDIN"]
+    run = ["run", "--virtual", "--speed", "100", "--plan", str(plan), "--unit", SERIAL]
+    pid = kill_mid_run(piped([sys.executable, str(standin.script), *run], env))
+
+    env = {**env, "SPABENCH_DB": pg_url, "CRASH_BEFORE_MARK": "1"}
+    killed = subprocess.run(
+        [sys.executable, str(standin.script), "sync"],
+        env=env, capture_output=True, text=True, timeout=WAIT_S,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+    code, out, err = spabench(capsys, "sync", "--db", pg_url)
+    assert code == 0, err
+    shown = server_display(pg_url)
+    assert out.splitlines()[:3] == [
+        f"journal run 1 was on {shown} already as run 1 (unit {SERIAL}, smoke, pass)",
+        f"uploaded journal run 2 as run 2 to {shown} (unit {SERIAL}, smoke, pass)",
+        f"uploaded journal run 3 as run 3 to {shown} (unit {SERIAL}, waiting, error)",
+    ]
+    with Store(pg_url) as records:
+        runs = records.runs_for_unit(SERIAL)
+        got = [records.run_record(run.id) for run in runs]
+        assert [len(records.run_steps(run.id)) for run in runs] == [11, 11, 2]
+        assert [len(records.run_frames(run.id)) for run in runs] == [len(r.frames) for r in got]
+    assert got[:2] == filed
+    assert_uploaded_as_interrupted(got[2], pid)
+    assert spabench(capsys, "sync", "--db", pg_url)[1].startswith("0 uploaded")
+    with Store(pg_url) as records:
+        assert len(records.runs_for_unit(SERIAL)) == 3
+
+
+RACER = """
+import json, os, sys, time
+from pathlib import Path
+from bench.records.store import Store
+from bench.testing.record import TestRecord
+
+url, records, barrier = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+batch = [TestRecord.from_dict(item) for item in json.loads(records.read_text())]
+with Store(url) as store:
+    (barrier / str(os.getpid())).touch()
+    deadline = time.monotonic() + 30
+    while len(os.listdir(barrier)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    for record in batch:
+        print(json.dumps(store.import_run(record)), flush=True)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_two_benches_uploading_the_same_runs_at_once_store_each_once(
+    records_location: str, tmp_path: Path, smoke_record: TestRecord
+) -> None:
+    """Both benches upload the same records in the same order at the same moment: on
+    PostgreSQL both may pass the first look, and the insert's ON CONFLICT settles it."""
+    batch = [another(smoke_record) for _ in range(12)]
+    records = tmp_path / "records.json"
+    records.write_text(json.dumps([record.to_dict() for record in batch]))
+    (tmp_path / "racer.py").write_text(RACER)
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    racer = [sys.executable, str(tmp_path / "racer.py"), records_location, str(records)]
+    racers = [piped([*racer, str(barrier)]) for _ in range(2)]
+    answers = [each.communicate(timeout=WAIT_S) for each in racers]
+    assert [each.returncode for each in racers] == [0, 0], answers
+    said = [[json.loads(line) for line in out.splitlines()] for out, _ in answers]
+    assert said[0] and [id for id, _ in said[0]] == [id for id, _ in said[1]]
+    assert [new_0 + new_1 for (_, new_0), (_, new_1) in zip(*said, strict=True)] == [1] * 12
+    with Store(records_location) as store:
+        stored = store.runs_for_unit(SERIAL)
+        assert [run.record_id for run in stored] == [record.record_id for record in batch]
+        assert [store.run_record(run.id) for run in stored] == batch

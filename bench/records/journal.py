@@ -156,7 +156,9 @@ class JournalStore(Store):
     """A journal file: the records schema plus ``journal_runs`` (see module doc)."""
 
     def __init__(self, path: Path | str, **options: Any) -> None:
-        super().__init__(path, **options)
+        self.file = Path(path)
+        """The journal file (a journal is always a file on the bench PC)."""
+        super().__init__(self.file, **options)
         if not self.read_only:
             self._conn.execute(_BOOKKEEPING)
 
@@ -194,7 +196,7 @@ class JournalStore(Store):
     def journal_entry(self, local_id: int) -> JournalEntry:
         row = self._one(f"{_ENTRY_SQL} WHERE r.id = ?", (local_id,))
         if row is None:
-            raise NotFound(f"no run {local_id} in the journal {self.path}")
+            raise NotFound(f"no run {local_id} in the journal {self.file}")
         return _entry(row)
 
     def last_upload(self) -> JournalEntry | None:
@@ -249,11 +251,12 @@ class JournalStore(Store):
         """One failed upload attempt of each run, and why (one transaction for them all)."""
         now = to_db(utc_now())
         with self._write() as conn:
-            conn.executemany(
-                "UPDATE journal_runs SET attempts = attempts + 1, last_error = ?,"
-                " last_attempt_at = ? WHERE run_id = ?",
-                [(error, now, local_id) for local_id in local_ids],
-            )
+            for local_id in local_ids:
+                conn.execute(
+                    "UPDATE journal_runs SET attempts = attempts + 1, last_error = ?,"
+                    " last_attempt_at = ? WHERE run_id = ?",
+                    (error, now, local_id),
+                )
 
     def mark_uploaded(self, local_id: int, server_run_id: int) -> None:
         """The server has the run (committed there first): it no longer waits."""

@@ -138,7 +138,7 @@ def sync_journal(
     outcome as it happens.
     Never raises for an unreachable server: :attr:`SyncReport.unreachable` says why.
     """
-    report = SyncReport(server=server, journal=Path(journal.path))
+    report = SyncReport(server=server, journal=journal.file)
     pending = [entry for entry in journal.journal_entries(pending=True) if entry.waiting]
     if pending:
         try:
