@@ -62,6 +62,8 @@ AGREEMENT_CHOICES = [
 ]
 JOIN_TIMEOUT = 10.0
 """Wall seconds the app waits for the driver thread to switch loads off and close."""
+ERROR_SECONDS = 12.0
+"""How long an error line stays on screen: long enough to read a port's name and a reason."""
 
 
 class SessionUpdated(Message):
@@ -369,7 +371,11 @@ class ConsoleApp(App[int]):
                 session = await asyncio.to_thread(board.open, connection)
             except Exception as error:
                 board.failures[name] = one_line(error)
-                self.notify(f"channel {name} not opened: {board.failures[name]}", severity="error")
+                self.notify(
+                    f"channel {name} not opened: {board.failures[name]}",
+                    severity="error",
+                    timeout=ERROR_SECONDS,
+                )
                 return
             try:
                 await self._close_session()
@@ -408,7 +414,7 @@ class ConsoleApp(App[int]):
         await self.switch_screen(main)
         self._main = main
         self._drive(session)
-        self.notify(f"on channel {session.place or session.target.link_description}")
+        self.notify(f"now on {session.place}")
 
     # -- troubleshooting --------------------------------------------------------------------
 
