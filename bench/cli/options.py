@@ -15,8 +15,11 @@ from protocols.meter_model import METER_SPECS, SDM120
 DEFAULT_METER_SPEC = SDM120.name
 
 
-def add_unit_options(parser: argparse.ArgumentParser, *, virtual_help: str) -> None:
-    """``--port URL | --virtual`` (one required), ``--profile``, ``--fault``, ``--meter``."""
+def add_unit_options(
+    parser: argparse.ArgumentParser, *, virtual_help: str
+) -> argparse._MutuallyExclusiveGroup:
+    """``--port URL | --virtual`` (one required), ``--profile``, ``--fault``, ``--meter``;
+    the ``--port``/``--virtual`` group, for a command that knows a third way to a unit."""
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--port", metavar="URL", help="serial port or pyserial URL of the unit")
     where.add_argument("--virtual", action="store_true", help=virtual_help)
@@ -48,6 +51,7 @@ def add_unit_options(parser: argparse.ArgumentParser, *, virtual_help: str) -> N
         action="store_true",
         help="the technician has no multimeter (checks that need one are reported as such)",
     )
+    return where
 
 
 def instruments_from_args(args: argparse.Namespace, *, meter: bool) -> Instruments:

@@ -12,17 +12,27 @@ The app builds its screens and hands each itself as a
 While a plan runs the app guards it: quitting asks first (and a confirmed quit aborts the run,
 which is then filed as aborted with what it measured), ``a`` aborts it from any dialog, and a
 simulated unit's run is filed on a customer's order only after an explicit yes.
+
+On a station (``--station``, a :class:`~bench.console.switchboard.Switchboard`) ``c`` switches
+to another channel: the chosen channel is opened first (through the function that opened the
+first one), and only once it is open is the current unit's session closed — links, meter and
+driver, a running plan aborted and filed as aborted after the same question quitting asks — so
+a channel that cannot be opened costs one line of error and leaves the technician where they
+were. Every screen's top line names the station and channel, and each run is filed under the
+serial (and order) of the channel it ran on, by that channel's own session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 from textual.app import App
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import ModalScreen
 
@@ -36,6 +46,7 @@ from bench.console.screens.run import RunScreen
 from bench.console.screens.troubleshoot import TroubleshootScreen
 from bench.console.session import Session
 from bench.console.state import PromptView, Snapshot
+from bench.console.switchboard import Switchboard
 from bench.console.trees import load_tree, load_trees
 from bench.console.waiting import Updates
 from bench.testing.plans import Plan, PlanError, available_plans, load_plan
@@ -51,6 +62,8 @@ AGREEMENT_CHOICES = [
 ]
 JOIN_TIMEOUT = 10.0
 """Wall seconds the app waits for the driver thread to switch loads off and close."""
+ERROR_SECONDS = 12.0
+"""How long an error line stays on screen: long enough to read a port's name and a reason."""
 
 
 class SessionUpdated(Message):
@@ -67,7 +80,13 @@ def local_now() -> datetime:
 
 
 class QuitConfirm(Confirm):
-    """The question before quitting in the middle of a run."""
+    """The question before leaving the unit in the middle of a run (quitting the console,
+    switching to another channel of the station)."""
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line of text (its message, whitespace folded)."""
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 class ConsoleApp(App[int]):
@@ -83,10 +102,13 @@ class ConsoleApp(App[int]):
         speed: float | None = None,
         db_path: str | None = None,
         now: Callable[[], datetime] = local_now,
+        switchboard: Switchboard | None = None,
     ) -> None:
         super().__init__()
         self.session = session
         self.speed = speed
+        self.switchboard = switchboard
+        """The station's channels (``--station``), None for a single unit."""
         self.db_path = db_path
         self.now = now
         self.snapshot: Snapshot = session.snapshot
@@ -97,14 +119,21 @@ class ConsoleApp(App[int]):
         self._prompt_screen: PromptModal | None = None
         self._thread: threading.Thread | None = None
         self._plan_choices: list[tuple[str, str]] | None = None
+        self._switching: str | None = None
+        """The channel being opened while a switch is under way."""
 
     # -- life cycle -------------------------------------------------------------------------
 
     async def on_mount(self) -> None:
         await self.push_screen(self._main)  # mounted before the first snapshot can arrive
-        self.session.mailbox.notify = self._notify
+        self._drive(self.session)
+
+    def _drive(self, session: Session) -> None:
+        """Start ``session``'s driver thread; the header names where it is."""
+        self.sub_title = session.place
+        session.mailbox.notify = self._notify
         self._thread = threading.Thread(
-            target=self.session.run, name="spabench-console-driver", daemon=True
+            target=session.run, name="spabench-console-driver", daemon=True
         )
         self._thread.start()
 
@@ -118,8 +147,20 @@ class ConsoleApp(App[int]):
 
     async def action_quit(self) -> None:
         """Leave the console; while a plan runs, only after the technician confirms."""
+        self._unless_run_going(
+            "Quit while a plan is running?",
+            "Quitting aborts it",
+            yes="quit: abort the run and leave the console",
+            then=self._leave,
+        )
+
+    def _unless_run_going(
+        self, title: str, doing: str, *, yes: str, then: Callable[[], None]
+    ) -> None:
+        """``then()`` at once when no plan runs; while one does, only after the technician
+        says yes to ``title`` (``doing`` aborts the run, filed as aborted)."""
         if not self.run_going():
-            self._leave()
+            then()
             return
         if isinstance(self.screen, QuitConfirm):
             return
@@ -129,16 +170,16 @@ class ConsoleApp(App[int]):
             where = f" ({run.plan}, step {min(run.done_count + 1, len(run.steps))} of "
             where += f"{len(run.steps)})"
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._leave()
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                then()
 
         self.push_screen(
             QuitConfirm(
-                "Quit while a plan is running?",
-                f"A plan is running{where}. Quitting aborts it: every load is switched off "
+                title,
+                f"A plan is running{where}. {doing}: every load is switched off "
                 "and the run is filed as aborted, with what it measured so far.",
-                yes="quit: abort the run and leave the console",
+                yes=yes,
                 no="keep the run going",
                 warning=True,
             ),
@@ -172,11 +213,16 @@ class ConsoleApp(App[int]):
         snapshot, frames = self.session.take()
         before = self.snapshot
         self.snapshot = snapshot
-        if frames:
-            self._main.add_frames(frames)
+        # A screen without its widgets (still being built, or taken down as the console
+        # closes or changes channel while the unit talks on) shows nothing; one being built
+        # shows the latest snapshot in its on_mount.
+        with contextlib.suppress(NoMatches):
+            if frames:
+                self._main.add_frames(frames)
         for screen in self.screen_stack:
             if isinstance(screen, ShowsSnapshot) and screen.is_mounted:
-                screen.show(snapshot)  # a screen still being built shows it in its on_mount
+                with contextlib.suppress(NoMatches):
+                    screen.show(snapshot)
         if before.busy != snapshot.busy:
             self.screen.refresh_bindings()
         if snapshot.notice and snapshot.notice != before.notice:
@@ -229,6 +275,9 @@ class ConsoleApp(App[int]):
         if run is not None and not run.finished:
             self.push_screen(RunScreen(self))
             return
+        if self._switching is not None:
+            self.notify(f"busy: opening channel {self._switching}", severity="warning")
+            return
         if self.snapshot.busy:
             self.notify(f"busy: {self.snapshot.busy}", severity="warning")
             return
@@ -277,6 +326,95 @@ class ConsoleApp(App[int]):
         session.submit(f"plan {plan.name}", lambda: run_plan(session, plan))
         if not isinstance(self.screen, RunScreen):
             self.push_screen(RunScreen(self))
+
+    # -- the channels of a station -----------------------------------------------------------
+
+    def switch_channel(self) -> None:
+        """``c``: pick another channel of the station and work on its unit instead."""
+        board = self.switchboard
+        if board is None:
+            return
+        if self._switching is not None:
+            self.notify(f"busy: opening channel {self._switching}", severity="warning")
+            return
+
+        def chosen(name: str | None) -> None:
+            if not name or self._switching is not None:
+                return
+            if name == board.current:
+                self.notify(f"already on channel {name}")
+                return
+            self._unless_run_going(
+                f"Switch to channel {name} while a plan is running?",
+                f"Switching to channel {name} aborts it",
+                yes=f"switch: abort the run and open channel {name}",
+                then=lambda: self._begin_switch(name),
+            )
+
+        self.push_screen(
+            Picker(f"Switch channel — station {board.station}", board.choices(self.snapshot.link)),
+            chosen,
+        )
+
+    def _begin_switch(self, name: str) -> None:
+        self._switching = name
+        self.run_worker(self._switch(name), group="switch")
+
+    async def _switch(self, name: str) -> None:
+        """Open channel ``name``; once it is open, close the current unit and show the new."""
+        board = self.switchboard
+        assert board is not None
+        connection = board.connection(name)
+        try:
+            self.notify(f"opening channel {name} ({connection.where})…")
+            try:
+                session = await asyncio.to_thread(board.open, connection)
+            except Exception as error:
+                board.failures[name] = one_line(error)
+                self.notify(
+                    f"channel {name} not opened: {board.failures[name]}",
+                    severity="error",
+                    timeout=ERROR_SECONDS,
+                )
+                return
+            try:
+                await self._close_session()
+            except BaseException:
+                session.target.close()  # never started: nobody else will close its port
+                raise
+            board.failures.pop(name, None)
+            board.current = name
+            await self._show_session(session, connection.speed)
+        finally:
+            self._switching = None
+
+    async def _close_session(self) -> None:
+        """Stop the current unit (a running plan is aborted and filed) and wait for its
+        driver thread to switch the loads off and close the port and meter."""
+        self.session.stop()
+        thread = self._thread
+        if thread is not None:
+            await asyncio.to_thread(thread.join, JOIN_TIMEOUT)
+            if thread.is_alive():
+                self.notify("the previous unit did not shut down cleanly", severity="warning")
+        while self.screen is not self._main and len(self.screen_stack) > 1:
+            if self.screen is self._prompt_screen:
+                self._prompt_screen = None
+            await self.pop_screen()
+
+    async def _show_session(self, session: Session, speed: float) -> None:
+        """Work on ``session`` from now on: a fresh main screen (its frame log holds this
+        unit's frames only), then its driver thread."""
+        self.session = session
+        self.snapshot = session.snapshot
+        self.speed = speed
+        self._prompt_seq = 0
+        self._prompt_screen = None
+        main = MainScreen(self)
+        await self.switch_screen(main)
+        self._main = main
+        self._drive(session)
+        self.notify(f"now on {session.place}")
 
     # -- troubleshooting --------------------------------------------------------------------
 

@@ -5,7 +5,9 @@ an immutable :class:`~bench.console.state.RunView` the session publishes, so the
 redraws from snapshots like everything else. With a records database and a unit serial the
 run is filed as it goes (:class:`~bench.records.filing.RunFiling`, as ``spabench run`` files
 it; the store is opened in the driver thread because a SQLite connection belongs to the
-thread that opened it), on the console's service order when it has one.
+thread that opened it), on the console's service order when it has one. The store comes from
+:func:`~bench.records.destination.open_destination`, the door ``spabench run`` files through,
+so a bench configured with a records server files the console's runs the same way.
 
 Two things the console adds to what ``spabench run`` files, because only here can they happen:
 
@@ -18,6 +20,7 @@ Two things the console adds to what ``spabench run`` files, because only here ca
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -29,6 +32,7 @@ from bench.testing.runner import NoHooks, RunHooks, Runner, utc_now
 
 if TYPE_CHECKING:
     from bench.console.session import Session
+    from bench.records.destination import RunDestination
     from bench.records.filing import RunFiling
     from bench.records.store import Store
 
@@ -145,9 +149,12 @@ def abort_record(record: TestRecord, plan: Plan, running: str | None) -> TestRec
 
 def run_plan(session: Session, plan: Plan) -> TestRecord | None:
     """Run ``plan`` on the session's target (in the driver thread); the finished record."""
+    from bench.records.destination import open_destination
+
     tracker = RunTracker(session, plan)
     hooks: list[RunHooks] = [StopExplained(), tracker]
-    store = _open_store(session, tracker)
+    destination = open_destination(session.db_path)
+    store = _open_store(session, destination, tracker)
     filing = None
     if store is not None:
         filing = _filing(store, session.target.unit.serial, session.order_id, tracker)
@@ -164,6 +171,7 @@ def run_plan(session: Session, plan: Plan) -> TestRecord | None:
     finally:
         if store is not None:
             store.close()
+            _after_run(session, destination)
 
 
 def _filing(store: Store, serial: str, order_id: int | None, tracker: RunTracker) -> RunFiling:
@@ -186,15 +194,27 @@ def _filing(store: Store, serial: str, order_id: int | None, tracker: RunTracker
     )
 
 
-def _open_store(session: Session, tracker: RunTracker) -> Store | None:
+def _open_store(session: Session, destination: RunDestination, tracker: RunTracker) -> Store | None:
+    """Where the run is filed live: through the same door as ``spabench run``
+    (:func:`~bench.records.destination.open_destination`), in this (the driver) thread."""
     serial = session.target.unit.serial
     if not serial:
         tracker.update(replace(tracker.view, filed="not filed: no unit serial (--unit)"))
         return None
-    from bench.records.store import Store
-
     try:
-        return Store(session.db_path)
+        return destination.open_store()
     except Exception as error:
         tracker.update(replace(tracker.view, filed=f"not filed: {error}"))
         return None
+
+
+def _after_run(session: Session, destination: RunDestination) -> None:
+    """Hand the filed run on (with a records server: upload it from the journal) in a thread
+    of its own, so a slow or unreachable server never holds up the unit's driver thread; what
+    it says shows as the console's notice."""
+    threading.Thread(
+        target=destination.after_runs,
+        args=(session.tell,),
+        name="spabench-console-after-run",
+        daemon=True,
+    ).start()

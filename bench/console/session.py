@@ -65,6 +65,7 @@ class Session:
     ``target`` must play the remote of a box (``target.link``). Its driver is wrapped in an
     :class:`AbortableDriver` so a job can be stopped at any wait. ``db_path`` (with a unit
     serial) files plan runs in the records store, on service order ``order_id`` if given.
+    ``place`` names where the unit sits (``bench-2 · channel B``) in every snapshot.
     """
 
     def __init__(
@@ -78,6 +79,7 @@ class Session:
         order_id: int | None = None,
         operator_name: str | None = None,
         shutdown_grace: float = 1.0,
+        place: str = "",
     ) -> None:
         if target.link is None:
             raise ValueError("the console tests control boxes: the target needs a remote link")
@@ -90,6 +92,7 @@ class Session:
         self.history_seconds = history_seconds
         self.db_path = db_path
         self.order_id = order_id
+        self.place = place
         self.shutdown_grace = shutdown_grace
         world_operator = target.operator if isinstance(target.operator, VirtualOperator) else None
         if isinstance(target.operator, ConsoleOperator):
@@ -113,6 +116,7 @@ class Session:
             meter_name=target.meter_description,
             simulated=target.simulated,
             order_id=order_id,
+            place=place,
         )
         self._t0 = 0.0
         self._lost: str | None = None
@@ -196,6 +200,15 @@ class Session:
         """``prcd`` (TEST when running, RESET when tripped), ``knob`` (toggle), ``fault``
         (inject or clear ``args[0]``), or an operator prompt id (``prcd-reset``)."""
         self.call(self._world_action, action, *args)
+
+    def tell(self, line: str) -> None:
+        """Show ``line`` as the console's notice (any thread: what the records did with a
+        run, said by the thread that handed it on)."""
+        self.call(self._tell, line)
+
+    def _tell(self, line: str) -> None:
+        self._notice = line
+        self.publish()
 
     def answer(self, seq: int, value: Any) -> None:
         """The technician's answer to prompt ``seq`` (``None``: cancelled)."""
@@ -473,6 +486,7 @@ class Session:
             meter_name=self.target.meter_description,
             simulated=self.target.simulated,
             order_id=self.order_id,
+            place=self.place,
             bad_frames=link.counters.bad_checksums,
             frames=link.frames_heard(),
             water_c=link.water_c,

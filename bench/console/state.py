@@ -165,6 +165,8 @@ class Snapshot:
     """The unit on the bench is a simulation (``--virtual``): marked wherever runs show."""
     order_id: int | None = None
     """The service order the console files its runs on (``--order``)."""
+    place: str = ""
+    """Where the unit sits: ``bench-2 · channel B`` on a station, empty otherwise."""
     bad_frames: int = 0
     frames: int = 0
     water_c: float | None = None

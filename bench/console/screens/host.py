@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 if TYPE_CHECKING:
     from bench.console.session import Session
     from bench.console.state import Snapshot
+    from bench.console.switchboard import Switchboard
     from bench.records.store import Store
 
 T = TypeVar("T")
@@ -36,6 +37,10 @@ class ConsoleHost(Protocol):
         """The time scale the link bar names (``None``: real time)."""
 
     @property
+    def switchboard(self) -> Switchboard | None:
+        """The station's channels (``--station``); None when the console has one unit."""
+
+    @property
     def now(self) -> Callable[[], datetime]:
         """The clock the orders view judges overdue by (injectable, so the view is
         reproducible). What the technician enters is not dated by it: the store dates an
@@ -52,6 +57,9 @@ class ConsoleHost(Protocol):
 
     def open_orders(self) -> None:
         """Show the open service orders."""
+
+    def switch_channel(self) -> None:
+        """Offer the station's channels and work on the chosen one's unit instead."""
 
     def save_walk(self, text: str, symptom: str, saved: Callable[[int, bool], None]) -> None:
         """Let the technician pick an open order (or open a new one for the unit with

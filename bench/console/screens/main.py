@@ -49,6 +49,7 @@ class MainScreen(Screen[None]):
         Binding("t", "plan", "plan"),
         Binding("g", "guide", "guide"),
         Binding("r", "orders", "orders"),
+        Binding("c", "channel", "channel"),
         Binding("p", "prcd", "PRCD"),
         Binding("k", "knob", "knob"),
         Binding("x", "fault", "fault"),
@@ -83,6 +84,8 @@ class MainScreen(Screen[None]):
         host = self.host
         if action in _WORLD_ACTIONS:
             return host.session.virtual
+        if action == "channel":
+            return host.switchboard is not None  # only on a station (--station)
         if action == "switch" and parameters == ("jets",) and not host.session.jets_fitted:
             return False  # no jet pump on this model: no key (the plate says so)
         if action in _LOAD_ACTIONS or action == "guide":
@@ -112,6 +115,9 @@ class MainScreen(Screen[None]):
 
     def action_orders(self) -> None:
         self.host.open_orders()
+
+    def action_channel(self) -> None:
+        self.host.switch_channel()
 
     # -- the virtual unit (what a person at the bench does) ----------------------------------
 

@@ -1,4 +1,5 @@
-"""The top line: is the unit talking, which unit, how clean the line is, what is running."""
+"""The top line: is the unit talking, which unit (and, on a station, which channel), how clean
+the line is, what is running."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def status_text(snapshot: Snapshot, speed: float | None = None) -> Text:
     text.append(" ● ", style=_LINK_STYLE[link.state])
     text.append(link.text, style=_LINK_STYLE[link.state])
     text.append("  ")
+    if snapshot.place:
+        text.append(snapshot.place, style="bold reverse")
+        text.append("  ")
     text.append(snapshot.serial or "no serial", style="bold" if snapshot.serial else "dim")
     if snapshot.profile:
         text.append(f" {snapshot.profile}")
