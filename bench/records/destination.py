@@ -24,6 +24,7 @@ what waits goes up soon after the network is back, not only when the next run en
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -101,17 +102,22 @@ class RunDestination:
             return f"the local journal {self.journal}, uploaded to {self.server_name}"
         return str(default_db_path() if self.location is None else Path(self.location))
 
-    def sync(self, *, on_outcome: Callable[[Outcome], None] = _ignore_outcome) -> SyncReport:
+    def sync(
+        self,
+        *,
+        on_outcome: Callable[[Outcome], None] = _ignore_outcome,
+        journal: JournalStore | None = None,
+    ) -> SyncReport:
         """Upload what waits in the journal now (one pass; see
-        :func:`~bench.records.journal_sync.sync_journal`). Needs a server."""
+        :func:`~bench.records.journal_sync.sync_journal`). Needs a server. ``journal``: the
+        calling thread's open journal (else it is opened, and checked whole, for this pass)."""
         if self.journal is None:
             raise StoreError("no records server is configured: runs are filed directly")
-        with self._passes, JournalStore(self.journal) as journal:
+        with self._passes, contextlib.ExitStack() as stack:
+            if journal is None:
+                journal = stack.enter_context(JournalStore(self.journal))
             return sync_journal(
-                journal,
-                self.open_records,
-                server=self.server_name,
-                on_outcome=on_outcome,
+                journal, self.open_records, server=self.server_name, on_outcome=on_outcome
             )
 
     def after_runs(self, say: Callable[[str], None] = _ignore) -> SyncReport | None:
@@ -170,16 +176,26 @@ class Retrying:
             self._thread.join(timeout)
 
     def _loop(self) -> None:
-        while not self._stopped.wait(self.interval_s):
-            try:
-                report = self.destination.sync()
-            except (StoreError, DatabaseError) as error:
-                self._say(f"records journal {self.destination.journal}: {error}")
-                continue
-            unreachable = report.unreachable is not None
-            if report.outcomes or (unreachable and not self._was_unreachable):
-                self._say(report.summary())
-            self._was_unreachable = unreachable
+        """Each pass reads the journal through one connection kept by this thread: opening
+        it again would check the whole file (``quick_check``) at every retry."""
+        journal: JournalStore | None = None
+        try:
+            while not self._stopped.wait(self.interval_s):
+                try:
+                    if journal is None:
+                        assert self.destination.journal is not None
+                        journal = JournalStore(self.destination.journal)
+                    report = self.destination.sync(journal=journal)
+                except (StoreError, DatabaseError) as error:
+                    self._say(f"records journal {self.destination.journal}: {error}")
+                    continue
+                unreachable = report.unreachable is not None
+                if report.outcomes or (unreachable and not self._was_unreachable):
+                    self._say(report.summary())
+                self._was_unreachable = unreachable
+        finally:
+            if journal is not None:
+                journal.close()
 
 
 def open_destination(location: str | None) -> RunDestination:
