@@ -24,7 +24,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("protocols", "spasim", "bench")
-ROOM_ORDER = ("bench.cli", "bench.console", "bench.capture", "bench.records", "bench.testing")
+ROOM_ORDER = (
+    "bench.cli",
+    "bench.console",
+    "bench.station",
+    "bench.capture",
+    "bench.records",
+    "bench.testing",
+)
 """The bench's rooms, top to bottom: a room may import only rooms after it."""
 
 
