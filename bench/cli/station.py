@@ -111,7 +111,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--operator",
         metavar="NAME",
-        help="who runs the tests (recorded; a channel's own operator = ... wins)",
+        help="who runs the tests (recorded; a channel's operator key in the station file wins)",
     )
     run.add_argument(
         "--simulated",
@@ -329,7 +329,7 @@ def _jobs(
             news=desk.post,
         )
         operator: Operator | None = None
-        binders: list[Callable[[Driver], None]] = []
+        binders: list[Callable[[Driver | None], None]] = []
         if not prepared.rehearsal:
             person = ChannelOperator(
                 _operator_name(channel, args),

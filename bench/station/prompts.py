@@ -171,15 +171,18 @@ class ChannelOperator:
         self._stopping = stopping
         """Raises when the channel is being stopped (the session's stop check)."""
         self._driver: Driver | None = None
+        self._lock = threading.Lock()
 
-    def bind(self, driver: Driver) -> None:
-        """Wait for answers through ``driver`` from now on (the channel's target is built)."""
-        self._driver = driver
+    def bind(self, driver: Driver | None) -> None:
+        """Wait for answers through ``driver`` from now on (the channel's target is built);
+        None before the driver closes (nothing is then written to its wake-up pipe)."""
+        with self._lock:
+            self._driver = driver
 
     def _wake(self) -> None:
-        driver = self._driver
-        if driver is not None:
-            driver.call_soon_threadsafe(_nothing)
+        with self._lock:  # never into a driver being closed
+            if self._driver is not None:
+                self._driver.call_soon_threadsafe(_nothing)
 
     def _ask(
         self,

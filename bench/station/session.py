@@ -182,13 +182,14 @@ class ChannelSession(NoHooks):
 
     # -- stopping -------------------------------------------------------------------------
 
-    def bind(self, driver: Driver) -> None:
-        """The channel's driver, once its target is built: stops are queued into it."""
+    def bind(self, driver: Driver | None) -> None:
+        """The channel's driver, once its target is built: stops are queued into it. None
+        before the driver closes: a closed driver's wake-up descriptor may be reused by
+        then, and nothing must be written into whatever file took its number."""
         with self._stop_lock:
             self._driver = driver
-            pending = self._stop_signum is not None
-        if pending:
-            driver.call_soon_threadsafe(self.check_stop)
+            if driver is not None and self._stop_signum is not None:
+                driver.call_soon_threadsafe(self.check_stop)
 
     def stop(self, signum: int = signal.SIGINT) -> None:
         """Stop this channel (any thread): its run ends as interrupted at its next wait."""
@@ -196,9 +197,8 @@ class ChannelSession(NoHooks):
             if self._stop_signum is not None:
                 return
             self._stop_signum = signum
-            driver = self._driver
-        if driver is not None:
-            driver.call_soon_threadsafe(self.check_stop)
+            if self._driver is not None:
+                self._driver.call_soon_threadsafe(self.check_stop)
 
     @property
     def stopping(self) -> bool:

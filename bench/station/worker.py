@@ -54,9 +54,9 @@ class ChannelJob:
     not_filed: str = ""
     station: str | None = None
     """What the record says tested it (host, station, channel)."""
-    binders: list[Callable[[Driver], None]] = field(default_factory=list)
+    binders: list[Callable[[Driver | None], None]] = field(default_factory=list)
     """Told the channel's driver once the target is built (an operator that waits through
-    it)."""
+    it), and None before it closes."""
     # -- filled by the run ----------------------------------------------------------------
     record: TestRecord | None = None
     steps: StepCount = field(default_factory=StepCount)
@@ -125,6 +125,9 @@ def _run(job: ChannelJob) -> None:
             job.record = getattr(runner, "record", None)
             raise
     finally:
+        session.bind(None)  # no stop or wake-up is written into a closed driver's pipe
+        for bind in job.binders:
+            bind(None)
         target.close()
         if store is not None:
             store.close()
