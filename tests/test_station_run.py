@@ -28,7 +28,7 @@ import pytest
 
 from bench.station.display import live_table
 from bench.station.prompts import ChannelOperator, Prompt, PromptDesk
-from bench.station.session import ChannelSession, ChannelStopped, ChannelView
+from bench.station.session import ChannelSession, ChannelStopped, ChannelView, News
 from bench.testing.instruments.operator import OperatorError
 from protocols.driver import RealTimeDriver
 from spasim.pytest_plugin import ServedUnit
@@ -526,6 +526,12 @@ def test_the_live_table_is_drawn_again_only_when_a_channel_moved() -> None:
     sessions[1].update(state="running", step=2, step_title="Temperature and flow reports")
     display.refresh()
     assert "2/11 Temperature and flow reports" in screen.getvalue()[drawn:]
+    # News above the table: a verdict is printed, a step's outcome is the table's to show.
+    moved = len(screen.getvalue())
+    display.line(News("channel B:   pass    reports", detail=True))
+    assert len(screen.getvalue()) == moved
+    display.line(News("channel B: verdict FAIL — replace: PTC heater"))
+    assert "channel B: verdict FAIL — replace: PTC heater" in screen.getvalue()[moved:]
     display.pause()  # a prompt: the table steps aside, and comes back after
     paused = len(screen.getvalue())
     display.refresh()

@@ -1,9 +1,10 @@
 """The station on the terminal: one live table of every channel, and the summary at the end.
 
 On a terminal the table redraws in place (rich's ``Live``, refreshed by the main thread only
-when a channel's view moved, so sixteen idle channels cost nothing); anywhere else (CI logs,
-pipes) each channel's news is one line prefixed with the channel (``channel B:   pass
-reports``), so interleaved channels stay readable and greppable.
+when a channel's view moved, so sixteen idle channels cost nothing) and the channels' news
+that is not a step's (the unit identified, a verdict, an error) scrolls above it; anywhere
+else (CI logs, pipes) every piece of news is one line prefixed with the channel
+(``channel B:   pass    reports``), so interleaved channels stay readable and greppable.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from bench.station.session import ENDED, ChannelSession, ChannelView
+from bench.station.session import ENDED, ChannelSession, ChannelView, News
 
 STYLES = {
     "pass": "bold green",
@@ -134,10 +135,11 @@ class StationDisplay:
         if self._live is not None and self._versions() != self._drawn:
             self._live.update(self._table(), refresh=True)
 
-    def line(self, text: str) -> None:
-        """One channel's news: printed in a log, left to the table on a terminal."""
-        if not self.interactive:
-            self.console.print(text, markup=False, highlight=False)
+    def line(self, news: News) -> None:
+        """One channel's news: every line in a log; on a terminal, above the live table,
+        all but the steps' (the table shows those)."""
+        if not (self.interactive and news.detail):
+            self.console.print(news.text, markup=False, highlight=False)
 
     def pause(self) -> None:
         """Step aside for an operator prompt."""

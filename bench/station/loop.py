@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from bench.station.display import StationDisplay
 from bench.station.prompts import Prompt, PromptDesk
+from bench.station.session import News
 from bench.station.worker import ChannelJob, run_channel
 
 REFRESH_S = 0.25
@@ -87,7 +88,7 @@ def _serve(
             ask(item)
         elif isinstance(item, ChannelEnded):
             running -= 1
-        elif isinstance(item, str):
+        elif isinstance(item, News):
             display.line(item)
         display.refresh()
 
@@ -102,7 +103,7 @@ def _wait_for(
         if left <= 0:
             return
         item = desk.next(min(left, REFRESH_S))
-        if isinstance(item, str):
+        if isinstance(item, News):
             display.line(item)
         elif isinstance(item, Prompt):  # asked after the desk closed: never asked now
             desk.refused(item, STOPPING)

@@ -54,6 +54,16 @@ class ChannelStopped(KeyboardInterrupt):
 
 
 @dataclass(frozen=True)
+class News:
+    """A line about one channel, for whoever shows the station."""
+
+    text: str
+    """``channel A: verdict FAIL — replace: PTC heater``."""
+    detail: bool = False
+    """One step's outcome: a log prints it, a live table already shows it."""
+
+
+@dataclass(frozen=True)
 class ChannelView:
     """What one channel shows at one moment (replaced whole, never changed)."""
 
@@ -80,7 +90,7 @@ class ChannelView:
 
 
 class ChannelSession(NoHooks):
-    """Runner hooks of one channel (see module doc); ``news`` hears one line per event."""
+    """Runner hooks of one channel (see module doc); ``news`` hears each :class:`News`."""
 
     def __init__(
         self,
@@ -90,7 +100,7 @@ class ChannelSession(NoHooks):
         serial: str = "",
         steps: int = 0,
         not_filed: str = "",
-        news: Callable[[str], None] = lambda _line: None,
+        news: Callable[[News], None] = lambda _news: None,
     ) -> None:
         self.label = f"channel {name}"
         self._news = news
@@ -114,9 +124,9 @@ class ChannelSession(NoHooks):
         self.view = replace(self.view, **changes)  # type: ignore[arg-type]
         self.version += 1
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, *, detail: bool = False) -> None:
         """A line of news about this channel (``channel A: text``)."""
-        self._news(f"{self.label}: {text}")
+        self._news(News(f"{self.label}: {text}", detail))
 
     def end(self, state: ChannelState, note: str = "") -> None:
         """The channel is done: ``state`` for good, with why."""
@@ -168,7 +178,7 @@ class ChannelSession(NoHooks):
             unit = f" {last.unit}" if last.unit else ""
             self.update(reading=f"{last.name} = {last.value}{unit}")
         message = f" — {step.message}" if step.message else ""
-        self.say(f"  {step.outcome:7} {step.name}{message}")
+        self.say(f"  {step.outcome:7} {step.name}{message}", detail=True)
 
     def on_finished(self, record: TestRecord) -> None:
         self._record_live = None
