@@ -80,8 +80,8 @@ def run_channel(job: ChannelJob) -> None:
         else:
             session.end("interrupted", "stopped before the run began: nothing was run")
     except Exception as error:  # a bug or an instrument beyond the runner's rules
-        session.end("error", f"{type(error).__name__}: {error}" if not str(error) else str(error))
-        session.say(f"error: {error}")
+        session.end("error", f"{type(error).__name__}: {error}")
+        session.say(f"error: {type(error).__name__}: {error}")
 
 
 def _kept(job: ChannelJob) -> str:
@@ -114,7 +114,12 @@ def _run(job: ChannelJob) -> None:
             session.say(f"unit: {target.identified}")
         hooks: list[RunHooks] = [job.steps]
         if job.open_store is not None:
-            store = job.open_store()
+            try:
+                store = job.open_store()
+            except Exception as error:  # checked before the run: changed under our feet
+                session.end("error", f"records: {error}; nothing was run")
+                session.say(f"error: records: {error}; nothing was run")
+                return
             job.filing = _filing(job, store)
             hooks.append(job.filing)
         hooks.append(session)
