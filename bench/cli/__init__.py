@@ -17,7 +17,7 @@ from protocols.cli_support import run_cli
 COMMAND_MODULES: list[str] = ["bench.cli.sniff", "bench.cli.replay"]
 COMMAND_MODULES += ["bench.cli.unit", "bench.cli.order", "bench.cli.history", "bench.cli.report"]
 COMMAND_MODULES += ["bench.cli.run", "bench.cli.plans", "bench.cli.coverage"]
-COMMAND_MODULES += ["bench.cli.console"]
+COMMAND_MODULES += ["bench.cli.console", "bench.cli.station"]
 COMMAND_MODULES += ["bench.cli.parts", "bench.cli.workshop"]
 COMMAND_MODULES += ["bench.cli.sync", "bench.cli.status"]
 

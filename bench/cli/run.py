@@ -35,11 +35,8 @@ import getpass
 import math
 import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
@@ -47,8 +44,18 @@ from rich.console import Console
 from bench.cli.options import add_unit_options, instruments_from_args
 from bench.cli.order import id_argument
 from bench.cli.progress import SIMULATED, LiveProgress, discard_output, make_console
+from bench.cli.run_support import (
+    EXIT_BY_SIGNAL,
+    EXIT_INTERRUPTED,
+    check_order,
+    check_registered_profile,
+    mark_interrupted,
+    plan_prompts,
+    port_target,
+    signals_stop_the_run,
+    unregistered,
+)
 from bench.cli.unit import check_profile, date_argument
-from bench.testing.identify import ModelPlateError
 from bench.testing.instruments.meter import InstrumentError
 from bench.testing.instruments.operator import (
     PROMPT_KINDS,
@@ -64,7 +71,7 @@ from bench.testing.instruments.operator import (
 from bench.testing.plans import Plan, PlanError, load_plan
 from bench.testing.record import StepResult, TestRecord
 from bench.testing.runner import NoHooks, RunHooks, Runner
-from bench.testing.targets import Target, real_target, virtual_box_target, virtual_panel_target
+from bench.testing.targets import Target, virtual_box_target, virtual_panel_target
 from protocols.cli_support import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Subcommand, UsageError
 from protocols.control import CONTROL_SCHEME
 from protocols.files import (
@@ -82,9 +89,6 @@ if TYPE_CHECKING:
     from bench.records.store import Store
 
 EXIT_BY_VERDICT = {"pass": EXIT_OK, "fail": EXIT_FAIL, "error": EXIT_ERROR}
-EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130: Ctrl-C
-EXIT_TERMINATED = 128 + signal.SIGTERM  # 143: SIGTERM (a service manager, kill)
-EXIT_BY_SIGNAL = {int(signal.SIGINT): EXIT_INTERRUPTED, int(signal.SIGTERM): EXIT_TERMINATED}
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -269,21 +273,6 @@ def _answers(args: argparse.Namespace, plan: Plan) -> AnswersOperator:
         raise UsageError(str(error)) from None
 
 
-PROMPT_STEPS: dict[str, PromptKind] = {"operator-confirm": "yes/no", "operator-action": "action"}
-"""Step types whose prompt id a plan names itself, and the answer each takes."""
-
-
-def plan_prompts(plan: Plan | None) -> dict[str, PromptKind]:
-    """The prompt ids a plan adds to the bench's own (its operator-confirm/-action steps)."""
-    if plan is None:
-        return {}
-    return {
-        str(spec.params["prompt"]): PROMPT_STEPS[spec.kind]
-        for spec in plan.steps
-        if spec.kind in PROMPT_STEPS
-    }
-
-
 def own_prompts(plan: Plan) -> dict[str, PromptKind]:
     """The plan's prompts that are not the bench's own: what no virtual person can know."""
     return {k: v for k, v in plan_prompts(plan).items() if k not in PROMPT_KINDS}
@@ -325,27 +314,17 @@ def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None
     clamp = args.meter_spec == "clamp"
     if clamp and args.meter:
         raise UsageError("a clamp meter is read by the technician: drop --meter URL")
-    try:
-        target = real_target(
-            args.port,
-            role=plan.role,
-            operator=operator,
-            meter_url=args.meter,
-            profile=args.profile,
-            speed=1.0 if args.speed is None else args.speed,
-            serial=args.unit,
-            instruments=instruments_from_args(args, meter=bool(args.meter) or clamp),
-            identify=True,
-        )
-    except (ModelPlateError, OperatorError) as error:
-        raise UsageError(f"model: {error}") from None
-    except (ValueError, FileNotFoundError) as error:
-        raise UsageError(str(error)) from None
-    # A rehearsal operator acts on a served virtual box through its control channel: the
-    # unit on the port is a simulation, whatever the wire looks like; --simulated says so
-    # of a served box run any other way.
-    target.simulated = isinstance(operator, RehearsalOperator) or args.simulated
-    return target
+    return port_target(
+        args.port,
+        plan=plan,
+        operator=operator,
+        meter_url=args.meter,
+        instruments=instruments_from_args(args, meter=bool(args.meter) or clamp),
+        profile=args.profile,
+        speed=1.0 if args.speed is None else args.speed,
+        serial=args.unit,
+        simulated=args.simulated,
+    )
 
 
 def _faults(faults: list[str], role: Any) -> list[str]:
@@ -396,36 +375,6 @@ class _Run(NoHooks):
             where = "on standard output" if json_path == STDOUT else f"in {json_path}"
             what += f"; the record so far is {where}"
         return f"interrupted: {what}"
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT (Ctrl-C) or SIGTERM while ``spabench run`` works: a KeyboardInterrupt, so the
-    runner leaves the unit safe and its hooks keep what was done, whichever signal it was."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextmanager
-def _signals_stop_the_run() -> Iterator[None]:
-    """SIGINT and SIGTERM raise :class:`Interrupted` while the command works (a SIGTERM
-    would otherwise end the process on the spot, with nothing said and frames unstored)."""
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        raise Interrupted(signum)
-
-    previous: dict[int, Any] = {}
-    try:
-        for caught in (signal.SIGINT, signal.SIGTERM):
-            previous[caught] = signal.signal(caught, stop)
-    except ValueError:  # not the main thread (an embedding caller): leave signals alone
-        pass
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def _filing(
@@ -540,43 +489,26 @@ def _register_unit(
 
 def _check_order_and_unit(store: Store, args: argparse.Namespace) -> None:
     if args.order is not None:
-        try:
-            order = store.order(args.order)
-        except Exception as error:
-            raise UsageError(str(error)) from None
-        if order.unit_serial != args.unit:
-            raise UsageError(
-                f"order {args.order} is for unit {order.unit_serial!r}, not {args.unit!r}"
-            )
-        if not order.is_open:
-            raise UsageError(f"order {args.order} is handed back; open a new order")
+        check_order(store, args.order, args.unit)
     if not store.has_unit(args.unit):
         if not args.register:
             _unregistered(args, store.location)
         return
-    unit = store.unit(args.unit)
-    if args.profile and args.profile != unit.profile:
-        raise UsageError(
-            f"unit {args.unit!r} is registered as {unit.profile}, not {args.profile}; nothing "
-            f"was run (drop --profile, or correct the unit: spabench unit show {args.unit})"
-        )
-    if args.register and args.purchase_date != unit.purchase_date:
-        raise UsageError(
-            f"unit {args.unit!r} is already registered, purchased "
-            f"{unit.purchase_date.isoformat()}, not {args.purchase_date}; drop --register"
-        )
-    if args.virtual and unit.profile in available_models():
-        args.registered_profile = unit.profile  # the virtual box is the model registered
+    registered = check_registered_profile(store, args.unit, args.profile)
+    if args.register:
+        unit = store.unit(args.unit)
+        if args.purchase_date != unit.purchase_date:
+            raise UsageError(
+                f"unit {args.unit!r} is already registered, purchased "
+                f"{unit.purchase_date.isoformat()}, not {args.purchase_date}; drop --register"
+            )
+    if args.virtual and registered in available_models():
+        args.registered_profile = registered  # the virtual box is the model registered
 
 
 def _unregistered(args: argparse.Namespace, path: Path | str) -> NoReturn:
     """Refuse a serial the records do not know, naming the command that registers it."""
-    profile = args.profile or ("premium-4" if args.virtual else "MODEL")
-    raise UsageError(
-        f"unit {args.unit!r} is not registered in {path}; nothing was run. Register it: "
-        f"spabench unit add --serial {args.unit} --profile {profile} --purchase-date YYYY-MM-DD"
-        " (or run with --register --purchase-date YYYY-MM-DD)"
-    )
+    raise unregistered(args.unit, args.profile or ("premium-4" if args.virtual else "MODEL"), path)
 
 
 def _register(store: Store, args: argparse.Namespace, target: Target, console: Console) -> None:
@@ -609,7 +541,7 @@ def _run(args: argparse.Namespace) -> int:
     except PlanError as error:
         raise UsageError(str(error)) from None
     run = _Run(steps=len(plan.steps))
-    with _signals_stop_the_run():
+    with signals_stop_the_run():
         try:
             return _run_plan(args, plan, console, run)
         except KeyboardInterrupt as interrupt:
@@ -624,18 +556,7 @@ def _save_interrupted(args: argparse.Namespace, run: _Run, signum: int) -> str |
     if not args.json or run.runner is None or not hasattr(run.runner, "record"):
         return None
     record: TestRecord = run.runner.record
-    record.verdict = "interrupted"
-    name = signal.Signals(signum).name
-    record.error = f"interrupted ({name})"
-    # The same steps as the records keep: the finished ones. The step under way when the
-    # signal came is named, not passed off as a step with an outcome.
-    cut = record.steps[run.finished_steps :]
-    del record.steps[run.finished_steps :]
-    if cut:
-        record.error = (
-            f"interrupted ({name}) during step {run.finished_steps + 1} of {run.steps} "
-            f"({cut[0].name}: {cut[0].title})"
-        )
+    mark_interrupted(record, run.finished_steps, run.steps, signum)
     try:
         _write_json(args.json, record)
     except (OutputPathError, OutputWriteError):

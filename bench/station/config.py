@@ -15,6 +15,9 @@ once. The station file (TOML) says, once, what is wired to what, so a technician
     profile = "premium-4"                # optional: the model wired here, when known
     unit = "MS-2024-0001"                # optional: the serial of the unit on this channel
     answers = "answers-a.toml"           # optional: answers to this channel's prompts
+    operator = "Sam"                     # optional: who tests here (default: --operator); or
+                                         # control://HOST:PORT, a served box's control channel
+                                         # doing every prompt (a rehearsal: spasim serve)
     speed = 1                            # optional: a simulated unit served faster (spasim)
     simulated = false                    # the unit on this channel is a simulation
 
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.testing.instruments.specs import Instruments, declared_instruments
+from protocols.control import CONTROL_SCHEME
 from protocols.files import load_toml
 from protocols.meter_model import METER_SPECS, SDM120
 
@@ -46,6 +50,7 @@ CHANNEL_KEYS = frozenset(
         "profile",
         "unit",
         "answers",
+        "operator",
         "speed",
         "simulated",
     }
@@ -71,6 +76,9 @@ class Channel:
     profile: str | None = None
     unit: str | None = None
     answers: Path | None = None
+    operator: str | None = None
+    """Who answers this channel's prompts: a person's name, or ``control://HOST:PORT`` (a
+    rehearsal operator at a served box); None: the station's operator."""
     speed: float = 1.0
     simulated: bool = False
     index: int = 0
@@ -155,6 +163,11 @@ def _channel(raw: Any, index: int, base: Path, where_file: str) -> Channel:
         answers = Path(_text(raw["answers"], where, "answers"))
         if not answers.is_absolute():
             answers = base / answers
+    operator = _text(raw["operator"], where, "operator") if "operator" in raw else None
+    if operator is not None and operator.startswith(CONTROL_SCHEME) and answers is not None:
+        raise StationError(
+            f"{where}: answers and operator {CONTROL_SCHEME} both answer the prompts"
+        )
     return Channel(
         name=name,
         port=port,
@@ -164,6 +177,7 @@ def _channel(raw: Any, index: int, base: Path, where_file: str) -> Channel:
         profile=_text(raw["profile"], where, "profile") if "profile" in raw else None,
         unit=_text(raw["unit"], where, "unit") if "unit" in raw else None,
         answers=answers,
+        operator=operator,
         speed=float(speed),
         simulated=flags["simulated"],
         index=index,
