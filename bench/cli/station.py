@@ -248,7 +248,10 @@ def _check_records(
                     check_order(store, prepared.order, prepared.serial)
                 if not store.has_unit(prepared.serial):
                     raise unregistered(
-                        prepared.serial, channel.profile or "MODEL", store.path, or_register=False
+                        prepared.serial,
+                        channel.profile or "MODEL",
+                        store.location,
+                        or_register=False,
                     )
                 check_registered_profile(store, prepared.serial, channel.profile)
             except UsageError as error:
