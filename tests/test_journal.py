@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from queue import Queue
@@ -38,6 +39,7 @@ from bench.testing.plans import load_plan
 from bench.testing.record import TestRecord
 from bench.testing.runner import Runner
 from bench.testing.targets import virtual_box_target
+from spasim.pytest_plugin import ServedUnit
 
 URL = "postgresql://bench:s3cret@records.example/workshop"
 SHOWN = "postgresql://bench@records.example:5432/workshop"
@@ -692,3 +694,59 @@ def test_two_benches_uploading_the_same_runs_at_once_store_each_once(
         stored = store.runs_for_unit(SERIAL)
         assert [run.record_id for run in stored] == [record.record_id for record in batch]
         assert [store.run_record(run.id) for run in stored] == batch
+
+
+# -- a station with a records server -----------------------------------------------------------
+
+LINK_PLAN = """
+name = "link"
+title = "Link and handshake only"
+[[step]]
+name = "link"
+title = "Link and handshake"
+type = "link-up"
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("online", [True, False], ids=["online", "offline"])
+def test_a_station_files_its_channels_through_the_journal(
+    online: bool,
+    server: StandIn,
+    launch: Callable[..., ServedUnit],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Units are checked on the server when it answers; either way each channel's run goes
+    through the journal to the server, once."""
+    with Store(server.path) as store:
+        store.add_unit("SN-J2", "premium-4", date(2025, 6, 1))
+    plan = tmp_path / "link.toml"
+    plan.write_text(LINK_PLAN)
+    station = tmp_path / "station.toml"
+    station.write_text(
+        "".join(
+            f'[[channel]]\nname = "{name}"\nport = "{box.url}"\nprofile = "premium-4"\n'
+            f'speed = 40\nsimulated = true\nunit = "{serial}"\n'
+            for name, box, serial in (
+                ("A", launch("--pty", speed=40.0), SERIAL),
+                ("B", launch("--pty", speed=40.0), "SN-J2"),
+            )
+        )
+    )
+    if not online:
+        server.down()
+    code, out, err = spabench(capsys, "station", "run", str(station), "--plan", str(plan))
+    assert code == 0, (out, err)
+    if online:
+        assert f"uploaded 2 runs to {SHOWN}" in out
+    else:
+        assert "records server unreachable" in out + err
+        assert "2 runs wait in the journal" in out
+        assert server.runs() == []
+        server.up()
+        assert spabench(capsys, "sync")[0] == 0
+    with Store(server.path) as store:
+        filed = [store.runs_for_unit(serial) for serial in (SERIAL, "SN-J2")]
+    assert [[run.status for run in runs] for runs in filed] == [["pass"], ["pass"]]
+    assert pending(server) == []

@@ -51,7 +51,7 @@ from bench.cli.run_support import (
     signals_stop_the_run,
     unregistered,
 )
-from bench.records.database import DB_ENV, default_db_path, is_server_url
+from bench.records.database import DB_ENV, StoreOpenError, default_db_path, is_server_url
 from bench.records.destination import RunDestination, open_destination
 from bench.station.config import Channel, Station, StationError, load_station
 from bench.station.display import StationDisplay
@@ -237,7 +237,17 @@ def _check_records(
                 ),
             )
     try:
-        store = destination.open_store()
+        store = destination.open_records()  # with a records server: the server's records
+    except StoreOpenError as error:
+        if not destination.journaled:
+            raise InstrumentError(f"records: {error}; nothing was run") from None
+        print(
+            f"records server unreachable: the runs are filed in the local journal "
+            f"{destination.journal} and uploaded when the server answers (spabench sync); "
+            f"units cannot be checked now, an order is checked on upload ({error})",
+            flush=True,
+        )
+        return
     except Exception as error:
         raise InstrumentError(f"records: {error}; nothing was run") from None
     with store:
