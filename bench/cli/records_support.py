@@ -22,12 +22,14 @@ from rich.table import Table
 
 from bench.records.database import (
     DB_ENV,
+    BadLocation,
     DatabaseError,
     StoreError,
     StoreOpenError,
     damaged_file,
     default_db_path,
     default_location,
+    shown_location,
 )
 from bench.records.store import Store
 from protocols.cli_support import EXIT_ERROR, UsageError
@@ -57,9 +59,19 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help=(
             "records database: a file, or a server postgresql://user@host/database "
-            f"(default: ${DB_ENV} or {default_location()})"
+            f"(default: ${DB_ENV} or {_default_shown()})"
         ),
     )
+
+
+def _default_shown() -> str:
+    """The default records location for ``--help``: a server without its password (help is
+    read over shoulders and pasted into tickets); argparse's ``%`` escaped."""
+    try:
+        shown = shown_location(default_location())
+    except BadLocation:
+        shown = "the user data dir"  # the command itself will say why not
+    return shown.replace("%", "%%")
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")

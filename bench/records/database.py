@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from platformdirs import user_data_dir
 
 from bench.records.backends.base import (
     DB_ENV,
+    BadLocation,
     Connection,
     DatabaseError,
     IntegrityError,
@@ -52,6 +54,7 @@ from bench.records.migrations import MIGRATIONS, Dialect, Migration
 
 __all__ = [
     "DB_ENV",
+    "BadLocation",
     "Connection",
     "DatabaseError",
     "IntegrityError",
@@ -67,22 +70,71 @@ __all__ = [
     "default_location",
     "from_db",
     "is_server_url",
+    "parse_location",
     "refusal",
+    "shown_location",
     "to_db",
     "utc_now",
 ]
 
 DB_FILENAME = "records.sqlite3"
-SERVER_SCHEMES = ("postgresql://", "postgres://")
-"""``--db`` values naming a records server rather than a file."""
+SERVER_SCHEMES = ("postgresql", "postgres")
+"""URL schemes (any case) of a ``--db`` naming a records server rather than a file."""
 CONNECT_TIMEOUT = 5.0
 """Seconds to wait for a records server before saying it is unreachable (``connect_timeout``
 in the URL overrides it): a bench must not hang on a dead network."""
 
+# What a URL begins with, ``word:``. One letter is a drive (``C:/records``), not a scheme.
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")
+
+
+def _server_url(text: str) -> str | None:
+    """``text`` as a server's URL (surrounding blanks gone, the scheme in lower case, as libpq
+    wants it), or None when it does not name a server."""
+    stripped = text.strip()
+    match = _SCHEME.match(stripped)
+    if match is None or match[1].lower() not in SERVER_SCHEMES:
+        return None
+    rest = stripped[match.end() :]
+    return f"{match[1].lower()}:{rest}" if rest.startswith("//") else None
+
 
 def is_server_url(location: object) -> bool:
     """Does ``--db``/``$SPABENCH_DB`` name a records server (PostgreSQL) rather than a file?"""
-    return isinstance(location, str) and location.startswith(SERVER_SCHEMES)
+    return isinstance(location, str) and _server_url(location) is not None
+
+
+def parse_location(location: str | Path) -> str | Path:
+    """``--db``/``$SPABENCH_DB`` as what it names: a server's URL (a str, normalised: no blanks
+    around it, the scheme ``postgresql``/``postgres`` in lower case) or a file's :class:`Path`.
+
+    What is neither is :class:`BadLocation`, never taken for a file — it would create an
+    SQLite file in folders named after the URL, password included: another scheme's URL
+    (``word:/…``: ``mysql://``, ``sqlite://``, ``postgresql+psycopg://``) and a server scheme
+    without its two slashes (``postgresql:/…``). The refusal names the scheme only, never the
+    rest (it may hold a password). A file whose path does begin so is written ``./word:/…``.
+    """
+    if isinstance(location, Path):
+        return location
+    server = _server_url(location)
+    if server is not None:
+        return server
+    stripped = location.strip()
+    if not stripped:
+        raise BadLocation(f"--db / ${DB_ENV}: the records location is empty")
+    match = _SCHEME.match(stripped)
+    rest = "" if match is None else stripped[match.end() :]
+    if match is None or (match[1].lower() not in SERVER_SCHEMES and not rest.startswith("/")):
+        return Path(location)
+    shown = match[0] + rest[: len(rest) - len(rest.lstrip("/"))][:2] + "…"
+    if match[1].lower() in SERVER_SCHEMES:
+        said = f"{shown} is not a server URL (two slashes: postgresql://user@host/database)"
+    else:
+        said = (
+            f"{shown} is neither a records file nor a records server "
+            "(postgresql://user@host/database)"
+        )
+    raise BadLocation(f"--db / ${DB_ENV}: {said}; nothing was opened or created")
 
 
 # ------------------------------------------------------------------------- time and actor
@@ -115,10 +167,11 @@ def default_actor() -> str:
 
 
 def default_location() -> Path | str:
-    """``$SPABENCH_DB`` (a file or a server URL) if set, else :func:`default_db_path`."""
+    """``$SPABENCH_DB`` (a file or a server URL, :func:`parse_location`) if set, else
+    :func:`default_db_path`."""
     env = os.environ.get(DB_ENV)
-    if env and is_server_url(env):
-        return env
+    if env:
+        return parse_location(env)
     return default_db_path()
 
 
@@ -126,9 +179,20 @@ def default_db_path() -> Path:
     """The records file: ``$SPABENCH_DB`` if set (and not a server), else
     ``records.sqlite3`` in the user's data directory."""
     env = os.environ.get(DB_ENV)
-    if env and not is_server_url(env):
-        return Path(env)
+    if env:
+        location = parse_location(env)
+        if isinstance(location, Path):
+            return location
     return Path(user_data_dir("spabench")) / DB_FILENAME
+
+
+def shown_location(location: str | Path) -> str:
+    """Where records are, for people: a file's path, or a server's URL without its password."""
+    if isinstance(location, Path):
+        return str(location)
+    from bench.records.backends import postgresql
+
+    return postgresql.display(location)
 
 
 class RecordsDatabase:
@@ -160,7 +224,7 @@ class RecordsDatabase:
         never created — a mistyped ``--db`` must not leave new empty records behind — while
         older ones are still migrated. ``timeout`` bounds a wait for another writer's lock.
         """
-        location = default_location() if path is None else path
+        location = default_location() if path is None else parse_location(path)
         self.read_only = read_only
         self.grouped = False
         """True while a caller holds its own transaction around many writes (a bulk load)."""
@@ -171,20 +235,20 @@ class RecordsDatabase:
         """Where the records are, for people: the file's path, or the server's URL without
         its password."""
         self._conn: Connection
-        if is_server_url(location):
+        if isinstance(location, str):  # a server's URL
             from bench.records.backends import postgresql
 
-            url = str(location)
-            self.dialect, self.path, self.location = "postgresql", None, postgresql.display(url)
+            self.dialect, self.path = "postgresql", None
+            self.location = postgresql.display(location)
             self._conn = postgresql.connect(
-                url,
+                location,
                 timeout=timeout,
                 connect_timeout=connect_timeout,
                 migrations=migrations,
                 read_only=read_only,
             )
         else:
-            self.dialect, self.path = "sqlite", Path(location)
+            self.dialect, self.path = "sqlite", location
             self.location = str(self.path)
             self._conn = connect_file(self.path, timeout, migrations, read_only)
 

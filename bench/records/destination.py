@@ -36,7 +36,7 @@ from bench.records.database import (
     DatabaseError,
     StoreError,
     default_db_path,
-    is_server_url,
+    parse_location,
 )
 from bench.records.journal import JournalStore, journal_path, server_display
 from bench.records.journal_sync import Outcome, SyncReport, sync_journal
@@ -200,7 +200,8 @@ class Retrying:
 
 def open_destination(location: str | None) -> RunDestination:
     """The destination for ``--db`` (None: ``$SPABENCH_DB`` or the default file)."""
-    configured = location if location is not None else os.environ.get(DB_ENV)
-    if configured is not None and is_server_url(configured):
-        return RunDestination(location, server=configured, journal=journal_path(configured))
+    configured = location if location is not None else os.environ.get(DB_ENV) or None
+    server = None if configured is None else parse_location(configured)  # BadLocation: exit 2
+    if isinstance(server, str):
+        return RunDestination(location, server=server, journal=journal_path(server))
     return RunDestination(location)

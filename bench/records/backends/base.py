@@ -13,6 +13,8 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from protocols.cli_support import UsageError
+
 DB_ENV = "SPABENCH_DB"
 """Where the records are when ``--db`` is not given: a file's path or a server's URL."""
 
@@ -34,6 +36,12 @@ class StoreError(Exception):
 class StoreOpenError(StoreError):
     """The records cannot be used: a corrupt file, not a records database, a newer schema, a
     server that cannot be reached."""
+
+
+class BadLocation(StoreError, UsageError):
+    """``--db``/``$SPABENCH_DB`` is neither a records file's path nor a records server's URL
+    (``mysql://…``, ``postgresql:/…``): refused before anything is opened or created. A usage
+    error wherever it surfaces, so every command says it in one line and exits 2."""
 
 
 class NotFound(StoreError):
