@@ -26,7 +26,8 @@ from support.report_page import ReportPage, parse
 
 SERIAL = "SN123"
 PURCHASED = date.today() - timedelta(days=100)  # the CLI judges warranty on the real date
-SIMULATED_NOTICE = "This verification was made on a SIMULATED unit, not on your spa's control box."
+SIMULATED_NOTICE = "This test was made on a SIMULATED unit, not on your spa's control box."
+"""Page 1 of an order whose simulated pass nobody marked verified: a test, not a verification."""
 NOT_CONFIGURED = "workshop details not configured — see spabench workshop"
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

@@ -151,15 +151,18 @@ def _summary_line(data: customer_report.ReportData, written: list[str]) -> str:
         else f"final run {final.run_id} {status_label(final.status)}, sha256 {final.sha256}"
     )
     verification = data.verification
-    if verification.verdict == "verified" and verification.run is not None:
-        shown = f"verified by run {verification.run.run_id}"
-    elif verification.verified_by is not None and verification.run is not None:
+    verified_by = verification.verified_by  # the run the order's verified status names
+    if verification.verdict == "verified" and verified_by is not None:
+        shown = f"verified by run {verified_by.run_id}"
+    elif verified_by is not None and verification.run is not None:
         shown = (
             f"run {verification.run.run_id} FAILED after the verification by run "
-            f"{verification.verified_by.run_id}"
+            f"{verified_by.run_id}"
         )
     elif verification.verdict == "not-verified":
-        shown = customer_report.NO_VERIFICATION
+        shown = f"NOT VERIFIED ({verification.headline.partition(' — ')[2].rstrip('.')})"
+    elif verification.verdict == "verified":  # one run's report: a pass, not a verification
+        shown = "passed"
     else:
         shown = f"verdict {verification.verdict}"
     if verification.simulated:

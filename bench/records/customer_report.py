@@ -13,9 +13,9 @@ The page must never contradict the record, so every statement is derived here fr
 stored facts, once, and both the HTML and the JSON (:func:`report_facts`) are rendered from
 the same :class:`ReportData`:
 
-* the *verification* is a passing run started after the last part was fitted; when there is
-  none the page says "no verification after the repair" — never an older pass, and never
-  "no test" next to a PASS (:func:`verification_of_order`);
+* the *verification* is the passing run the order's ``verified`` status names (started after
+  the last part was fitted); when there is none the page says "NOT VERIFIED" — never an older
+  pass, nor a pass that nobody marked as the verification (:func:`verification_of_order`);
 * a run on a simulated unit (``TestRecord.simulated``) is labelled "SIMULATED UNIT" wherever
   it appears, and a simulated verification says so on page 1;
 * agreed work is shown as recorded, and a part recorded beyond it is flagged, not hidden.
@@ -574,8 +574,9 @@ def verification_of_order(
       failed: then page 1 says that later test FAILED, the verification no longer stands;
     * a repaired order (a part fitted, ``repaired_at`` recorded) without a verification is
       "not verified", even if some test passed after the repair (it may not have checked it);
-    * an order never repaired: the latest run that ended decides (a pass: no fault found; a
-      fail: the fault stands).
+    * an order never repaired: the latest run that ended decides a fail (the fault stands), an
+      error or an interruption; a pass is a test, not a verification (only ``verified`` in
+      the timeline is): "not verified", the pass shown as the latest test.
     """
     verifying = next((run for run in runs if run.run_id == verified_run_id), None)
     if verified_run_id is not None and verifying is not None:
@@ -634,7 +635,16 @@ def verification_of_order(
         return Verification(
             "untested", "NOT TESTED YET — no bench test of this unit has finished.", "", None
         )
-    return _verdict_of(ended[-1])
+    latest = ended[-1]
+    if latest.status == "pass":
+        return Verification(
+            "not-verified",
+            "NOT VERIFIED — no verification is recorded on this order.",
+            f"The latest test, the {latest.name}, passed.",
+            latest,
+            _charts(latest),
+        )
+    return _verdict_of(latest)
 
 
 def _verdict_of(run: RunView) -> Verification:

@@ -24,6 +24,7 @@ change also records who made it (:func:`default_actor` when nobody says).
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import re
@@ -284,9 +285,14 @@ class RecordsDatabase:
         try:
             yield conn
         except BaseException:
-            conn.execute(undo)
-            if nested:
-                conn.execute(done)
+            # A failed undo never takes the place of the error that made it: a lost connection
+            # cannot roll back, nor can SQLite once it ended the transaction itself (a full
+            # disk, a trigger's RAISE(ROLLBACK)); what the user must read is why the write
+            # failed. (A transaction left open on a live connection is refused at next BEGIN.)
+            with contextlib.suppress(DatabaseError):
+                conn.execute(undo)
+                if nested:
+                    conn.execute(done)
             raise
         conn.execute(done)
 

@@ -25,6 +25,7 @@ advisory lock, so two benches opening a fresh database at once cannot both migra
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
@@ -81,9 +82,13 @@ def _parameters(params: Any) -> Any:
 
 
 def _message(error: psycopg.Error) -> str:
+    """The server's own words, on one line: its primary message (never the ``CONTEXT`` or
+    ``DETAIL`` lines psycopg adds), its lines joined when it wrote several (a trigger's
+    ``RAISE`` may); psycopg's first line when the server said nothing (a lost connection)."""
     primary = error.diag.message_primary
-    if primary:
-        return primary
+    lines = (primary or "").strip().splitlines()
+    if lines:
+        return " ".join(line.strip() for line in lines if line.strip())
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
 
@@ -93,8 +98,20 @@ def mapped(error: psycopg.Error) -> Exception:
     if isinstance(error, (psycopg.IntegrityError, errors.RaiseException)):
         return IntegrityError(_message(error))
     if isinstance(error, errors.LockNotAvailable):
-        return DatabaseError(f"the records server is busy (another bench holds a lock): {error}")
+        return DatabaseError(
+            f"the records server is busy (another bench holds a lock): {_message(error)}"
+        )
     return DatabaseError(_message(error))
+
+
+def _untranslatable(conn: psycopg.Connection[Any], error: UnicodeError) -> DatabaseError:
+    """Text the connection's client encoding cannot carry (only when the URL asked for one
+    other than UTF8): the database's problem, said in one line, not the user's typing."""
+    encoding = conn.info.parameter_status("client_encoding") or "?"
+    return DatabaseError(
+        f"the records server connection's encoding {encoding} cannot carry this "
+        f"text ({error}); use UTF8 (no client_encoding in the URL)"
+    )
 
 
 class PgRow:
@@ -164,6 +181,8 @@ class PgCursor:
             row: PgRow | None = self._cursor.fetchone()
         except psycopg.Error as error:
             raise mapped(error) from None
+        except UnicodeError as error:
+            raise _untranslatable(self._cursor.connection, error) from None
         return row
 
     def fetchall(self) -> list[PgRow]:
@@ -171,6 +190,8 @@ class PgCursor:
             rows: list[PgRow] = self._cursor.fetchall()
         except psycopg.Error as error:
             raise mapped(error) from None
+        except UnicodeError as error:
+            raise _untranslatable(self._cursor.connection, error) from None
         return rows
 
     def __iter__(self) -> Iterator[PgRow]:
@@ -192,11 +213,18 @@ class PgConnection:
             return PgCursor(self._conn.execute(query, params))
         except psycopg.Error as error:
             raise mapped(error) from None
+        except UnicodeError as error:
+            raise _untranslatable(self._conn, error) from None
 
     @property
     def in_transaction(self) -> bool:
         """Whether a transaction is open (as :attr:`sqlite3.Connection.in_transaction`)."""
         return self._conn.info.transaction_status != TransactionStatus.IDLE
+
+    @property
+    def server_encoding(self) -> str:
+        """The database's encoding, as the server told it when the connection began."""
+        return self._conn.info.parameter_status("server_encoding") or "?"
 
     def close(self) -> None:
         self._conn.close()
@@ -251,11 +279,16 @@ def connect(
         options["connect_timeout"] = max(1, round(connect_timeout))
     if "application_name" not in given:
         options["application_name"] = "spabench"
+    options["client_encoding"] = given.get("client_encoding", "UTF8")  # not $PGCLIENTENCODING
     try:
         raw = psycopg.connect(url, **options)
     except psycopg.Error as error:
         raise StoreOpenError(
             f"records server {location} unreachable: {_scrubbed(str(error), url)}"
+        ) from None
+    except Exception as error:  # not the driver's: still one line, never a traceback
+        raise StoreOpenError(
+            f"cannot use records server {location}: {_scrubbed(str(error), url)}"
         ) from None
     conn = PgConnection(raw)
     try:
@@ -269,7 +302,7 @@ def connect(
     except (StoreOpenError, NoRecordsDatabase):
         conn.close()
         raise
-    except DatabaseError as error:
+    except Exception as error:  # the server's (DatabaseError) or any other: one line
         conn.close()
         raise StoreOpenError(
             f"cannot use records server {location}: {_scrubbed(str(error), url)}"
@@ -338,6 +371,7 @@ def migrate(
             f"no records on the server at {location} — nothing has been recorded there; "
             f"check --db / ${DB_ENV}"
         )
+    _check_encoding(conn, location)
     conn.execute("BEGIN")
     try:
         conn.execute("SELECT pg_advisory_xact_lock(?)", (APPLICATION_ID,))
@@ -367,7 +401,21 @@ def migrate(
             conn.execute(migration.script("postgresql"))
         conn.execute(f"UPDATE {SCHEMA_TABLE} SET version = ? WHERE id = 1", (latest,))
     except BaseException:
-        conn.execute("ROLLBACK")
+        with contextlib.suppress(DatabaseError):  # a lost connection: its cause is said, not this
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
     return latest
+
+
+def _check_encoding(conn: PgConnection, location: str) -> None:
+    """Records are made only in a UTF8 database: in SQL_ASCII (``initdb`` in a C locale) the
+    server checks no text at all, in LATIN1 and the like an operator's name in another script
+    would be refused at every upload, forever. Said before anything is created."""
+    encoding = conn.server_encoding
+    if encoding != "UTF8":
+        raise StoreOpenError(
+            f"records server {location}: the database's encoding is {encoding}, the records "
+            "need UTF8: make one with createdb --encoding UTF8 --template template0 "
+            "(nothing was changed)"
+        )

@@ -5,6 +5,20 @@
 --   order of their names), and it locks the order's row first like every order-event trigger.
 -- * A run filed on an order, or finished, locks the order's row too: the checks of
 --   verification and hand-back read the order's runs, and see them settled, not half-written.
+-- * A new status or agreement change takes its id after the order's lock, not before: the
+--   order's current status and agreement are its row of the highest id, so ids must follow
+--   the order in which the lock lets the writers in. An identity's default is drawn when the
+--   row is formed, before any trigger, so a change typed in psql, waiting for a bench's lock
+--   with an id drawn earlier, would be refused as a rewrite although it is the newest. So
+--   the two ids are no identities any more: their sequences are drawn by the triggers that
+--   hold the lock (NOT NULL is checked after the BEFORE triggers), one number per row.
+
+ALTER TABLE order_status ALTER COLUMN id DROP IDENTITY;
+CREATE SEQUENCE order_status_id_seq OWNED BY order_status.id;
+SELECT setval('order_status_id_seq', coalesce(max(id), 0) + 1, false) FROM order_status;
+ALTER TABLE agreement_changes ALTER COLUMN id DROP IDENTITY;
+CREATE SEQUENCE agreement_changes_id_seq OWNED BY agreement_changes.id;
+SELECT setval('agreement_changes_id_seq', coalesce(max(id), 0) + 1, false) FROM agreement_changes;
 
 CREATE VIEW status_transitions (from_status, to_status) AS VALUES
     ('received', 'diagnosed'),
@@ -22,6 +36,7 @@ CREATE VIEW status_transitions (from_status, to_status) AS VALUES
 CREATE FUNCTION order_status_within_the_flow() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM spabench_lock_order(NEW.order_id);
+    NEW.id := nextval('order_status_id_seq');
     IF (CASE WHEN EXISTS (SELECT 1 FROM order_status WHERE order_id = NEW.order_id)
              THEN NOT EXISTS (
                  SELECT 1 FROM orders o JOIN status_transitions t ON t.from_status = o.status
@@ -49,3 +64,14 @@ END
 $$;
 CREATE TRIGGER runs_lock_order BEFORE INSERT OR UPDATE OF verdict ON runs
     FOR EACH ROW WHEN (NEW.order_id IS NOT NULL) EXECUTE FUNCTION runs_lock_order();
+
+-- After agreement_changes_rules (triggers fire in the order of their names), which locked.
+CREATE FUNCTION agreement_changes_take_id_after_the_lock() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM spabench_lock_order(NEW.order_id);
+    NEW.id := nextval('agreement_changes_id_seq');
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER agreement_changes_take_id_after_the_lock BEFORE INSERT ON agreement_changes
+    FOR EACH ROW EXECUTE FUNCTION agreement_changes_take_id_after_the_lock();
