@@ -81,7 +81,16 @@ def test_a_location_that_is_neither_a_server_nor_a_file_is_refused_and_creates_n
     assert left_behind(workdir) == []
 
 
-@pytest.mark.parametrize("command", [("history", SERIAL), ("status",), ("sync",), ADD_UNIT])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("history", SERIAL),
+        ("status",),
+        ("sync",),
+        ADD_UNIT,
+        ("run", "--virtual", "--unit", SERIAL, "--plan", "smoke"),
+    ],
+)
 def test_a_mistyped_spabench_db_is_refused_by_every_command_and_creates_nothing(
     workdir: Path,
     capsys: pytest.CaptureFixture[str],

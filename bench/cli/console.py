@@ -195,8 +195,10 @@ def console_app(args: argparse.Namespace) -> ConsoleApp:
     from bench.console.connect import open_session
     from bench.console.switchboard import Switchboard
     from bench.records.database import default_actor
+    from bench.records.destination import open_destination
     from bench.testing.instruments.meter import InstrumentError
 
+    open_destination(args.db)  # a mistyped --db / $SPABENCH_DB: refused (exit 2) up front
     operator = args.operator or default_actor() or "technician"
     opener = functools.partial(open_session, db_path=args.db, operator_name=operator)
     if args.station:
