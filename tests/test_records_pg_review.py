@@ -420,6 +420,22 @@ def test_a_write_the_file_rolled_back_itself_says_why(
     assert "no transaction" not in err
 
 
+def test_a_migration_the_file_rolled_back_itself_says_why(tmp_path: Path) -> None:
+    refusing = Migration(
+        len(MIGRATIONS) + 1,
+        "refusing",
+        "CREATE TABLE t (a INTEGER);\n"
+        "CREATE TRIGGER t_refused BEFORE INSERT ON t"
+        " BEGIN SELECT RAISE(ROLLBACK, 'the migration refused itself'); END;\n"
+        "INSERT INTO t VALUES (1);",
+    )
+    Store(tmp_path / "records.sqlite3").close()
+    with pytest.raises(StoreOpenError, match="the migration refused itself"):
+        Store(tmp_path / "records.sqlite3", migrations=(*MIGRATIONS, refusing))
+    with Store(tmp_path / "records.sqlite3") as store:
+        assert store.schema_version() == len(MIGRATIONS)
+
+
 # ------------------------------------------------------ 10. verified only when it was
 
 

@@ -16,6 +16,7 @@ once. So:
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -204,7 +205,8 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> int:
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute(f"PRAGMA user_version = {latest}")
     except BaseException:
-        conn.execute("ROLLBACK")
+        with contextlib.suppress(sqlite3.Error):  # rolled back already (a full disk): say why
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
     return latest
