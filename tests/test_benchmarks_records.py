@@ -35,7 +35,7 @@ def figures(output: str) -> dict[str, list[str]]:
     """The printed table: each row's label and its cells, one per backend column."""
     lines = output.splitlines()
     header = next(n for n, line in enumerate(lines) if line.split() == ["sqlite", "postgresql"])
-    rows = {}
+    rows: dict[str, list[str]] = {}
     for line in lines[header + 1 :]:
         if re.match(r"\w+: (OK|SLOW):", line):
             break  # the verdicts after the table
@@ -46,7 +46,7 @@ def figures(output: str) -> dict[str, list[str]]:
 
 def databases(server: PostgresServer) -> set[str]:
     with server.admin() as conn:
-        return {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+        return {str(row[0]) for row in conn.execute("SELECT datname FROM pg_database")}
 
 
 def test_the_benchmark_prints_both_backends_side_by_side_on_the_same_data(
