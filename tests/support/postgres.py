@@ -33,7 +33,7 @@ import socket
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
@@ -202,8 +202,10 @@ def _initdb(bindir: Path, root: Path, owner: str | None) -> None:
         raise RuntimeError(f"initdb failed: {done.stderr.strip()[-2000:]}")
 
 
-def start_server(bindir: Path) -> PostgresServer:
-    """``initdb`` and start a server in a new temporary directory; stopped by the caller."""
+def start_server(bindir: Path, settings: Mapping[str, str] | None = None) -> PostgresServer:
+    """``initdb`` and start a server in a new temporary directory; stopped by the caller.
+
+    ``settings`` override the tests' (durability off; ``benchmarks/records.py`` turns it on)."""
     owner = _server_user()
     root = Path(tempfile.mkdtemp(prefix="spabench-pg-"))
     (root / "socket").mkdir()
@@ -213,7 +215,7 @@ def start_server(bindir: Path) -> PostgresServer:
     try:
         _initdb(bindir, root, owner)
         for _attempt in range(3):  # a free port may be taken before the server binds it
-            server = _launch(bindir, root, owner)
+            server = _launch(bindir, root, owner, settings or {})
             if server.process.poll() is None:
                 return server
         raise RuntimeError("the test PostgreSQL server did not start:\n" + "\n".join(server.log))
@@ -222,7 +224,9 @@ def start_server(bindir: Path) -> PostgresServer:
         raise
 
 
-def _launch(bindir: Path, root: Path, owner: str | None) -> PostgresServer:
+def _launch(
+    bindir: Path, root: Path, owner: str | None, overrides: Mapping[str, str]
+) -> PostgresServer:
     settings = {
         "listen_addresses": "127.0.0.1",
         "unix_socket_directories": str(root / "socket"),
@@ -232,6 +236,7 @@ def _launch(bindir: Path, root: Path, owner: str | None) -> PostgresServer:
         "max_connections": "60",
         "autovacuum": "off",
         "log_min_messages": "log",  # LOG lines (ready, shutdown), not every refused INSERT
+        **overrides,
     }
     port = _free_port()
     command = [str(bindir / "postgres"), "-D", str(root / "data"), "-p", str(port)]

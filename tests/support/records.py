@@ -342,12 +342,15 @@ def register(store: Store, serial: str = SERIAL) -> None:
 def batch(store: Store) -> Iterator[None]:
     """Group many store calls into one transaction, for bulk loads where a commit per call
     would dominate. Each call inside still undoes only itself when it fails (the store writes
-    a savepoint inside an open transaction); nothing is visible to others until the end.
-    Never for a live run, and keep batches short: other processes wait for the write lock."""
+    a savepoint inside a transaction its caller opened: :attr:`Store.grouped`);
+    nothing is visible to others until the end. Both backends: an SQLite file takes its write
+    lock up front (``BEGIN IMMEDIATE``), a server a plain ``BEGIN`` (the store's own writes
+    lock the rows they decide on). Never for a live run, and keep batches short: other
+    writers wait for the lock."""
     conn = store._conn
     if conn.in_transaction:
         raise StoreError("store batches do not nest")
-    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("BEGIN IMMEDIATE" if store.dialect == "sqlite" else "BEGIN")
     store.grouped = True
     try:
         yield
