@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.station.meter import PacedMeter
 from bench.station.session import ChannelSession, ChannelStopped
+from bench.testing.instruments.meter import ModbusMeter
 from bench.testing.plans import Plan
 from bench.testing.record import StepResult, TestRecord
 from bench.testing.runner import NoHooks, RunHooks, Runner
@@ -106,6 +108,7 @@ def _run(job: ChannelJob) -> None:
         return
     store: Store | None = None
     try:
+        _pace_meter(target)
         session.bind(target.driver)
         for bind in job.binders:
             bind(target.driver)
@@ -137,6 +140,15 @@ def _run(job: ChannelJob) -> None:
         if store is not None:
             store.close()
     _ended(job)
+
+
+def _pace_meter(target: Target) -> None:
+    """A meter on a wire is read beside the channel's clock (:mod:`bench.station.meter`):
+    the unit's frames keep their arrival times while the meter answers."""
+    if isinstance(target.meter, ModbusMeter):
+        paced = PacedMeter(target.meter, target.driver)
+        target.meter = paced
+        target.closers.append(paced.close)  # closers run last first: before the meter's
 
 
 def _filing(job: ChannelJob, store: Store) -> RunFiling:
