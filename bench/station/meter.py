@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.testing.instruments.meter import Meter, MeterReading
+from bench.testing.instruments.meter import Meter
 from protocols.driver import Driver
+from protocols.sdm120 import MeterReading
 
 
 def _nothing() -> None:
