@@ -4,8 +4,9 @@ plan with the existing synchronous runner on the channel's own real-time driver.
 Everything that can go wrong on one channel — a port that will not open, a unit that cannot
 be identified, a lost link, a failing step, a bug — ends that channel (its view says why,
 what it measured stays filed) and nothing else: the other channels' threads never see it.
-The records are opened here, in the thread that files into them (an SQLite connection is
-one thread's), and closed here.
+The records are opened, written and closed in the channel's records thread (an SQLite
+connection is one thread's), and a wired meter is read in a thread of its own, each while
+the channel's driver keeps reading the unit (:mod:`bench.station.beside`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.station.beside import Beside
+from bench.station.filing import PacedFiling
+from bench.station.meter import PacedMeter
 from bench.station.session import ChannelSession, ChannelStopped
+from bench.testing.instruments.meter import ModbusMeter
 from bench.testing.plans import Plan
 from bench.testing.record import StepResult, TestRecord
 from bench.testing.runner import NoHooks, RunHooks, Runner
@@ -104,8 +109,10 @@ def _run(job: ChannelJob) -> None:
         session.end("error", str(error))
         session.say(f"error: {error}")
         return
+    records = Beside(f"{session.label} records")
     store: Store | None = None
     try:
+        _pace_meter(target)
         session.bind(target.driver)
         for bind in job.binders:
             bind(target.driver)
@@ -115,13 +122,13 @@ def _run(job: ChannelJob) -> None:
         hooks: list[RunHooks] = [job.steps]
         if job.open_store is not None:
             try:
-                store = job.open_store()
+                store = records.call_blocking(job.open_store)
             except Exception as error:  # checked before the run: changed under our feet
                 session.end("error", f"records: {error}; nothing was run")
                 session.say(f"error: records: {error}; nothing was run")
                 return
             job.filing = _filing(job, store)
-            hooks.append(job.filing)
+            hooks.append(PacedFiling(job.filing, target.driver, records))
         hooks.append(session)
         runner = Runner(job.plan, target, hooks=hooks, station=job.station)
         try:
@@ -135,8 +142,18 @@ def _run(job: ChannelJob) -> None:
             bind(None)
         target.close()
         if store is not None:
-            store.close()
+            records.call_blocking(store.close)
+        records.close()
     _ended(job)
+
+
+def _pace_meter(target: Target) -> None:
+    """A meter on a wire is read beside the channel's clock (:mod:`bench.station.meter`):
+    the unit's frames keep their arrival times while the meter answers."""
+    if isinstance(target.meter, ModbusMeter):
+        paced = PacedMeter(target.meter, target.driver)
+        target.meter = paced
+        target.closers.append(paced.close)  # closers run last first: before the meter's
 
 
 def _filing(job: ChannelJob, store: Store) -> RunFiling:
