@@ -258,6 +258,9 @@ def test_a_virtual_run_on_an_order_is_marked_simulated_on_page_one(
     assert SIMULATED_NOTICE in page.element("simulated-notice").text()
     assert page.verdict.attrs["data-simulated"] == "yes"
     assert "SIMULATED UNIT" in page.verdict.text()
+    # Nothing failed and nothing was repaired: a pass says no fault was found (a test, which
+    # nobody marked as a verification).
+    assert "no fault found" in page.verdict.text() and "VERIFIED" not in page.verdict.text()
     (run,) = page.appendix.find_all(lambda e: e.attrs.get("data-run") == "1")
     assert run.attrs["data-simulated"] == "yes" and "SIMULATED UNIT" in run.text()
     assert facts["summary"]["verification"]["simulated"] is True

@@ -277,7 +277,8 @@ class Verification:
         """Page 1's warning when the run shown was on a simulated unit ("" when real)."""
         if not self.simulated:
             return ""
-        return SIMULATED_VERIFICATION if self.verdict == "verified" else SIMULATED_TEST
+        verification = self.verdict == "verified" and self.verified_by is not None
+        return SIMULATED_VERIFICATION if verification else SIMULATED_TEST
 
 
 @dataclass
@@ -574,9 +575,10 @@ def verification_of_order(
       failed: then page 1 says that later test FAILED, the verification no longer stands;
     * a repaired order (a part fitted, ``repaired_at`` recorded) without a verification is
       "not verified", even if some test passed after the repair (it may not have checked it);
-    * an order never repaired: the latest run that ended decides a fail (the fault stands), an
-      error or an interruption; a pass is a test, not a verification (only ``verified`` in
-      the timeline is): "not verified", the pass shown as the latest test.
+    * an order never repaired: the latest run that ended decides (a fail: the fault stands;
+      a pass with no failure before it: no fault found); a pass after a failure with nothing
+      repaired is a test, not a verification (only ``verified`` in the timeline is one): "not
+      verified", the pass shown as the latest test.
     """
     verifying = next((run for run in runs if run.run_id == verified_run_id), None)
     if verified_run_id is not None and verifying is not None:
@@ -636,7 +638,9 @@ def verification_of_order(
             "untested", "NOT TESTED YET — no bench test of this unit has finished.", "", None
         )
     latest = ended[-1]
-    if latest.status == "pass":
+    if latest.status == "pass" and any(run.status == "fail" for run in ended):
+        # A fault was found and nothing was repaired: a later pass is a test, not a
+        # verification (only ``verified`` in the timeline is one).
         return Verification(
             "not-verified",
             "NOT VERIFIED — no verification is recorded on this order.",
