@@ -9,7 +9,8 @@ runs the plan in its own thread on its own real-time driver, built and filed exa
 ``spabench run --port`` builds and files one unit (:mod:`bench.cli.run_support`): one record
 per unit, a live table of every channel, prompts asked one at a time at this terminal with
 the channel that asks in front. A channel that errors (lost link, instrument, a unit that
-cannot be identified) ends alone; the others finish.
+cannot be identified, or is identified as another model than it is registered as) ends
+alone; the others finish.
 
 Before anything runs, everything is checked and refused in one line (exit 2): the station
 file, ``--unit``/``--order`` naming unknown channels, answers files against the plan's
@@ -17,8 +18,9 @@ prompts, the plan against each channel's instruments, unregistered serials, orde
 are not the unit's or are handed back, a simulated channel filed on a customer's order
 without ``--simulated``, and ``--json-dir``.
 
-Exit status, in this order of precedence: 130/143 when interrupted (Ctrl-C, SIGTERM: every
-channel keeps what it measured, one line says what), 3 when any channel ended in error
+Exit status, in this order of precedence: 130/143 when interrupted (Ctrl-C, SIGTERM, by the
+first signal: every channel keeps what it measured, one line says what; a second signal
+stops waiting for them), 3 when any channel ended in error
 (link lost, instrument, not filed), 1 when any unit failed, 0 when every unit passed.
 """
 
