@@ -151,10 +151,7 @@ class LiveProgress(NoHooks):
     def on_started(self, record: TestRecord) -> None:
         self.simulated = record.simulated
         if self.interactive:
-            self.live = Live(
-                self._render(), console=self.console, refresh_per_second=8, transient=True
-            )
-            self.live.start()
+            self._start_live()
         else:
             unit = record.unit.serial or record.unit.profile or "unit"
             run = self.run_name or "not filed"
@@ -211,8 +208,16 @@ class LiveProgress(NoHooks):
             self.live.stop()
 
     def resume(self) -> None:
+        """The table again, below the prompt and its answer."""
         if self.live is not None:
-            self.live.start()
+            self._start_live()
+
+    def _start_live(self) -> None:
+        """A new ``Live`` each time: rich (15) restarts a stopped one at the height it had,
+        and its first drawing would erase that many lines above it — the prompt just
+        answered and its answer."""
+        self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+        self.live.start()
 
 
 def summary_table(record: TestRecord, run_id: int | None = None, name: str | None = None) -> Table:

@@ -93,8 +93,8 @@ EXIT_BY_VERDICT = {"pass": EXIT_OK, "fail": EXIT_FAIL, "error": EXIT_ERROR}
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     add_unit_options(parser, virtual_help="test a virtual unit in-process")
-    # the model --unit is registered as, for a virtual run without --profile (set on opening
-    # the records)
+    # the model --unit is registered as (set on opening the records): a virtual run without
+    # --profile is of it, and a unit identified on a port must be it
     parser.set_defaults(registered_profile=None)
     parser.add_argument(
         "--no-meter",
@@ -324,6 +324,7 @@ def build_target(args: argparse.Namespace, plan: Plan, operator: Operator | None
         speed=1.0 if args.speed is None else args.speed,
         serial=args.unit,
         simulated=args.simulated,
+        registered=args.registered_profile,
     )
 
 
@@ -502,8 +503,8 @@ def _check_order_and_unit(store: Store, args: argparse.Namespace) -> None:
                 f"unit {args.unit!r} is already registered, purchased "
                 f"{unit.purchase_date.isoformat()}, not {args.purchase_date}; drop --register"
             )
-    if args.virtual and registered in available_models():
-        args.registered_profile = registered  # the virtual box is the model registered
+    if not args.virtual or registered in available_models():
+        args.registered_profile = registered  # the virtual box, or the unit identified, is it
 
 
 def _unregistered(args: argparse.Namespace, path: Path | str) -> NoReturn:

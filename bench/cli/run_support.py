@@ -26,6 +26,7 @@ from bench.testing.instruments.specs import Instruments
 from bench.testing.plans import Plan
 from bench.testing.targets import Target, real_target
 from protocols.cli_support import UsageError
+from protocols.driver import RealTimeDriver
 
 if TYPE_CHECKING:
     from bench.records.store import Store
@@ -46,21 +47,30 @@ class Interrupted(KeyboardInterrupt):
 
 
 @contextmanager
-def signals_stop_the_run() -> Iterator[None]:
+def signals_stop_the_run(*, raise_once: bool = False) -> Iterator[list[int]]:
     """SIGINT and SIGTERM raise :class:`Interrupted` while the command works (a SIGTERM
-    would otherwise end the process on the spot, with nothing said and frames unstored)."""
+    would otherwise end the process on the spot, with nothing said and frames unstored).
+    Yields the signals caught, in order.
+
+    ``raise_once``: only the first raises; the later ones are only listed, for the caller
+    to look at between its waits. A second exception raised into the main thread while the
+    first unwinds can land inside a lock's wait, between its release and re-acquiring
+    (Python's ``Condition.wait``), and leave it broken: a crash instead of a stop."""
+    caught: list[int] = []
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        raise Interrupted(signum)
+        caught.append(signum)
+        if not raise_once or len(caught) == 1:
+            raise Interrupted(signum)
 
     previous: dict[int, Any] = {}
     try:
-        for caught in (signal.SIGINT, signal.SIGTERM):
-            previous[caught] = signal.signal(caught, stop)
+        for handled in (signal.SIGINT, signal.SIGTERM):
+            previous[handled] = signal.signal(handled, stop)
     except ValueError:  # not the main thread (an embedding caller): leave signals alone
         pass
     try:
-        yield
+        yield caught
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -108,11 +118,18 @@ def port_target(
     speed: float,
     serial: str,
     simulated: bool,
+    registered: str | None = None,
+    driver: RealTimeDriver | None = None,
 ) -> Target:
     """The target of a unit on ``port`` (identified from the wire, see
     :func:`~bench.testing.targets.real_target`): a usage error for a model that cannot be
     told or a bad profile, :class:`~bench.testing.instruments.meter.InstrumentError` for a
     port that cannot be opened.
+
+    ``registered``: the model the records know ``serial`` as. A model plate read, or a wire
+    that names another model, is refused naming both — the run would otherwise be filed
+    under that serial with the other model's limits, one record of two models. ``driver``:
+    the caller's clock (see ``real_target``), still the caller's if this fails.
 
     A rehearsal operator acts on a served virtual box through its control channel: the
     unit on the port is a simulation, whatever the wire looks like; ``simulated`` says so of
@@ -128,11 +145,22 @@ def port_target(
             serial=serial,
             instruments=instruments,
             identify=True,
+            driver=driver,
         )
     except (ModelPlateError, OperatorError) as error:
         raise UsageError(f"model: {error}") from None
     except (ValueError, FileNotFoundError) as error:
         raise UsageError(str(error)) from None
+    model = target.unit.profile
+    if registered and model and model != registered:
+        if driver is not None:  # the caller's: it closes it
+            target.closers.remove(driver.close)
+        target.close()
+        how = target.identified.removeprefix(f"model {model}").strip()
+        raise UsageError(
+            f"model: unit {serial!r} is registered as {registered}, not {model} {how}; "
+            f"nothing was run: check the model plate and the unit (spabench unit show {serial})"
+        )
     target.simulated = isinstance(operator, RehearsalOperator) or simulated
     return target
 

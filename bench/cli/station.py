@@ -9,7 +9,8 @@ runs the plan in its own thread on its own real-time driver, built and filed exa
 ``spabench run --port`` builds and files one unit (:mod:`bench.cli.run_support`): one record
 per unit, a live table of every channel, prompts asked one at a time at this terminal with
 the channel that asks in front. A channel that errors (lost link, instrument, a unit that
-cannot be identified) ends alone; the others finish.
+cannot be identified, or is identified as another model than it is registered as) ends
+alone; the others finish.
 
 Before anything runs, everything is checked and refused in one line (exit 2): the station
 file, ``--unit``/``--order`` naming unknown channels, answers files against the plan's
@@ -17,8 +18,9 @@ prompts, the plan against each channel's instruments, unregistered serials, orde
 are not the unit's or are handed back, a simulated channel filed on a customer's order
 without ``--simulated``, and ``--json-dir``.
 
-Exit status, in this order of precedence: 130/143 when interrupted (Ctrl-C, SIGTERM: every
-channel keeps what it measured, one line says what), 3 when any channel ended in error
+Exit status, in this order of precedence: 130/143 when interrupted (Ctrl-C, SIGTERM, by the
+first signal: every channel keeps what it measured, one line says what; a second signal
+stops waiting for them), 3 when any channel ended in error
 (link lost, instrument, not filed), 1 when any unit failed, 0 when every unit passed.
 """
 
@@ -55,7 +57,7 @@ from bench.records.database import DB_ENV, StoreOpenError, default_db_path, is_s
 from bench.records.destination import RunDestination, open_destination
 from bench.station.config import Channel, Station, StationError, load_station
 from bench.station.display import StationDisplay
-from bench.station.loop import STOP_WAIT_S, run_station
+from bench.station.loop import STOP_WAIT_S, StationInterrupted, run_station
 from bench.station.prompts import ChannelOperator, Prompt, PromptDesk
 from bench.station.session import ENDED, ChannelSession
 from bench.station.worker import ChannelJob
@@ -73,7 +75,7 @@ from bench.testing.plans import Plan, PlanError, load_plan
 from bench.testing.targets import Target
 from protocols.cli_support import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Subcommand, UsageError
 from protocols.control import CONTROL_SCHEME
-from protocols.driver import Driver
+from protocols.driver import Driver, RealTimeDriver
 from protocols.files import OutputPathError, OutputWriteError, check_output_path, write_atomic
 
 PROG = "spabench station"
@@ -131,6 +133,9 @@ class _Ready:
     answers: AnswersOperator | None
     rehearsal: bool
     simulated: bool
+    registered: str | None = None
+    """The model the records know the unit as (None: not known here): the model the
+    channel identifies must be it."""
 
 
 def _assignments(station: Station, given: list[str], flag: str, what: str) -> dict[str, str]:
@@ -263,7 +268,9 @@ def _check_records(
                         store.location,
                         or_register=False,
                     )
-                check_registered_profile(store, prepared.serial, channel.profile)
+                prepared.registered = check_registered_profile(
+                    store, prepared.serial, channel.profile
+                )
             except UsageError as error:
                 raise _channel_error(channel, error) from None
 
@@ -274,16 +281,16 @@ def _channel_error(channel: Channel, error: UsageError) -> UsageError:
 
 @dataclass
 class BuildTarget:
-    """Builds one channel's target in its thread, as ``spabench run --port`` builds one:
-    the rehearsal operator's control channel opened there too (a channel that cannot reach
-    it errors alone)."""
+    """Builds one channel's target in its thread on the channel's clock, as ``spabench run
+    --port`` builds one: the rehearsal operator's control channel opened there too (a
+    channel that cannot reach it errors alone)."""
 
     prepared: _Ready
     plan: Plan
     operator: Operator | None
     """The channel's person (None: a rehearsal operator is made here)."""
 
-    def __call__(self) -> Target:
+    def __call__(self, driver: RealTimeDriver) -> Target:
         channel = self.prepared.channel
         operator = self.operator
         rehearsal: RehearsalOperator | None = None
@@ -307,6 +314,8 @@ class BuildTarget:
                 speed=channel.speed,
                 serial=self.prepared.serial,
                 simulated=self.prepared.simulated,
+                registered=self.prepared.registered,
+                driver=driver,
             )
         except BaseException:
             if rehearsal is not None:
@@ -361,6 +370,7 @@ def _jobs(
                 session=session,
                 plan=plan,
                 build=BuildTarget(prepared, plan, operator),
+                speed=channel.speed,
                 serial=prepared.serial,
                 order=prepared.order,
                 allow_simulated=args.simulated,
@@ -399,7 +409,9 @@ def _asker(
             return
         if not display.interactive:  # a log: the answer typed was echoed elsewhere
             said = ("yes" if answer else "no") if prompt.kind == "confirm" else answer
-            console.print("done" if prompt.kind == "act" else str(said), markup=False)
+            console.print(
+                "done" if prompt.kind == "act" else str(said), markup=False, soft_wrap=True
+            )
         desk.answered(prompt, answer)
 
     return ask
@@ -437,8 +449,9 @@ def _write_records(json_dir: str | None, jobs: list[ChannelJob], signum: int | N
     return problems
 
 
-def _interrupted_line(jobs: list[ChannelJob]) -> str:
-    """``interrupted: channel A: run 3 kept — 2 of 11 steps, 1,234 frames; channel B: …``."""
+def _interrupted_line(jobs: list[ChannelJob], again: bool) -> str:
+    """``interrupted: channel A: run 3 kept — 2 of 11 steps, 1,234 frames; channel B: …``
+    (``again``: a second interrupt ended the wait for the channels still running)."""
     said = []
     for job in jobs:
         view = job.session.view
@@ -447,6 +460,10 @@ def _interrupted_line(jobs: list[ChannelJob]) -> str:
         elif view.state in ENDED:
             run = f"run {view.run_id}" if view.run_id is not None else "not filed"
             said.append(f"{job.session.label}: {view.state} ({run})")
+        elif again:
+            said.append(
+                f"{job.session.label}: stopped again (second interrupt) before it had stopped"
+            )
         else:
             said.append(f"{job.session.label}: did not stop within {STOP_WAIT_S:g} s")
     return "interrupted: " + "; ".join(said)
@@ -478,7 +495,8 @@ def _run(args: argparse.Namespace) -> int:
         if not prepared.serial:
             console.print(
                 f"[dim]{escape(prepared.channel.label)}: not filed in the records: no unit "
-                f"serial (--unit {escape(prepared.channel.name)}=SERIAL)[/dim]"
+                f"serial (--unit {escape(prepared.channel.name)}=SERIAL)[/dim]",
+                soft_wrap=True,
             )
     desk = PromptDesk()
     jobs = _jobs(args, station, plan, plans, destination, desk)
@@ -486,10 +504,13 @@ def _run(args: argparse.Namespace) -> int:
     display = StationDisplay(title, [job.session for job in jobs], console)
     ask = _asker(desk, display, console, args.operator or getpass.getuser())
     signum: int | None = None
-    with signals_stop_the_run():
+    again = False
+    with signals_stop_the_run(raise_once=True) as caught:
         try:
-            run_station(jobs, desk, display, ask)
-        except KeyboardInterrupt as interrupt:
+            run_station(jobs, desk, display, ask, lambda: len(caught) > 1)
+        except StationInterrupted as interrupt:
+            signum, again = interrupt.signum, interrupt.again
+        except KeyboardInterrupt as interrupt:  # before the station began
             signum = int(getattr(interrupt, "signum", signal.SIGINT))
     console.print(display.summary())
     problems = _write_records(args.json_dir, jobs, signum)
@@ -497,7 +518,7 @@ def _run(args: argparse.Namespace) -> int:
     for problem in problems:
         sys.stderr.write(f"{PROG}: error: {problem}\n")
     if signum is not None:
-        sys.stderr.write(f"{PROG}: {_interrupted_line(jobs)}\n")
+        sys.stderr.write(f"{PROG}: {_interrupted_line(jobs, again)}\n")
         return EXIT_BY_SIGNAL.get(signum, EXIT_INTERRUPTED)
     return EXIT_ERROR if problems else _exit_code(jobs)
 

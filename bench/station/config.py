@@ -35,9 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.testing.instruments.specs import Instruments, declared_instruments
-from protocols.control import CONTROL_SCHEME
+from protocols.control import CONTROL_SCHEME, parse_address
 from protocols.files import load_toml
 from protocols.meter_model import METER_SPECS, SDM120
+from protocols.mspa.models import available_models, load_model
 
 STATION_KEYS = frozenset({"name", "channel"})
 CHANNEL_KEYS = frozenset(
@@ -96,6 +97,16 @@ class Channel:
         return declared_instruments(meter=spec, multimeter=self.multimeter)
 
     @property
+    def control(self) -> str | None:
+        """``HOST:PORT`` of the served box whose control channel does this channel's
+        prompts (None: a person does them), written one way so the same box is recognised
+        however the file spells it."""
+        if self.operator is None or not self.operator.startswith(CONTROL_SCHEME):
+            return None
+        host, port = parse_address(self.operator)
+        return f"{host.lower()}:{port}"
+
+    @property
     def label(self) -> str:
         """``channel A`` — how prompts and messages name it."""
         return f"channel {self.name}"
@@ -127,6 +138,41 @@ def _text(value: Any, where: str, key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise StationError(f"{where}: {key} must be a non-empty string")
     return value.strip()
+
+
+def _profile(raw: dict[str, Any], where: str) -> str | None:
+    """The model wired here, checked as the run will load it (a packaged model's name, or a
+    model file's path), so a typo is refused before any channel starts, not at run time."""
+    if "profile" not in raw:
+        return None
+    profile = _text(raw["profile"], where, "profile")
+    known = available_models()
+    if not profile.endswith(".toml") and profile not in known:
+        close = difflib.get_close_matches(profile, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise StationError(
+            f"{where}: unknown profile {profile!r}{hint}; known: {', '.join(known)} "
+            "(or a model file's .toml path)"
+        )
+    try:
+        load_model(profile)
+    except ValueError as error:
+        raise StationError(f"{where}: {error}") from None
+    return profile
+
+
+def _operator(raw: dict[str, Any], where: str) -> str | None:
+    """A person's name, or a served box's control channel — whose address is checked now,
+    so a typo is refused before any channel starts."""
+    if "operator" not in raw:
+        return None
+    operator = _text(raw["operator"], where, "operator")
+    if operator.startswith(CONTROL_SCHEME):
+        try:
+            parse_address(operator)
+        except ValueError as error:
+            raise StationError(f"{where}: operator {operator}: {error}") from None
+    return operator
 
 
 def _channel(raw: Any, index: int, base: Path, where_file: str) -> Channel:
@@ -163,7 +209,7 @@ def _channel(raw: Any, index: int, base: Path, where_file: str) -> Channel:
         answers = Path(_text(raw["answers"], where, "answers"))
         if not answers.is_absolute():
             answers = base / answers
-    operator = _text(raw["operator"], where, "operator") if "operator" in raw else None
+    operator = _operator(raw, where)
     if operator is not None and operator.startswith(CONTROL_SCHEME) and answers is not None:
         raise StationError(
             f"{where}: answers and operator {CONTROL_SCHEME} both answer the prompts"
@@ -174,7 +220,7 @@ def _channel(raw: Any, index: int, base: Path, where_file: str) -> Channel:
         meter=meter,
         meter_spec=meter_spec,
         multimeter=flags["multimeter"],
-        profile=_text(raw["profile"], where, "profile") if "profile" in raw else None,
+        profile=_profile(raw, where),
         unit=_text(raw["unit"], where, "unit") if "unit" in raw else None,
         answers=answers,
         operator=operator,
@@ -214,6 +260,16 @@ def parse_station(data: dict[str, Any], path: Path) -> Station:
                 raise StationError(
                     f"{where}: channels {seen[key]} and {channel.name} share the meter "
                     f"{channel.meter!r} (one meter measures one unit's supply)"
+                )
+            seen[key] = channel.name
+        control = channel.control
+        if control is not None:
+            key = f"control:{control}"
+            if key in seen:
+                raise StationError(
+                    f"{where}: channels {seen[key]} and {channel.name} share the control "
+                    f"channel {control} (its prompts are done on one served unit: the other "
+                    "channel's buttons would be pressed on the wrong box)"
                 )
             seen[key] = channel.name
     return Station(name=name, path=path, channels=channels)

@@ -125,10 +125,14 @@ class StationDisplay:
 
     def start(self) -> None:
         if self.interactive:
-            self._live = Live(
-                self._table(), console=self.console, auto_refresh=False, transient=True
-            )
-            self._live.start(refresh=True)
+            self._start_live()
+
+    def _start_live(self) -> None:
+        """A new ``Live`` each time: rich (15) restarts a stopped one at the height it had,
+        and its first drawing would erase that many lines above it — the prompt just
+        answered, its answer and the channels' news."""
+        self._live = Live(self._table(), console=self.console, auto_refresh=False, transient=True)
+        self._live.start(refresh=True)
 
     def refresh(self) -> None:
         """Redraw if any channel moved since the last drawing (main thread)."""
@@ -138,8 +142,8 @@ class StationDisplay:
     def line(self, news: News) -> None:
         """One channel's news: every line in a log; on a terminal, above the live table,
         all but the steps' (the table shows those)."""
-        if not (self.interactive and news.detail):
-            self.console.print(news.text, markup=False, highlight=False)
+        if not (self.interactive and news.detail):  # never wrapped: one line per event
+            self.console.print(news.text, markup=False, highlight=False, soft_wrap=True)
 
     def pause(self) -> None:
         """Step aside for an operator prompt."""
@@ -147,8 +151,9 @@ class StationDisplay:
             self._live.stop()
 
     def resume(self) -> None:
+        """The table again, below the prompt and its answer."""
         if self._live is not None:
-            self._live.start(refresh=True)
+            self._start_live()
 
     def stop(self) -> None:
         if self._live is not None:

@@ -30,8 +30,8 @@ PromptKind = Literal["confirm", "number", "choose", "act"]
 Operator`'s methods, and ``choose`` for the model plate)."""
 
 _WAIT_S = 0.25
-"""Wall seconds between looks at "stop" while a channel without a driver yet (identifying
-its unit) waits for an answer."""
+"""Wall seconds between looks at "stop" while an operator bound to no driver waits for an
+answer."""
 
 
 @dataclass(eq=False)
@@ -148,10 +148,11 @@ class ChannelOperator:
     """The technician as one channel's steps see them: every question goes to the desk,
     prefixed with the channel, and the step waits for the answer.
 
-    The wait goes through the channel's driver once it has one (:meth:`bind`: the unit is
-    served meanwhile, and a stop the station injects into the driver ends the wait); before
-    that — a model plate asked while the unit is identified — it waits on the prompt itself,
-    looking at ``stopping`` every :data:`_WAIT_S` seconds.
+    The wait goes through the channel's driver (:meth:`bind`, before its target is built:
+    the unit is served meanwhile, and a stop the station injects into the driver ends the
+    wait — a model plate asked while the unit is identified too); an operator bound to no
+    driver waits on the prompt itself, looking at ``stopping`` every :data:`_WAIT_S`
+    seconds.
     """
 
     def __init__(
@@ -174,8 +175,8 @@ class ChannelOperator:
         self._lock = threading.Lock()
 
     def bind(self, driver: Driver | None) -> None:
-        """Wait for answers through ``driver`` from now on (the channel's target is built);
-        None before the driver closes (nothing is then written to its wake-up pipe)."""
+        """Wait for answers through ``driver`` from now on (the channel's clock); None
+        before the driver closes (nothing is then written to its wake-up pipe)."""
         with self._lock:
             self._driver = driver
 

@@ -193,9 +193,10 @@ class ChannelSession(NoHooks):
     # -- stopping -------------------------------------------------------------------------
 
     def bind(self, driver: Driver | None) -> None:
-        """The channel's driver, once its target is built: stops are queued into it. None
-        before the driver closes: a closed driver's wake-up descriptor may be reused by
-        then, and nothing must be written into whatever file took its number."""
+        """The channel's driver, before its target is built on it (so a stop ends the
+        unit's identification too): stops are queued into it. None before the driver
+        closes: a closed driver's wake-up descriptor may be reused by then, and nothing must
+        be written into whatever file took its number."""
         with self._stop_lock:
             self._driver = driver
             if driver is not None and self._stop_signum is not None:

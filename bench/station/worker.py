@@ -25,7 +25,7 @@ from bench.testing.plans import Plan
 from bench.testing.record import StepResult, TestRecord
 from bench.testing.runner import NoHooks, RunHooks, Runner
 from bench.testing.targets import Target
-from protocols.driver import Driver
+from protocols.driver import Driver, RealTimeDriver
 
 if TYPE_CHECKING:
     from bench.records.filing import RunFiling
@@ -49,8 +49,12 @@ class ChannelJob:
 
     session: ChannelSession
     plan: Plan
-    build: Callable[[], Target]
-    """Makes the channel's target (opens its port, identifies the unit): in the thread."""
+    build: Callable[[RealTimeDriver], Target]
+    """Makes the channel's target on the clock given (opens its port, identifies the unit):
+    in the thread. The clock is made first and the stop bound to it, so a stop reaches a
+    channel still identifying its unit (the listen runs on that clock)."""
+    speed: float = 1.0
+    """The channel clock's speed (a served unit faster than real time)."""
     serial: str = ""
     order: int | None = None
     allow_simulated: bool = False
@@ -60,8 +64,8 @@ class ChannelJob:
     station: str | None = None
     """What the record says tested it (host, station, channel)."""
     binders: list[Callable[[Driver | None], None]] = field(default_factory=list)
-    """Told the channel's driver once the target is built (an operator that waits through
-    it), and None before it closes."""
+    """Told the channel's driver before the target is built (an operator that waits
+    through it), and None before it closes."""
     # -- filled by the run ----------------------------------------------------------------
     record: TestRecord | None = None
     steps: StepCount = field(default_factory=StepCount)
@@ -99,13 +103,28 @@ def _kept(job: ChannelJob) -> str:
     return f"{steps}; not filed ({job.not_filed})"
 
 
+def _bind(job: ChannelJob, driver: Driver | None) -> None:
+    """Stops and prompt answers reach the channel through ``driver`` (None: no more — before
+    it closes, so nothing is written into a closed driver's wake-up pipe)."""
+    job.session.bind(driver)
+    for bind in job.binders:
+        bind(driver)
+
+
 def _run(job: ChannelJob) -> None:
     session = job.session
     session.update(state="connecting")
+    session.say(f"connecting to {session.view.port}", detail=True)
     session.check_stop()
+    driver = RealTimeDriver(speed=job.speed)
+    _bind(job, driver)
     try:
-        target = job.build()
-    except Exception as error:
+        target = job.build(driver)
+    except BaseException as error:
+        _bind(job, None)
+        driver.close()  # not the target's: it was not made
+        if not isinstance(error, Exception):  # stopped (ChannelStopped) while identifying
+            raise
         session.end("error", str(error))
         session.say(f"error: {error}")
         return
@@ -113,10 +132,7 @@ def _run(job: ChannelJob) -> None:
     store: Store | None = None
     try:
         _pace_meter(target)
-        session.bind(target.driver)
-        for bind in job.binders:
-            bind(target.driver)
-        session.check_stop()  # stopped while the unit was being identified
+        session.check_stop()  # stopped just as the unit was identified
         if target.identified:
             session.say(f"unit: {target.identified}")
         hooks: list[RunHooks] = [job.steps]
@@ -137,10 +153,8 @@ def _run(job: ChannelJob) -> None:
             job.record = getattr(runner, "record", None)
             raise
     finally:
-        session.bind(None)  # no stop or wake-up is written into a closed driver's pipe
-        for bind in job.binders:
-            bind(None)
-        target.close()
+        _bind(job, None)
+        target.close()  # the driver with it
         if store is not None:
             records.call_blocking(store.close)
         records.close()

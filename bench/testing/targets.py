@@ -241,6 +241,7 @@ def real_target(
     serial: str = "",
     instruments: Instruments | None = None,
     identify: bool = False,
+    driver: RealTimeDriver | None = None,
 ) -> Target:
     """A unit on a serial port (or pty, or ``socket://``) with an optional Modbus meter.
 
@@ -255,15 +256,23 @@ def real_target(
     without one the wire's model is taken or the operator is asked for the model plate
     (:class:`~bench.testing.identify.ModelPlateError` when neither can say). How the model
     was chosen is ``Target.identified``.
+
+    ``driver``: the clock to run on, made by a caller that must be able to stop the work
+    before the target exists (a station channel stopped while its unit is identified: a
+    stop queued into the driver ends the listen); its speed is the one used. The target
+    owns it once returned; if building fails, it stays the caller's to close.
     """
     if instruments is None:
         instruments = DEFAULT_INSTRUMENTS if meter_url else DEFAULT_INSTRUMENTS.with_meter(None)
     loaded = load_model(profile) if profile else None  # the plate: no simulator on this path
-    driver = RealTimeDriver(speed=speed)
+    ours = driver is None
+    driver = RealTimeDriver(speed=speed) if driver is None else driver
+    speed = driver.speed
     try:
         os_link = open_link(port_url)
     except LinkLost as error:
-        driver.close()
+        if ours:
+            driver.close()
         raise InstrumentError(f"link: {error}") from None
     port = LinkPort(driver, os_link)
     closers: list[Callable[[], None]] = [port.close, driver.close]
@@ -282,7 +291,8 @@ def real_target(
             )
         except BaseException:
             port.close()
-            driver.close()
+            if ours:
+                driver.close()
             raise
     meter: Meter | None
     try:
@@ -294,7 +304,8 @@ def real_target(
         meter = UnreachableMeter(meter_url or "", str(error))
     except ValueError:
         port.close()
-        driver.close()
+        if ours:
+            driver.close()
         raise
     if meter is not None:
         closers.insert(0, meter.close)
