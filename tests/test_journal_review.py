@@ -12,8 +12,10 @@ from __future__ import annotations
 import copy
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from cli_runner import one_line, spabench
 from support.records import SERIAL, filter_pump_failure, passing_verification
 
 from bench.records.database import IntegrityError
@@ -93,3 +95,55 @@ def test_a_failing_run_uploaded_late_is_judged_by_when_it_started(records_locati
                 " VALUES (?, 'verified', ?, 'by hand', ?)",
                 (other, at, run),
             )
+
+
+# -- finding 2: a server URL that does not parse ----------------------------------------------
+
+BAD_URL = "postgresql://bench:s3cr3t-pw@[::1:47311/shop"
+STATION = '[[channel]]\nname = "A"\nport = "/dev/null"\nprofile = "premium-4"\nunit = "SN-1"\n'
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("run", "--virtual", "--plan", "smoke", "--unit", "SN-1"),
+        ("station", "run", "STATION", "--plan", "smoke"),
+        ("console", "--virtual", "--unit", "SN-1"),
+        ("sync",),
+        ("status",),
+        ("unit", "show", "SN-1"),
+        ("history", "SN-1"),
+    ],
+    ids=lambda command: command[0],
+)
+@pytest.mark.parametrize("given", ["--db", "$SPABENCH_DB"])
+def test_a_server_url_that_does_not_parse_is_refused_before_anything_runs(
+    command: tuple[str, ...],
+    given: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    monkeypatch.setenv("SPABENCH_JOURNAL", str(journal))
+    station = tmp_path / "station.toml"
+    station.write_text(STATION)
+    args = [str(station) if arg == "STATION" else arg for arg in command]
+    if given == "--db":
+        args += ["--db", BAD_URL]
+    else:
+        monkeypatch.setenv("SPABENCH_DB", BAD_URL)
+    result = spabench(capsys, *args)
+    err = one_line(result, 2, "postgresql://bench@[::1:47311/shop", "does not parse")
+    assert "s3cr3t" not in result[1] + err
+    assert result[1] == ""  # nothing ran: no run, no table, no upload line
+    assert not journal.exists()
+
+
+def test_a_driver_message_that_echoes_an_unreadable_url_loses_its_password() -> None:
+    from bench.records.backends.postgresql import display, url_problem
+
+    problem = url_problem(BAD_URL)
+    assert problem is not None and "s3cr3t" not in problem and "[::1:47311/shop" in problem
+    assert url_problem("postgresql://bench:pw@127.0.0.1:5432/shop") is None
+    assert "s3cr3t" not in display(BAD_URL)

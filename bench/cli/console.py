@@ -102,6 +102,9 @@ STATION_DECIDES = (
 
 
 def _check_args(args: argparse.Namespace) -> None:
+    from bench.cli.records_support import check_db
+
+    check_db(args.db)
     if args.speed is not None and (not math.isfinite(args.speed) or args.speed <= 0):
         raise UsageError(f"--speed must be a positive number, got {args.speed}")
     if args.channel is not None and not args.station:

@@ -187,6 +187,10 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError("--register needs --purchase-date YYYY-MM-DD (the warranty starts there)")
     if args.purchase_date is not None and not args.register:
         raise UsageError("--purchase-date is for --register")
+    if not args.no_store:
+        from bench.cli.records_support import check_db
+
+        check_db(args.db)
     if (args.virtual or _rehearsal(args)) and args.order is not None and not args.simulated:
         raise UsageError(
             f"this run is on a {SIMULATED} ({_simulation(args)}): filing it on customer "

@@ -40,6 +40,7 @@ from rich.markup import escape
 
 from bench.cli.order import id_argument
 from bench.cli.progress import SIMULATED, make_console
+from bench.cli.records_support import check_db
 from bench.cli.run_support import (
     EXIT_BY_SIGNAL,
     EXIT_INTERRUPTED,
@@ -466,6 +467,7 @@ def _run(args: argparse.Namespace) -> int:
             check_output_path(Path(args.json_dir) / f"{station.name}.json")
         except OutputPathError as error:
             raise UsageError(f"--json-dir: {error}") from None
+    check_db(args.db)
     plans = _prepare(args, station, plan)
     destination = open_destination(args.db)
     try:

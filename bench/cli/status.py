@@ -16,7 +16,7 @@ import json
 import sys
 from typing import Any
 
-from bench.cli.records_support import SafeTable, console
+from bench.cli.records_support import SafeTable, check_db, console
 from bench.records.database import DatabaseError, StoreError
 from bench.records.destination import RunDestination, open_destination
 from bench.records.display import display_time
@@ -163,6 +163,7 @@ def _print(status: dict[str, Any]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    check_db(args.db)
     destination = open_destination(args.db)
     try:
         status = _gather(destination)

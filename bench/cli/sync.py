@@ -22,6 +22,7 @@ import argparse
 import sys
 import threading
 
+from bench.cli.records_support import check_db
 from bench.records.database import DatabaseError, StoreError
 from bench.records.destination import open_destination
 from bench.records.journal_sync import Outcome, SyncReport
@@ -53,6 +54,7 @@ def _say(outcome: Outcome, server: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    check_db(args.db)
     destination = open_destination(args.db)
     if not destination.journaled:
         where = destination.describe()

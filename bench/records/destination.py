@@ -198,8 +198,32 @@ class Retrying:
                 journal.close()
 
 
+class BadLocation(StoreError):
+    """``--db``/``$SPABENCH_DB`` names a records server by a URL that does not parse: a
+    typing error, refused before anything runs (taking it for "offline" would file runs in
+    a journal no server will ever take them from)."""
+
+
+def check_location(location: str | None) -> None:
+    """:class:`BadLocation` when ``location`` (None: ``$SPABENCH_DB``) is a server URL that
+    does not parse; the line names it without its password."""
+    configured = location if location is not None else os.environ.get(DB_ENV)
+    if configured is None or not is_server_url(configured):
+        return
+    from bench.records.backends.postgresql import url_problem
+
+    problem = url_problem(configured)
+    if problem is not None:
+        raise BadLocation(
+            f"records server {server_display(configured)}: the URL does not parse "
+            f"({problem}); check --db / ${DB_ENV}"
+        )
+
+
 def open_destination(location: str | None) -> RunDestination:
-    """The destination for ``--db`` (None: ``$SPABENCH_DB`` or the default file)."""
+    """The destination for ``--db`` (None: ``$SPABENCH_DB`` or the default file);
+    :class:`BadLocation` for a server URL that does not parse."""
+    check_location(location)
     configured = location if location is not None else os.environ.get(DB_ENV)
     if configured is not None and is_server_url(configured):
         return RunDestination(location, server=configured, journal=journal_path(configured))

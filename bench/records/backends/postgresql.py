@@ -205,12 +205,34 @@ class PgConnection:
 # ------------------------------------------------------------------------------- opening
 
 
+_CREDENTIALS = re.compile(r"(://[^:@/\s\"']*):[^\s\"']*@")
+"""``://user:password@`` in a URL (up to its last ``@``: a password may hold anything)."""
+_PASSWORD_KEY = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&\"']+)", re.IGNORECASE)
+"""``password=…`` in a URL's query or a ``key=value`` connection string."""
+
+
+def scrub(text: str) -> str:
+    """``text`` (a URL, or a message that quotes one) without any password in it, found by
+    its shape: for a URL that does not parse, where the driver cannot say which it is."""
+    return _PASSWORD_KEY.sub(r"\1***", _CREDENTIALS.sub(r"\1@", text))
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` does not parse as a connection URL (one line, no password), or None."""
+    try:
+        conninfo_to_dict(url)
+    except psycopg.Error as error:
+        lines = str(error).strip().splitlines()
+        return scrub(lines[0] if lines else type(error).__name__)
+    return None
+
+
 def display(url: str) -> str:
     """``url`` for people: ``postgresql://user@host:port/database``, never the password."""
     try:
         params = conninfo_to_dict(url)
     except psycopg.Error:
-        return re.sub(r"://[^@/]*@", "://", url)  # unreadable: at least drop any credentials
+        return scrub(url)  # unreadable: as given, without its credentials
     user = f"{params['user']}@" if params.get("user") else ""
     host = str(params.get("host") or "localhost")
     port = str(params.get("port") or "5432")
@@ -227,7 +249,7 @@ def _scrubbed(text: str, url: str) -> str:
     except psycopg.Error:
         password = None
     line = text.strip().splitlines()[0] if text.strip() else "no answer"
-    return line.replace(str(password), "***") if password else line
+    return scrub(line.replace(str(password), "***") if password else line)
 
 
 def connect(
