@@ -10,15 +10,22 @@ server's own behaviour is the point: its error classes, its timeouts, its order 
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from cli_runner import one_line, spabench
 from support.records import SERIAL, filter_pump_failure, passing_verification
+from test_journal import SERIAL as SERIAL_J
+from test_journal import SHOWN, StandIn, a_smoke_run, another, run_smoke, workshop_server
 
-from bench.records.database import IntegrityError
+from bench.records.database import IntegrityError, StoreError, utc_now
+from bench.records.destination import RunDestination
+from bench.records.journal import JournalStore
 from bench.records.orders import IllegalTransition
 from bench.records.store import Store
 from bench.testing.record import TestRecord
@@ -26,6 +33,18 @@ from protocols.mspa.parts import lookup
 
 PUMP = lookup("B9300929")
 REPAIRED = datetime(2026, 3, 20, 11, tzinfo=UTC)
+
+
+@pytest.fixture
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StandIn:
+    """A workshop whose records server is a stand-in file (tests/test_journal.py)."""
+    return workshop_server(tmp_path, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def smoke_record() -> TestRecord:
+    """One finished record of a virtual smoke run (copied under new ids where needed)."""
+    return a_smoke_run()
 
 
 def _record(base: TestRecord, *, plan: str, started_at: str) -> TestRecord:
@@ -147,3 +166,180 @@ def test_a_driver_message_that_echoes_an_unreadable_url_loses_its_password() -> 
     assert problem is not None and "s3cr3t" not in problem and "[::1:47311/shop" in problem
     assert url_problem("postgresql://bench:pw@127.0.0.1:5432/shop") is None
     assert "s3cr3t" not in display(BAD_URL)
+
+
+# -- findings 4, 8, 9, 10: what the server refuses, and what the bench says -----------------
+
+
+def _journal_run(journal: Path, record: TestRecord, **filed: Any) -> int:
+    """``record`` filed (finished) in the journal as a bench files it; its journal run."""
+    with JournalStore(journal) as store:
+        run_id = store.begin_run(record, unit_serial=record.unit.serial, **filed)
+        store.finish_run(run_id, record)
+    return run_id
+
+
+def test_a_run_on_an_order_handed_back_after_it_started_is_accepted(
+    records_location: str, smoke_record: TestRecord
+) -> None:
+    with Store(records_location) as store:
+        store.add_unit(SERIAL_J, "premium-4", date(2025, 6, 1))
+        order = store.open_order(SERIAL_J, "no heat")
+        store.set_status(order, "diagnosed")
+        before = another(smoke_record, started_at=utc_now().isoformat(timespec="microseconds"))
+        handed_back = store.set_status(order, "handed-back").status_at
+        after = another(smoke_record, started_at=utc_now().isoformat(timespec="microseconds"))
+        assert before.started_at < handed_back.isoformat(timespec="microseconds")
+        run_id, new = store.import_run(before, order_id=order, allow_simulated=True)
+        assert new and [run.id for run in store.runs_for_order(order)] == [run_id]
+        with pytest.raises(StoreError, match=f"order {order} was handed back .* before this run"):
+            store.import_run(after, order_id=order, allow_simulated=True)
+
+
+def test_sync_gets_every_run_to_the_server_refused_ones_included(
+    server: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run on an order handed back before it started, and one on a mistyped serial: both
+    refused, and sync says so (exit 1) until the technician acts; then they go up."""
+    with Store(server.path) as store:
+        order = store.open_order(SERIAL_J, "no heat")
+        store.set_status(order, "diagnosed")
+        store.set_status(order, "handed-back")
+    server.down()
+    assert run_smoke(capsys, "--order", str(order), "--simulated")[0] == 0
+    code, _, err = spabench(capsys, "run", "--virtual", "--plan", "smoke", "--unit", "SN-TYPO")
+    assert code == 0, err  # offline: the unit cannot be checked
+    server.up()
+
+    code, out, err = spabench(capsys, "sync")
+    assert code == 1, (out, err)
+    lines = out.splitlines()
+    assert lines[0].startswith(f"journal run 1 (unit {SERIAL_J}, smoke, pass) refused by {SHOWN}")
+    assert f"order {order} was handed back" in lines[0]
+    assert "--without-order 1" in lines[0]
+    assert lines[1].startswith(f"journal run 2 (unit SN-TYPO, smoke, pass) refused by {SHOWN}")
+    assert "unit 'SN-TYPO' is not registered" in lines[1] and "--retry-refused" in lines[1]
+    assert lines[2].startswith("0 uploaded, 0 already there, 2 refused now; 0 waiting, 2 refused")
+    assert server.runs() == []
+
+    code, out, _ = spabench(capsys, "sync")  # nothing newly refused, but they still wait
+    assert code == 1 and out.startswith("0 uploaded, 0 already there, 0 refused now; 0 waiting, 2")
+
+    with Store(server.path) as store:
+        store.add_unit("SN-TYPO", "premium-4", date(2025, 6, 1))
+    code, out, err = spabench(capsys, "sync", "--retry-refused")
+    assert code == 1, err
+    assert "uploaded journal run 2 as run 1" in out
+    assert f"journal run 1 (unit {SERIAL_J}, smoke, pass) refused" in out  # still handed back
+
+    code, out, err = spabench(capsys, "sync", "--without-order", "1")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"journal run 1 goes up without its order {order} (--without-order 1)"
+    assert lines[1].startswith("uploaded journal run 1 as run 2")
+    assert lines[2].startswith("1 uploaded, 0 already there, 0 refused now; 0 waiting, 0 refused")
+    with Store(server.path) as store:
+        assert store.runs_for_order(order) == []
+        assert [run.id for run in store.runs_for_unit(SERIAL_J)] == [2]
+
+    one_line(spabench(capsys, "sync", "--without-order", "1"), 2, "journal run 1", "uploaded")
+    one_line(spabench(capsys, "sync", "--without-order", "9"), 2, "no run 9 in the journal")
+
+
+@pytest.mark.timeout(120)
+def test_what_the_server_refuses_is_said_for_what_it_is_and_a_bad_run_blocks_nothing(
+    pg_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    smoke_record: TestRecord,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """On a real server: a role that may not insert runs ("permission denied", the run waits,
+    not "unreachable"); a NUL in a journal run's serial (refused for good, the next run goes
+    up)."""
+    journal = tmp_path / "journal.sqlite3"
+    monkeypatch.setenv("SPABENCH_JOURNAL", str(journal))
+    with Store(pg_url) as store:
+        store.add_unit(SERIAL_J, "premium-4", date(2025, 6, 1))
+    clerk = pg_url.replace("://spabench@", "://clerk@")
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("CREATE ROLE clerk LOGIN")
+        admin.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO clerk")
+    try:
+        _journal_run(journal, another(smoke_record))
+        result = spabench(capsys, "sync", "--db", clerk)
+        one_line(result, 3, "records server refused: permission denied for table runs")
+        assert "unreachable" not in result[2] and "1 run waits" in result[2]
+        status = json.loads(spabench(capsys, "status", "--db", clerk, "--json")[1])
+        assert [w["last_error"] for w in status["waiting"]] == [
+            "records server refused: permission denied for table runs"
+        ]
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("DROP OWNED BY clerk")
+            admin.execute("DROP ROLE clerk")
+
+    bad = another(smoke_record)
+    bad.unit.serial = "SN\x001"
+    _journal_run(journal, bad)
+    _journal_run(journal, another(smoke_record))
+    code, out, err = spabench(capsys, "sync", "--db", pg_url)
+    assert code == 1, err
+    lines = out.splitlines()
+    assert lines[0].startswith("uploaded journal run 1 as run 1")
+    assert lines[1].startswith("journal run 2 (unit 'SN\\x001', smoke, pass) refused by")
+    assert "cannot contain NUL" in lines[1] and "\x00" not in out
+    assert lines[2].startswith("uploaded journal run 3 as run 2")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("run", "--virtual", "--plan", "smoke", "--unit", "SN\x001"),
+        ("run", "--virtual", "--plan", "smoke", "--unit", "SN1", "--operator", "ada\x1b[2J"),
+        ("console", "--virtual", "--unit", "SN\x7f1"),
+        ("station", "run", "STATION", "--plan", "smoke", "--unit", "A=SN\x001"),
+    ],
+    ids=["run-serial", "run-operator", "console", "station"],
+)
+def test_control_characters_in_identifying_text_are_refused_at_filing_time(
+    command: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    station = tmp_path / "station.toml"
+    station.write_text(STATION)
+    args = [str(station) if arg == "STATION" else arg for arg in command]
+    db = tmp_path / "records.sqlite3"
+    result = spabench(capsys, *args, "--db", str(db))
+    one_line(result, 2, "control character")
+    assert "\x00" not in result[2] and "\x1b" not in result[2] and result[1] == ""
+
+
+def test_a_station_file_serial_with_a_control_character_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    station = tmp_path / "station.toml"
+    station.write_text(STATION.replace('unit = "SN-1"', 'unit = "SN\\u00001"'))
+    result = spabench(capsys, "station", "run", str(station), "--db", str(tmp_path / "r.sqlite3"))
+    one_line(result, 2, "channel A", "control character")
+
+
+def test_a_run_another_process_uploaded_meanwhile_is_reported_as_on_the_server(
+    server: StandIn, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another bench process on this PC syncs between the run's end and its own upload:
+    the last line still gives the server's run number (the journal knows it)."""
+    original = RunDestination.after_runs
+    calls: list[str] = []
+
+    def other_process_first(self: RunDestination, say: Any = None) -> Any:
+        calls.append("after_runs")
+        if len(calls) == 2:  # the run's end (the first: before the run, what waited)
+            other = server.bench("sync")
+            assert other.stdout.startswith("uploaded journal run 1 as run 1"), other
+        return original(self, say) if say is not None else original(self)
+
+    monkeypatch.setattr(RunDestination, "after_runs", other_process_first)
+    code, out, err = run_smoke(capsys)
+    assert code == 0, err
+    assert out.rstrip().endswith(f"filed as run 1 on {SHOWN}")
+    assert "kept in the journal" not in out + err

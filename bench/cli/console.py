@@ -105,6 +105,7 @@ def _check_args(args: argparse.Namespace) -> None:
     from bench.cli.records_support import check_db
 
     check_db(args.db)
+    _identifying(("unit serial", args.unit), ("operator", args.operator or ""))
     if args.speed is not None and (not math.isfinite(args.speed) or args.speed <= 0):
         raise UsageError(f"--speed must be a positive number, got {args.speed}")
     if args.channel is not None and not args.station:
@@ -120,6 +121,16 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError("--fault needs --virtual")
     if args.order is not None and not args.unit.strip():
         raise UsageError("--order needs --unit (the serial of the order's unit)")
+
+
+def _identifying(*texts: tuple[str, str]) -> None:
+    """A serial or a name with a control character in it is refused where it is typed."""
+    from bench.records.identifying import control_character
+
+    for what, text in texts:
+        problem = control_character(what, text)
+        if problem is not None:
+            raise UsageError(problem)
 
 
 def _single(args: argparse.Namespace) -> Connection:
@@ -166,6 +177,8 @@ def _station(args: argparse.Namespace) -> tuple[str, tuple[Connection, ...], str
         first = station.channel(args.channel) if args.channel else station.channels[0]
     except StationError as error:
         raise UsageError(str(error)) from None
+    for channel in station.channels:
+        _identifying((f"unit serial of {channel.label}", channel.unit or ""))
     serial = args.unit.strip()
     if (serial or args.order is not None) and len(station.channels) > 1 and not args.channel:
         names = ", ".join(channel.name for channel in station.channels)

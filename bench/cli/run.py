@@ -191,6 +191,13 @@ def _check_args(args: argparse.Namespace) -> None:
         from bench.cli.records_support import check_db
 
         check_db(args.db)
+    from bench.records.identifying import control_character
+
+    operator = "" if _rehearsal(args) else args.operator or ""
+    for what, text in (("unit serial", args.unit), ("operator", operator)):
+        problem = control_character(what, text)
+        if problem is not None:
+            raise UsageError(problem)
     if (args.virtual or _rehearsal(args)) and args.order is not None and not args.simulated:
         raise UsageError(
             f"this run is on a {SIMULATED} ({_simulation(args)}): filing it on customer "
@@ -661,18 +668,24 @@ def _run_on_target(
 
 
 def _filed_line(run: _Run, run_id: int, record: TestRecord, console: Console) -> str:
-    """``filed as run N``: with a records server, once uploaded (the server's number), or
-    where the run waits when it could not be."""
+    """``filed as run N``: with a records server, once uploaded (the server's number, as
+    the journal's bookkeeping has it: another bench process on this PC may have uploaded
+    the run first), or where the run waits when it could not be."""
     destination = run.destination
     if destination is None or not destination.journaled:
         return f"filed as run {run_id}"
-    report = destination.after_runs(lambda line: console.print(line, markup=False, soft_wrap=True))
-    server_run = None if report is None else report.server_run_id(record.record_id)
-    if server_run is not None:
-        return f"filed as run {server_run} on {destination.server_name}"
+    destination.after_runs(lambda line: console.print(line, markup=False, soft_wrap=True))
+    entry = destination.journal_entry(run_id)
+    if entry is not None and entry.server_run_id is not None:
+        return f"filed as run {entry.server_run_id} on {destination.server_name}"
+    if entry is not None and entry.refused is not None:
+        return (
+            f"journal run {run_id} refused by {destination.server_name}: {entry.refused} "
+            f"(kept in the journal {destination.journal}; spabench status lists it)"
+        )
     return (
-        f"kept in the journal {destination.journal} as record {record.record_id} "
-        "(spabench status lists it)"
+        f"kept in the journal {destination.journal} as journal run {run_id}, record "
+        f"{record.record_id} (spabench status lists it)"
     )
 
 

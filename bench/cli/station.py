@@ -54,6 +54,7 @@ from bench.cli.run_support import (
 )
 from bench.records.database import DB_ENV, StoreOpenError, default_db_path, is_server_url
 from bench.records.destination import RunDestination, open_destination
+from bench.records.identifying import control_character
 from bench.station.config import Channel, Station, StationError, load_station
 from bench.station.display import StationDisplay
 from bench.station.loop import STOP_WAIT_S, run_station
@@ -213,7 +214,17 @@ def _prepare(args: argparse.Namespace, station: Station, plan: Plan) -> list[_Re
                 f"{channel.label} is a {SIMULATED}: filing its run on customer order {order} "
                 f"needs --simulated (it is then marked {SIMULATED} everywhere)"
             )
-        answers = _answers(channel, plan, _operator_name(channel, args))
+        name = _operator_name(channel, args)
+        for what, text in (
+            ("station name", station.name),
+            ("channel name", channel.name),
+            ("unit serial", serial),
+            ("operator", "" if rehearsal else name),
+        ):
+            problem = control_character(what, text)
+            if problem is not None:
+                raise UsageError(f"{channel.label}: {problem}")
+        answers = _answers(channel, plan, name)
         prepared.append(_Ready(channel, serial, order, answers, rehearsal, simulated))
     return prepared
 

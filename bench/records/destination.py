@@ -38,7 +38,14 @@ from bench.records.database import (
     default_db_path,
     is_server_url,
 )
-from bench.records.journal import JournalStore, journal_path, server_display
+from bench.records.journal import (
+    JournalEntry,
+    JournalStore,
+    journal_path,
+    journal_server,
+    server_display,
+)
+from bench.records.journal_server import Server
 from bench.records.journal_sync import Outcome, SyncReport, sync_journal
 from bench.records.store import Store
 
@@ -69,6 +76,8 @@ class RunDestination:
     """The local journal file (with a server)."""
     open_server: Callable[[], Store] | None = None
     """Opens the server's records (default: :func:`open_server_store` of :attr:`server`)."""
+    identity: Server | None = None
+    """The server as the journal keys its runs (default: :attr:`server`'s, worked out)."""
     _passes: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -81,11 +90,29 @@ class RunDestination:
         """The server's URL as it may be shown (password masked)."""
         return "" if self.server is None else server_display(self.server)
 
+    @property
+    def server_identity(self) -> Server:
+        """The server the journal's runs are filed for (a server must be configured)."""
+        if self.identity is None:
+            if self.server is None:
+                raise StoreError("no records server is configured: runs are filed directly")
+            self.identity = journal_server(self.server)
+        return self.identity
+
     def open_store(self) -> Store:
         """A new connection for the calling thread: where a run is filed live."""
         if self.journal is not None:
-            return JournalStore(self.journal)
+            return JournalStore(self.journal, server=self.server_identity)
         return Store(self.location)
+
+    def journal_entry(self, local_id: int) -> JournalEntry | None:
+        """How journal run ``local_id`` stands now (uploaded as which server run, refused,
+        waiting), as the journal's bookkeeping says — whichever process uploaded it; None
+        without a journal."""
+        if self.journal is None:
+            return None
+        with JournalStore(self.journal) as journal:
+            return journal.journal_entry(local_id)
 
     def open_records(self) -> Store:
         """The workshop's records, for unit and order checks: the server (raises
@@ -117,7 +144,7 @@ class RunDestination:
             if journal is None:
                 journal = stack.enter_context(JournalStore(self.journal))
             return sync_journal(
-                journal, self.open_records, server=self.server_name, on_outcome=on_outcome
+                journal, self.open_records, server=self.server_identity, on_outcome=on_outcome
             )
 
     def after_runs(self, say: Callable[[str], None] = _ignore) -> SyncReport | None:
@@ -189,10 +216,10 @@ class Retrying:
                 except (StoreError, DatabaseError) as error:
                     self._say(f"records journal {self.destination.journal}: {error}")
                     continue
-                unreachable = report.unreachable is not None
-                if report.outcomes or (unreachable and not self._was_unreachable):
+                stopped = report.stopped is not None
+                if report.outcomes or (stopped and not self._was_unreachable):
                     self._say(report.summary())
-                self._was_unreachable = unreachable
+                self._was_unreachable = stopped
         finally:
             if journal is not None:
                 journal.close()

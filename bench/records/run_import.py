@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bench.records.advice import FILE_SIMULATED
 from bench.records.database import (
@@ -37,14 +37,30 @@ from bench.records.database import (
     NotFound,
     RecordsDatabase,
     StoreError,
+    from_db,
     to_db,
     utc_now,
 )
+from bench.records.display import display_time
 from bench.records.exports import canonical_json, canonical_text, sha256_text
 from bench.records.liveness import HOST, own_start_token
+from bench.records.verification import run_started
 from bench.testing.record import TestRecord
 
 FINAL = ("pass", "fail", "error")
+
+
+def _started_before(record: TestRecord, moment: str) -> bool:
+    """Did the run start before ``moment`` (an order's hand-back)? A run that began while
+    its order was open belongs to it, however late a bench that was offline uploads it; a
+    start recorded to the second only is taken as the end of its second, as verification
+    takes it (:func:`bench.records.verification.start_order`)."""
+    started = run_started(record.started_at) if record.started_at else None
+    if started is None:
+        return False
+    if "." not in record.started_at:
+        started += timedelta(microseconds=999_999)
+    return started < from_db(moment)
 
 
 class ImportConflict(StoreError):
@@ -68,10 +84,11 @@ class RunImport(RecordsDatabase):
     ) -> tuple[int, bool]:
         """Store the finished ``record``; returns (run id here, whether it was new).
 
-        The order checks are those of :meth:`~bench.records.run_records.RunRecords.
-        begin_run` (the order exists, is the unit's and is not handed back; a simulated run
-        goes on an order only with ``allow_simulated``), made inside the transaction that
-        stores the run. ``host``, ``pid``, ``proc_start`` and ``created_at`` say which bench
+        The unit must be registered here; the order checks are those of
+        :meth:`~bench.records.run_records.RunRecords.begin_run` (the order exists, is the
+        unit's and was not handed back before the run started; a simulated run goes on an
+        order only with ``allow_simulated``), made inside the transaction that stores the
+        run. ``host``, ``pid``, ``proc_start`` and ``created_at`` say which bench
         process filed the run and when (default: this process, now): the run keeps the
         identity it was filed with on the bench.
         """
@@ -89,6 +106,7 @@ class RunImport(RecordsDatabase):
             existing = self._same_run(conn, record.record_id, digest)
             if existing is not None:
                 return existing, False
+            self._check_unit(conn, serial)
             self._check_order(conn, record, serial, order_id, allow_simulated)
             rows = conn.execute(
                 "INSERT INTO runs (record_id, unit_serial, order_id, plan, operator, verdict,"
@@ -150,6 +168,15 @@ class RunImport(RecordsDatabase):
             )
         return int(row["id"])
 
+    def _check_unit(self, conn: Connection, serial: str) -> None:
+        """The serial is registered here, as ``spabench run`` checks it online: a serial
+        mistyped on a bench that was offline must not reach the workshop's records."""
+        if conn.execute("SELECT 1 FROM units WHERE serial = ?", (serial,)).fetchone() is None:
+            raise StoreError(
+                f"unit {serial!r} is not registered in {self.location}; register it (spabench "
+                f"unit add --serial {serial} --profile MODEL --purchase-date YYYY-MM-DD)"
+            )
+
     def _check_order(
         self,
         conn: Connection,
@@ -169,14 +196,17 @@ class RunImport(RecordsDatabase):
             )
         self._lock_order(conn, order_id)
         row = conn.execute(
-            "SELECT unit_serial, status FROM orders WHERE id = ?", (order_id,)
+            "SELECT unit_serial, status, status_at FROM orders WHERE id = ?", (order_id,)
         ).fetchone()
         if row is None:
             raise NotFound(f"unknown order {order_id}")
         if row["unit_serial"] != serial:
             raise StoreError(f"order {order_id} is for unit {row['unit_serial']!r}, not {serial!r}")
-        if row["status"] == "handed-back":
-            raise StoreError(f"order {order_id} is handed back; open a new order")
+        if row["status"] == "handed-back" and not _started_before(record, row["status_at"]):
+            raise StoreError(
+                f"order {order_id} was handed back ({display_time(row['status_at'])}) before "
+                "this run started; open a new order"
+            )
 
     @staticmethod
     def _store_body(conn: Connection, run_id: int, record: TestRecord) -> None:

@@ -38,8 +38,10 @@ from psycopg.pq import TransactionStatus
 from bench.records.backends.base import (
     DB_ENV,
     DatabaseError,
+    DataError,
     IntegrityError,
     NoRecordsDatabase,
+    ServerUnreachable,
     StoreOpenError,
 )
 from bench.records.migrations import APPLICATION_ID, Migration, SchemaTooNew, check_sequence
@@ -88,12 +90,31 @@ def _message(error: psycopg.Error) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def mapped(error: psycopg.Error) -> Exception:
-    """psycopg's error as the records code's: the schema's refusals are IntegrityError."""
+_LOST = (
+    errors.ConnectionException,
+    errors.AdminShutdown,
+    errors.CrashShutdown,
+    errors.CannotConnectNow,
+    errors.IdleSessionTimeout,
+)
+"""Errors that end the session: the server is gone, not refusing anything."""
+
+
+def mapped(error: psycopg.Error, *, broken: bool = False) -> Exception:
+    """psycopg's error as the records code's, each said in one line: the schema's refusals
+    are IntegrityError, a value it cannot store DataError, a connection that failed or was
+    lost (``broken``: the driver says the connection is unusable) ServerUnreachable; the rest
+    (a permission, a lock or a statement timeout) DatabaseError, saying what it is."""
     if isinstance(error, (psycopg.IntegrityError, errors.RaiseException)):
         return IntegrityError(_message(error))
+    if isinstance(error, psycopg.DataError):
+        return DataError(_message(error))
+    if broken or isinstance(error, _LOST):
+        return ServerUnreachable(f"the connection was lost: {_message(error)}")
     if isinstance(error, errors.LockNotAvailable):
-        return DatabaseError(f"the records server is busy (another bench holds a lock): {error}")
+        return DatabaseError("busy: another bench held a lock longer than the lock timeout")
+    if isinstance(error, errors.QueryCanceled):
+        return DatabaseError(f"{_message(error)} (statement timeout)")
     return DatabaseError(_message(error))
 
 
@@ -163,18 +184,33 @@ class PgCursor:
         try:
             row: PgRow | None = self._cursor.fetchone()
         except psycopg.Error as error:
-            raise mapped(error) from None
+            raise mapped(error, broken=self._cursor.connection.broken) from None
         return row
 
     def fetchall(self) -> list[PgRow]:
         try:
             rows: list[PgRow] = self._cursor.fetchall()
         except psycopg.Error as error:
-            raise mapped(error) from None
+            raise mapped(error, broken=self._cursor.connection.broken) from None
         return rows
 
     def __iter__(self) -> Iterator[PgRow]:
         return iter(self.fetchall())
+
+
+class NoRows:
+    """The result of a statement that had nothing to do."""
+
+    rowcount = 0
+
+    def fetchone(self) -> None:
+        return None
+
+    def fetchall(self) -> list[PgRow]:
+        return []
+
+    def __iter__(self) -> Iterator[PgRow]:
+        return iter(())
 
 
 class PgConnection:
@@ -183,15 +219,19 @@ class PgConnection:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
 
-    def execute(self, sql: str, parameters: Any = (), /) -> PgCursor:
+    def execute(self, sql: str, parameters: Any = (), /) -> PgCursor | NoRows:
         if sql == "BEGIN" and self.in_transaction:
             # PostgreSQL only warns; SQLite refuses, and so must a store left mid-transaction
             raise DatabaseError("cannot start a transaction within a transaction")
+        if sql == "ROLLBACK" and (self._conn.broken or self._conn.closed):
+            # the server ended the transaction with the connection: nothing to undo, and
+            # an error here would replace the one being handled (a Ctrl-C, a lost server)
+            return NoRows()
         query, params = (translate(sql), _parameters(parameters)) if parameters else (sql, None)
         try:
             return PgCursor(self._conn.execute(query, params))
         except psycopg.Error as error:
-            raise mapped(error) from None
+            raise mapped(error, broken=self._conn.broken) from None
 
     @property
     def in_transaction(self) -> bool:
