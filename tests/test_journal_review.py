@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from test_journal import SHOWN, StandIn, a_smoke_run, another, run_smoke, worksh
 
 from bench.records.database import IntegrityError, StoreError, utc_now
 from bench.records.destination import RunDestination
-from bench.records.journal import JournalStore
+from bench.records.journal import JournalStore, journal_path
 from bench.records.orders import IllegalTransition
 from bench.records.store import Store
 from bench.testing.record import TestRecord
@@ -343,3 +344,87 @@ def test_a_run_another_process_uploaded_meanwhile_is_reported_as_on_the_server(
     assert code == 0, err
     assert out.rstrip().endswith(f"filed as run 1 on {SHOWN}")
     assert "kept in the journal" not in out + err
+
+
+# -- finding 5: one journal per server, whatever the spelling; runs only to their server -----
+
+
+def test_every_spelling_of_one_server_keys_one_journal_even_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SPABENCH_JOURNAL", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    spellings = [
+        "postgresql://bench:pw@localhost/shop",
+        "postgresql://other-role@127.0.0.1:5432/shop",
+        "postgresql://bench@[::1]:5432/shop?password=x",
+        "postgres://127.0.0.2/shop?user=clerk",
+    ]
+    assert len({journal_path(url) for url in spellings}) == 1
+    assert journal_path("postgresql://bench@localhost/other") != journal_path(spellings[0])
+    assert journal_path("postgresql://bench@localhost:5433/shop") != journal_path(spellings[0])
+
+    lookups: list[str] = []
+
+    def online(name: str, *_args: Any, **_kwargs: Any) -> list[Any]:
+        lookups.append(name)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", online)
+    by_name = journal_path("postgresql://bench@records.lan/shop")
+    assert by_name == journal_path("postgresql://bench@10.1.2.3/shop") and lookups
+
+    def offline(name: str, *_args: Any, **_kwargs: Any) -> list[Any]:
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)  # the cable pulled: no DNS
+    assert journal_path("postgresql://bench@Records.LAN./shop") == by_name
+
+
+def test_runs_go_only_to_the_server_they_were_filed_for(
+    server: StandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = "postgresql://bench:pw@records.example/other"
+    server.down()
+    assert run_smoke(capsys)[0] == 0  # filed for .../workshop, in $SPABENCH_JOURNAL
+    server.up()
+    code, out, err = spabench(capsys, "sync", "--db", other)
+    assert code == 1, err
+    assert out.splitlines()[1] == (
+        f"1 run waits in the journal {server.journal} for another records server, {SHOWN}: "
+        f"not uploaded to postgresql://bench@records.example:5432/other (spabench sync --db "
+        f"{SHOWN} uploads it)"
+    )
+    assert server.runs() == []
+    status = json.loads(spabench(capsys, "status", "--db", other, "--json")[1])
+    assert status["waiting"] == []
+    assert status["elsewhere"] == [{"journal": str(server.journal), "server": SHOWN, "waiting": 1}]
+
+    code, out, err = spabench(capsys, "sync")
+    assert code == 0, err
+    assert out.startswith(f"uploaded journal run 1 as run 1 to {SHOWN}")
+
+
+def test_status_lists_the_other_journals_that_hold_waiting_runs(
+    server: StandIn,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A bench once pointed at another server: its runs there are not forgotten."""
+    monkeypatch.delenv("SPABENCH_JOURNAL")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    server.down()
+    old = "postgresql://bench@records.example/old-shop"
+    assert run_smoke(capsys, "--db", old)[0] == 0
+    assert run_smoke(capsys, "--db", old)[0] == 0
+    code, out, err = spabench(capsys, "status")
+    assert code == 0, err
+    (line,) = [line for line in out.splitlines() if "another records server" in line]
+    shown_old = "postgresql://bench@records.example:5432/old-shop"
+    assert line.startswith(f"journal {journal_path(old)}: 2 runs wait for another records")
+    assert f"server, {shown_old} (spabench sync --db {shown_old} uploads them" in line
+    status = json.loads(spabench(capsys, "status", "--json")[1])
+    assert status["elsewhere"] == [
+        {"journal": str(journal_path(old)), "server": shown_old, "waiting": 2}
+    ]
