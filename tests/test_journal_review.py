@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import socket
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,9 +24,24 @@ import psycopg
 import pytest
 from cli_runner import one_line, spabench
 from support.records import SERIAL, filter_pump_failure, passing_verification
+from test_console import BIG, NOW, advance, in_event_loop, run_plan_to_end, shown
+from test_journal import (
+    LINK_PLAN,
+    SHOWN,
+    URL,
+    WAIT_S,
+    StandIn,
+    a_smoke_run,
+    another,
+    run_smoke,
+    workshop_server,
+)
 from test_journal import SERIAL as SERIAL_J
-from test_journal import SHOWN, StandIn, a_smoke_run, another, run_smoke, workshop_server
 
+from bench.console.app import ConsoleApp
+from bench.console.session import Session
+from bench.console.stepped import SteppedDriver
+from bench.console.targets import virtual_target
 from bench.records.database import IntegrityError, StoreError, utc_now
 from bench.records.destination import RunDestination
 from bench.records.journal import JournalStore, journal_path
@@ -31,6 +49,7 @@ from bench.records.orders import IllegalTransition
 from bench.records.store import Store
 from bench.testing.record import TestRecord
 from protocols.mspa.parts import lookup
+from spasim.pytest_plugin import ServedUnit
 
 PUMP = lookup("B9300929")
 REPAIRED = datetime(2026, 3, 20, 11, tzinfo=UTC)
@@ -428,3 +447,86 @@ def test_status_lists_the_other_journals_that_hold_waiting_runs(
     assert status["elsewhere"] == [
         {"journal": str(journal_path(old)), "server": shown_old, "waiting": 2}
     ]
+
+
+# -- finding 1: a journal run's number is never shown as the server's -------------------------
+
+
+def _after_run_threads_done() -> None:
+    """The console hands a finished run on in a thread of its own: wait for it (bounded)."""
+    for thread in threading.enumerate():
+        if thread.name == "spabench-console-after-run":
+            thread.join(WAIT_S)
+            assert not thread.is_alive()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("online", [True, False], ids=["online", "offline"])
+@in_event_loop
+async def test_the_console_shows_the_journal_number_until_the_server_gives_its_own(
+    online: bool, server: StandIn, smoke_record: TestRecord
+) -> None:
+    with Store(server.path) as store:  # the server numbers runs of other benches too
+        for _ in range(2):
+            store.import_run(another(smoke_record))
+    if not online:
+        server.down()
+    target = virtual_target("premium-4", faults=(), serial=SERIAL_J, make_driver=SteppedDriver)
+    session = Session(target, db_path=URL)
+    driver = session.inner
+    assert isinstance(driver, SteppedDriver)
+    app = ConsoleApp(session, db_path=URL, now=lambda: NOW)
+    async with app.run_test(size=BIG) as pilot:
+        await advance(app, pilot, driver, 10)
+        await run_plan_to_end(app, pilot, driver, "smoke", {"bubbles-visible": "y"})
+        _after_run_threads_done()
+        await advance(app, pilot, driver, 1)
+        text = await shown(pilot)
+    if online:
+        assert f"filed as run 3 on {SHOWN}" in text
+        assert "filed as run 1" not in text and "journal run 1" not in text
+    else:
+        assert "filed as journal run 1: waits in the journal" in text
+        assert "filed as run" not in text
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("online", [True, False], ids=["online", "offline"])
+def test_a_station_shows_journal_numbers_until_the_server_gives_its_own(
+    online: bool,
+    server: StandIn,
+    smoke_record: TestRecord,
+    launch: Callable[..., ServedUnit],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with Store(server.path) as store:
+        store.add_unit("SN-J2", "premium-4", date(2025, 6, 1))
+        for _ in range(2):
+            store.import_run(another(smoke_record))
+    plan = tmp_path / "link.toml"
+    plan.write_text(LINK_PLAN)
+    station = tmp_path / "station.toml"
+    station.write_text(
+        "".join(
+            f'[[channel]]\nname = "{name}"\nport = "{box.url}"\nprofile = "premium-4"\n'
+            f'speed = 40\nsimulated = true\nunit = "{serial}"\n'
+            for name, box, serial in (
+                ("A", launch("--pty", speed=40.0), SERIAL_J),
+                ("B", launch("--pty", speed=40.0), "SN-J2"),
+            )
+        )
+    )
+    if not online:
+        server.down()
+    code, out, err = spabench(capsys, "station", "run", str(station), "--plan", str(plan))
+    assert code == 0, (out, err)
+    rows = {row.split("│")[1].strip(): row for row in out.splitlines() if row.count("│") > 5}
+    numbers = {name: re.findall(r"│ ((?:journal )?run \d+) *│", row) for name, row in rows.items()}
+    began = re.findall(r"channel \w: ((?:journal )?run \d+): plan link", out)
+    assert sorted(began) == ["journal run 1", "journal run 2"], out
+    shown_numbers = sorted(number for found in numbers.values() for number in found)
+    if online:
+        assert shown_numbers == ["run 3", "run 4"], out
+    else:
+        assert shown_numbers == ["journal run 1", "journal run 2"], out

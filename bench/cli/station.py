@@ -52,7 +52,14 @@ from bench.cli.run_support import (
     signals_stop_the_run,
     unregistered,
 )
-from bench.records.database import DB_ENV, StoreOpenError, default_db_path, is_server_url
+from bench.records.database import (
+    DB_ENV,
+    DatabaseError,
+    StoreError,
+    StoreOpenError,
+    default_db_path,
+    is_server_url,
+)
 from bench.records.destination import RunDestination, open_destination
 from bench.records.identifying import control_character
 from bench.station.config import Channel, Station, StationError, load_station
@@ -352,6 +359,7 @@ def _jobs(
             steps=len(plan.steps),
             not_filed=not_filed,
             news=desk.post,
+            journaled=destination.journaled,
         )
         operator: Operator | None = None
         binders: list[Callable[[Driver | None], None]] = []
@@ -457,11 +465,28 @@ def _interrupted_line(jobs: list[ChannelJob]) -> str:
         if view.state == "interrupted":
             said.append(f"{job.session.label}: {view.note}")
         elif view.state in ENDED:
-            run = f"run {view.run_id}" if view.run_id is not None else "not filed"
+            run = view.run_name or "not filed"
             said.append(f"{job.session.label}: {view.state} ({run})")
         else:
             said.append(f"{job.session.label}: did not stop within {STOP_WAIT_S:g} s")
     return "interrupted: " + "; ".join(said)
+
+
+def _server_numbers(destination: RunDestination, jobs: list[ChannelJob]) -> None:
+    """Each channel's run as the records server numbers it, once uploaded (the journal's
+    bookkeeping says, whoever uploaded it); a run still waiting keeps its journal number."""
+    if not destination.journaled:
+        return
+    for job in jobs:
+        view = job.session.view
+        if view.run_id is None or not view.journal_run:
+            continue
+        try:
+            entry = destination.journal_entry(view.run_id)
+        except (StoreError, DatabaseError):
+            return  # the upload said what is wrong with the journal
+        if entry is not None and entry.server_run_id is not None:
+            job.session.uploaded(entry.server_run_id)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -504,9 +529,10 @@ def _run(args: argparse.Namespace) -> int:
             run_station(jobs, desk, display, ask)
         except KeyboardInterrupt as interrupt:
             signum = int(getattr(interrupt, "signum", signal.SIGINT))
+    destination.after_runs(lambda line: console.print(line, markup=False))
+    _server_numbers(destination, jobs)
     console.print(display.summary())
     problems = _write_records(args.json_dir, jobs, signum)
-    destination.after_runs(lambda line: console.print(line, markup=False))
     for problem in problems:
         sys.stderr.write(f"{PROG}: error: {problem}\n")
     if signum is not None:
