@@ -38,6 +38,7 @@ from test_journal import (
 )
 from test_journal import SERIAL as SERIAL_J
 
+from bench.cli.console import start_uploads
 from bench.console.app import ConsoleApp
 from bench.console.session import Session
 from bench.console.stepped import SteppedDriver
@@ -530,3 +531,51 @@ def test_a_station_shows_journal_numbers_until_the_server_gives_its_own(
         assert shown_numbers == ["run 3", "run 4"], out
     else:
         assert shown_numbers == ["journal run 1", "journal run 2"], out
+
+
+# -- finding 7: a long-lived process uploads what waits by itself -----------------------------
+
+
+@pytest.mark.timeout(120)
+@in_event_loop
+async def test_an_idle_console_uploads_what_waits_once_the_server_answers(
+    server: StandIn, smoke_record: TestRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiting = another(smoke_record)
+    _journal_run(server.journal, waiting)  # filed while the server was away
+    server.down()
+    target = virtual_target("premium-4", faults=(), serial=SERIAL_J, make_driver=SteppedDriver)
+    session = Session(target, db_path=URL)
+    driver = session.inner
+    assert isinstance(driver, SteppedDriver)
+    told: list[str] = []
+    unreachable, uploaded = threading.Event(), threading.Event()
+    tell = session.tell
+
+    def heard(line: str) -> None:
+        told.append(line)
+        (uploaded if line.startswith("uploaded") else unreachable).set()
+        tell(line)
+
+    monkeypatch.setattr(session, "tell", heard)
+    app = ConsoleApp(session, db_path=URL, now=lambda: NOW)
+    retrying = start_uploads(app, URL, interval_s=0.05)
+    assert retrying is not None
+    try:
+        async with app.run_test(size=BIG) as pilot:
+            await advance(app, pilot, driver, 1)
+            assert unreachable.wait(WAIT_S)
+            assert told == [
+                "records server unreachable: 1 run waits in the journal (spabench sync uploads it)"
+            ]
+            server.up()  # nobody runs anything: the console uploads by itself
+            assert uploaded.wait(WAIT_S), told
+            await advance(app, pilot, driver, 1)
+            await pilot.pause()
+            notice = app.snapshot.notice
+            toasts = [toast.message for toast in app._notifications]
+    finally:
+        retrying.stop()
+    assert notice == f"uploaded run 1 to {SHOWN}"  # the console's notice: a toast on screen
+    assert toasts[-1] == notice, toasts
+    assert server.runs() == [waiting]

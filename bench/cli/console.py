@@ -39,6 +39,7 @@ from protocols.cli_support import EXIT_ERROR, Subcommand, UsageError
 if TYPE_CHECKING:
     from bench.console.app import ConsoleApp
     from bench.console.connect import Connection
+    from bench.records.destination import Retrying
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -233,6 +234,23 @@ def console_app(args: argparse.Namespace) -> ConsoleApp:
     return ConsoleApp(session, speed=connection.speed, db_path=args.db, switchboard=board)
 
 
+def start_uploads(
+    app: ConsoleApp, db: str | None, interval_s: float | None = None
+) -> Retrying | None:
+    """With a records server: upload what waits in the journal every ``interval_s`` seconds
+    (default :data:`~bench.records.destination.RETRY_EVERY_S`) while the console is open, so
+    runs filed while the server was away go up once it answers, not only when the next run
+    ends; each upload (and the server going away) shows as the console's notice. None
+    without a server. The caller stops it when the console quits."""
+    from bench.records.destination import RETRY_EVERY_S, open_destination
+
+    destination = open_destination(db)
+    return destination.start_retrying(
+        RETRY_EVERY_S if interval_s is None else interval_s,
+        lambda line: app.session.tell(line),  # the unit open now (a station's channel changes)
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     from bench.testing.instruments.meter import InstrumentError
 
@@ -241,7 +259,12 @@ def _run(args: argparse.Namespace) -> int:
     except InstrumentError as error:
         sys.stderr.write(f"spabench console: error: {error}\n")
         return EXIT_ERROR
-    code = app.run()
+    retrying = start_uploads(app, args.db)
+    try:
+        code = app.run()
+    finally:
+        if retrying is not None:
+            retrying.stop()
     session = app.session  # the unit open when the technician left (on a station: any channel)
     session.stop()
     if not session.finished.wait(10.0):

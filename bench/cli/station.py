@@ -60,13 +60,13 @@ from bench.records.database import (
     default_db_path,
     is_server_url,
 )
-from bench.records.destination import RunDestination, open_destination
+from bench.records.destination import RETRY_EVERY_S, RunDestination, open_destination
 from bench.records.identifying import control_character
 from bench.station.config import Channel, Station, StationError, load_station
 from bench.station.display import StationDisplay
 from bench.station.loop import STOP_WAIT_S, run_station
 from bench.station.prompts import ChannelOperator, Prompt, PromptDesk
-from bench.station.session import ENDED, ChannelSession
+from bench.station.session import ENDED, ChannelSession, News
 from bench.station.worker import ChannelJob
 from bench.testing.instruments.meter import InstrumentError
 from bench.testing.instruments.operator import (
@@ -524,11 +524,16 @@ def _run(args: argparse.Namespace) -> int:
     display = StationDisplay(title, [job.session for job in jobs], console)
     ask = _asker(desk, display, console, args.operator or getpass.getuser())
     signum: int | None = None
+    # what waits in the journal goes up while the channels run, once the server answers
+    retrying = destination.start_retrying(RETRY_EVERY_S, lambda line: desk.post(News(line)))
     with signals_stop_the_run():
         try:
             run_station(jobs, desk, display, ask)
         except KeyboardInterrupt as interrupt:
             signum = int(getattr(interrupt, "signum", signal.SIGINT))
+        finally:
+            if retrying is not None:
+                retrying.stop()
     destination.after_runs(lambda line: console.print(line, markup=False))
     _server_numbers(destination, jobs)
     console.print(display.summary())

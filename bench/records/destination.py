@@ -49,6 +49,10 @@ from bench.records.journal_server import Server
 from bench.records.journal_sync import Outcome, SyncReport, sync_journal
 from bench.records.store import Store
 
+RETRY_EVERY_S = 60.0
+"""Seconds between a long-lived process's automatic upload passes (a station, the console):
+what waits goes up within a minute of the server answering again."""
+
 
 def _ignore(_line: str) -> None:
     return None
