@@ -9,13 +9,19 @@ server's own behaviour is the point: its error classes, its timeouts, its order 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -579,3 +585,135 @@ async def test_an_idle_console_uploads_what_waits_once_the_server_answers(
     assert notice == f"uploaded run 1 to {SHOWN}"  # the console's notice: a toast on screen
     assert toasts[-1] == notice, toasts
     assert server.runs() == [waiting]
+
+
+# -- finding 6: a server that stops answering mid-upload costs a bounded wait ----------------
+
+FREEZER = """
+import os, signal, sys
+import psycopg
+from bench.records import destination
+from bench.records.store import Store
+
+opened = []
+
+def freeze_on_open(url):
+    store = Store(url)
+    opened.append(url)
+    if len(opened) == int(os.environ["FREEZE_AT"]):  # this opening's server process freezes
+        with psycopg.connect(url, autocommit=True) as admin:
+            (pid,) = admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name = 'spabench' AND backend_type = 'client backend'"
+            ).fetchone()
+        os.kill(pid, signal.SIGSTOP)
+        print(f"frozen {pid}", file=sys.stderr, flush=True)
+    return store
+
+destination.open_server_store = freeze_on_open
+from bench.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+"""``spabench`` whose records server freezes (SIGSTOP: its process neither answers nor
+cancels) right after the ``FREEZE_AT``-th opening — as a server host that hangs."""
+
+
+@contextlib.contextmanager
+def freezing(
+    tmp_path: Path, pg_url: str, *args: str, freeze_at: int, **env: str
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """``spabench ARGS --db PG_URL`` with the server freezing (see :data:`FREEZER`): the
+    process and the frozen server process, thawed (SIGCONT) however the test ends."""
+    script = tmp_path / "freezer.py"
+    script.write_text(FREEZER)
+    bench = subprocess.Popen(
+        [sys.executable, str(script), *args, "--db", pg_url],
+        env={**os.environ, "FREEZE_AT": str(freeze_at), "COLUMNS": "250", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    frozen = 0
+    try:
+        assert bench.stderr is not None
+        for line in iter(bench.stderr.readline, ""):
+            if line.startswith("frozen "):
+                frozen = int(line.split()[1])
+                break
+        assert frozen, "the server never froze"
+        yield bench, frozen
+    finally:
+        if frozen:
+            os.kill(frozen, signal.SIGCONT)
+        if bench.poll() is None:
+            bench.kill()
+        bench.communicate()
+
+
+@pytest.mark.timeout(120)
+def test_an_upload_to_a_server_that_stops_answering_is_given_up_in_bounded_time(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smoke_record: TestRecord
+) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    monkeypatch.setenv("SPABENCH_JOURNAL", str(journal))
+    with Store(pg_url) as store:
+        store.add_unit(SERIAL_J, "premium-4", date(2025, 6, 1))
+    _journal_run(journal, another(smoke_record))
+    started = time.monotonic()
+    with freezing(tmp_path, pg_url, "sync", freeze_at=1, SPABENCH_UPLOAD_TIMEOUT="1") as (
+        bench,
+        _,
+    ):
+        out, err = bench.communicate(timeout=WAIT_S)
+    assert time.monotonic() - started < 20  # 1 s of upload, the rest is starting Python
+    assert bench.returncode == 3, (out, err)
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "did not answer within 1 s" in err and "1 run waits in the journal" in err
+    code, out, err = spabench_sync(pg_url)
+    assert code == 0 and out.startswith("uploaded journal run 1 as run 1"), (out, err)
+
+
+def spabench_sync(pg_url: str) -> tuple[int, str, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "sync", "--db", pg_url],
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("command", ["sync", "run"])
+def test_ctrl_c_while_uploading_ends_the_command_with_130_and_the_run_waits(
+    command: str,
+    pg_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    smoke_record: TestRecord,
+) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    monkeypatch.setenv("SPABENCH_JOURNAL", str(journal))
+    with Store(pg_url) as store:
+        store.add_unit(SERIAL_J, "premium-4", date(2025, 6, 1))
+    if command == "sync":
+        _journal_run(journal, another(smoke_record))
+        args: tuple[str, ...] = ("sync",)
+    else:  # the unit checked (first opening), then the run's upload (second) freezes
+        args = ("run", "--virtual", "--plan", "smoke", "--unit", SERIAL_J)
+    with freezing(tmp_path, pg_url, *args, freeze_at=1 if command == "sync" else 2) as (
+        bench,
+        _,
+    ):
+        bench.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        out, err = bench.communicate(timeout=WAIT_S)
+        assert time.monotonic() - started < 5  # at once: no wait for a cancellation
+    assert bench.returncode == 130, (out, err)
+    assert "Traceback" not in err and "query not terminated" not in err, err
+    last = err.splitlines()[-1]
+    assert last.startswith(f"spabench {command}: interrupted"), err
+    assert f"in the journal {journal}" in last and "spabench sync uploads it" in last
+    code, out, err = spabench_sync(pg_url)
+    assert code == 0 and out.startswith("uploaded journal run 1 as run 1"), (out, err)

@@ -651,16 +651,26 @@ def _run_on_target(
         progress.stop()
         target.close()
     filing = run.filing
+    upload_stopped: int | None = None
     if filing is not None and filing.run_id is not None and filing.unfiled is None:
-        console.print(
-            _filed_line(run, filing.run_id, record, console), markup=False, soft_wrap=True
-        )
+        try:
+            line = _filed_line(run, filing.run_id, record, console)
+        except KeyboardInterrupt as interrupt:  # Ctrl-C while uploading: the run is kept
+            upload_stopped = int(getattr(interrupt, "signum", signal.SIGINT))
+        else:
+            console.print(line, markup=False, soft_wrap=True)
     if args.json:
         try:
             _write_json(args.json, record)
         except (OutputPathError, OutputWriteError) as error:
             sys.stderr.write(f"spabench run: error: {error}\n")
             return EXIT_ERROR
+    if upload_stopped is not None and filing is not None and run.destination is not None:
+        sys.stderr.write(
+            f"spabench run: interrupted while uploading: journal run {filing.run_id} waits in "
+            f"the journal {run.destination.journal} (spabench sync uploads it)\n"
+        )
+        return EXIT_BY_SIGNAL.get(upload_stopped, EXIT_INTERRUPTED)
     if filing is not None and filing.unfiled is not None:
         sys.stderr.write(f"spabench run: error: the run was not filed: {filing.unfiled}\n")
         return EXIT_ERROR

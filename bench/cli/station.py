@@ -534,7 +534,14 @@ def _run(args: argparse.Namespace) -> int:
         finally:
             if retrying is not None:
                 retrying.stop()
-    destination.after_runs(lambda line: console.print(line, markup=False))
+    try:
+        destination.after_runs(lambda line: console.print(line, markup=False))
+    except KeyboardInterrupt as interrupt:  # Ctrl-C while uploading: the runs are kept
+        signum = signum or int(getattr(interrupt, "signum", signal.SIGINT))
+        sys.stderr.write(
+            f"{PROG}: interrupted while uploading: the runs wait in the journal "
+            f"{destination.journal} (spabench sync uploads them)\n"
+        )
     _server_numbers(destination, jobs)
     console.print(display.summary())
     problems = _write_records(args.json_dir, jobs, signum)

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
@@ -48,6 +50,21 @@ from bench.records.verification import run_started
 from bench.testing.record import TestRecord
 
 FINAL = ("pass", "fail", "error")
+UPLOAD_TIMEOUT_ENV = "SPABENCH_UPLOAD_TIMEOUT"
+UPLOAD_TIMEOUT_S = 30.0
+"""Seconds one run's upload to a records server may take (``$SPABENCH_UPLOAD_TIMEOUT``
+changes it): past it the upload is abandoned, and the run waits in the journal for the
+next pass — a bench never hangs on a server that stopped answering."""
+
+
+def upload_timeout() -> float:
+    """:data:`UPLOAD_TIMEOUT_S`, or ``$SPABENCH_UPLOAD_TIMEOUT`` when that is a positive
+    number of seconds (anything else is ignored: a bound must stay a bound)."""
+    try:
+        seconds = float(os.environ.get(UPLOAD_TIMEOUT_ENV, UPLOAD_TIMEOUT_S))
+    except ValueError:
+        return UPLOAD_TIMEOUT_S
+    return seconds if 0 < seconds < 86400 else UPLOAD_TIMEOUT_S
 
 
 def _started_before(record: TestRecord, moment: str) -> bool:
@@ -102,7 +119,7 @@ class RunImport(RecordsDatabase):
         text = canonical_json(record)
         digest = sha256_text(text)
         own_pid = os.getpid()
-        with self._write() as conn:
+        with self._bounded_upload() as conn:
             existing = self._same_run(conn, record.record_id, digest)
             if existing is not None:
                 return existing, False
@@ -167,6 +184,24 @@ class RunImport(RecordsDatabase):
                 "content; it was not uploaded again"
             )
         return int(row["id"])
+
+    @contextmanager
+    def _bounded_upload(self) -> Iterator[Connection]:
+        """The upload's transaction (:meth:`_write`); on a server also bounded in time
+        (:func:`upload_timeout`): the server cancels a statement that outlasts it
+        (``statement_timeout``), and the connection itself is cut when the whole upload
+        does (a frozen server cancels nothing) or the technician presses Ctrl-C."""
+        if self.dialect != "postgresql":
+            with self._write() as conn:
+                yield conn
+            return
+        from bench.records.backends.postgresql import PgConnection
+
+        assert isinstance(self._conn, PgConnection)
+        seconds = upload_timeout()
+        with self._conn.bounded(seconds), self._write() as conn:
+            conn.execute(f"SET LOCAL statement_timeout = {max(1, round(seconds * 1000))}")
+            yield conn
 
     def _check_unit(self, conn: Connection, serial: str) -> None:
         """The serial is registered here, as ``spabench run`` checks it online: a serial

@@ -18,16 +18,26 @@ for a lock another bench holds is bounded like SQLite's busy timeout (``lock_tim
 
 Opening (:func:`connect`) refuses in one line, never printing the password: a server that
 cannot be reached (``connect_timeout``, 5 s unless the URL says), a database that holds other
-tables but not the records, a schema newer than this code. The schema version lives in the
+tables but not the records, a schema newer than this code. A connection whose network dies
+is noticed (TCP keepalives, ``tcp_user_timeout``: :data:`KEEPALIVE`), and an upload is
+bounded (:meth:`PgConnection.bounded`): a server that stops answering mid-upload — a network
+that drops packets, a server process frozen — costs a bench a bounded wait, never a hang,
+and the technician's Ctrl-C ends it at once. The schema version lives in the
 table ``spabench_schema`` with the application marker; migrating takes a transaction-level
 advisory lock, so two benches opening a fresh database at once cannot both migrate it.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import socket
+import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from functools import lru_cache
+from types import FrameType
 from typing import Any
 
 import psycopg
@@ -47,6 +57,16 @@ from bench.records.backends.base import (
 from bench.records.migrations import APPLICATION_ID, Migration, SchemaTooNew, check_sequence
 
 SCHEMA_TABLE = "spabench_schema"
+KEEPALIVE = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+"""libpq's TCP settings unless the URL gives its own: a dead peer is noticed in about 25 s
+(keepalive probes while idle; sent data unacknowledged for 30 s), not after the operating
+system's two hours."""
 
 # A quoted literal or identifier, a comment, a cast, a placeholder, a percent sign.
 _TOKENS = re.compile(
@@ -198,6 +218,58 @@ class PgCursor:
         return iter(self.fetchall())
 
 
+class _Guard:
+    """What :meth:`PgConnection.bounded` keeps while it holds: a timer, and the signal
+    handlers it put in place (main thread only: a signal is the main thread's)."""
+
+    def __init__(self, conn: psycopg.Connection[Any], seconds: float) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self._done = False
+        self.expired = False
+        self.signum: int | None = None
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._previous: dict[int, Any] = {}
+
+    def start(self) -> None:
+        self._timer.start()
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._interrupted)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _expire(self) -> None:
+        with self._lock:  # never once stop() has returned: the socket may be closed then
+            if not self._done:
+                self.expired = True
+                self._abort()
+
+    def _interrupted(self, signum: int, _frame: FrameType | None) -> None:
+        # the main thread, between two of its own statements or inside one's wait: the
+        # connection cannot be closed meanwhile, and the lock may be the main thread's own
+        if self.signum is None:
+            self.signum = signum
+        if not self._done:
+            self._abort()
+
+    def _abort(self) -> None:
+        """Shut the connection's socket down (a copy of its descriptor: the descriptor stays
+        the driver's): the wait on it ends with an error at once."""
+        try:
+            descriptor = os.dup(self._conn.pgconn.socket)
+        except (psycopg.Error, OSError):
+            return  # already closed
+        with socket.socket(fileno=descriptor) as cut, suppress(OSError):
+            cut.shutdown(socket.SHUT_RDWR)
+
+
 class NoRows:
     """The result of a statement that had nothing to do."""
 
@@ -237,6 +309,33 @@ class PgConnection:
     def in_transaction(self) -> bool:
         """Whether a transaction is open (as :attr:`sqlite3.Connection.in_transaction`)."""
         return self._conn.info.transaction_status != TransactionStatus.IDLE
+
+    @contextmanager
+    def bounded(self, seconds: float) -> Iterator[None]:
+        """The statements inside take ``seconds`` at most, together, and a SIGINT/SIGTERM
+        (in the main thread) ends them at once: either cuts the connection, client-side —
+        the one bound that holds whatever the server does (a frozen server process neither
+        cancels nor times out a statement) — and the server rolls back what was under way.
+        Then :class:`ServerUnreachable` says so, or the signal is raised again once the
+        statements have given up, for the program's own handler (psycopg's own Ctrl-C
+        handling would first wait seconds for a cancellation the server cannot answer)."""
+        guard = _Guard(self._conn, seconds)
+        guard.start()
+        try:
+            yield
+        except BaseException:
+            guard.stop()
+            if guard.signum is not None:
+                signal.raise_signal(guard.signum)
+            if guard.expired:
+                raise ServerUnreachable(
+                    f"the records server did not answer within {seconds:g} s; the upload "
+                    "was abandoned"
+                ) from None
+            raise
+        guard.stop()
+        if guard.signum is not None:
+            signal.raise_signal(guard.signum)
 
     def close(self) -> None:
         self._conn.close()
@@ -311,6 +410,7 @@ def connect(
     options: dict[str, Any] = {"autocommit": True, "row_factory": _rows}
     if "connect_timeout" not in given:
         options["connect_timeout"] = max(1, round(connect_timeout))
+    options.update({key: value for key, value in KEEPALIVE.items() if key not in given})
     if "application_name" not in given:
         options["application_name"] = "spabench"
     try:
