@@ -49,6 +49,7 @@ from bench.console.app import ConsoleApp
 from bench.console.session import Session
 from bench.console.stepped import SteppedDriver
 from bench.console.targets import virtual_target
+from bench.records import destination
 from bench.records.database import IntegrityError, StoreError, utc_now
 from bench.records.destination import RunDestination
 from bench.records.journal import JournalStore, journal_path
@@ -317,6 +318,28 @@ def test_what_the_server_refuses_is_said_for_what_it_is_and_a_bad_run_blocks_not
     assert lines[1].startswith("journal run 2 (unit 'SN\\x001', smoke, pass) refused by")
     assert "cannot contain NUL" in lines[1] and "\x00" not in out
     assert lines[2].startswith("uploaded journal run 3 as run 2")
+
+
+def test_a_lock_held_too_long_is_said_in_one_line_and_the_run_waits(
+    pg_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    smoke_record: TestRecord,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    monkeypatch.setenv("SPABENCH_JOURNAL", str(journal))
+    monkeypatch.setattr(destination, "open_server_store", lambda url: Store(url, timeout=0.2))
+    with Store(pg_url) as store:
+        store.add_unit(SERIAL_J, "premium-4", date(2025, 6, 1))
+        order = store.open_order(SERIAL_J, "no heat")
+    _journal_run(journal, another(smoke_record), order_id=order, allow_simulated=True)
+    with psycopg.connect(pg_url) as other_bench:  # holds the order, in an open transaction
+        other_bench.execute("SELECT 1 FROM orders WHERE id = %s FOR UPDATE", (order,))
+        result = spabench(capsys, "sync", "--db", pg_url)
+    one_line(result, 3, "records server refused: busy: another bench held a lock", "1 run waits")
+    code, out, err = spabench(capsys, "sync", "--db", pg_url)
+    assert code == 0 and out.startswith("uploaded journal run 1 as run 1"), (out, err)
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,12 @@ steps and frames only while running: so the row is inserted ``running``, the ste
 ``run_frames`` chunk (every frame and trace sample of the record, as live filing would have
 stored them) are added, and the row is finished — all before the commit.
 
+Before anything is stored the upload is checked as ``spabench run`` checks a run online:
+the unit must be registered (a serial mistyped on a bench that was offline must not reach
+the workshop's records), and the order's rules hold — an order handed back *before the run
+started* refuses it, one handed back while it ran (or while its bench was offline) does not.
+On a server the whole upload is bounded in time (:func:`upload_timeout`).
+
 The SQL is portable between SQLite and PostgreSQL (``?``/``:name`` placeholders,
 ``RETURNING id``, ``ON CONFLICT (record_id) DO NOTHING``): on PostgreSQL two uploads of one
 record may both pass the first look; the second then inserts nothing and reads the first's.
