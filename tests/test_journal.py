@@ -14,9 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -29,7 +27,7 @@ import pytest
 from cli_runner import Result, one_line, spabench
 
 from bench.records import destination
-from bench.records.database import NotFound, StoreError, StoreOpenError
+from bench.records.database import NotFound, StoreError, StoreOpenError, utc_now
 from bench.records.destination import RunDestination, open_destination
 from bench.records.filing import RunFiling
 from bench.records.journal import JournalStore, journal_path, server_display
@@ -160,6 +158,11 @@ class StandIn:
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StandIn:
     """A workshop with a records server (a registered unit) and a bench configured for it."""
+    return workshop_server(tmp_path, monkeypatch)
+
+
+def workshop_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StandIn:
+    """:func:`server` (for other test modules' fixtures)."""
     standin = StandIn(tmp_path)
     monkeypatch.setattr(destination, "open_server_store", standin.open)
     monkeypatch.setenv("SPABENCH_JOURNAL", str(standin.journal))
@@ -183,6 +186,11 @@ def pending(standin: StandIn) -> list[int]:
 @pytest.fixture(scope="module")
 def smoke_record() -> TestRecord:
     """One finished record of a virtual smoke run (copied under new ids where needed)."""
+    return a_smoke_run()
+
+
+def a_smoke_run() -> TestRecord:
+    """:func:`smoke_record` (for other test modules' fixtures)."""
     target = virtual_box_target("premium-4", serial=SERIAL)
     try:
         return Runner(load_plan("smoke"), target).run()
@@ -205,6 +213,9 @@ def test_import_run_stores_a_run_whole_once_and_refuses_other_content_under_its_
     records_location: str, smoke_record: TestRecord
 ) -> None:
     with Store(records_location) as store:
+        with pytest.raises(StoreError, match=f"unit '{SERIAL}' is not registered"):
+            store.import_run(smoke_record)
+        store.add_unit(SERIAL, "premium-4", date(2025, 6, 1))
         run_id, new = store.import_run(smoke_record, host="bench-7", pid=4242)
         assert new
         again = store.import_run(copy.deepcopy(smoke_record), host="bench-7", pid=4242)
@@ -249,8 +260,9 @@ def test_import_run_keeps_the_order_rules_of_filing(
         assert [run.id for run in store.runs_for_order(order)] == [run_id]
         store.set_status(order, "diagnosed")
         store.set_status(order, "handed-back")
-        with pytest.raises(StoreError, match=f"order {order} is handed back"):
-            store.import_run(real, order_id=order)
+        late = another(real, started_at=utc_now().isoformat(timespec="microseconds"))
+        with pytest.raises(StoreError, match=f"order {order} was handed back .* before this run"):
+            store.import_run(late, order_id=order)
         assert [run.id for run in store.runs_for_order(order)] == [run_id]
 
 
@@ -280,7 +292,7 @@ def test_an_online_run_is_uploaded_once_and_reports_the_servers_number(
 
     code, out, err = spabench(capsys, "sync")
     assert code == 0, err
-    assert "0 uploaded, 0 refused now; 0 waiting, 0 refused" in out
+    assert "0 uploaded, 0 already there, 0 refused now; 0 waiting, 0 refused" in out
     assert len(server.runs()) == 1
 
 
@@ -303,7 +315,10 @@ def test_offline_runs_wait_in_the_journal_and_sync_uploads_them_in_order(
         records.append(TestRecord.from_json(out))
         assert "records server unreachable: the run is filed in the local journal" in err
         assert f"records server unreachable: {count} run" in err
-        assert f"kept in the journal {server.journal} as record {records[-1].record_id}" in err
+        assert (
+            f"kept in the journal {server.journal} as journal run {count}, record "
+            f"{records[-1].record_id}"
+        ) in err
         assert "filed as run" not in err and "s3cret" not in err
     assert server.runs() == []
 
@@ -323,7 +338,7 @@ def test_offline_runs_wait_in_the_journal_and_sync_uploads_them_in_order(
     assert all("unreachable" in w["last_error"] for w in status["waiting"])
     assert status["server_answers"] is False
 
-    one_line(spabench(capsys, "sync"), 3, "records server unreachable", "3 run(s) wait")
+    one_line(spabench(capsys, "sync"), 3, "records server unreachable", "3 runs wait")
     assert server.runs() == []
 
     server.up()
@@ -334,7 +349,7 @@ def test_offline_runs_wait_in_the_journal_and_sync_uploads_them_in_order(
         f"uploaded journal run {n} as run {n} to {SHOWN} (unit {SERIAL}, smoke, pass)"
         for n in (1, 2, 3)
     ]
-    assert lines[3].startswith("3 uploaded, 0 refused now; 0 waiting, 0 refused")
+    assert lines[3].startswith("3 uploaded, 0 already there, 0 refused now; 0 waiting, 0 refused")
     assert server.runs() == records  # in order, whole, once
     assert json.loads(spabench(capsys, "status", "--json")[1])["waiting"] == []
     code, out, _ = spabench(capsys, "sync")
@@ -376,10 +391,11 @@ def test_a_run_the_server_refuses_stays_in_the_journal_and_does_not_block_the_ot
     refused, uploaded, total = out.splitlines()
     assert refused == (
         f"journal run 1 (unit {SERIAL}, smoke, pass) refused by {SHOWN}: unknown order 99 "
-        "(kept in the journal; spabench status lists it)"
+        "(kept in the journal; spabench sync --retry-refused tries it again once that is put "
+        "right; spabench sync --without-order 1 uploads it without order 99)"
     )
     assert uploaded.startswith("uploaded journal run 2 as run 1")
-    assert total.startswith("1 uploaded, 1 refused now; 0 waiting, 1 refused")
+    assert total.startswith("1 uploaded, 0 already there, 1 refused now; 0 waiting, 1 refused")
     assert len(server.runs()) == 1
 
     status = json.loads(spabench(capsys, "status", "--json")[1])
@@ -389,7 +405,7 @@ def test_a_run_the_server_refuses_stays_in_the_journal_and_does_not_block_the_ot
     assert status["waiting"] == []
     out = spabench(capsys, "status")[1]
     assert "1 run refused by the server (kept in the journal)" in out
-    assert spabench(capsys, "sync")[0] == 0  # nothing newly refused, nothing waits
+    assert spabench(capsys, "sync")[0] == 1  # nothing newly refused, but one still is
 
 
 def test_status_and_sync_without_a_server_say_where_runs_go(
@@ -516,6 +532,8 @@ def test_a_long_lived_bench_retries_by_itself_when_the_server_comes_back(
     tmp_path: Path, smoke_record: TestRecord
 ) -> None:
     standin = StandIn(tmp_path)
+    with Store(standin.path) as store:
+        store.add_unit(SERIAL, "premium-4", date(2025, 6, 1))
     standin.down()
     bench = RunDestination(
         None,
@@ -591,22 +609,21 @@ def test_one_journal_per_server_whatever_its_password(
 # -- the same against a real PostgreSQL server -----------------------------------------------
 
 
-def closed_port() -> int:
-    """A port on 127.0.0.1 where nothing listens (a server that is down, for real)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
+def unreachable(url: str) -> str:
+    """The same server (the journal's identity: a loopback address is ``localhost``) on an
+    address where nothing listens: the server down, for real, as a bench sees it."""
+    return url.replace("@127.0.0.1:", "@127.0.0.2:")
 
 
 @pytest.mark.timeout(180)
 def test_offline_crash_sync_on_a_real_postgresql_server_loses_and_duplicates_nothing(
     pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Offline runs (the server's port closed), a bench killed mid-run, a sync killed between
-    the server's commit and the journal's mark, then a sync: every run once on the server."""
+    """Offline runs (nothing listening where the bench looks), a bench killed mid-run, a
+    sync killed between the server's commit and the journal's mark, then a sync: every run
+    once on the server."""
     standin = StandIn(tmp_path)  # its script runs the real spabench (no STANDIN in its env)
-    down = re.sub(r":\d+/", f":{closed_port()}/", pg_url)
+    down = unreachable(pg_url)
     monkeypatch.setenv("SPABENCH_JOURNAL", str(standin.journal))
     monkeypatch.delenv("SPABENCH_DB", raising=False)
     monkeypatch.setenv("COLUMNS", "250")
@@ -678,6 +695,8 @@ def test_two_benches_uploading_the_same_runs_at_once_store_each_once(
     """Both benches upload the same records in the same order at the same moment: on
     PostgreSQL both may pass the first look, and the insert's ON CONFLICT settles it."""
     batch = [another(smoke_record) for _ in range(12)]
+    with Store(records_location) as store:
+        store.add_unit(SERIAL, "premium-4", date(2025, 6, 1))
     records = tmp_path / "records.json"
     records.write_text(json.dumps([record.to_dict() for record in batch]))
     (tmp_path / "racer.py").write_text(RACER)

@@ -39,6 +39,7 @@ from protocols.cli_support import EXIT_ERROR, Subcommand, UsageError
 if TYPE_CHECKING:
     from bench.console.app import ConsoleApp
     from bench.console.connect import Connection
+    from bench.records.destination import Retrying
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -102,6 +103,10 @@ STATION_DECIDES = (
 
 
 def _check_args(args: argparse.Namespace) -> None:
+    from bench.cli.records_support import check_db
+
+    check_db(args.db)
+    _identifying(("unit serial", args.unit), ("operator", args.operator or ""))
     if args.speed is not None and (not math.isfinite(args.speed) or args.speed <= 0):
         raise UsageError(f"--speed must be a positive number, got {args.speed}")
     if args.channel is not None and not args.station:
@@ -117,6 +122,16 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError("--fault needs --virtual")
     if args.order is not None and not args.unit.strip():
         raise UsageError("--order needs --unit (the serial of the order's unit)")
+
+
+def _identifying(*texts: tuple[str, str]) -> None:
+    """A serial or a name with a control character in it is refused where it is typed."""
+    from bench.records.identifying import control_character
+
+    for what, text in texts:
+        problem = control_character(what, text)
+        if problem is not None:
+            raise UsageError(problem)
 
 
 def _single(args: argparse.Namespace) -> Connection:
@@ -163,6 +178,8 @@ def _station(args: argparse.Namespace) -> tuple[str, tuple[Connection, ...], str
         first = station.channel(args.channel) if args.channel else station.channels[0]
     except StationError as error:
         raise UsageError(str(error)) from None
+    for channel in station.channels:
+        _identifying((f"unit serial of {channel.label}", channel.unit or ""))
     serial = args.unit.strip()
     if (serial or args.order is not None) and len(station.channels) > 1 and not args.channel:
         names = ", ".join(channel.name for channel in station.channels)
@@ -219,6 +236,23 @@ def console_app(args: argparse.Namespace) -> ConsoleApp:
     return ConsoleApp(session, speed=connection.speed, db_path=args.db, switchboard=board)
 
 
+def start_uploads(
+    app: ConsoleApp, db: str | None, interval_s: float | None = None
+) -> Retrying | None:
+    """With a records server: upload what waits in the journal every ``interval_s`` seconds
+    (default :data:`~bench.records.destination.RETRY_EVERY_S`) while the console is open, so
+    runs filed while the server was away go up once it answers, not only when the next run
+    ends; each upload (and the server going away) shows as the console's notice. None
+    without a server. The caller stops it when the console quits."""
+    from bench.records.destination import RETRY_EVERY_S, open_destination
+
+    destination = open_destination(db)
+    return destination.start_retrying(
+        RETRY_EVERY_S if interval_s is None else interval_s,
+        lambda line: app.session.tell(line),  # the unit open now (a station's channel changes)
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     from bench.testing.instruments.meter import InstrumentError
 
@@ -227,7 +261,12 @@ def _run(args: argparse.Namespace) -> int:
     except InstrumentError as error:
         sys.stderr.write(f"spabench console: error: {error}\n")
         return EXIT_ERROR
-    code = app.run()
+    retrying = start_uploads(app, args.db)
+    try:
+        code = app.run()
+    finally:
+        if retrying is not None:
+            retrying.stop()
     session = app.session  # the unit open when the technician left (on a station: any channel)
     session.stop()
     if not session.finished.wait(10.0):

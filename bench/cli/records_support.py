@@ -111,6 +111,17 @@ def console() -> Console:
     return SafeConsole(width=200 if piped else None, highlight=False, markup=False)
 
 
+def check_db(location: str | None) -> None:
+    """A records server URL (``--db`` or ``$SPABENCH_DB``) that does not parse is a usage
+    error, said in one line (without its password) before anything runs."""
+    from bench.records.destination import check_location
+
+    try:
+        check_location(location)
+    except BadLocation as error:
+        raise UsageError(str(error)) from None
+
+
 def run_with_store(
     args: argparse.Namespace, action: Callable[[Store], int], *, read_only: bool = False
 ) -> int:
@@ -122,6 +133,7 @@ def run_with_store(
     ``--db``) is a usage error too — nothing has been recorded there.
     """
     path = getattr(args, "db", None)
+    check_db(path)
     prog = f"spabench {getattr(args, 'command', '')}".strip()
     try:
         with Store(path, read_only=read_only) as store:

@@ -187,6 +187,17 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError("--register needs --purchase-date YYYY-MM-DD (the warranty starts there)")
     if args.purchase_date is not None and not args.register:
         raise UsageError("--purchase-date is for --register")
+    if not args.no_store:
+        from bench.cli.records_support import check_db
+
+        check_db(args.db)
+    from bench.records.identifying import control_character
+
+    operator = "" if _rehearsal(args) else args.operator or ""
+    for what, text in (("unit serial", args.unit), ("operator", operator)):
+        problem = control_character(what, text)
+        if problem is not None:
+            raise UsageError(problem)
     if (args.virtual or _rehearsal(args)) and args.order is not None and not args.simulated:
         raise UsageError(
             f"this run is on a {SIMULATED} ({_simulation(args)}): filing it on customer "
@@ -641,16 +652,26 @@ def _run_on_target(
         progress.stop()
         target.close()
     filing = run.filing
+    upload_stopped: int | None = None
     if filing is not None and filing.run_id is not None and filing.unfiled is None:
-        console.print(
-            _filed_line(run, filing.run_id, record, console), markup=False, soft_wrap=True
-        )
+        try:
+            line = _filed_line(run, filing.run_id, record, console)
+        except KeyboardInterrupt as interrupt:  # Ctrl-C while uploading: the run is kept
+            upload_stopped = int(getattr(interrupt, "signum", signal.SIGINT))
+        else:
+            console.print(line, markup=False, soft_wrap=True)
     if args.json:
         try:
             _write_json(args.json, record)
         except (OutputPathError, OutputWriteError) as error:
             sys.stderr.write(f"spabench run: error: {error}\n")
             return EXIT_ERROR
+    if upload_stopped is not None and filing is not None and run.destination is not None:
+        sys.stderr.write(
+            f"spabench run: interrupted while uploading: journal run {filing.run_id} waits in "
+            f"the journal {run.destination.journal} (spabench sync uploads it)\n"
+        )
+        return EXIT_BY_SIGNAL.get(upload_stopped, EXIT_INTERRUPTED)
     if filing is not None and filing.unfiled is not None:
         sys.stderr.write(f"spabench run: error: the run was not filed: {filing.unfiled}\n")
         return EXIT_ERROR
@@ -658,18 +679,24 @@ def _run_on_target(
 
 
 def _filed_line(run: _Run, run_id: int, record: TestRecord, console: Console) -> str:
-    """``filed as run N``: with a records server, once uploaded (the server's number), or
-    where the run waits when it could not be."""
+    """``filed as run N``: with a records server, once uploaded (the server's number, as
+    the journal's bookkeeping has it: another bench process on this PC may have uploaded
+    the run first), or where the run waits when it could not be."""
     destination = run.destination
     if destination is None or not destination.journaled:
         return f"filed as run {run_id}"
-    report = destination.after_runs(lambda line: console.print(line, markup=False, soft_wrap=True))
-    server_run = None if report is None else report.server_run_id(record.record_id)
-    if server_run is not None:
-        return f"filed as run {server_run} on {destination.server_name}"
+    destination.after_runs(lambda line: console.print(line, markup=False, soft_wrap=True))
+    entry = destination.journal_entry(run_id)
+    if entry is not None and entry.server_run_id is not None:
+        return f"filed as run {entry.server_run_id} on {destination.server_name}"
+    if entry is not None and entry.refused is not None:
+        return (
+            f"journal run {run_id} refused by {destination.server_name}: {entry.refused} "
+            f"(kept in the journal {destination.journal}; spabench status lists it)"
+        )
     return (
-        f"kept in the journal {destination.journal} as record {record.record_id} "
-        "(spabench status lists it)"
+        f"kept in the journal {destination.journal} as journal run {run_id}, record "
+        f"{record.record_id} (spabench status lists it)"
     )
 
 

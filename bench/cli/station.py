@@ -42,6 +42,7 @@ from rich.markup import escape
 
 from bench.cli.order import id_argument
 from bench.cli.progress import SIMULATED, make_console
+from bench.cli.records_support import check_db
 from bench.cli.run_support import (
     EXIT_BY_SIGNAL,
     EXIT_INTERRUPTED,
@@ -53,13 +54,21 @@ from bench.cli.run_support import (
     signals_stop_the_run,
     unregistered,
 )
-from bench.records.database import DB_ENV, StoreOpenError, default_db_path, is_server_url
-from bench.records.destination import RunDestination, open_destination
+from bench.records.database import (
+    DB_ENV,
+    DatabaseError,
+    StoreError,
+    StoreOpenError,
+    default_db_path,
+    is_server_url,
+)
+from bench.records.destination import RETRY_EVERY_S, RunDestination, open_destination
+from bench.records.identifying import control_character
 from bench.station.config import Channel, Station, StationError, load_station
 from bench.station.display import StationDisplay
 from bench.station.loop import STOP_WAIT_S, StationInterrupted, run_station
 from bench.station.prompts import ChannelOperator, Prompt, PromptDesk
-from bench.station.session import ENDED, ChannelSession
+from bench.station.session import ENDED, ChannelSession, News
 from bench.station.worker import ChannelJob
 from bench.testing.instruments.meter import InstrumentError
 from bench.testing.instruments.operator import (
@@ -217,7 +226,17 @@ def _prepare(args: argparse.Namespace, station: Station, plan: Plan) -> list[_Re
                 f"{channel.label} is a {SIMULATED}: filing its run on customer order {order} "
                 f"needs --simulated (it is then marked {SIMULATED} everywhere)"
             )
-        answers = _answers(channel, plan, _operator_name(channel, args))
+        name = _operator_name(channel, args)
+        for what, text in (
+            ("station name", station.name),
+            ("channel name", channel.name),
+            ("unit serial", serial),
+            ("operator", "" if rehearsal else name),
+        ):
+            problem = control_character(what, text)
+            if problem is not None:
+                raise UsageError(f"{channel.label}: {problem}")
+        answers = _answers(channel, plan, name)
         prepared.append(_Ready(channel, serial, order, answers, rehearsal, simulated))
     return prepared
 
@@ -349,6 +368,7 @@ def _jobs(
             steps=len(plan.steps),
             not_filed=not_filed,
             news=desk.post,
+            journaled=destination.journaled,
         )
         operator: Operator | None = None
         binders: list[Callable[[Driver | None], None]] = []
@@ -458,7 +478,7 @@ def _interrupted_line(jobs: list[ChannelJob], again: bool) -> str:
         if view.state == "interrupted":
             said.append(f"{job.session.label}: {view.note}")
         elif view.state in ENDED:
-            run = f"run {view.run_id}" if view.run_id is not None else "not filed"
+            run = view.run_name or "not filed"
             said.append(f"{job.session.label}: {view.state} ({run})")
         elif again:
             said.append(
@@ -467,6 +487,23 @@ def _interrupted_line(jobs: list[ChannelJob], again: bool) -> str:
         else:
             said.append(f"{job.session.label}: did not stop within {STOP_WAIT_S:g} s")
     return "interrupted: " + "; ".join(said)
+
+
+def _server_numbers(destination: RunDestination, jobs: list[ChannelJob]) -> None:
+    """Each channel's run as the records server numbers it, once uploaded (the journal's
+    bookkeeping says, whoever uploaded it); a run still waiting keeps its journal number."""
+    if not destination.journaled:
+        return
+    for job in jobs:
+        view = job.session.view
+        if view.run_id is None or not view.journal_run:
+            continue
+        try:
+            entry = destination.journal_entry(view.run_id)
+        except (StoreError, DatabaseError):
+            return  # the upload said what is wrong with the journal
+        if entry is not None and entry.server_run_id is not None:
+            job.session.uploaded(entry.server_run_id)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -483,6 +520,7 @@ def _run(args: argparse.Namespace) -> int:
             check_output_path(Path(args.json_dir) / f"{station.name}.json")
         except OutputPathError as error:
             raise UsageError(f"--json-dir: {error}") from None
+    check_db(args.db)
     plans = _prepare(args, station, plan)
     destination = open_destination(args.db)
     try:
@@ -505,6 +543,8 @@ def _run(args: argparse.Namespace) -> int:
     ask = _asker(desk, display, console, args.operator or getpass.getuser())
     signum: int | None = None
     again = False
+    # what waits in the journal goes up while the channels run, once the server answers
+    retrying = destination.start_retrying(RETRY_EVERY_S, lambda line: desk.post(News(line)))
     with signals_stop_the_run(raise_once=True) as caught:
         try:
             run_station(jobs, desk, display, ask, lambda: len(caught) > 1)
@@ -512,9 +552,20 @@ def _run(args: argparse.Namespace) -> int:
             signum, again = interrupt.signum, interrupt.again
         except KeyboardInterrupt as interrupt:  # before the station began
             signum = int(getattr(interrupt, "signum", signal.SIGINT))
+        finally:
+            if retrying is not None:
+                retrying.stop()
+    try:
+        destination.after_runs(lambda line: console.print(line, markup=False))
+    except KeyboardInterrupt as interrupt:  # Ctrl-C while uploading: the runs are kept
+        signum = signum or int(getattr(interrupt, "signum", signal.SIGINT))
+        sys.stderr.write(
+            f"{PROG}: interrupted while uploading: the runs wait in the journal "
+            f"{destination.journal} (spabench sync uploads them)\n"
+        )
+    _server_numbers(destination, jobs)
     console.print(display.summary())
     problems = _write_records(args.json_dir, jobs, signum)
-    destination.after_runs(lambda line: console.print(line, markup=False))
     for problem in problems:
         sys.stderr.write(f"{PROG}: error: {problem}\n")
     if signum is not None:

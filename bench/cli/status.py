@@ -4,9 +4,12 @@ For a bench configured with a records server: the server (password masked) and w
 answers now, the local journal file, the runs waiting in it (journal run, record id, unit,
 plan, verdict, started, upload attempts, last error), runs still under way, the runs the
 server refused and why, and the last successful upload. Without a server: the records file,
-and that runs are filed there directly (nothing ever waits). ``--json`` gives the same as
-one JSON object. Exit 0 (it only reports; a server that does not answer is part of the
-report, not an error of the command).
+and that runs are filed there directly (nothing ever waits). Either way, runs waiting for
+ANOTHER records server — in this journal (a shared ``$SPABENCH_JOURNAL``) or in the other
+journal files of the user data directory (a bench once pointed elsewhere) — are listed by
+journal, server and count, so no run is forgotten because ``--db`` changed. ``--json`` gives
+the same as one JSON object. Exit 0 (it only reports; a server that does not answer is part
+of the report, not an error of the command).
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
-from bench.cli.records_support import SafeTable, console
+from bench.cli.records_support import SafeTable, check_db, console
 from bench.records.database import DatabaseError, StoreError
 from bench.records.destination import RunDestination, open_destination
 from bench.records.display import display_time
-from bench.records.journal import JournalEntry, JournalStore
+from bench.records.journal import JournalEntry, JournalStore, journals_dir
+from bench.records.journal_server import Server
 from protocols.cli_support import EXIT_ERROR, EXIT_OK, Subcommand
 
 
@@ -58,6 +63,38 @@ def _entry_json(entry: JournalEntry) -> dict[str, Any]:
     }
 
 
+def _elsewhere(
+    path: Path, entries: list[JournalEntry], server: Server | None
+) -> list[dict[str, Any]]:
+    """The runs of one journal waiting (or refused) for another server than ``server``:
+    one item per server, with how many."""
+    counts: dict[str, int] = {}
+    for entry in entries:
+        if (server is not None and entry.is_for(server)) or not (
+            entry.waiting or entry.refused is not None
+        ):
+            continue
+        where = entry.server or "the server the journal was used with (an older journal)"
+        counts[where] = counts.get(where, 0) + 1
+    return [{"journal": str(path), "server": k, "waiting": n} for k, n in counts.items()]
+
+
+def _other_journals(current: Path | None) -> list[dict[str, Any]]:
+    """Runs waiting in the other journal files of the user data directory."""
+    found: list[dict[str, Any]] = []
+    for path in sorted(journals_dir().glob("journal-*.sqlite3")):
+        if current is not None and path.resolve() == current.resolve():
+            continue
+        try:
+            with JournalStore(path) as journal:
+                entries = journal.journal_entries(pending=True)
+        except (StoreError, DatabaseError) as error:
+            found.append({"journal": str(path), "server": None, "waiting": 0, "error": str(error)})
+            continue
+        found.extend(_elsewhere(path, entries, None))
+    return found
+
+
 def _gather(destination: RunDestination) -> dict[str, Any]:
     if destination.journal is None:
         return {
@@ -68,6 +105,7 @@ def _gather(destination: RunDestination) -> dict[str, Any]:
             "under_way": [],
             "refused": [],
             "last_upload": None,
+            "elsewhere": _other_journals(None),
         }
     problem = _server_answers(destination)
     entries: list[JournalEntry] = []
@@ -76,14 +114,18 @@ def _gather(destination: RunDestination) -> dict[str, Any]:
         with JournalStore(destination.journal) as journal:
             entries = journal.journal_entries(pending=True)
             last = journal.last_upload()
+    server = destination.server_identity
+    mine = [entry for entry in entries if entry.is_for(server)]
     return {
         "server": destination.server_name,
         "server_answers": problem is None,
         "server_error": problem,
         "journal": str(destination.journal),
-        "waiting": [_entry_json(e) for e in entries if e.waiting],
-        "under_way": [_entry_json(e) for e in entries if e.under_way],
-        "refused": [_entry_json(e) for e in entries if e.refused is not None],
+        "waiting": [_entry_json(e) for e in mine if e.waiting],
+        "under_way": [_entry_json(e) for e in mine if e.under_way],
+        "refused": [_entry_json(e) for e in mine if e.refused is not None],
+        "elsewhere": _elsewhere(destination.journal, entries, server)
+        + _other_journals(destination.journal),
         "last_upload": None
         if last is None
         else {
@@ -118,6 +160,22 @@ def _table(title: str, rows: list[dict[str, Any]], last: str) -> SafeTable:
     return table
 
 
+def _print_elsewhere(status: dict[str, Any]) -> None:
+    out = console()
+    for item in status["elsewhere"]:
+        if item.get("error"):
+            out.print(f"journal {item['journal']}: cannot be read: {item['error']}")
+            continue
+        count = item["waiting"]
+        out.print(
+            f"journal {item['journal']}: {_runs('wait' if count != 1 else 'waits', count)} "
+            f"for another records server, {item['server']} (spabench sync --db "
+            f"{item['server']} uploads {'it' if count == 1 else 'them'}; "
+            f"$SPABENCH_JOURNAL={item['journal']} if it is not that server's own journal)",
+            soft_wrap=True,
+        )
+
+
 def _print(status: dict[str, Any]) -> None:
     out = console()
     if status["server"] is None:
@@ -125,6 +183,7 @@ def _print(status: dict[str, Any]) -> None:
             f"records: {status['records']} (no records server configured): runs are filed "
             "there directly; nothing waits to be uploaded"
         )
+        _print_elsewhere(status)
         return
     answers = (
         "answers" if status["server_answers"] else f"does not answer: {status['server_error']}"
@@ -160,9 +219,11 @@ def _print(status: dict[str, Any]) -> None:
             f"last upload: journal run {last['journal_run']} as run {last['server_run']}, "
             f"{display_time(last['uploaded_at'])}"
         )
+    _print_elsewhere(status)
 
 
 def _run(args: argparse.Namespace) -> int:
+    check_db(args.db)
     destination = open_destination(args.db)
     try:
         status = _gather(destination)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from bench.console.readings import step_values
 from bench.console.state import RunView, StepView
+from bench.records.database import DatabaseError, StoreError
 from bench.testing.plans import Plan
 from bench.testing.record import StepResult, TestRecord
 from bench.testing.runner import NoHooks, RunHooks, Runner, utc_now
@@ -157,7 +158,7 @@ def run_plan(session: Session, plan: Plan) -> TestRecord | None:
     store = _open_store(session, destination, tracker)
     filing = None
     if store is not None:
-        filing = _filing(store, session.target.unit.serial, session.order_id, tracker)
+        filing = _filing(store, session, destination, tracker)
         hooks.append(filing)
     runner = Runner(plan, session.target, hooks=hooks)
     try:
@@ -171,23 +172,41 @@ def run_plan(session: Session, plan: Plan) -> TestRecord | None:
     finally:
         if store is not None:
             store.close()
-            _after_run(session, destination)
+            filed = None if filing is None or filing.unfiled is not None else filing.run_id
+            _after_run(session, destination, tracker, filed)
 
 
-def _filing(store: Store, serial: str, order_id: int | None, tracker: RunTracker) -> RunFiling:
-    """File the run as it goes; the run screen says what the records did with it."""
+def _on_order(session: Session) -> str:
+    return f" on order {session.order_id}" if session.order_id is not None else ""
+
+
+def _filing(
+    store: Store, session: Session, destination: RunDestination, tracker: RunTracker
+) -> RunFiling:
+    """File the run as it goes; the run screen says what the records did with it (with a
+    records server: the journal's number until the upload gives the server's)."""
     from bench.records.filing import RunFiling
 
     def note(text: str) -> None:
         tracker.update(replace(tracker.view, filed=text))
 
-    on_order = f" on order {order_id}" if order_id is not None else ""
+    on_order = _on_order(session)
+
+    def filed(run_id: int) -> None:
+        if destination.journaled:
+            note(
+                f"filed in the journal as journal run {run_id}{on_order}; uploading to "
+                f"{destination.server_name}"
+            )
+        else:
+            note(f"filed as run {run_id}{on_order}")
+
     return RunFiling(
         store,
-        serial,
-        order_id,
+        session.target.unit.serial,
+        session.order_id,
         on_problem=lambda text: note(f"not filed: {text}"),
-        on_filed=lambda run_id: note(f"filed as run {run_id}{on_order}"),
+        on_filed=filed,
         on_rescued=lambda path: note(f"not filed: the record is saved as {path}"),
         # a simulated run reaches an order only after the technician said yes to filing it
         allow_simulated=True,
@@ -208,13 +227,43 @@ def _open_store(session: Session, destination: RunDestination, tracker: RunTrack
         return None
 
 
-def _after_run(session: Session, destination: RunDestination) -> None:
+def _after_run(
+    session: Session, destination: RunDestination, tracker: RunTracker, run_id: int | None
+) -> None:
     """Hand the filed run on (with a records server: upload it from the journal) in a thread
     of its own, so a slow or unreachable server never holds up the unit's driver thread; what
-    it says shows as the console's notice."""
-    threading.Thread(
-        target=destination.after_runs,
-        args=(session.tell,),
-        name="spabench-console-after-run",
-        daemon=True,
-    ).start()
+    it says shows as the console's notice, and the run screen then gives the run's number on
+    the server (or says it waits in the journal)."""
+    said = tracker.view.filed  # what the run screen says of this run now (the driver thread)
+
+    def upload() -> None:
+        destination.after_runs(session.tell)
+        if run_id is None or not destination.journaled:
+            return
+        try:
+            entry = destination.journal_entry(run_id)
+        except (StoreError, DatabaseError):
+            return  # after_runs said what is wrong with the journal
+        if entry is None:
+            return
+        server = destination.server_name
+        if entry.server_run_id is not None:
+            text = f"filed as run {entry.server_run_id} on {server}{_on_order(session)}"
+        elif entry.refused is not None:
+            text = (
+                f"journal run {run_id} refused by {server}: {entry.refused} (kept in the "
+                "journal; spabench status lists it)"
+            )
+        else:
+            text = (
+                f"filed as journal run {run_id}{_on_order(session)}: waits in the journal "
+                f"until {server} answers (spabench sync)"
+            )
+
+        def show() -> None:  # the driver thread: unless another run has begun meanwhile
+            if session.run_view is not None and session.run_view.filed == said:
+                tracker.update(replace(session.run_view, filed=text))
+
+        session.call(show)
+
+    threading.Thread(target=upload, name="spabench-console-after-run", daemon=True).start()

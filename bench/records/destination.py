@@ -33,14 +33,26 @@ from pathlib import Path
 
 from bench.records.database import (
     DB_ENV,
+    BadLocation,
     DatabaseError,
     StoreError,
     default_db_path,
     parse_location,
 )
-from bench.records.journal import JournalStore, journal_path, server_display
+from bench.records.journal import (
+    JournalEntry,
+    JournalStore,
+    journal_path,
+    journal_server,
+    server_display,
+)
+from bench.records.journal_server import Server
 from bench.records.journal_sync import Outcome, SyncReport, sync_journal
 from bench.records.store import Store
+
+RETRY_EVERY_S = 60.0
+"""Seconds between a long-lived process's automatic upload passes (a station, the console):
+what waits goes up within a minute of the server answering again."""
 
 
 def _ignore(_line: str) -> None:
@@ -69,6 +81,8 @@ class RunDestination:
     """The local journal file (with a server)."""
     open_server: Callable[[], Store] | None = None
     """Opens the server's records (default: :func:`open_server_store` of :attr:`server`)."""
+    identity: Server | None = None
+    """The server as the journal keys its runs (default: :attr:`server`'s, worked out)."""
     _passes: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -81,11 +95,29 @@ class RunDestination:
         """The server's URL as it may be shown (password masked)."""
         return "" if self.server is None else server_display(self.server)
 
+    @property
+    def server_identity(self) -> Server:
+        """The server the journal's runs are filed for (a server must be configured)."""
+        if self.identity is None:
+            if self.server is None:
+                raise StoreError("no records server is configured: runs are filed directly")
+            self.identity = journal_server(self.server)
+        return self.identity
+
     def open_store(self) -> Store:
         """A new connection for the calling thread: where a run is filed live."""
         if self.journal is not None:
-            return JournalStore(self.journal)
+            return JournalStore(self.journal, server=self.server_identity)
         return Store(self.location)
+
+    def journal_entry(self, local_id: int) -> JournalEntry | None:
+        """How journal run ``local_id`` stands now (uploaded as which server run, refused,
+        waiting), as the journal's bookkeeping says — whichever process uploaded it; None
+        without a journal."""
+        if self.journal is None:
+            return None
+        with JournalStore(self.journal) as journal:
+            return journal.journal_entry(local_id)
 
     def open_records(self) -> Store:
         """The workshop's records, for unit and order checks: the server (raises
@@ -117,7 +149,7 @@ class RunDestination:
             if journal is None:
                 journal = stack.enter_context(JournalStore(self.journal))
             return sync_journal(
-                journal, self.open_records, server=self.server_name, on_outcome=on_outcome
+                journal, self.open_records, server=self.server_identity, on_outcome=on_outcome
             )
 
     def after_runs(self, say: Callable[[str], None] = _ignore) -> SyncReport | None:
@@ -189,19 +221,44 @@ class Retrying:
                 except (StoreError, DatabaseError) as error:
                     self._say(f"records journal {self.destination.journal}: {error}")
                     continue
-                unreachable = report.unreachable is not None
-                if report.outcomes or (unreachable and not self._was_unreachable):
+                stopped = report.stopped is not None
+                if report.outcomes or (stopped and not self._was_unreachable):
                     self._say(report.summary())
-                self._was_unreachable = unreachable
+                self._was_unreachable = stopped
         finally:
             if journal is not None:
                 journal.close()
 
 
-def open_destination(location: str | None) -> RunDestination:
-    """The destination for ``--db`` (None: ``$SPABENCH_DB`` or the default file)."""
+def check_location(location: str | None) -> None:
+    """:class:`~bench.records.database.BadLocation` when ``location`` (None:
+    ``$SPABENCH_DB``) is neither a file's path nor a server's URL (:func:`parse_location`), or
+    is a server URL that does not parse: a typing error, refused before anything runs (taking
+    it for "offline" would file runs in a journal no server will ever take them from). The
+    line names it without its password."""
     configured = location if location is not None else os.environ.get(DB_ENV) or None
-    server = None if configured is None else parse_location(configured)  # BadLocation: exit 2
+    if configured is None:
+        return
+    server = parse_location(configured)
+    if not isinstance(server, str):
+        return
+    from bench.records.backends.postgresql import url_problem
+
+    problem = url_problem(server)
+    if problem is not None:
+        raise BadLocation(
+            f"records server {server_display(server)}: the URL does not parse "
+            f"({problem}); check --db / ${DB_ENV}"
+        )
+
+
+def open_destination(location: str | None) -> RunDestination:
+    """The destination for ``--db`` (None: ``$SPABENCH_DB`` or the default file);
+    :class:`~bench.records.database.BadLocation` for a location that is neither a path nor a
+    server URL that parses."""
+    check_location(location)
+    configured = location if location is not None else os.environ.get(DB_ENV) or None
+    server = None if configured is None else parse_location(configured)
     if isinstance(server, str):
         return RunDestination(location, server=server, journal=journal_path(server))
     return RunDestination(location)

@@ -7,8 +7,10 @@ PC (step by step, frames in chunks: as crash-safe as filing anywhere), and uploa
 the server when it ends (:mod:`bench.records.journal_sync`, :mod:`bench.records.run_import`).
 
 Where: ``$SPABENCH_JOURNAL`` if set, else ``journal-<hash>.sqlite3`` in the user data
-directory, one per server (the hash is of the server as shown, user@host:port/database,
-without its password: changing a password keeps the journal, two servers never share one).
+directory, one per server: the hash is of the server's identity as the bench can know it
+without connecting (:mod:`bench.records.journal_server`: host normalised, port, database —
+not the role or the password), so every spelling of one server keeps one journal, and two
+servers never share one.
 
 What the journal adds to the records schema is one bookkeeping table, ``journal_runs``, made
 here with ``CREATE TABLE IF NOT EXISTS`` (it is not a records migration: a records file
@@ -21,7 +23,12 @@ transaction as the run itself:
 * ``attempts``, ``last_error``, ``last_attempt_at``: how uploading it went so far;
 * ``server_run_id``, ``uploaded_at``: set once the server has it (after the server's commit,
   so a crash between the two re-uploads it, which the upload's idempotence makes a no-op);
-* ``refused``: why the server refused it (it stays, listed by ``spabench status``).
+* ``refused``: why the server refused it (it stays, listed by ``spabench status``, until
+  ``spabench sync --retry-refused`` or ``--without-order`` sends it again);
+* ``server``, ``server_key``: the server the run is for (shown without password, and its
+  identity): a journal shared through ``$SPABENCH_JOURNAL`` never uploads a run to another
+  server than the one it was filed for. (Journals made before these columns get them, NULL:
+  their runs are for whichever server the journal is used with, as they always were.)
 
 A journal run still ``running`` whose bench process is gone (killed, crashed) is finished
 here, before its upload, as verdict ``error`` with the "interrupted: …" text and the steps,
@@ -41,7 +48,8 @@ from typing import Any
 
 from platformdirs import user_data_dir
 
-from bench.records.database import NotFound, Row, to_db, utc_now
+from bench.records.database import NotFound, Row, StoreError, to_db, utc_now
+from bench.records.journal_server import Server, identify
 from bench.records.run_records import RunFinished, RunStatus, _run_status
 from bench.records.store import Store
 from bench.testing.record import TestRecord
@@ -58,9 +66,13 @@ CREATE TABLE IF NOT EXISTS journal_runs (
     last_attempt_at  TEXT,
     server_run_id    INTEGER,
     uploaded_at      TEXT,
-    refused          TEXT
+    refused          TEXT,
+    server           TEXT,
+    server_key       TEXT
 )
 """
+_ADDED_COLUMNS = ("server", "server_key")
+"""Bookkeeping columns later than the table's first form, added to an older journal."""
 
 
 def server_display(url: str) -> str:
@@ -71,13 +83,25 @@ def server_display(url: str) -> str:
     return display(url)
 
 
+def journals_dir() -> Path:
+    """Where the journals are kept: the user data directory."""
+    return Path(user_data_dir("spabench"))
+
+
+def journal_server(server_url: str) -> Server:
+    """The server ``server_url`` names, as the journal keys it (names resolved are kept
+    beside the journal)."""
+    env = os.environ.get(JOURNAL_ENV)
+    return identify(server_url, Path(env).parent if env else journals_dir())
+
+
 def journal_path(server_url: str) -> Path:
     """``$SPABENCH_JOURNAL``, else this server's journal in the user data directory."""
     env = os.environ.get(JOURNAL_ENV)
     if env:
         return Path(env)
-    digest = hashlib.sha256(server_display(server_url).encode("utf-8")).hexdigest()[:12]
-    return Path(user_data_dir("spabench")) / f"journal-{digest}.sqlite3"
+    digest = hashlib.sha256(journal_server(server_url).key.encode("utf-8")).hexdigest()[:12]
+    return journals_dir() / f"journal-{digest}.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -99,6 +123,14 @@ class JournalEntry:
     server_run_id: int | None
     uploaded_at: str | None
     refused: str | None
+    server: str | None = None
+    """The server the run is for, as shown (None: a journal older than that column)."""
+    server_key: str | None = None
+    """That server's identity (:attr:`bench.records.journal_server.Server.key`)."""
+
+    def is_for(self, server: Server) -> bool:
+        """Is the run to be uploaded to ``server`` (a run of an older journal: any)?"""
+        return self.server_key is None or self.server_key == server.key
 
     @property
     def waiting(self) -> bool:
@@ -114,7 +146,7 @@ class JournalEntry:
 _ENTRY_SQL = """
     SELECT r.id, r.record_id, r.unit_serial, r.plan, r.verdict, r.started_at, r.pid, r.host,
            r.proc_start, j.order_id, j.allow_simulated, j.attempts, j.last_error,
-           j.last_attempt_at, j.server_run_id, j.uploaded_at, j.refused
+           j.last_attempt_at, j.server_run_id, j.uploaded_at, j.refused, j.server, j.server_key
     FROM runs r JOIN journal_runs j ON j.run_id = r.id
 """
 
@@ -135,6 +167,8 @@ def _entry(row: Row) -> JournalEntry:
         server_run_id=row["server_run_id"],
         uploaded_at=row["uploaded_at"],
         refused=row["refused"],
+        server=row["server"],
+        server_key=row["server_key"],
     )
 
 
@@ -155,12 +189,19 @@ class Upload:
 class JournalStore(Store):
     """A journal file: the records schema plus ``journal_runs`` (see module doc)."""
 
-    def __init__(self, path: Path | str, **options: Any) -> None:
+    def __init__(self, path: Path | str, *, server: Server | None = None, **options: Any) -> None:
         self.file = Path(path)
         """The journal file (a journal is always a file on the bench PC)."""
+        self.server = server
+        """The server the runs begun here are for (None: not said, as in an older journal)."""
         super().__init__(self.file, **options)
         if not self.read_only:
-            self._conn.execute(_BOOKKEEPING)
+            with self._write() as conn:
+                conn.execute(_BOOKKEEPING)
+                have = {row["name"] for row in conn.execute("PRAGMA table_info(journal_runs)")}
+                for column in _ADDED_COLUMNS:
+                    if column not in have:
+                        conn.execute(f"ALTER TABLE journal_runs ADD COLUMN {column} TEXT")
 
     def begin_run(
         self,
@@ -178,9 +219,17 @@ class JournalStore(Store):
                 run_id = super().begin_run(record, unit_serial=unit_serial)
             finally:
                 self.grouped = False
+            server = self.server
             conn.execute(
-                "INSERT INTO journal_runs (run_id, order_id, allow_simulated) VALUES (?, ?, ?)",
-                (run_id, order_id, int(allow_simulated)),
+                "INSERT INTO journal_runs (run_id, order_id, allow_simulated, server,"
+                " server_key) VALUES (?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    order_id,
+                    int(allow_simulated),
+                    None if server is None else server.shown,
+                    None if server is None else server.key,
+                ),
             )
         return run_id
 
@@ -277,3 +326,37 @@ class JournalStore(Store):
                 " WHERE run_id = :id AND server_run_id IS NULL",
                 {"why": reason, "now": to_db(utc_now()), "id": local_id},
             )
+
+    def retry_refused(self) -> int:
+        """Refused runs wait again (the unit registered meanwhile, the server put right):
+        the next pass uploads them; how many."""
+        with self._write() as conn:
+            rows = conn.execute(
+                "UPDATE journal_runs SET refused = NULL"
+                " WHERE refused IS NOT NULL AND server_run_id IS NULL RETURNING run_id"
+            ).fetchall()
+        return len(rows)
+
+    def drop_order(self, local_id: int) -> int:
+        """Journal run ``local_id`` is to be uploaded without its order (a technician's
+        decision: the order was handed back before the run, or is not the unit's); it waits
+        again. Returns the order it was on; :class:`StoreError` for a run that cannot."""
+        entry = self.journal_entry(local_id)
+        if entry.server_run_id is not None:
+            raise StoreError(
+                f"journal run {local_id} is uploaded already (run {entry.server_run_id})"
+            )
+        if entry.order_id is None:
+            raise StoreError(f"journal run {local_id} is on no order")
+        if entry.under_way:
+            raise StoreError(f"journal run {local_id} is still under way")
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE journal_runs SET order_id = NULL, refused = NULL, last_error = :why"
+                " WHERE run_id = :id AND server_run_id IS NULL",
+                {
+                    "why": f"uploaded without its order {entry.order_id} (--without-order)",
+                    "id": local_id,
+                },
+            )
+        return entry.order_id

@@ -19,6 +19,12 @@ steps and frames only while running: so the row is inserted ``running``, the ste
 ``run_frames`` chunk (every frame and trace sample of the record, as live filing would have
 stored them) are added, and the row is finished — all before the commit.
 
+Before anything is stored the upload is checked as ``spabench run`` checks a run online:
+the unit must be registered (a serial mistyped on a bench that was offline must not reach
+the workshop's records), and the order's rules hold — an order handed back *before the run
+started* refuses it, one handed back while it ran (or while its bench was offline) does not.
+On a server the whole upload is bounded in time (:func:`upload_timeout`).
+
 The SQL is portable between SQLite and PostgreSQL (``?``/``:name`` placeholders,
 ``RETURNING id``, ``ON CONFLICT (record_id) DO NOTHING``): on PostgreSQL two uploads of one
 record may both pass the first look; the second then inserts nothing and reads the first's.
@@ -28,8 +34,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bench.records.advice import FILE_SIMULATED
 from bench.records.database import (
@@ -37,14 +45,45 @@ from bench.records.database import (
     NotFound,
     RecordsDatabase,
     StoreError,
+    from_db,
     to_db,
     utc_now,
 )
+from bench.records.display import display_time
 from bench.records.exports import canonical_json, canonical_text, sha256_text
 from bench.records.liveness import HOST, own_start_token
+from bench.records.verification import run_started
 from bench.testing.record import TestRecord
 
 FINAL = ("pass", "fail", "error")
+UPLOAD_TIMEOUT_ENV = "SPABENCH_UPLOAD_TIMEOUT"
+UPLOAD_TIMEOUT_S = 30.0
+"""Seconds one run's upload to a records server may take (``$SPABENCH_UPLOAD_TIMEOUT``
+changes it): past it the upload is abandoned, and the run waits in the journal for the
+next pass — a bench never hangs on a server that stopped answering."""
+
+
+def upload_timeout() -> float:
+    """:data:`UPLOAD_TIMEOUT_S`, or ``$SPABENCH_UPLOAD_TIMEOUT`` when that is a positive
+    number of seconds (anything else is ignored: a bound must stay a bound)."""
+    try:
+        seconds = float(os.environ.get(UPLOAD_TIMEOUT_ENV, UPLOAD_TIMEOUT_S))
+    except ValueError:
+        return UPLOAD_TIMEOUT_S
+    return seconds if 0 < seconds < 86400 else UPLOAD_TIMEOUT_S
+
+
+def _started_before(record: TestRecord, moment: str) -> bool:
+    """Did the run start before ``moment`` (an order's hand-back)? A run that began while
+    its order was open belongs to it, however late a bench that was offline uploads it; a
+    start recorded to the second only is taken as the end of its second, as verification
+    takes it (:func:`bench.records.verification.start_order`)."""
+    started = run_started(record.started_at) if record.started_at else None
+    if started is None:
+        return False
+    if "." not in record.started_at:
+        started += timedelta(microseconds=999_999)
+    return started < from_db(moment)
 
 
 class ImportConflict(StoreError):
@@ -68,10 +107,11 @@ class RunImport(RecordsDatabase):
     ) -> tuple[int, bool]:
         """Store the finished ``record``; returns (run id here, whether it was new).
 
-        The order checks are those of :meth:`~bench.records.run_records.RunRecords.
-        begin_run` (the order exists, is the unit's and is not handed back; a simulated run
-        goes on an order only with ``allow_simulated``), made inside the transaction that
-        stores the run. ``host``, ``pid``, ``proc_start`` and ``created_at`` say which bench
+        The unit must be registered here; the order checks are those of
+        :meth:`~bench.records.run_records.RunRecords.begin_run` (the order exists, is the
+        unit's and was not handed back before the run started; a simulated run goes on an
+        order only with ``allow_simulated``), made inside the transaction that stores the
+        run. ``host``, ``pid``, ``proc_start`` and ``created_at`` say which bench
         process filed the run and when (default: this process, now): the run keeps the
         identity it was filed with on the bench.
         """
@@ -85,10 +125,11 @@ class RunImport(RecordsDatabase):
         text = canonical_json(record)
         digest = sha256_text(text)
         own_pid = os.getpid()
-        with self._write() as conn:
+        with self._bounded_upload() as conn:
             existing = self._same_run(conn, record.record_id, digest)
             if existing is not None:
                 return existing, False
+            self._check_unit(conn, serial)
             self._check_order(conn, record, serial, order_id, allow_simulated)
             rows = conn.execute(
                 "INSERT INTO runs (record_id, unit_serial, order_id, plan, operator, verdict,"
@@ -150,6 +191,33 @@ class RunImport(RecordsDatabase):
             )
         return int(row["id"])
 
+    @contextmanager
+    def _bounded_upload(self) -> Iterator[Connection]:
+        """The upload's transaction (:meth:`_write`); on a server also bounded in time
+        (:func:`upload_timeout`): the server cancels a statement that outlasts it
+        (``statement_timeout``), and the connection itself is cut when the whole upload
+        does (a frozen server cancels nothing) or the technician presses Ctrl-C."""
+        if self.dialect != "postgresql":
+            with self._write() as conn:
+                yield conn
+            return
+        from bench.records.backends.postgresql import PgConnection
+
+        assert isinstance(self._conn, PgConnection)
+        seconds = upload_timeout()
+        with self._conn.bounded(seconds), self._write() as conn:
+            conn.execute(f"SET LOCAL statement_timeout = {max(1, round(seconds * 1000))}")
+            yield conn
+
+    def _check_unit(self, conn: Connection, serial: str) -> None:
+        """The serial is registered here, as ``spabench run`` checks it online: a serial
+        mistyped on a bench that was offline must not reach the workshop's records."""
+        if conn.execute("SELECT 1 FROM units WHERE serial = ?", (serial,)).fetchone() is None:
+            raise StoreError(
+                f"unit {serial!r} is not registered in {self.location}; register it (spabench "
+                f"unit add --serial {serial} --profile MODEL --purchase-date YYYY-MM-DD)"
+            )
+
     def _check_order(
         self,
         conn: Connection,
@@ -169,14 +237,17 @@ class RunImport(RecordsDatabase):
             )
         self._lock_order(conn, order_id)
         row = conn.execute(
-            "SELECT unit_serial, status FROM orders WHERE id = ?", (order_id,)
+            "SELECT unit_serial, status, status_at FROM orders WHERE id = ?", (order_id,)
         ).fetchone()
         if row is None:
             raise NotFound(f"unknown order {order_id}")
         if row["unit_serial"] != serial:
             raise StoreError(f"order {order_id} is for unit {row['unit_serial']!r}, not {serial!r}")
-        if row["status"] == "handed-back":
-            raise StoreError(f"order {order_id} is handed back; open a new order")
+        if row["status"] == "handed-back" and not _started_before(record, row["status_at"]):
+            raise StoreError(
+                f"order {order_id} was handed back ({display_time(row['status_at'])}) before "
+                "this run started; open a new order"
+            )
 
     @staticmethod
     def _store_body(conn: Connection, run_id: int, record: TestRecord) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from bench.records.advice import ACCEPT_SIMULATED, RUN_PLAN, WRITE_NOTE
@@ -161,8 +161,27 @@ def _answers(later: RunInfo, failed: RunInfo) -> bool:
     )
 
 
+def start_order(run: RunInfo) -> tuple[datetime, int]:
+    """Where ``run`` falls among an order's runs: when it STARTED, not when it reached the
+    records (a bench that was offline uploads its runs late, under higher ids).
+
+    As the schema compares starts (migration 0004, both dialects): rounded to the
+    millisecond, a start recorded to the second only taken as the end of its second, the
+    run id breaking a tie; a start that cannot be read sorts last.
+    """
+    started = run_started(run.started_at)
+    if started is None:
+        return datetime.max.replace(tzinfo=UTC), run.id
+    moved = started + timedelta(microseconds=500)
+    rounded = moved.replace(microsecond=moved.microsecond // 1000 * 1000)
+    if "." not in run.started_at:
+        rounded += timedelta(microseconds=999_999)
+    return rounded, run.id
+
+
 def unanswered_failure(runs: Sequence[RunInfo]) -> tuple[RunInfo, str] | None:
-    """The first failing run of ``runs`` (oldest first) no later run answers, with why not."""
+    """The first failing run of ``runs`` no run started after it answers, with why not."""
+    runs = sorted(runs, key=start_order)
     for index, failed in enumerate(runs):
         if failed.status not in ("fail", "error"):
             continue
@@ -196,8 +215,9 @@ def check_verification(
     """The runs that verify the order, or :class:`NotVerified` with what is missing.
 
     ``parts`` are (part number, label for a person, when fitted); ``runs`` are the order's
-    runs, oldest first; ``steps`` the recorded steps of (at least) the passing runs, by run
-    id (a run without them is judged by its plan alone).
+    runs (judged in the order they started, :func:`start_order`); ``steps`` the recorded
+    steps of (at least) the passing runs, by run id (a run without them is judged by its
+    plan alone).
     """
     since = max((at for _, _, at in parts), default=repaired_at)
     what = "the last part was fitted" if parts else "the order was marked repaired"
@@ -213,6 +233,7 @@ def check_verification(
         finished = run.status in ("pass", "fail", "error")
         if started is not None and _after(run.started_at, started, since) and finished:
             after.append(run)
+    after.sort(key=start_order)  # "later", "newest": by start, however late it was uploaded
     counted = [run for run in after if allow_simulated or not run.simulated]
     failure = unanswered_failure(counted)
     if failure is not None:

@@ -42,8 +42,8 @@ def _status(view: ChannelView) -> Text:
 
 
 def _run(view: ChannelView) -> str:
-    if view.run_id is not None:
-        return f"run {view.run_id}"
+    if view.run_name:
+        return view.run_name
     return f"not filed ({view.not_filed})" if view.not_filed else "—"
 
 

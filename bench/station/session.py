@@ -82,11 +82,21 @@ class ChannelView:
     replace: str = ""
     """Parts to replace, as the summary says them ("B9300929 filter pump"), or ""."""
     run_id: int | None = None
+    journal_run: bool = False
+    """:attr:`run_id` is the bench journal's number (a records server gives its own when
+    the run is uploaded), not the records'."""
     not_filed: str = ""
     """Why the run is not filed in the records (no unit serial), when it is not."""
     note: str = ""
     """Why the channel errored, was not filed, or what else a technician must know."""
     simulated: bool = False
+
+    @property
+    def run_name(self) -> str:
+        """``run 12``, ``journal run 3`` (not uploaded yet), or "" when not filed (yet)."""
+        if self.run_id is None:
+            return ""
+        return f"{'journal run' if self.journal_run else 'run'} {self.run_id}"
 
 
 class ChannelSession(NoHooks):
@@ -101,8 +111,12 @@ class ChannelSession(NoHooks):
         steps: int = 0,
         not_filed: str = "",
         news: Callable[[News], None] = lambda _news: None,
+        journaled: bool = False,
     ) -> None:
+        """``journaled``: the run is filed in the bench's journal (a records server), so its
+        number is the journal's until :meth:`uploaded` gives the server's."""
         self.label = f"channel {name}"
+        self._journaled = journaled
         self._news = news
         self.view = ChannelView(
             name=name, port=port, serial=serial, steps=steps, not_filed=not_filed
@@ -135,8 +149,12 @@ class ChannelSession(NoHooks):
     # -- runner hooks (the channel's thread) ------------------------------------------------
 
     def begun(self, run_id: int) -> None:
-        """The records filed the run as ``run_id`` (before its first step)."""
-        self.update(run_id=run_id)
+        """The records (or the journal) filed the run as ``run_id`` (before its first step)."""
+        self.update(run_id=run_id, journal_run=self._journaled)
+
+    def uploaded(self, server_run_id: int) -> None:
+        """The records server has the journal run, as ``server_run_id``."""
+        self.update(run_id=server_run_id, journal_run=False)
 
     def on_started(self, record: TestRecord) -> None:
         self._record_live = record
@@ -147,7 +165,7 @@ class ChannelSession(NoHooks):
             model=record.unit.profile or record.unit.model,
             simulated=record.simulated,
         )
-        run = "not filed" if self.view.run_id is None else f"run {self.view.run_id}"
+        run = self.view.run_name or "not filed"
         unit = record.unit.serial or record.unit.profile or "unit"
         marked = " — SIMULATED UNIT" if record.simulated else ""
         self.say(f"{run}: plan {record.plan} on {unit} via {record.link}{marked}")

@@ -97,7 +97,8 @@ def _kept(job: ChannelJob) -> str:
     filing = job.filing
     steps = f"{job.steps.finished} of {len(job.plan.steps)} steps"
     if filing is not None and filing.run_id is not None:
-        return f"run {filing.run_id} kept — {steps}, {filing.frames_stored:,} frames"
+        run = job.session.view.run_name or f"run {filing.run_id}"
+        return f"{run} kept — {steps}, {filing.frames_stored:,} frames"
     if filing is not None:
         return f"{steps}; not filed ({filing.unfiled})"
     return f"{steps}; not filed ({job.not_filed})"

@@ -24,6 +24,15 @@ a driver's own class, so the same code runs on every backend (the PostgreSQL bac
 driver's errors onto these names)."""
 DatabaseError = sqlite3.DatabaseError
 """Any failure of the database itself (the backend's driver error, mapped)."""
+DataError = sqlite3.DataError
+"""A value the database cannot store (a NUL in a text, a number out of range): a fault of
+that record, not of the database."""
+
+
+class ServerUnreachable(DatabaseError):
+    """The connection to a records server failed, was lost, or the server stopped answering
+    in time: nothing was decided about what was being written."""
+
 
 REFUSAL_PREFIX = "spabench: "
 """How the schema's own refusals (its triggers' messages) begin."""

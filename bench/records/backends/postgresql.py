@@ -18,7 +18,11 @@ for a lock another bench holds is bounded like SQLite's busy timeout (``lock_tim
 
 Opening (:func:`connect`) refuses in one line, never printing the password: a server that
 cannot be reached (``connect_timeout``, 5 s unless the URL says), a database that holds other
-tables but not the records, a schema newer than this code. The schema version lives in the
+tables but not the records, a schema newer than this code. A connection whose network dies
+is noticed (TCP keepalives, ``tcp_user_timeout``: :data:`KEEPALIVE`), and an upload is
+bounded (:meth:`PgConnection.bounded`): a server that stops answering mid-upload — a network
+that drops packets, a server process frozen — costs a bench a bounded wait, never a hang,
+and the technician's Ctrl-C ends it at once. The schema version lives in the
 table ``spabench_schema`` with the application marker; migrating takes a transaction-level
 advisory lock, so two benches opening a fresh database at once cannot both migrate it.
 """
@@ -26,9 +30,15 @@ advisory lock, so two benches opening a fresh database at once cannot both migra
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import signal
+import socket
+import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from functools import lru_cache
+from types import FrameType
 from typing import Any
 
 import psycopg
@@ -39,13 +49,25 @@ from psycopg.pq import TransactionStatus
 from bench.records.backends.base import (
     DB_ENV,
     DatabaseError,
+    DataError,
     IntegrityError,
     NoRecordsDatabase,
+    ServerUnreachable,
     StoreOpenError,
 )
 from bench.records.migrations import APPLICATION_ID, Migration, SchemaTooNew, check_sequence
 
 SCHEMA_TABLE = "spabench_schema"
+KEEPALIVE = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+"""libpq's TCP settings unless the URL gives its own: a dead peer is noticed in about 25 s
+(keepalive probes while idle; sent data unacknowledged for 30 s), not after the operating
+system's two hours."""
 
 # A quoted literal or identifier, a comment, a cast, a placeholder, a percent sign.
 _TOKENS = re.compile(
@@ -93,14 +115,33 @@ def _message(error: psycopg.Error) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def mapped(error: psycopg.Error) -> Exception:
-    """psycopg's error as the records code's: the schema's refusals are IntegrityError."""
+_LOST = (
+    errors.ConnectionException,
+    errors.AdminShutdown,
+    errors.CrashShutdown,
+    errors.CannotConnectNow,
+    errors.IdleSessionTimeout,
+)
+"""Errors that end the session: the server is gone, not refusing anything."""
+
+
+def mapped(error: psycopg.Error, *, broken: bool = False) -> Exception:
+    """psycopg's error as the records code's, each said in one line: the schema's refusals
+    are IntegrityError, a value it cannot store DataError, a connection that failed or was
+    lost (``broken``: the driver says the connection is unusable) ServerUnreachable; the rest
+    (a permission, a lock or a statement timeout) DatabaseError, saying what it is."""
     if isinstance(error, (psycopg.IntegrityError, errors.RaiseException)):
         return IntegrityError(_message(error))
+    if isinstance(error, psycopg.DataError):
+        return DataError(_message(error))
+    if broken or isinstance(error, _LOST):
+        return ServerUnreachable(f"the connection was lost: {_message(error)}")
     if isinstance(error, errors.LockNotAvailable):
         return DatabaseError(
             f"the records server is busy (another bench holds a lock): {_message(error)}"
         )
+    if isinstance(error, errors.QueryCanceled):
+        return DatabaseError(f"{_message(error)} (statement timeout)")
     return DatabaseError(_message(error))
 
 
@@ -180,7 +221,7 @@ class PgCursor:
         try:
             row: PgRow | None = self._cursor.fetchone()
         except psycopg.Error as error:
-            raise mapped(error) from None
+            raise mapped(error, broken=self._cursor.connection.broken) from None
         except UnicodeError as error:
             raise _untranslatable(self._cursor.connection, error) from None
         return row
@@ -189,7 +230,7 @@ class PgCursor:
         try:
             rows: list[PgRow] = self._cursor.fetchall()
         except psycopg.Error as error:
-            raise mapped(error) from None
+            raise mapped(error, broken=self._cursor.connection.broken) from None
         except UnicodeError as error:
             raise _untranslatable(self._cursor.connection, error) from None
         return rows
@@ -198,21 +239,92 @@ class PgCursor:
         return iter(self.fetchall())
 
 
+class _Guard:
+    """What :meth:`PgConnection.bounded` keeps while it holds: a timer, and the signal
+    handlers it put in place (main thread only: a signal is the main thread's)."""
+
+    def __init__(self, conn: psycopg.Connection[Any], seconds: float) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self._done = False
+        self.expired = False
+        self.signum: int | None = None
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._previous: dict[int, Any] = {}
+
+    def start(self) -> None:
+        self._timer.start()
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._interrupted)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _expire(self) -> None:
+        with self._lock:  # never once stop() has returned: the socket may be closed then
+            if not self._done:
+                self.expired = True
+                self._abort()
+
+    def _interrupted(self, signum: int, _frame: FrameType | None) -> None:
+        # the main thread, between two of its own statements or inside one's wait: the
+        # connection cannot be closed meanwhile, and the lock may be the main thread's own
+        if self.signum is None:
+            self.signum = signum
+        if not self._done:
+            self._abort()
+
+    def _abort(self) -> None:
+        """Shut the connection's socket down (a copy of its descriptor: the descriptor stays
+        the driver's): the wait on it ends with an error at once."""
+        try:
+            descriptor = os.dup(self._conn.pgconn.socket)
+        except (psycopg.Error, OSError):
+            return  # already closed
+        with socket.socket(fileno=descriptor) as cut, suppress(OSError):
+            cut.shutdown(socket.SHUT_RDWR)
+
+
+class NoRows:
+    """The result of a statement that had nothing to do."""
+
+    rowcount = 0
+
+    def fetchone(self) -> None:
+        return None
+
+    def fetchall(self) -> list[PgRow]:
+        return []
+
+    def __iter__(self) -> Iterator[PgRow]:
+        return iter(())
+
+
 class PgConnection:
     """A psycopg connection that speaks like :class:`sqlite3.Connection` (see module doc)."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
 
-    def execute(self, sql: str, parameters: Any = (), /) -> PgCursor:
+    def execute(self, sql: str, parameters: Any = (), /) -> PgCursor | NoRows:
         if sql == "BEGIN" and self.in_transaction:
             # PostgreSQL only warns; SQLite refuses, and so must a store left mid-transaction
             raise DatabaseError("cannot start a transaction within a transaction")
+        if sql == "ROLLBACK" and (self._conn.broken or self._conn.closed):
+            # the server ended the transaction with the connection: nothing to undo, and
+            # an error here would replace the one being handled (a Ctrl-C, a lost server)
+            return NoRows()
         query, params = (translate(sql), _parameters(parameters)) if parameters else (sql, None)
         try:
             return PgCursor(self._conn.execute(query, params))
         except psycopg.Error as error:
-            raise mapped(error) from None
+            raise mapped(error, broken=self._conn.broken) from None
         except UnicodeError as error:
             raise _untranslatable(self._conn, error) from None
 
@@ -226,6 +338,33 @@ class PgConnection:
         """The database's encoding, as the server told it when the connection began."""
         return self._conn.info.parameter_status("server_encoding") or "?"
 
+    @contextmanager
+    def bounded(self, seconds: float) -> Iterator[None]:
+        """The statements inside take ``seconds`` at most, together, and a SIGINT/SIGTERM
+        (in the main thread) ends them at once: either cuts the connection, client-side —
+        the one bound that holds whatever the server does (a frozen server process neither
+        cancels nor times out a statement) — and the server rolls back what was under way.
+        Then :class:`ServerUnreachable` says so, or the signal is raised again once the
+        statements have given up, for the program's own handler (psycopg's own Ctrl-C
+        handling would first wait seconds for a cancellation the server cannot answer)."""
+        guard = _Guard(self._conn, seconds)
+        guard.start()
+        try:
+            yield
+        except BaseException:
+            guard.stop()
+            if guard.signum is not None:
+                signal.raise_signal(guard.signum)
+            if guard.expired:
+                raise ServerUnreachable(
+                    f"the records server did not answer within {seconds:g} s; the upload "
+                    "was abandoned"
+                ) from None
+            raise
+        guard.stop()
+        if guard.signum is not None:
+            signal.raise_signal(guard.signum)
+
     def close(self) -> None:
         self._conn.close()
 
@@ -233,12 +372,34 @@ class PgConnection:
 # ------------------------------------------------------------------------------- opening
 
 
+_CREDENTIALS = re.compile(r"(://[^:@/\s\"']*):[^\s\"']*@")
+"""``://user:password@`` in a URL (up to its last ``@``: a password may hold anything)."""
+_PASSWORD_KEY = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&\"']+)", re.IGNORECASE)
+"""``password=…`` in a URL's query or a ``key=value`` connection string."""
+
+
+def scrub(text: str) -> str:
+    """``text`` (a URL, or a message that quotes one) without any password in it, found by
+    its shape: for a URL that does not parse, where the driver cannot say which it is."""
+    return _PASSWORD_KEY.sub(r"\1***", _CREDENTIALS.sub(r"\1@", text))
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` does not parse as a connection URL (one line, no password), or None."""
+    try:
+        conninfo_to_dict(url)
+    except psycopg.Error as error:
+        lines = str(error).strip().splitlines()
+        return scrub(lines[0] if lines else type(error).__name__)
+    return None
+
+
 def display(url: str) -> str:
     """``url`` for people: ``postgresql://user@host:port/database``, never the password."""
     try:
         params = conninfo_to_dict(url)
     except psycopg.Error:
-        return re.sub(r"://[^@/]*@", "://", url)  # unreadable: at least drop any credentials
+        return scrub(url)  # unreadable: as given, without its credentials
     user = f"{params['user']}@" if params.get("user") else ""
     host = str(params.get("host") or "localhost")
     port = str(params.get("port") or "5432")
@@ -255,7 +416,7 @@ def _scrubbed(text: str, url: str) -> str:
     except psycopg.Error:
         password = None
     line = text.strip().splitlines()[0] if text.strip() else "no answer"
-    return line.replace(str(password), "***") if password else line
+    return scrub(line.replace(str(password), "***") if password else line)
 
 
 def connect(
@@ -277,6 +438,7 @@ def connect(
     options: dict[str, Any] = {"autocommit": True, "row_factory": _rows}
     if "connect_timeout" not in given:
         options["connect_timeout"] = max(1, round(connect_timeout))
+    options.update({key: value for key, value in KEEPALIVE.items() if key not in given})
     if "application_name" not in given:
         options["application_name"] = "spabench"
     options["client_encoding"] = given.get("client_encoding", "UTF8")  # not $PGCLIENTENCODING

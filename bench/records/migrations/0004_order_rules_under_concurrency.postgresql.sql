@@ -3,6 +3,9 @@
 -- * The status flow is checked after schema 3's rules of order_status, as in SQLite: its
 --   trigger's name sorts after order_status_rules (PostgreSQL fires a table's triggers in the
 --   order of their names), and it locks the order's row first like every order-event trigger.
+-- * A failing run is answered by a pass that STARTED after it, not one uploaded after it
+--   (the view unanswered_failures is replaced; the functions that read it look it up by
+--   name when they run, so they read the new one).
 -- * A run filed on an order, or finished, locks the order's row too: the checks of
 --   verification and hand-back read the order's runs, and see them settled, not half-written.
 -- * A new status or agreement change takes its id after the order's lock, not before: the
@@ -75,3 +78,17 @@ END
 $$;
 CREATE TRIGGER agreement_changes_take_id_after_the_lock BEFORE INSERT ON agreement_changes
     FOR EACH ROW EXECUTE FUNCTION agreement_changes_take_id_after_the_lock();
+
+CREATE VIEW run_starts (run_id, order_id, plan, verdict, simulated, started_jd) AS
+    SELECT id, order_id, plan, verdict, simulated, spabench_run_start(started_at)
+    FROM runs WHERE order_id IS NOT NULL;
+CREATE OR REPLACE VIEW unanswered_failures (order_id, run_id, started_jd, simulated) AS
+    SELECT f.order_id, f.run_id, f.started_jd, f.simulated
+    FROM run_starts f
+    WHERE f.verdict IN ('fail', 'error')
+      AND NOT EXISTS (
+        SELECT 1 FROM run_starts p WHERE p.order_id = f.order_id
+          AND (p.started_jd > f.started_jd
+               OR (p.started_jd = f.started_jd AND p.run_id > f.run_id))
+          AND p.verdict = 'pass' AND (p.plan = f.plan OR p.plan = 'full')
+          AND (p.simulated = 0 OR f.simulated = 1));

@@ -10,6 +10,12 @@
 -- (2) The rules of schema 3 keep their refusals: a write they refused is refused with the same
 --     message, so the new rule is checked after them (SQLite fires an event's triggers newest
 --     first; the five triggers of order_status are re-created, unchanged, after the new ones).
+-- (3) A failing run is answered by a pass that STARTED after it, not by one that merely reached
+--     the records later (schema 3 compared run ids: a bench that was offline uploads its
+--     failing run late, under a higher id, and it blocked a hand-back the pass had earned). As
+--     in bench.records.verification.start_order: starts compared to the millisecond, a start
+--     recorded to the second taken as the end of its second, the run id breaking a tie.
+--     The view is re-created; the triggers that read it are re-created below anyway.
 -- (On PostgreSQL the order-event triggers also lock the order's row first, and a run filed
 -- on an order or finished locks it too; SQLite needs no lock: BEGIN IMMEDIATE holds the file.)
 
@@ -40,6 +46,23 @@ WHEN CASE WHEN EXISTS (SELECT 1 FROM order_status WHERE order_id = NEW.order_id)
 BEGIN
     SELECT RAISE(ABORT, 'spabench: the order''s status cannot change to that from its current status (the status flow)');
 END;
+
+-- (3)
+CREATE VIEW run_starts (run_id, order_id, plan, verdict, simulated, started_jd) AS
+    SELECT id, order_id, plan, verdict, simulated, julianday(started_at)
+        + (CASE WHEN instr(started_at, '.') = 0 THEN 0.999999 / 86400.0 ELSE 0 END)
+    FROM runs WHERE order_id IS NOT NULL;
+DROP VIEW unanswered_failures;
+CREATE VIEW unanswered_failures (order_id, run_id, started_jd, simulated) AS
+    SELECT f.order_id, f.run_id, f.started_jd, f.simulated
+    FROM run_starts f
+    WHERE f.verdict IN ('fail', 'error')
+      AND NOT EXISTS (
+        SELECT 1 FROM run_starts p WHERE p.order_id = f.order_id
+          AND (p.started_jd > f.started_jd
+               OR (p.started_jd = f.started_jd AND p.run_id > f.run_id))
+          AND p.verdict = 'pass' AND (p.plan = f.plan OR p.plan = 'full')
+          AND (p.simulated = 0 OR f.simulated = 1));
 
 -- (2): schema 3's triggers of order_status, unchanged, re-created to fire first.
 DROP TRIGGER order_status_in_time_order;
