@@ -337,7 +337,12 @@ def test_a_lock_held_too_long_is_said_in_one_line_and_the_run_waits(
     with psycopg.connect(pg_url) as other_bench:  # holds the order, in an open transaction
         other_bench.execute("SELECT 1 FROM orders WHERE id = %s FOR UPDATE", (order,))
         result = spabench(capsys, "sync", "--db", pg_url)
-    one_line(result, 3, "records server refused: busy: another bench held a lock", "1 run waits")
+    one_line(
+        result,
+        3,
+        "records server refused: the records server is busy (another bench holds a lock)",
+        "1 run waits",
+    )
     code, out, err = spabench(capsys, "sync", "--db", pg_url)
     assert code == 0 and out.startswith("uploaded journal run 1 as run 1"), (out, err)
 
