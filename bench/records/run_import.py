@@ -52,6 +52,7 @@ from bench.records.database import (
 from bench.records.display import display_time
 from bench.records.exports import canonical_json, canonical_text, sha256_text
 from bench.records.liveness import HOST, own_start_token
+from bench.records.run_records import finish_row
 from bench.records.verification import run_started
 from bench.testing.record import TestRecord
 
@@ -160,19 +161,7 @@ class RunImport(RecordsDatabase):
                 return existing, False
             run_id = int(rows[0][0])
             self._store_body(conn, run_id, record)
-            conn.execute(
-                "UPDATE runs SET verdict = ?, finished_at = ?, summary = ?, operator = ?,"
-                " sha256 = ?, record_json = ? WHERE id = ?",
-                (
-                    record.verdict,
-                    record.finished_at or to_db(utc_now()),
-                    record.summary,
-                    record.operator,
-                    digest,
-                    text,
-                    run_id,
-                ),
-            )
+            finish_row(conn, run_id, record, digest, text)
         return run_id, True
 
     @staticmethod

@@ -123,6 +123,25 @@ def _step(text: str) -> StepResult:
     return TestRecord.from_dict({"record_id": "", "plan": "", "steps": [json.loads(text)]}).steps[0]
 
 
+def finish_row(conn: Connection, run_id: int, record: TestRecord, digest: str, text: str) -> None:
+    """The one change a running run's row may take (the schema's triggers allow only this):
+    its final verdict, times, summary, operator, hash and record JSON (``text``, hashing to
+    ``digest``). Shared by a live run's end and an uploaded run's import."""
+    conn.execute(
+        "UPDATE runs SET verdict = ?, finished_at = ?, summary = ?, operator = ?,"
+        " sha256 = ?, record_json = ? WHERE id = ?",
+        (
+            record.verdict,
+            record.finished_at or to_db(utc_now()),
+            record.summary,
+            record.operator,
+            digest,
+            text,
+            run_id,
+        ),
+    )
+
+
 class RunRecords(RecordsDatabase):
     """The ``runs`` and ``run_steps`` tables."""
 
@@ -306,19 +325,7 @@ class RunRecords(RecordsDatabase):
                     )
                 for seq, step in enumerate(record.steps[len(stored) :], start=len(stored) + 1):
                     self._insert_step(conn, run_id, seq, step)
-                conn.execute(
-                    "UPDATE runs SET verdict = ?, finished_at = ?, summary = ?, operator = ?,"
-                    " sha256 = ?, record_json = ? WHERE id = ?",
-                    (
-                        record.verdict,
-                        record.finished_at or to_db(utc_now()),
-                        record.summary,
-                        record.operator,
-                        digest,
-                        text,
-                        run_id,
-                    ),
-                )
+                finish_row(conn, run_id, record, digest, text)
         except IntegrityError as error:
             raise RunFinished(f"run {run_id}: {error}") from None
         return digest
