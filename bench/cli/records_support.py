@@ -99,12 +99,15 @@ class SafeTable(Table):
 def console() -> Console:
     """Rich output for listings: no markup (a symptom "[red]" is text), strings printed
     through :func:`printable`; when piped and ``$COLUMNS`` is unset, 200 columns rather than
-    rich's 80, so rows stay on one line for ``grep``."""
+    rich's 80, so rows stay on one line for ``grep``. A line of text (a path, a URL, a
+    message) is never wrapped, whatever the width: a file name cut in two cannot be copied."""
     from rich.console import Console
 
     class SafeConsole(Console):
         def print(self, *objects: Any, **options: Any) -> None:
             cleaned = [printable(item) if isinstance(item, str) else item for item in objects]
+            if cleaned and all(isinstance(item, str) for item in cleaned):
+                options.setdefault("soft_wrap", True)
             super().print(*cleaned, **options)
 
     piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
