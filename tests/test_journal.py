@@ -746,17 +746,17 @@ def test_a_station_files_its_channels_through_the_journal(
     station.write_text(
         "".join(
             f'[[channel]]\nname = "{name}"\nport = "{box.url}"\nprofile = "premium-4"\n'
-            f'speed = 40\nsimulated = true\nunit = "{serial}"\n'
+            f'speed = 10\nsimulated = true\nunit = "{serial}"\n'
             for name, box, serial in (
-                ("A", launch("--pty", speed=40.0), SERIAL),
-                ("B", launch("--pty", speed=40.0), "SN-J2"),
+                ("A", launch("--pty", speed=10.0), SERIAL),
+                ("B", launch("--pty", speed=10.0), "SN-J2"),
             )
         )
     )
     if not online:
         server.down()
     code, out, err = spabench(capsys, "station", "run", str(station), "--plan", str(plan))
-    assert code == 0, (out, err)
+    assert code == 0, f"exit {code}\n{out}\n{err}"
     if online:
         assert f"uploaded 2 runs to {SHOWN}" in out
     else:

@@ -545,17 +545,17 @@ def test_a_station_shows_journal_numbers_until_the_server_gives_its_own(
     station.write_text(
         "".join(
             f'[[channel]]\nname = "{name}"\nport = "{box.url}"\nprofile = "premium-4"\n'
-            f'speed = 40\nsimulated = true\nunit = "{serial}"\n'
+            f'speed = 10\nsimulated = true\nunit = "{serial}"\n'
             for name, box, serial in (
-                ("A", launch("--pty", speed=40.0), SERIAL_J),
-                ("B", launch("--pty", speed=40.0), "SN-J2"),
+                ("A", launch("--pty", speed=10.0), SERIAL_J),
+                ("B", launch("--pty", speed=10.0), "SN-J2"),
             )
         )
     )
     if not online:
         server.down()
     code, out, err = spabench(capsys, "station", "run", str(station), "--plan", str(plan))
-    assert code == 0, (out, err)
+    assert code == 0, f"exit {code}\n{out}\n{err}"
     rows = {row.split("│")[1].strip(): row for row in out.splitlines() if row.count("│") > 5}
     numbers = {name: re.findall(r"│ ((?:journal )?run \d+) *│", row) for name, row in rows.items()}
     began = re.findall(r"channel \w: ((?:journal )?run \d+): plan link", out)
