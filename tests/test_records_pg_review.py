@@ -12,7 +12,7 @@ a real server (tests/support/postgres.py) holds, the report a customer reads.
 7. a status change or an agreement change typed in psql while a bench writes the same order
    is taken in the order the lock gives, not refused;
 8. a write whose undo fails too says why the write failed;
-9. (docs/readme-parts/postgres.md: checked by running it, see the helper's report);
+9. (the README's PostgreSQL section: checked by running it against a local server);
 10. a report never says "verified" of an order whose timeline does not say so.
 """
 
