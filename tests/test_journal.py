@@ -27,10 +27,10 @@ import pytest
 from cli_runner import Result, one_line, spabench
 
 from bench.records import destination
-from bench.records.database import NotFound, StoreError, StoreOpenError, utc_now
+from bench.records.database import NotFound, StoreError, StoreOpenError, shown_location, utc_now
 from bench.records.destination import RunDestination, open_destination
 from bench.records.filing import RunFiling
-from bench.records.journal import JournalStore, journal_path, server_display
+from bench.records.journal import JournalStore, journal_path
 from bench.records.run_import import ImportConflict
 from bench.records.store import Store
 from bench.testing.plans import load_plan
@@ -66,13 +66,13 @@ STANDIN = """
 import os, signal, sys
 from pathlib import Path
 from bench.records import destination
-from bench.records.database import StoreOpenError
-from bench.records.journal import JournalStore, server_display
+from bench.records.database import StoreOpenError, shown_location
+from bench.records.journal import JournalStore
 from bench.records.store import Store
 
 def open_server(url):
     if Path(os.environ["STANDIN_DOWN"]).exists():
-        raise StoreOpenError(f"records server {server_display(url)} unreachable: refused")
+        raise StoreOpenError(f"records server {shown_location(url)} unreachable: refused")
     barrier = os.environ.get("STANDIN_BARRIER")
     if barrier:  # every syncing process holds the server before any uploads
         Path(barrier, str(os.getpid())).touch()
@@ -113,7 +113,7 @@ class StandIn:
 
     def open(self, url: str) -> Store:
         if self.marker.exists():
-            raise StoreOpenError(f"records server {server_display(url)} unreachable: refused")
+            raise StoreOpenError(f"records server {shown_location(url)} unreachable: refused")
         self.opened += 1
         return Store(self.path)
 
@@ -597,7 +597,7 @@ def test_one_journal_per_server_whatever_its_password(
     assert one == journal_path("postgresql://bench:new@host/db")
     assert one != journal_path("postgresql://bench:old@host/other")
     assert one.name.startswith("journal-") and one.suffix == ".sqlite3"
-    shown = server_display("postgresql://bench:pw@host/db?password=pw&sslmode=require")
+    shown = shown_location("postgresql://bench:pw@host/db?password=pw&sslmode=require")
     assert shown == "postgresql://bench@host:5432/db"
     monkeypatch.setenv("SPABENCH_JOURNAL", str(tmp_path / "j.sqlite3"))
     assert open_destination(URL).journal == tmp_path / "j.sqlite3"
@@ -652,7 +652,7 @@ def test_offline_crash_sync_on_a_real_postgresql_server_loses_and_duplicates_not
 
     code, out, err = spabench(capsys, "sync", "--db", pg_url)
     assert code == 0, err
-    shown = server_display(pg_url)
+    shown = shown_location(pg_url)
     assert out.splitlines()[:3] == [
         f"journal run 1 was on {shown} already as run 1 (unit {SERIAL}, smoke, pass)",
         f"uploaded journal run 2 as run 2 to {shown} (unit {SERIAL}, smoke, pass)",

@@ -188,7 +188,12 @@ def default_db_path() -> Path:
         location = parse_location(env)
         if isinstance(location, Path):
             return location
-    return Path(user_data_dir("spabench")) / DB_FILENAME
+    return data_dir() / DB_FILENAME
+
+
+def data_dir() -> Path:
+    """The user's data directory for spabench: the default records file, the journals."""
+    return Path(user_data_dir("spabench"))
 
 
 def shown_location(location: str | Path) -> str:

@@ -38,13 +38,13 @@ from bench.records.database import (
     StoreError,
     default_db_path,
     parse_location,
+    shown_location,
 )
 from bench.records.journal import (
     JournalEntry,
     JournalStore,
     journal_path,
     journal_server,
-    server_display,
 )
 from bench.records.journal_server import Server
 from bench.records.journal_sync import Outcome, SyncReport, sync_journal
@@ -93,7 +93,7 @@ class RunDestination:
     @property
     def server_name(self) -> str:
         """The server's URL as it may be shown (password masked)."""
-        return "" if self.server is None else server_display(self.server)
+        return "" if self.server is None else shown_location(self.server)
 
     @property
     def server_identity(self) -> Server:
@@ -247,7 +247,7 @@ def check_location(location: str | None) -> None:
     problem = url_problem(server)
     if problem is not None:
         raise BadLocation(
-            f"records server {server_display(server)}: the URL does not parse "
+            f"records server {shown_location(server)}: the URL does not parse "
             f"({problem}); check --db / ${DB_ENV}"
         )
 

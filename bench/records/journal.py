@@ -46,9 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from platformdirs import user_data_dir
-
-from bench.records.database import NotFound, Row, StoreError, to_db, utc_now
+from bench.records.database import NotFound, Row, StoreError, data_dir, to_db, utc_now
 from bench.records.journal_server import Server, identify
 from bench.records.run_records import RunFinished, RunStatus, _run_status
 from bench.records.store import Store
@@ -75,17 +73,9 @@ _ADDED_COLUMNS = ("server", "server_key")
 """Bookkeeping columns later than the table's first form, added to an older journal."""
 
 
-def server_display(url: str) -> str:
-    """The server URL as it may be shown: the records' own form, without the password
-    (``postgresql://user@host:port/database``)."""
-    from bench.records.backends.postgresql import display
-
-    return display(url)
-
-
 def journals_dir() -> Path:
     """Where the journals are kept: the user data directory."""
-    return Path(user_data_dir("spabench"))
+    return data_dir()
 
 
 def journal_server(server_url: str) -> Server:
