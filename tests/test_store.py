@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -445,6 +446,30 @@ def test_two_processes_writing_at_once_both_succeed(tmp_path: Path) -> None:
         a_ids = [run.id for run in store.runs_for_unit("UNIT-A")]
         b_ids = [run.id for run in store.runs_for_unit("UNIT-B")]
         assert max(a_ids) > min(b_ids) and max(b_ids) > min(a_ids)
+
+
+def test_benches_opening_a_new_file_at_the_same_moment_all_open_it(tmp_path: Path) -> None:
+    """The channels of a station open their journal together at start; on a file that does
+    not exist yet, SQLite refuses a switch to WAL with "database is locked" without waiting
+    for the busy timeout, so one channel ended "nothing was run" (seen in CI, issue 14)."""
+    failures: list[str] = []
+    for attempt in range(40):
+        db = tmp_path / f"fresh-{attempt}.sqlite3"
+        start = threading.Barrier(4)
+
+        def open_it(path: Path = db, barrier: threading.Barrier = start) -> None:
+            barrier.wait()
+            try:
+                Store(path).close()
+            except StoreOpenError as error:
+                failures.append(str(error))
+
+        openers = [threading.Thread(target=open_it) for _ in range(4)]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join()
+    assert failures == [], f"{len(failures)} of 160 opens refused, first: {failures[0]}"
 
 
 def _wait_for_steps(db: Path, serial: str, count: int, timeout: float = 60) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -114,6 +115,29 @@ def damaged_file(path: Path, detail: str) -> StoreOpenError:
     )
 
 
+def _use_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch ``conn``'s file to WAL, waiting for other openers as a write would.
+
+    On a file no one has switched yet, the switch needs the file to itself, and SQLite
+    answers "database is locked" at once instead of calling the busy handler: the
+    channels of a station opening their journal together lost one channel that way. So
+    it is retried, briefly, until ``timeout``; a file already in WAL answers at once.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 def connect(
     path: Path, timeout: float, migrations: tuple[Migration, ...], read_only: bool
 ) -> sqlite3.Connection:
@@ -144,7 +168,7 @@ def connect(
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn, timeout)
         conn.execute("PRAGMA synchronous = NORMAL")
         migrate(conn, migrations)
     except SchemaTooNew as error:
