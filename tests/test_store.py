@@ -472,6 +472,50 @@ def test_benches_opening_a_new_file_at_the_same_moment_all_open_it(tmp_path: Pat
     assert failures == [], f"{len(failures)} of 160 opens refused, first: {failures[0]}"
 
 
+@pytest.mark.parametrize("after", [1, 2, 3])
+def test_a_bench_checking_a_file_while_another_creates_it_opens_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: int
+) -> None:
+    """A bench checks an existing file before using it (is it a spabench file, which
+    version). When another bench commits the file's creation in the middle of that check,
+    the check must read one state of the file, not half of each: CI saw a station channel
+    refuse its own new journal as "an SQLite file but not a spabench records database"."""
+    path = tmp_path / "journal.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")  # the first bench got this far: WAL, no tables
+    conn.close()
+    from bench.records.backends import sqlite as backend
+
+    real_open = backend._open_read_only
+    created: list[bool] = []
+    reads: list[str] = []
+
+    class Checking:
+        """The checking bench's connection; after its read number ``after``, the other
+        bench commits the file's creation."""
+
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self._conn = conn
+
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+            cursor = self._conn.execute(sql, *args)
+            if sql.strip().upper() != "BEGIN":
+                reads.append(sql)
+            if not created and len(reads) == after:
+                created.append(True)
+                Store(path).close()
+            return cursor
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._conn, name)
+
+    monkeypatch.setattr(backend, "_open_read_only", lambda *args: Checking(real_open(*args)))
+    with Store(path) as store:
+        assert created, "the other bench never ran"
+        register(store)
+        assert store.unit(SERIAL).serial == SERIAL
+
+
 def _wait_for_steps(db: Path, serial: str, count: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -82,10 +82,16 @@ def _inspect(conn: sqlite3.Connection, path: Path, latest: int, full: bool) -> i
     it reads — a read-only connection cannot make damage worse.
     """
     try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-        objects = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
-        damage = _damage(conn) if full else None
+        # one read transaction: another bench may commit the file's creation between two
+        # reads, and version 0 and no application id beside its tables is a foreign file
+        conn.execute("BEGIN")
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+            objects = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+            damage = _damage(conn) if full else None
+        finally:
+            conn.rollback()
     except sqlite3.DatabaseError as error:
         if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_CORRUPT:
             raise damaged_file(path, str(error)) from None
