@@ -3,15 +3,16 @@
     python benchmarks/station.py [--channels 16] [--plan smoke] [--speed 1]
                                  [--transport pty|tcp] [--meter pty|tcp] [--keep DIR]
 
-Issue 14's proof that one bench process keeps up with a workshop bench PC's channels. The
-boxes are virtual: ONE ``spasim serve --count N --speed X`` process serves N boxes (ptys or
+Issue 14's proof that one bench process keeps up with a workshop bench PC's channels. The boxes
+are virtual: ONE ``spasim serve --count N --speed X`` process serves N boxes (ptys or
 consecutive TCP ports), each with its energy meter (``--meter``: Modbus RTU on a pty, as
 through a USB RS-485 adapter, or Modbus TCP; by default as ``--transport``) and its control
-channel. A generated station file points a channel at each box, with the box's
-control channel as the channel's operator (``operator = "control://…"``): every prompt of
-any plan is answered from the box's own state, so no person is needed and a healthy box
-passes. Runs are filed into a temporary records database (16 registered units), so the bench
-does all it does in a workshop; ``--json-dir`` gives each channel's record back.
+channel; the boxes are plugged in one after another, (I − 1)/N of a report period apart, as
+``serve --count`` does and as on a bench. A generated station file points a channel at each
+box, with the box's control channel as the channel's operator (``operator = "control://…"``):
+every prompt of any plan is answered from the box's own state, so no person is needed and a
+healthy box passes. Runs are filed into a temporary records database (16 registered units), so
+the bench does all it does in a workshop; ``--json-dir`` gives each channel's record back.
 
 First the same plan runs on a ONE-channel station served the same way (its own ``serve
 --count 1``), then on the N-channel station. Printed:

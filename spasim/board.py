@@ -53,7 +53,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from protocols.clock import Periodic, Scheduler
+from protocols.clock import Event, Periodic, Scheduler
 from protocols.line_noise import LineNoise
 from protocols.mspa import DecoderCounters, FlowSwitches
 from protocols.mspa.box import BoxDuty, BoxPort, led_flags, status_parameter
@@ -237,6 +237,8 @@ class VirtualBox:
         self._sensor_ok = False
         """The firmware's judgement of its latest reading: not stuck at a rail."""
         self._poll: Periodic | None = None
+        self._plug_in: Event | None = None
+        """A plug-in still to come (:meth:`plug_in_at`)."""
 
     def _init_firmware(self) -> None:
         """The firmware's command memory, its over-temperature latch and its regions."""
@@ -304,7 +306,11 @@ class VirtualBox:
     # ------------------------------------------------------------ world actions
 
     def set_mains(self, on: bool) -> None:
-        """Plug in / pull the plug. A tripped PRCD stays tripped either way."""
+        """Plug in / pull the plug. A tripped PRCD stays tripped either way. It supersedes
+        a plug-in still to come (:meth:`plug_in_at`)."""
+        if self._plug_in is not None:
+            self._plug_in.cancel()
+            self._plug_in = None
         self._mains = bool(on)
         state = self._power.state
         if on and state == UNPOWERED:
@@ -312,6 +318,19 @@ class VirtualBox:
         elif not on and state in _SUPPLIED:
             self._power.trigger("mains_off")
         self._settle()
+
+    def plug_in_at(self, when: float) -> None:
+        """Plug the box in at simulated time ``when``, as a technician plugs in the boxes of
+        a bench one after another (so their reports do not come in the same millisecond).
+        Any mains action before then (:meth:`set_mains`: the control channel's ``mains``)
+        is the technician's, and cancels it."""
+        if self._plug_in is not None:
+            self._plug_in.cancel()
+        self._plug_in = self.scheduler.call_at(when, self._plugged_in)
+
+    def _plugged_in(self) -> None:
+        self._plug_in = None
+        self.set_mains(True)
 
     def press_prcd_test(self) -> None:
         """The PRCD's TEST button: trips it while powered, unless the PRCD is faulty."""

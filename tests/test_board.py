@@ -491,6 +491,32 @@ def test_mains_off_and_on_reboots() -> None:
     assert rig.box.boots == 2 and not rig.box.driven()["filter"]
 
 
+def test_a_box_plugged_in_later_boots_then_and_not_before() -> None:
+    rig = Rig(mains_on=False)
+    rig.box.plug_in_at(0.75)
+    rig.advance(0.7)
+    assert rig.received == [] and not rig.box.powered
+    rig.advance(0.1)
+    assert rig.box.powered
+    rig.boot()
+    assert rig.received[0][1] == Frame(Command.BOOT_09, 0)
+    assert rig.received[0][0] >= 0.75, "its power-on frames come once it is plugged in"
+
+
+def test_a_mains_action_before_a_pending_plug_in_cancels_it() -> None:
+    """The control channel's ``mains off`` is the technician's word: a plug-in scheduled
+    by ``serve --count`` must not power the box on behind it."""
+    rig = Rig(mains_on=False)
+    rig.box.plug_in_at(0.75)
+    rig.box.set_mains(False)
+    rig.advance(30)
+    assert rig.received == [] and not rig.box.powered
+    rig.box.plug_in_at(31.0)
+    rig.box.set_mains(True)  # plugged in now, by hand: one boot, not a second at 31 s
+    rig.advance(20)
+    assert rig.box.boots == 1
+
+
 def test_watchdog_fail_safe_after_30_s_of_silence() -> None:
     rig = Rig()
     rig.boot()

@@ -153,11 +153,54 @@ def test_three_tcp_boxes_are_independent(tmp_path: Path) -> None:
     assert max(abs(gap - period) for gap in gaps) <= 2 * FRAME_SECONDS + 1e-6
     # Boxes 1 and 3 differ only in their noise seeds (7 and 9): at 30.25 °C their sensors'
     # noise tips the half-degree reports differently (with one seed they would be equal).
-    box1 = dict(_reports(tmp_path / "cap-1.txt"))
-    box3 = dict(_reports(tmp_path / "cap-3.txt"))
-    common = set(box1) & set(box3)
-    assert len(common) >= 20
-    assert any(box1[t] != box3[t] for t in common)
+    # Box 3 was plugged in later, so its Kth report is compared with box 1's Kth.
+    box1 = [parameter for _, parameter in _reports(tmp_path / "cap-1.txt")]
+    box3 = [parameter for _, parameter in _reports(tmp_path / "cap-3.txt")]
+    assert min(len(box1), len(box3)) >= 20
+    assert any(a != b for a, b in zip(box1, box3, strict=False))
+
+
+def test_boxes_are_plugged_in_one_after_another_so_their_reports_never_coincide(
+    tmp_path: Path,
+) -> None:
+    """Boxes on a bench are plugged in one after another, so their reports come at their
+    own moments; served from one clock, every box reported in the same millisecond, and a
+    station's 16 channels all woke at once on every report (the station benchmark's jitter
+    came in clusters at each report). Box I is plugged in (I − 1)/N of a report period
+    after box 1; judged from each box's capture (the box's own schedule, simulated time)."""
+    count = 4
+    served = start_served_units(
+        ["serve", "--tcp", "127.0.0.1:0", "--speed", str(SPEED),
+         "--capture", str(tmp_path / "cap.txt")],
+        count, transport="tcp", speed=SPEED, timeout=WAIT,
+    )  # fmt: skip
+    driver = RealTimeDriver(speed=SPEED)
+    wires: list[Wire] = []
+    try:
+        wires = [Wire(driver, url) for url in served.urls]
+        assert driver.wait_until(lambda: all(len(w.reports()) >= 5 for w in wires), SIM_WAIT)
+    finally:
+        for wire in wires:
+            wire.close()
+        driver.close()
+        assert served.stop(WAIT) == 0
+        served.discard()
+    period = load_profile("premium-4").link_report_period_s
+    firsts = []
+    for index in range(1, count + 1):
+        sent = [t for t, _ in _reports(tmp_path / f"cap-{index}.txt")]
+        assert len(sent) >= 5, f"box {index} sent {len(sent)} reports"
+        firsts.append(sent[0])
+        # each box keeps its model's period: plugged in later, not slower
+        gaps = [b - a for a, b in itertools.pairwise(sent)]
+        assert max(abs(gap - period) for gap in gaps) <= 2 * FRAME_SECONDS
+    for index, first in enumerate(firsts[1:], start=2):
+        later = (first - firsts[0]) % period
+        expected = (index - 1) / count * period
+        assert abs(later - expected) <= 2 * FRAME_SECONDS, (
+            f"box {index} reports {later:.4f} s into box 1's report period; expected "
+            f"{expected:.4f} s (plugged in {index - 1}/{count} of a period later)"
+        )
 
 
 @pytest.mark.spasim(count=2, speed=SPEED)
