@@ -54,8 +54,8 @@ only. Every stdout line then starts with the unit's 1-based index: ``box I: list
 unit by unit, all written and flushed at once after every endpoint was opened (``remote I:``
 with ``--role remote``); ``-v`` lines start with ``box I:`` too (``# box I: client left``).
 With N = 1 nothing changes: no index anywhere. Box I is plugged in (I − 1)/N of its report
-period after box 1 (:func:`plugged_in_after`), so no two boxes report together. How each unit's
-options are derived (``--fault I:ID``, ``--profile I:NAME``, consecutive ports, seeds
+period after box 1, so no two boxes report together. How each unit's options are derived
+(including that, ``--fault I:ID``, ``--profile I:NAME``, consecutive ports, seeds
 S + I − 1, ``cap-I.txt``) is :mod:`spasim.cli.serve_plan`'s job. A port that cannot be bound,
 for any unit, is refused with one line naming the unit and the port (``box 2: cannot listen on
 127.0.0.1:7002: Address already in use``), exit 2, before any line is printed or any unit
@@ -357,7 +357,7 @@ def _build_remote(
 def _build_box(driver: Driver, args: argparse.Namespace, plan: UnitPlan, profile: Profile) -> Unit:
     from spasim.board import VirtualBox  # imported late: only the box role pays for it
 
-    later = plugged_in_after(plan, profile)
+    later = plan.plugged_in_after(profile.link_report_period_s)
     try:
         box = VirtualBox(
             driver.scheduler,
@@ -375,14 +375,6 @@ def _build_box(driver: Driver, args: argparse.Namespace, plan: UnitPlan, profile
     if later:
         box.plug_in_at(driver.scheduler.now() + later)
     return box
-
-
-def plugged_in_after(plan: UnitPlan, profile: Profile) -> float:
-    """Simulated seconds after box 1 that box I is plugged in: (I − 1)/N of its report
-    period. Real boxes on a bench are plugged in one after another; served from one clock
-    and all plugged in at once, every box would report in the same millisecond and a
-    station would read N reports at once, every period — never so on a bench."""
-    return (plan.index - 1) / plan.count * profile.link_report_period_s
 
 
 def _frame_logger(stream: TextIO, label: str) -> ByteListener:

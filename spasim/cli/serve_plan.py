@@ -17,6 +17,8 @@ served — what cannot be honoured:
   sensors wander in step.
 * ``--capture FILE`` gives unit *i* ``FILE`` with ``-i`` before the suffix
   (``cap.txt`` → ``cap-1.txt``).
+* Box *i* is plugged in (i − 1)/N of its report period after box 1
+  (:meth:`UnitPlan.plugged_in_after`).
 
 With one unit (``--count 1`` or no ``--count``) every option means exactly what it always
 did: no index in any name, line or file.
@@ -76,6 +78,14 @@ class UnitPlan:
     meter_tcp: tuple[str, int] | None
     control: tuple[str, int] | None
     capture: str | None
+
+    def plugged_in_after(self, report_period_s: float) -> float:
+        """Simulated seconds after box 1 that this box is plugged in: (I − 1)/N of its
+        report period. Real boxes on a bench are plugged in one after another; served from
+        one clock and all plugged in at once, every box would report in the same
+        millisecond and a station would read N reports at once, every period — never so
+        on a bench."""
+        return (self.index - 1) / self.count * report_period_s
 
     @property
     def label(self) -> str:
