@@ -103,6 +103,26 @@ def test_a_mistyped_spabench_db_is_refused_by_every_command_and_creates_nothing(
     assert left_behind(workdir) == []
 
 
+@pytest.mark.parametrize("value", ["thirty", "0", "-5", "nan", "1e9"])
+@pytest.mark.parametrize(
+    "command", [("status",), ("sync",), ("run", "--virtual", "--unit", SERIAL, "--plan", "smoke")]
+)
+def test_an_upload_bound_that_is_not_one_is_refused_before_anything_runs(
+    workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: tuple[str, ...],
+    value: str,
+) -> None:
+    """$SPABENCH_UPLOAD_TIMEOUT bounds every upload to the server; a value that is no bound
+    was silently taken as 30 s, so a technician who set it never learnt it was ignored."""
+    monkeypatch.setenv("SPABENCH_DB", "postgresql://bench:s3cret@127.0.0.1:9/spabench")
+    monkeypatch.setenv("SPABENCH_UPLOAD_TIMEOUT", value)
+    err = one_line(spabench(capsys, *command), 2, "SPABENCH_UPLOAD_TIMEOUT", repr(value))
+    assert "s3cret" not in err
+    assert left_behind(workdir) == []
+
+
 @pytest.fixture
 def closed_port() -> Iterator[int]:
     """A port on 127.0.0.1 nothing listens on (held bound, never listening)."""

@@ -48,6 +48,7 @@ from bench.records.journal import (
 )
 from bench.records.journal_server import Server
 from bench.records.journal_sync import Outcome, SyncReport, sync_journal
+from bench.records.run_import import upload_timeout
 from bench.records.store import Store
 
 RETRY_EVERY_S = 60.0
@@ -235,7 +236,8 @@ def check_location(location: str | None) -> None:
     ``$SPABENCH_DB``) is neither a file's path nor a server's URL (:func:`parse_location`), or
     is a server URL that does not parse: a typing error, refused before anything runs (taking
     it for "offline" would file runs in a journal no server will ever take them from). The
-    line names it without its password."""
+    line names it without its password. A server's upload bound
+    (``$SPABENCH_UPLOAD_TIMEOUT``) that is none is refused too."""
     configured = location if location is not None else os.environ.get(DB_ENV) or None
     if configured is None:
         return
@@ -250,6 +252,7 @@ def check_location(location: str | None) -> None:
             f"records server {shown_location(server)}: the URL does not parse "
             f"({problem}); check --db / ${DB_ENV}"
         )
+    upload_timeout()  # the bound of every upload to it
 
 
 def open_destination(location: str | None) -> RunDestination:

@@ -33,6 +33,7 @@ record may both pass the first look; the second then inserts nothing and reads t
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ from datetime import datetime, timedelta
 
 from bench.records.advice import FILE_SIMULATED
 from bench.records.database import (
+    BadLocation,
     Connection,
     NotFound,
     RecordsDatabase,
@@ -65,13 +67,24 @@ next pass — a bench never hangs on a server that stopped answering."""
 
 
 def upload_timeout() -> float:
-    """:data:`UPLOAD_TIMEOUT_S`, or ``$SPABENCH_UPLOAD_TIMEOUT`` when that is a positive
-    number of seconds (anything else is ignored: a bound must stay a bound)."""
-    try:
-        seconds = float(os.environ.get(UPLOAD_TIMEOUT_ENV, UPLOAD_TIMEOUT_S))
-    except ValueError:
+    """:data:`UPLOAD_TIMEOUT_S`, or ``$SPABENCH_UPLOAD_TIMEOUT`` seconds; a value that is
+    no bound (not a number, not above 0, a day or more) is :class:`BadLocation` — the
+    records destination as configured cannot be honoured, and ignoring the setting would
+    leave whoever made it believing it holds (checked before anything runs:
+    :func:`bench.records.destination.check_location`)."""
+    raw = os.environ.get(UPLOAD_TIMEOUT_ENV)
+    if raw is None:
         return UPLOAD_TIMEOUT_S
-    return seconds if 0 < seconds < 86400 else UPLOAD_TIMEOUT_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < 86400:
+        raise BadLocation(
+            f"${UPLOAD_TIMEOUT_ENV}={raw!r} is not a number of seconds above 0 and under a "
+            f"day; set it so, or unset it for {UPLOAD_TIMEOUT_S:g} s"
+        )
+    return seconds
 
 
 def _started_before(record: TestRecord, moment: str) -> bool:

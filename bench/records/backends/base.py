@@ -49,8 +49,9 @@ class StoreOpenError(StoreError):
 
 class BadLocation(StoreError, UsageError):
     """``--db``/``$SPABENCH_DB`` is neither a records file's path nor a records server's URL
-    (``mysql://…``, ``postgresql:/…``): refused before anything is opened or created. A usage
-    error wherever it surfaces, so every command says it in one line and exits 2."""
+    (``mysql://…``, ``postgresql:/…``), or the server's upload bound
+    (``$SPABENCH_UPLOAD_TIMEOUT``) is none: refused before anything is opened or created. A
+    usage error wherever it surfaces, so every command says it in one line and exits 2."""
 
 
 class NotFound(StoreError):
